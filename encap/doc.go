@@ -1,0 +1,11 @@
+// Package encap holds meshnet's wire formats and the transports that move
+// them between nodes.
+//
+// A meshnet data packet is a standard VXLAN packet (RFC 7348): an 8-byte
+// VXLAN header followed by an Ethernet frame. The plain transport sends it
+// as-is over UDP (port 4789, interoperable with a kernel vxlan device); the
+// wireguard transport carries it inside WireGuard as IPv6|UDP|VXLAN|Ethernet
+// between per-node VTEP addresses.
+//
+// encap imports no other meshnet package.
+package encap

@@ -1,0 +1,38 @@
+package encap
+
+import "net/netip"
+
+// Receiver consumes packets a Transport received. Packet i is
+// bufs[i][offset:offset+sizes[i]] and starts with the VXLAN header; bytes
+// before offset are free for the receiver to use as headroom. from[i] names
+// the sender: its underlay address for the plain transport, its VTEP address
+// for the wireguard transport. Receive must not keep bufs after it returns and
+// may be called from several goroutines at once.
+type Receiver interface {
+	Receive(bufs [][]byte, sizes []int, offset int, from []netip.AddrPort)
+}
+
+// Transport moves VXLAN packets between nodes.
+type Transport interface {
+	// Start begins delivering received packets to r from goroutines the
+	// Transport owns; they stop when Close returns.
+	Start(r Receiver) error
+
+	// Send transmits each bufs[i][offset:] (a VXLAN header and its frame) to
+	// dst. len(bufs) must not exceed BatchSize. Bytes before offset may be
+	// overwritten by the transport (headroom). Send does not keep bufs.
+	Send(bufs [][]byte, offset int, dst netip.AddrPort) error
+
+	// BatchSize is the most packets Send accepts and Receive delivers at once.
+	BatchSize() int
+
+	// Secure reports whether packets this transport delivers are
+	// authenticated (encrypted networks accept only those).
+	Secure() bool
+
+	// LocalPort is the UDP port the transport listens on.
+	LocalPort() uint16
+
+	// Close stops receiving and releases the socket.
+	Close() error
+}

@@ -1,0 +1,73 @@
+package tun
+
+import (
+	"errors"
+	"net/netip"
+)
+
+// MAC is an Ethernet hardware address.
+type MAC = [6]byte
+
+// Device is a source and sink of Ethernet frames.
+type Device interface {
+	// Read reads up to len(bufs) frames; frame i lands at
+	// bufs[i][offset:offset+sizes[i]]. It blocks until at least one frame is
+	// available and returns the number read. After Close it returns
+	// ErrClosed.
+	Read(bufs [][]byte, sizes []int, offset int) (int, error)
+
+	// Write writes each bufs[i][offset:] as one frame and returns how many
+	// were written. Bytes before offset may be overwritten (device headers).
+	// Write is safe to call from several goroutines at once and does not keep
+	// bufs.
+	Write(bufs [][]byte, offset int) (int, error)
+
+	// BatchSize is the most frames one Read returns.
+	BatchSize() int
+
+	// MTU is the device's L3 MTU (the largest IP packet inside a frame).
+	MTU() int
+
+	// Name is the kernel interface name, or a descriptive name for devices
+	// without one.
+	Name() string
+
+	// HardwareAddr is the MAC this device's own frames carry as source.
+	HardwareAddr() MAC
+
+	// Close releases the device; a non-persistent kernel device disappears.
+	// Pending and later Reads return ErrClosed.
+	Close() error
+}
+
+// Neighbors resolves overlay IP addresses to MACs for L3 devices, which must
+// invent an Ethernet header for every packet the kernel hands them.
+type Neighbors interface {
+	LookupMAC(ip netip.Addr) (MAC, bool)
+}
+
+// ErrClosed is returned by Read and Write on a closed Device.
+var ErrClosed = errors.New("tun: device closed")
+
+// EthHeaderLen is the size of an untagged Ethernet header.
+const EthHeaderLen = 14
+
+// LinkManager configures kernel interfaces. The production implementation
+// uses netlink; FakeLinks records state for tests.
+type LinkManager interface {
+	// SetMTU sets the interface's MTU.
+	SetMTU(name string, mtu int) error
+	// AddAddress assigns prefix (address and mask) to the interface.
+	AddAddress(name string, prefix netip.Prefix) error
+	// SetHardwareAddr sets the interface's MAC (TAP devices only).
+	SetHardwareAddr(name string, mac MAC) error
+	// SetUp brings the interface up.
+	SetUp(name string) error
+	// DeleteLink removes the interface; deleting a missing one is not an error.
+	DeleteLink(name string) error
+	// LinkExists reports whether an interface of that name exists.
+	LinkExists(name string) (bool, error)
+	// RouteMTU returns the MTU of the underlay path towards dst: the route's
+	// MTU if set, otherwise the outgoing interface's.
+	RouteMTU(dst netip.Addr) (int, error)
+}

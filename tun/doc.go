@@ -1,0 +1,14 @@
+// Package tun is meshnet's device edge: it moves Ethernet frames between the
+// kernel (or a userspace stack) and the data path in batches.
+//
+// Every Device carries Ethernet frames, whatever it is underneath: a TAP
+// device is L2 natively; a TUN device is L3 and adds or strips an Ethernet
+// header using a neighbour lookup; the Channel device is a working in-memory
+// device for tests. Reads land at a caller-chosen offset so the caller can
+// prepend its own headers in place.
+//
+// Address, MTU and link state go through the LinkManager interface, backed by
+// netlink in production and by FakeLinks in tests.
+//
+// tun imports no other meshnet package.
+package tun
