@@ -1,6 +1,12 @@
 package encap
 
-import "net/netip"
+import (
+	"errors"
+	"net/netip"
+)
+
+// ErrClosed is returned by Start and Send on a closed Transport.
+var ErrClosed = errors.New("encap: transport closed")
 
 // Receiver consumes packets a Transport received. Packet i is
 // bufs[i][offset:offset+sizes[i]] and starts with the VXLAN header; bytes
@@ -20,7 +26,11 @@ type Transport interface {
 
 	// Send transmits each bufs[i][offset:] (a VXLAN header and its frame) to
 	// dst. len(bufs) must not exceed BatchSize. Bytes before offset may be
-	// overwritten by the transport (headroom). Send does not keep bufs.
+	// overwritten by the transport (headroom), and so may the spare capacity
+	// after each packet, bufs[i][len(bufs[i]):cap(bufs[i])]: segmentation
+	// offload coalesces packets there. Give every packet its own buffer, or
+	// cap it with a full slice expression. Send does not keep bufs; it is
+	// safe to call from several goroutines at once.
 	Send(bufs [][]byte, offset int, dst netip.AddrPort) error
 
 	// BatchSize is the most packets Send accepts and Receive delivers at once.
