@@ -1,0 +1,20 @@
+// Package lb implements meshnet services: virtual IPs (VIPs) whose traffic is
+// load-balanced in the sender's Forwarder, DNS names for services, endpoints
+// and nodes, and health checks of a node's own backends.
+//
+// The pieces:
+//
+//   - Service, Backend and PortSpec model what gossip carries; the Validate
+//     functions give the CLI and the daemon one place to reject bad input
+//     before anything is created.
+//   - Maglev builds a consistent-hashing table (Eisenbud et al., NSDI 2016)
+//     that every node computes identically from the same backend set.
+//   - Balancer is the data-path hook: Outbound DNATs frames sent to a VIP
+//     towards a backend chosen by Maglev and remembered in a bounded,
+//     sharded connection tracker; Inbound reverses the translation on
+//     replies. Both work in place on Ethernet frames and do not allocate.
+//   - DNSServer answers <name>.<domain> queries and forwards the rest.
+//   - HealthChecker probes the local node's backends and reports changes.
+//
+// lb imports no other meshnet package.
+package lb
