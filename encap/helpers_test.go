@@ -83,13 +83,15 @@ func (r *recorder) reset() {
 	r.mu.Unlock()
 }
 
-// goroutinesRunning counts live goroutines whose stack mentions fn.
-func goroutinesRunning(fn string) int {
+// goroutinesStartedBy counts live goroutines created by function fn (a
+// package-qualified name such as "encap.(*Plain).Start"), whether or not
+// they have begun running.
+func goroutinesStartedBy(fn string) int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, fn) {
+		if strings.Contains(g, "created by meshnet.dev/meshnet/"+fn+" ") {
 			n++
 		}
 	}

@@ -200,8 +200,8 @@ func TestPlainSendRejects(t *testing.T) {
 }
 
 func TestPlainLifecycle(t *testing.T) {
-	const receiveLoop = "encap.(*Plain).receive"
-	before := goroutinesRunning(receiveLoop)
+	const receiveLoop = "encap.(*Plain).Start"
+	before := goroutinesStartedBy(receiveLoop)
 	p, err := NewPlain(PlainConfig{EphemeralPort: true})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestPlainLifecycle(t *testing.T) {
 	if err := p.Start(r); err == nil {
 		t.Error("second Start: no error")
 	}
-	if got := goroutinesRunning(receiveLoop) - before; got != 2 {
+	if got := goroutinesStartedBy(receiveLoop) - before; got != 2 {
 		t.Errorf("%d receive goroutines after Start, want 2 (IPv4 and IPv6)", got)
 	}
 	if p.Secure() {
@@ -226,7 +226,7 @@ func TestPlainLifecycle(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	// Close waits for the goroutines, so they are gone right now.
-	if got := goroutinesRunning(receiveLoop) - before; got != 0 {
+	if got := goroutinesStartedBy(receiveLoop) - before; got != 0 {
 		t.Errorf("%d receive goroutines still running after Close", got)
 	}
 	if err := p.Close(); err != nil {
