@@ -1,0 +1,82 @@
+package routing
+
+import (
+	"net/netip"
+
+	"meshnet.dev/meshnet/encap"
+)
+
+// answer handles ARP requests and IPv6 neighbour solicitations locally. It
+// returns true when the frame needs no forwarding: it was answered, or it
+// asks about an endpoint behind this same device (the local segment answers
+// that itself). Questions about unknown addresses are left to replication.
+func (p *Port) answer(net *Network, frame []byte) bool {
+	switch etherType(frame) {
+	case EtherTypeARP:
+		req, err := ParseARP(frame[EthHeaderLen:])
+		if err != nil || req.Op != arpOpRequest || req.IsGratuitous() {
+			return false
+		}
+		mac, local, ok := p.resolve(net, req.TargetIP)
+		if !ok {
+			return false
+		}
+		if !local {
+			b := p.reply()
+			WriteARPReply(b[encap.Headroom:], req, mac)
+			p.replyOut = append(p.replyOut, b[:encap.Headroom+arpFrameLen])
+			p.Stats.ARPReplies.Add(1)
+		}
+		return true
+	case EtherTypeIPv6:
+		ip := frame[EthHeaderLen:]
+		if len(ip) < ipv6HeaderLen+nsMinLen || ip[6] != protoICMPv6 || ip[ipv6HeaderLen] != icmpNS {
+			return false
+		}
+		ns, err := ParseNS(srcMAC(frame), ip)
+		if err != nil {
+			return false
+		}
+		mac, local, ok := p.resolve(net, ns.Target)
+		if !ok {
+			return false
+		}
+		if !local {
+			b := p.reply()
+			WriteNA(b[encap.Headroom:], ns, mac)
+			p.replyOut = append(p.replyOut, b[:encap.Headroom+naFrameLen])
+			p.Stats.NDReplies.Add(1)
+		}
+		return true
+	}
+	return false
+}
+
+// resolve finds the MAC that owns ip: a remote endpoint, a service VIP, or a
+// local endpoint (local = true, nothing to answer).
+func (p *Port) resolve(net *Network, ip netip.Addr) (mac MAC, local, ok bool) {
+	if m, peer, ok := net.LookupIP(ip); ok {
+		return m, peer == nil, true
+	}
+	if h := p.f.cfg.Hook; h != nil {
+		if m, ok := h.LookupVIP(p.vni, ip); ok {
+			return m, false, true
+		}
+	}
+	return MAC{}, false, false
+}
+
+// reply returns the next free reply buffer.
+func (p *Port) reply() []byte { return p.replies[len(p.replyOut)] }
+
+// flushReplies writes the locally built answers back to the device.
+func (p *Port) flushReplies() {
+	if len(p.replyOut) == 0 {
+		return
+	}
+	if _, err := p.dev.Write(p.replyOut, encap.Headroom); err != nil {
+		p.Stats.Drops.Add(DropDeviceError, uint64(len(p.replyOut)))
+	}
+	clear(p.replyOut)
+	p.replyOut = p.replyOut[:0]
+}

@@ -1,0 +1,142 @@
+package routing
+
+// The Forwarder moves Ethernet frames between devices and transports.
+//
+// Outbound (one goroutine per attached network, Port.Run):
+//
+//	device.Read ─▶ for each frame: learn source ─▶ ARP/NS for a known
+//	endpoint? answer locally ─▶ broadcast/multicast? replicate to members
+//	(rate-bounded) ─▶ unicast: hook, FDB lookup ─▶ VXLAN header written in the
+//	headroom ─▶ per-peer batches ─▶ transport.Send
+//
+// Inbound (transport goroutines, concurrently, Receive):
+//
+//	VXLAN parse ─▶ network joined? sender a member? plaintext allowed? ─▶
+//	hook ─▶ device.Write in batches
+//
+// Locking: the data path loads one Snapshot per batch through an atomic
+// pointer and never takes the Table's lock. A Port's outbound scratch is
+// owned by its Run goroutine. Inbound scratch comes from a pool. Counters are
+// atomics added once per batch where possible.
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"meshnet.dev/meshnet/encap"
+)
+
+// Device is what the Forwarder needs of a tun device.
+type Device interface {
+	Read(bufs [][]byte, sizes []int, offset int) (int, error)
+	Write(bufs [][]byte, offset int) (int, error)
+	BatchSize() int
+	HardwareAddr() MAC
+}
+
+// Config assembles a Forwarder.
+type Config struct {
+	Table *Table
+	// Plain carries unencrypted networks; Secure carries encrypted ones.
+	// Either may be nil, and then its networks cannot reach peers.
+	Plain, Secure encap.Transport
+	// Hook, if set, is the service load balancer.
+	Hook Hook
+	// Learn receives endpoints seen behind local devices. It must not block;
+	// it returns false when it could not take the report, and the frame's
+	// source will be reported again later.
+	Learn func(Learned) bool
+	// BUMRate bounds broadcast/multicast frames replicated per network per
+	// second; BUMBurst is the bucket size. Zero picks the defaults.
+	BUMRate  float64
+	BUMBurst int
+	Logger   *slog.Logger
+}
+
+// Defaults for the broadcast/multicast rate bound: enough for ARP storms of a
+// few hundred endpoints and service discovery chatter, far below what would
+// let one node flood the mesh.
+const (
+	DefaultBUMRate  = 2000
+	DefaultBUMBurst = 400
+)
+
+// Forwarder is the data path between devices and transports.
+type Forwarder struct {
+	cfg   Config
+	log   *slog.Logger
+	mu    sync.Mutex // serialises changes to ports
+	ports atomic.Pointer[map[uint32]*Port]
+	drops Drops // drops that belong to no attached network
+	rx    sync.Pool
+}
+
+// New returns a Forwarder; attach devices with Attach.
+func New(cfg Config) *Forwarder {
+	if cfg.BUMRate <= 0 {
+		cfg.BUMRate = DefaultBUMRate
+	}
+	if cfg.BUMBurst <= 0 {
+		cfg.BUMBurst = DefaultBUMBurst
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	f := &Forwarder{cfg: cfg, log: cfg.Logger.With("component", "forwarder")}
+	f.ports.Store(&map[uint32]*Port{})
+	f.rx.New = func() any { return new(rxScratch) }
+	return f
+}
+
+// Drops returns drops not attributable to an attached network.
+func (f *Forwarder) Drops() *Drops { return &f.drops }
+
+// Attach connects dev to network vni. Frames from peers for vni go to dev at
+// once; frames from dev flow once the caller runs Port.Run.
+func (f *Forwarder) Attach(vni uint32, dev Device) (*Port, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := *f.ports.Load()
+	if _, ok := old[vni]; ok {
+		return nil, fmt.Errorf("network with VNI %d already has a device", vni)
+	}
+	p := newPort(f, vni, dev)
+	m := make(map[uint32]*Port, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[vni] = p
+	f.ports.Store(&m)
+	return p, nil
+}
+
+// Detach stops delivering frames to the device of network vni. The caller
+// closes the device, which ends the port's Run.
+func (f *Forwarder) Detach(vni uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := *f.ports.Load()
+	if _, ok := old[vni]; !ok {
+		return
+	}
+	m := make(map[uint32]*Port, len(old))
+	for k, v := range old {
+		if k != vni {
+			m[k] = v
+		}
+	}
+	f.ports.Store(&m)
+}
+
+// Port returns the port of network vni, or nil.
+func (f *Forwarder) Port(vni uint32) *Port { return (*f.ports.Load())[vni] }
+
+// transportFor picks the transport and destination for p on network n.
+func (f *Forwarder) transportFor(n *Network, p *Peer) (encap.Transport, bool) {
+	if n.Encrypted {
+		return f.cfg.Secure, f.cfg.Secure != nil && p.VTEP.IsValid()
+	}
+	return f.cfg.Plain, f.cfg.Plain != nil && p.Underlay.IsValid()
+}

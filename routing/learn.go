@@ -1,0 +1,64 @@
+package routing
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// sourceIP returns the sender's address carried by an ARP, IPv4 or IPv6
+// frame, if it has one.
+func sourceIP(frame []byte) netip.Addr {
+	payload := frame[EthHeaderLen:]
+	switch etherType(frame) {
+	case EtherTypeARP:
+		if len(payload) >= arpLen && binary.BigEndian.Uint16(payload[2:4]) == EtherTypeIPv4 {
+			return netip.AddrFrom4([4]byte(payload[14:18]))
+		}
+	case EtherTypeIPv4:
+		if len(payload) >= 20 && payload[0]>>4 == 4 {
+			return netip.AddrFrom4([4]byte(payload[12:16]))
+		}
+	case EtherTypeIPv6:
+		if len(payload) >= ipv6HeaderLen && payload[0]>>4 == 6 {
+			return netip.AddrFrom16([16]byte(payload[8:24]))
+		}
+	}
+	return netip.Addr{}
+}
+
+// maxPendingLearn bounds the sources a port remembers having reported while
+// the table has not caught up, so a device spraying random MACs costs bounded
+// memory; beyond it reports are simply retried on later frames.
+const maxPendingLearn = 1024
+
+// learn reports the frame's source if the snapshot does not yet know it as a
+// local endpoint. Called from the port's Run goroutine only.
+func (p *Port) learn(n *Network, frame []byte) {
+	src := srcMAC(frame)
+	if IsMulticast(src) || IsZero(src) {
+		return
+	}
+	ip := sourceIP(frame)
+	if ip.IsValid() && !n.Contains(ip) {
+		ip = netip.Addr{}
+	}
+	if _, local, ok := n.LookupMAC(src); ok && local {
+		if !ip.IsValid() {
+			return
+		}
+		if m, peer, ok := n.LookupIP(ip); ok && peer == nil && m == src {
+			return
+		}
+	}
+	if p.pendingFor != n {
+		clear(p.pending)
+		p.pendingFor = n
+	}
+	k := epKey{src, ip}
+	if _, ok := p.pending[k]; ok || len(p.pending) >= maxPendingLearn {
+		return
+	}
+	if p.f.cfg.Learn != nil && p.f.cfg.Learn(Learned{VNI: p.vni, MAC: src, IP: ip}) {
+		p.pending[k] = struct{}{}
+	}
+}
