@@ -59,7 +59,9 @@ func TestEndpointOfUnknownPeerWaits(t *testing.T) {
 	if _, _, ok := tb.Snapshot().Network(1).LookupMAC(mac); ok {
 		t.Fatal("endpoint usable before its node is known")
 	}
-	tb.Update(func(tx *Tx) { tx.SetPeer(PeerConfig{Name: "later", Underlay: netip.MustParseAddrPort("192.0.2.9:4789")}) })
+	tb.Update(func(tx *Tx) {
+		tx.SetPeer(PeerConfig{Name: "later", Underlay: netip.MustParseAddrPort("192.0.2.9:4789")})
+	})
 	if p, _, ok := tb.Snapshot().Network(1).LookupMAC(mac); !ok || p.Name != "later" {
 		t.Fatal("endpoint not usable once its node is known")
 	}
