@@ -1,0 +1,70 @@
+package tun
+
+import "sync/atomic"
+
+// DropReason says why an L3 device refused a frame or packet. Its String is a
+// stable, metrics-friendly label.
+type DropReason uint8
+
+// Reasons a TUN device drops traffic. The zero value means "not dropped".
+const (
+	// DropNone means the frame was accepted.
+	DropNone DropReason = iota
+	// DropRunt: shorter than an Ethernet header plus a minimal IP header.
+	DropRunt
+	// DropARP: ARP means nothing to an L3 device; the forwarder answers ARP
+	// for the kernel itself.
+	DropARP
+	// DropEtherType: neither IPv4 nor IPv6 (VLAN-tagged frames included).
+	DropEtherType
+	// DropDstMAC: unicast to a MAC that is not the device's own.
+	DropDstMAC
+	// DropIPVersion: the IP version nibble does not match the EtherType.
+	DropIPVersion
+	// DropNotIP: the kernel handed over a packet that is neither IPv4 nor
+	// IPv6, or is shorter than its IP header (read side).
+	DropNotIP
+	// DropSegments: a segmentation-offload packet from the kernel had more
+	// segments than the read had buffers; the excess was lost (read side).
+	DropSegments
+
+	numDropReasons
+)
+
+// String returns the reason's metrics label.
+func (r DropReason) String() string {
+	switch r {
+	case DropNone:
+		return "none"
+	case DropRunt:
+		return "runt"
+	case DropARP:
+		return "arp"
+	case DropEtherType:
+		return "ethertype"
+	case DropDstMAC:
+		return "dst_mac"
+	case DropIPVersion:
+		return "ip_version"
+	case DropNotIP:
+		return "not_ip"
+	case DropSegments:
+		return "segments"
+	}
+	return "unknown"
+}
+
+// dropCounters counts drops per reason; safe for concurrent use.
+type dropCounters [numDropReasons]atomic.Uint64
+
+func (c *dropCounters) add(r DropReason, n uint64) { c[r].Add(n) }
+
+// snapshot returns every reason except DropNone, zeros included, so metric
+// series exist from the start.
+func (c *dropCounters) snapshot() map[string]uint64 {
+	m := make(map[string]uint64, numDropReasons-1)
+	for r := DropRunt; r < numDropReasons; r++ {
+		m[r.String()] = c[r].Load()
+	}
+	return m
+}
