@@ -1,6 +1,7 @@
 package encap
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -27,7 +28,11 @@ func disableGRO(port uint16) error {
 		return fmt.Errorf("no UDP socket bound to port %d found in /proc/self/fd", port)
 	}
 	for _, fd := range fds {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 0); err != nil {
+		err := unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 0)
+		if errors.Is(err, unix.ENOPROTOOPT) {
+			return nil // a kernel without UDP GRO: nothing to turn off
+		}
+		if err != nil {
 			return fmt.Errorf("setsockopt UDP_GRO=0 on fd %d: %w", fd, err)
 		}
 	}
