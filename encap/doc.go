@@ -7,5 +7,9 @@
 // wireguard transport carries it inside WireGuard as IPv6|UDP|VXLAN|Ethernet
 // between per-node VTEP addresses.
 //
+// Plain is the plain transport (NewPlain). ChannelNetwork is an in-memory
+// network of ChannelTransports for tests, with loss, partitions and
+// injection of arbitrary bytes.
+//
 // encap imports no other meshnet package.
 package encap

@@ -136,8 +136,9 @@ func (p *Plain) LocalPort() uint16 { return p.port }
 // Stats returns the transport's counters.
 func (p *Plain) Stats() Stats { return p.stats.snapshot() }
 
-// Close closes the sockets and waits for the receive goroutines to return.
-// Later calls return the first call's result.
+// Close closes the sockets and waits for the receive goroutines to return,
+// so a Receive call in progress must finish. Later calls return the first
+// call's result.
 func (p *Plain) Close() error {
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
