@@ -29,8 +29,8 @@ const (
 	// MaxConntrackSize bounds the configurable size (about 170 bytes a flow).
 	MaxConntrackSize = 1 << 22
 
-	maxCTShards     = 64
-	minCTShardSize  = 64
+	maxCTShards    = 64
+	minCTShardSize = 64
 	// ctSweepPerInsert is how many entries each insert checks for expiry,
 	// so idle expired flows are reclaimed without a goroutine.
 	ctSweepPerInsert = 2
