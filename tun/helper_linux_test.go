@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,6 +33,10 @@ func runHelper(mode string) int {
 		os.Exit(3)
 	}()
 	dev, kind := os.Getenv("MNTUN_DEV"), os.Getenv("MNTUN_KIND")
+	if err := checkUnprivileged(); err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
 	switch mode {
 	case "hold": // create a non-persistent TAP and wait to be killed
 		tap, err := CreateTAP(DefaultTAPConfig(dev))
@@ -68,6 +73,24 @@ func runHelper(mode string) int {
 	}
 	fmt.Fprintf(os.Stderr, "helper: unknown mode %q\n", mode)
 	return 2
+}
+
+// checkUnprivileged makes sure a helper started as another user really runs
+// without capabilities, so what it manages proves something.
+func checkUnprivileged() error {
+	if os.Getuid() == 0 {
+		return nil
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok && strings.Trim(strings.TrimSpace(v), "0") != "" {
+			return fmt.Errorf("uid %d still has capabilities %s", os.Getuid(), strings.TrimSpace(v))
+		}
+	}
+	return nil
 }
 
 func openHelperDevice(kind, name string) (Device, error) {

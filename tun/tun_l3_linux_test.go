@@ -54,7 +54,9 @@ func TestTUNKernelPingsThroughDevice(t *testing.T) {
 	if ok, out := ns.ping(t, tunHost4.String()); !ok {
 		t.Fatalf("kernel ping through the TUN failed:\n%s", out)
 	}
-	if !r.saw(func(f []byte) bool { return hasHeader(f, hostMAC, tunMAC, EtherTypeIPv4) && echoReply(f, tunHost4, hostMAC) != nil }) {
+	if !r.saw(func(f []byte) bool {
+		return hasHeader(f, hostMAC, tunMAC, EtherTypeIPv4) && echoReply(f, tunHost4, hostMAC) != nil
+	}) {
 		t.Error("no echo request framed to the host's MAC was read")
 	}
 	if err := dev.Close(); err != nil {
