@@ -1,0 +1,10 @@
+// Command meshnet runs and controls a meshnet overlay network node.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"meshnet.dev/meshnet/node/api"
+)
+
+func statusCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the running node, its networks, peers and counters",
+		Example: `  meshnet status
+  meshnet status --json | jq '.networks[].counters'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			st, err := g.client().Status(ctx)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(g.stdout, st)
+			}
+			printStatus(g.stdout, st)
+			return nil
+		},
+	}
+	addJSONFlag(c, g)
+	return c
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printStatus(w io.Writer, st *api.Status) {
+	n := st.Node
+	fmt.Fprintf(w, "Node %s  (meshnet %s, pid %d, %s mode, up %s)\n", n.Name, n.Version, n.PID, n.Mode,
+		time.Duration(n.UptimeSeconds)*time.Second)
+	fmt.Fprintf(w, "Underlay %s, VXLAN port %d\n\n", orDash(n.Underlay), n.VXLANPort)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NETWORK\tVNI\tSUBNET\tADDRESS\tDEVICE\tMTU\tMEMBERS\tENDPOINTS\tTX PKTS\tRX PKTS\tDROPS")
+	for _, nw := range st.Networks {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", nw.Name, nw.VNI, nw.Subnet, nw.Address,
+			nw.Device, nw.MTU, len(nw.Members), len(nw.Endpoints), nw.Counters.TxPackets, nw.Counters.RxPackets,
+			dropSummary(nw.Counters.Drops))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tUNDERLAY\tNETWORKS\tTX PKTS\tTX BYTES\tRX PKTS\tRX BYTES")
+	for _, p := range st.Peers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", p.Name, p.Underlay, orDash(strings.Join(p.Networks, ",")),
+			p.TxPackets, p.TxBytes, p.RxPackets, p.RxBytes)
+	}
+	tw.Flush()
+	if len(st.Drops) > 0 {
+		fmt.Fprintf(w, "\nDropped before reaching a network: %s\n", dropSummary(st.Drops))
+	}
+}
+
+func dropSummary(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,73 @@
+package netlab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/api"
+)
+
+// Meshnet is a meshnet daemon running in a host.
+type Meshnet struct {
+	Host     *Host
+	Proc     *Proc
+	Config   string // path of its config file
+	StateDir string
+	Binary   string
+}
+
+// StartMeshnet writes cfg into the host's directory and runs
+// `meshnet up -c` there, waiting until its control socket answers.
+func (h *Host) StartMeshnet(binary string, cfg node.Config, extraArgs ...string) (*Meshnet, error) {
+	if cfg.StateDir == "" || cfg.StateDir == node.DefaultConfig().StateDir {
+		cfg.StateDir = filepath.Join(h.Dir, "state")
+	}
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(h.Dir, "meshnet.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, err
+	}
+	m := &Meshnet{Host: h, Config: path, StateDir: cfg.StateDir, Binary: binary}
+	return m, m.Start(extraArgs...)
+}
+
+// Start (re)starts the daemon with its existing config.
+func (m *Meshnet) Start(extraArgs ...string) error {
+	p, err := m.Host.Start("meshnet", m.Binary, append([]string{"up", "-c", m.Config}, extraArgs...)...)
+	if err != nil {
+		return err
+	}
+	m.Proc = p
+	err = Poll(20*time.Second, 20*time.Millisecond, func() error {
+		if p.Exited() {
+			return fmt.Errorf("meshnet on %s exited: %s", m.Host.Name, p.Output())
+		}
+		_, err := m.Status()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("meshnet on %s did not come up: %w\n%s", m.Host.Name, err, p.Output())
+	}
+	return nil
+}
+
+// Status asks the daemon for its status over the control socket.
+func (m *Meshnet) Status() (*api.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return api.NewClient(filepath.Join(m.StateDir, api.SocketName)).Status(ctx)
+}
+
+// CLI runs a meshnet CLI command against this daemon inside its host.
+func (m *Meshnet) CLI(args ...string) (string, error) {
+	return m.Host.Run(m.Binary, append(args, "--state-dir", m.StateDir)...)
+}

@@ -1,0 +1,137 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the daemon's configuration file. Every field is documented in
+// configs/meshnet.yaml; DefaultConfig holds the defaults and Validate checks
+// everything once, before anything starts.
+type Config struct {
+	// Name identifies this node in the cluster. Default: the host name.
+	Name string `yaml:"name"`
+	// StateDir holds the node's persistent state and its control socket.
+	StateDir string `yaml:"state_dir"`
+	// Mode is the kind of device each network gets: "tap" (Ethernet, the
+	// default) or "tun" (IP only; meshnet adds and strips Ethernet headers).
+	Mode string `yaml:"mode"`
+	// Underlay says how other nodes reach this one.
+	Underlay UnderlayConfig `yaml:"underlay"`
+	// Networks are the overlay networks this node attaches to.
+	Networks []NetworkConfig `yaml:"networks"`
+	// Peers is a static list of other nodes and their endpoints.
+	Peers []PeerConfig `yaml:"peers"`
+	// Log controls logging.
+	Log LogConfig `yaml:"log"`
+}
+
+// UnderlayConfig is the node's presence on the underlay network.
+type UnderlayConfig struct {
+	// Address is the IP address peers send to. Default: the address of the
+	// interface that routes towards the first peer.
+	Address string `yaml:"address"`
+	// VXLANPort is the UDP port of plain VXLAN. Default 4789 (IANA).
+	VXLANPort int `yaml:"vxlan_port"`
+}
+
+// NetworkConfig is one overlay network.
+type NetworkConfig struct {
+	// Name of the network; a DNS label.
+	Name string `yaml:"name"`
+	// VNI is the VXLAN network identifier, 1..16777215, the same on every node.
+	VNI int `yaml:"vni"`
+	// Subnet is the network's IPv4 or IPv6 prefix.
+	Subnet string `yaml:"subnet"`
+	// Address is this node's address on the network (inside Subnet).
+	Address string `yaml:"address"`
+	// Device is the interface name. Default "mn-" + Name, cut to 15 bytes.
+	Device string `yaml:"device"`
+	// MTU overrides the device MTU. Default: underlay path MTU minus the
+	// encapsulation overhead.
+	MTU int `yaml:"mtu"`
+	// Encrypted networks carry traffic only over the encrypted transport.
+	Encrypted bool `yaml:"encrypted"`
+}
+
+// PeerConfig is a statically configured remote node.
+type PeerConfig struct {
+	// Name of the peer node.
+	Name string `yaml:"name"`
+	// Address is the peer's underlay IP, optionally with a port.
+	Address string `yaml:"address"`
+	// Endpoints behind the peer; the peer is a member of every network it
+	// has an endpoint in.
+	Endpoints []EndpointConfig `yaml:"endpoints"`
+}
+
+// EndpointConfig is an (IP, MAC) pair behind a static peer.
+type EndpointConfig struct {
+	// Network the endpoint is on.
+	Network string `yaml:"network"`
+	// IP address of the endpoint.
+	IP string `yaml:"ip"`
+	// MAC of the endpoint. Default: the MAC meshnet gives the peer's own
+	// interface on that network (derived from the peer and network names).
+	MAC string `yaml:"mac"`
+}
+
+// LogConfig controls logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is text or json. Default text.
+	Format string `yaml:"format"`
+}
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Name:     host,
+		StateDir: "/var/lib/meshnet", // survives reboots; systemd's StateDirectory
+		Mode:     "tap",              // L2 is the product; TUN is for hosts that only route IP
+		Underlay: UnderlayConfig{VXLANPort: 4789},
+		Log:      LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// maxConfigBytes bounds the config file; a real one is a few KiB.
+const maxConfigBytes = 1 << 20
+
+// LoadConfig reads a YAML config file over the defaults. Unknown keys are
+// errors, so a typo never silently leaves a default in place.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	f, err := os.Open(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return cfg, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return cfg, fmt.Errorf("config: %s is larger than %d bytes", path, maxConfigBytes)
+	}
+	if err := decodeConfig(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// decodeConfig strictly decodes YAML into cfg.
+func decodeConfig(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}

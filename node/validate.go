@@ -1,0 +1,265 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/routing"
+)
+
+// FieldError is a config problem: which key, its value, what is wrong and
+// how to fix it.
+type FieldError struct {
+	Key, Value, Problem, Fix string
+}
+
+func (e *FieldError) Error() string {
+	s := fmt.Sprintf("config: %s %q: %s", e.Key, e.Value, e.Problem)
+	if e.Fix != "" {
+		s += "; " + e.Fix
+	}
+	return s
+}
+
+// spec is a validated Config in typed form.
+type spec struct {
+	name      string
+	stateDir  string
+	tun       bool
+	underlay  netip.Addr // invalid: pick from the route to the first peer
+	vxlanPort uint16
+	networks  []netSpec
+	peers     []peerSpec
+	logLevel  slog.Level
+	logJSON   bool
+}
+
+type netSpec struct {
+	name      string
+	vni       uint32
+	subnet    netip.Prefix
+	addr      netip.Prefix // own address with the subnet's length
+	device    string
+	mtu       int
+	encrypted bool
+}
+
+type peerSpec struct {
+	name      string
+	underlay  netip.AddrPort
+	endpoints []epSpec
+}
+
+type epSpec struct {
+	vni uint32
+	ip  netip.Addr
+	mac routing.MAC
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// maxDeviceName is IFNAMSIZ minus the terminating NUL.
+const maxDeviceName = 15
+
+// validate checks every field and returns the typed spec, or all problems
+// found at once.
+func (c Config) validate() (*spec, error) {
+	var errs []error
+	bad := func(key, val, problem, fix string) {
+		errs = append(errs, &FieldError{key, val, problem, fix})
+	}
+	s := &spec{name: c.Name, stateDir: c.StateDir}
+	if !labelRE.MatchString(c.Name) {
+		bad("name", c.Name, "not a valid node name", "use lower-case letters, digits and '-', at most 63 characters")
+	}
+	if c.StateDir == "" || !strings.HasPrefix(c.StateDir, "/") {
+		bad("state_dir", c.StateDir, "must be an absolute path", "for example /var/lib/meshnet")
+	}
+	switch c.Mode {
+	case "tap":
+	case "tun":
+		s.tun = true
+	default:
+		bad("mode", c.Mode, "unknown device mode", `use "tap" or "tun"`)
+	}
+	if c.Underlay.Address != "" {
+		a, err := netip.ParseAddr(c.Underlay.Address)
+		if err != nil {
+			bad("underlay.address", c.Underlay.Address, "not an IP address", "for example 192.0.2.10")
+		}
+		s.underlay = a.Unmap()
+	}
+	if c.Underlay.VXLANPort < 1 || c.Underlay.VXLANPort > 65535 {
+		bad("underlay.vxlan_port", strconv.Itoa(c.Underlay.VXLANPort), "not a UDP port", "use 1-65535 (4789 is the standard VXLAN port)")
+	}
+	s.vxlanPort = uint16(c.Underlay.VXLANPort)
+	s.logLevel, s.logJSON = parseLog(c.Log, bad)
+
+	byName := map[string]uint32{}
+	vnis := map[uint32]string{}
+	devices := map[string]string{}
+	for i, n := range c.Networks {
+		ns, ok := validateNetwork(fmt.Sprintf("networks[%d]", i), n, bad)
+		if !ok {
+			continue
+		}
+		if _, dup := byName[ns.name]; dup {
+			bad(fmt.Sprintf("networks[%d].name", i), ns.name, "network defined twice", "give each network one entry")
+			continue
+		}
+		if other, dup := vnis[ns.vni]; dup {
+			bad(fmt.Sprintf("networks[%d].vni", i), strconv.Itoa(n.VNI), "VNI already used by network "+other, "give each network its own VNI")
+			continue
+		}
+		if other, dup := devices[ns.device]; dup {
+			bad(fmt.Sprintf("networks[%d].device", i), ns.device, "device already used by network "+other, "give each network its own device")
+			continue
+		}
+		byName[ns.name], vnis[ns.vni], devices[ns.device] = ns.vni, ns.name, ns.name
+		s.networks = append(s.networks, ns)
+	}
+	peerNames := map[string]bool{c.Name: true}
+	for i, p := range c.Peers {
+		ps, ok := validatePeer(fmt.Sprintf("peers[%d]", i), p, s.vxlanPort, byName, bad)
+		if !ok {
+			continue
+		}
+		if peerNames[ps.name] {
+			bad(fmt.Sprintf("peers[%d].name", i), ps.name, "name used twice (or is this node's own name)", "give every node a unique name")
+			continue
+		}
+		peerNames[ps.name] = true
+		s.peers = append(s.peers, ps)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+func parseLog(l LogConfig, bad func(key, val, problem, fix string)) (slog.Level, bool) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(l.Level)); err != nil {
+		bad("log.level", l.Level, "unknown log level", "use debug, info, warn or error")
+	}
+	switch l.Format {
+	case "text", "":
+		return lvl, false
+	case "json":
+		return lvl, true
+	}
+	bad("log.format", l.Format, "unknown log format", `use "text" or "json"`)
+	return lvl, false
+}
+
+func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fix string)) (netSpec, bool) {
+	ok := true
+	fail := func(k, v, p, f string) { ok = false; bad(key+"."+k, v, p, f) }
+	ns := netSpec{name: n.Name, vni: uint32(n.VNI), mtu: n.MTU, encrypted: n.Encrypted, device: n.Device}
+	if !labelRE.MatchString(n.Name) {
+		fail("name", n.Name, "not a valid network name", "use lower-case letters, digits and '-'")
+	}
+	if n.VNI < 1 || n.VNI > encap.MaxVNI {
+		fail("vni", strconv.Itoa(n.VNI), "VNI out of range", fmt.Sprintf("use 1-%d", encap.MaxVNI))
+	}
+	sub, err := netip.ParsePrefix(n.Subnet)
+	if err != nil {
+		fail("subnet", n.Subnet, "not a CIDR prefix", "write it like 10.20.0.0/24")
+	} else if sub != sub.Masked() {
+		fail("subnet", n.Subnet, "has host bits set", "write the network address, "+sub.Masked().String())
+	}
+	ns.subnet = sub
+	if a, err := parseAddrInSubnet(n.Address, sub); err != nil {
+		fail("address", n.Address, err.Error(), "use an address inside "+n.Subnet+", for example "+exampleAddr(sub))
+	} else {
+		ns.addr = a
+	}
+	if ns.device == "" {
+		ns.device = "mn-" + n.Name
+		if len(ns.device) > maxDeviceName {
+			ns.device = ns.device[:maxDeviceName]
+		}
+	} else if len(ns.device) > maxDeviceName || strings.ContainsAny(ns.device, "/ \t") {
+		fail("device", ns.device, "not a valid interface name", "use at most 15 characters, no '/' or spaces")
+	}
+	if n.MTU != 0 && (n.MTU < 576 || n.MTU > 65000) {
+		fail("mtu", strconv.Itoa(n.MTU), "MTU out of range", "use 576-65000, or leave it out to derive it from the underlay")
+	}
+	return ns, ok
+}
+
+// parseAddrInSubnet accepts "10.0.0.5" or "10.0.0.5/24" and returns the
+// address with the subnet's prefix length.
+func parseAddrInSubnet(s string, sub netip.Prefix) (netip.Prefix, error) {
+	if s == "" {
+		return netip.Prefix{}, errors.New("missing address")
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		p, perr := netip.ParsePrefix(s)
+		if perr != nil {
+			return netip.Prefix{}, errors.New("not an IP address")
+		}
+		a = p.Addr()
+	}
+	if !sub.IsValid() || !sub.Contains(a) {
+		return netip.Prefix{}, errors.New("not inside the network's subnet")
+	}
+	if a == sub.Addr() && a.Is4() && sub.Bits() < 31 {
+		return netip.Prefix{}, errors.New("is the subnet's network address")
+	}
+	return netip.PrefixFrom(a, sub.Bits()), nil
+}
+
+func exampleAddr(sub netip.Prefix) string {
+	if !sub.IsValid() {
+		return "10.20.0.1"
+	}
+	return sub.Addr().Next().String()
+}
+
+func validatePeer(key string, p PeerConfig, port uint16, nets map[string]uint32, bad func(key, val, problem, fix string)) (peerSpec, bool) {
+	ok := true
+	fail := func(k, v, pr, f string) { ok = false; bad(key+"."+k, v, pr, f) }
+	ps := peerSpec{name: p.Name}
+	if !labelRE.MatchString(p.Name) {
+		fail("name", p.Name, "not a valid node name", "use lower-case letters, digits and '-'")
+	}
+	if ap, err := netip.ParseAddrPort(p.Address); err == nil {
+		ps.underlay = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	} else if a, err := netip.ParseAddr(p.Address); err == nil {
+		ps.underlay = netip.AddrPortFrom(a.Unmap(), port)
+	} else {
+		fail("address", p.Address, "not an IP address or IP:port", "for example 192.0.2.11 or 192.0.2.11:4789")
+	}
+	for j, e := range p.Endpoints {
+		ek := fmt.Sprintf("endpoints[%d]", j)
+		vni, known := nets[e.Network]
+		if !known {
+			fail(ek+".network", e.Network, "no such network in this config", "add it under networks, or fix the name")
+			continue
+		}
+		ip, err := netip.ParseAddr(e.IP)
+		if err != nil {
+			fail(ek+".ip", e.IP, "not an IP address", "for example 10.20.0.2")
+			continue
+		}
+		ep := epSpec{vni: vni, ip: ip}
+		if e.MAC == "" {
+			ep.mac = InterfaceMAC(p.Name, e.Network)
+		} else if m, err := ParseMAC(e.MAC); err != nil {
+			fail(ek+".mac", e.MAC, "not a unicast MAC address", "for example 02:00:5e:10:00:01, or leave it out")
+			continue
+		} else {
+			ep.mac = m
+		}
+		ps.endpoints = append(ps.endpoints, ep)
+	}
+	return ps, ok
+}
