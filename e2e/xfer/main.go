@@ -1,0 +1,118 @@
+// Command xfer moves a deterministic stream of bytes over TCP for meshnet's
+// end-to-end tests and prints its SHA-256 and throughput as JSON.
+//
+//	xfer recv -listen :5001
+//	xfer send -to 10.42.0.2:5001 -bytes 209715200
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"time"
+)
+
+// Result is what xfer prints.
+type Result struct {
+	Bytes   int64   `json:"bytes"`
+	SHA256  string  `json:"sha256"`
+	Seconds float64 `json:"seconds"`
+	Mbps    float64 `json:"mbps"`
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: xfer recv -listen ADDR | xfer send -to ADDR -bytes N")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "recv":
+		err = recv(os.Args[2:])
+	case "send":
+		err = send(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown mode %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "xfer:", err)
+		os.Exit(1)
+	}
+}
+
+func recv(args []string) error {
+	fs := flag.NewFlagSet("recv", flag.ExitOnError)
+	listen := fs.String("listen", ":5001", "address to listen on")
+	fs.Parse(args)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Println("listening")
+	c, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	h := sha256.New()
+	start := time.Now()
+	n, err := io.Copy(h, c)
+	if err != nil {
+		return err
+	}
+	return report(n, h.Sum(nil), time.Since(start))
+}
+
+func send(args []string) error {
+	fs := flag.NewFlagSet("send", flag.ExitOnError)
+	to := fs.String("to", "", "receiver address")
+	total := fs.Int64("bytes", 200<<20, "bytes to send")
+	seed := fs.Uint64("seed", 1, "seed of the byte stream")
+	fs.Parse(args)
+	var c net.Conn
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err = net.DialTimeout("tcp", *to, 2*time.Second)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the receiver may not listen yet
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rng := rand.NewChaCha8([32]byte{byte(*seed)})
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	start := time.Now()
+	var sent int64
+	for sent < *total {
+		chunk := buf[:min(int64(len(buf)), *total-sent)]
+		rng.Read(chunk)
+		h.Write(chunk)
+		if _, err := c.Write(chunk); err != nil {
+			return err
+		}
+		sent += int64(len(chunk))
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	io.Copy(io.Discard, c) // wait for the receiver to close
+	return report(sent, h.Sum(nil), time.Since(start))
+}
+
+func report(n int64, sum []byte, d time.Duration) error {
+	return json.NewEncoder(os.Stdout).Encode(Result{
+		Bytes: n, SHA256: hex.EncodeToString(sum), Seconds: d.Seconds(),
+		Mbps: float64(n) * 8 / d.Seconds() / 1e6,
+	})
+}
