@@ -38,7 +38,7 @@ func (n *Node) attach(ns netSpec, failed chan<- error) error {
 	n.mu.Unlock()
 	go func() {
 		defer close(a.done)
-		if err := port.Run(); err != nil && !isDeviceClosed(err) {
+		if err := port.Run(); !isDeviceClosed(err) {
 			failed <- fmt.Errorf("network %s: device %s: %w", ns.name, ns.device, err)
 		}
 	}()
@@ -155,4 +155,3 @@ func (nb neighbors) LookupMAC(ip netip.Addr) (tun.MAC, bool) {
 	m, _, ok := net.LookupIP(ip)
 	return m, ok
 }
-
