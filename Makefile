@@ -1,0 +1,68 @@
+# meshnet — build, demo and test.
+#
+#   make demo   build meshnet and run a three-host demo mesh on this machine
+#   make test   install what the tests need and run every test
+#
+# Both install their own dependencies (Debian packages, Go tools) when they
+# run as root on a fresh machine.
+
+GO        ?= go
+BIN       := bin
+STATICCHECK_VERSION := v0.8.2
+# Host tools the end-to-end tests, demo and benchmarks use.
+DEB_PACKAGES := iproute2 iputils-ping nftables ethtool tshark tcpdump iperf3 wireguard-tools kmod procps
+GOTESTFLAGS ?=
+
+.PHONY: all build demo test test-unit lint deps deps-go deps-apt fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/meshnet ./cmd/meshnet
+
+# The main job: a working mesh of three namespace hosts, pinged pair by pair.
+demo: deps-apt build
+	$(GO) run ./e2e/demo -meshnet $(BIN)/meshnet
+
+# Every test: lint, unit, fuzz seed corpora, in-process clusters, and the
+# root-only end-to-end suites (which skip without root unless CI=true).
+test: deps lint
+	$(GO) test $(GOTESTFLAGS) -timeout 30m ./...
+
+# Only what runs without root.
+test-unit:
+	$(GO) test -short ./...
+
+lint: deps-go
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+deps: deps-apt deps-go
+
+deps-go:
+	@test -x $(BIN)/staticcheck || GOBIN=$(CURDIR)/$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Install missing Debian packages when running as root; otherwise say what
+# is missing and carry on (root-only tests then skip with a reason).
+deps-apt:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "missing Debian packages (install as root):$$missing"; \
+	fi
+
+# Run every fuzz target for FUZZTIME each (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+			echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf $(BIN)
