@@ -49,6 +49,9 @@ type conntrack struct {
 	shift     uint // 64 - log2(len(shards))
 	shards    []ctShard
 	evictions atomic.Uint64
+	// live counts held entries, so Inbound can skip the lookup entirely
+	// while nothing is tracked.
+	live atomic.Int64
 }
 
 type ctShard struct {
@@ -59,6 +62,7 @@ type ctShard struct {
 	head, tail int32 // LRU list; head is the least recently used
 	n          int
 	sweep      int
+	live       *atomic.Int64 // the table's count, shared by all shards
 	_          cpu.CacheLinePad
 }
 
@@ -91,6 +95,7 @@ func newConntrack(size int, seed uint64) *conntrack {
 		s.entries = make([]ctEntry, per)
 		s.fwd, s.rev = newCTIndex(per), newCTIndex(per)
 		s.head, s.tail = -1, -1
+		s.live = &c.live
 		for j := range s.entries {
 			s.entries[j].next = int32(j + 1)
 		}
@@ -161,6 +166,7 @@ func (c *conntrack) insert(k *FlowKey, backend netip.AddrPort, flags uint8, now 
 	s.rev.insert(rh, i)
 	s.pushTailLocked(i)
 	s.n++
+	s.live.Add(1)
 	if k.Proto == ProtoTCP {
 		e.tcp.step(flags, false)
 	}
@@ -272,6 +278,7 @@ func (s *ctShard) removeLocked(i int32) {
 	*e = ctEntry{next: s.free}
 	s.free = i
 	s.n--
+	s.live.Add(-1)
 }
 
 // sweepLocked checks the next n entries (round robin) for expiry.

@@ -9,7 +9,8 @@ import (
 // pktOpts shapes test packets beyond their 5-tuple.
 type pktOpts struct {
 	tcpFlags     uint8
-	icmpType     uint8 // for ICMP: 0 means echo request
+	icmpType     uint8 // for ICMP: 0 means echo request (or reply, see below)
+	icmpReply    bool  // build an echo reply
 	ipv4Options  int   // bytes of IPv4 options (multiple of 4)
 	ipv6DestOpts bool  // put a destination-options header before the transport
 	noUDPCsum    bool  // IPv4 UDP without checksum
@@ -40,6 +41,12 @@ func buildIP(t testing.TB, proto Proto, src, dst netip.AddrPort, o pktOpts) []by
 			l4[0] = icmpEchoRequest
 			if proto == ProtoICMPv6 {
 				l4[0] = icmpv6EchoRequest
+			}
+			if o.icmpReply {
+				l4[0] = icmpEchoReply
+				if proto == ProtoICMPv6 {
+					l4[0] = icmpv6EchoReply
+				}
 			}
 		}
 		binary.BigEndian.PutUint16(l4[4:], src.Port())
