@@ -1,0 +1,175 @@
+package gossip
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Bulk sync (anti-entropy): every BulkSyncInterval, for every joined
+// network, this node sends its whole replica of that network (entries,
+// tombstones and membership records) to one random member over a stream,
+// asking for the member's replica back; both merge. It also syncs right
+// after joining a network or the cluster. Because the merge is the same
+// Lamport-time rule as for gossip, any two replicas that have exchanged
+// state hold identical tables, which is what heals partitions and lost
+// gossip.
+
+// syncTask is one outgoing bulk sync.
+type syncTask struct {
+	network string
+	peer    string
+	respond bool // ask the peer to answer with its own state
+}
+
+// scheduleSyncLocked queues a sync unless the same one is already waiting.
+func (d *DB) scheduleSyncLocked(network, peer string, respond bool) {
+	t := syncTask{network, peer, respond}
+	if d.pendingSyncs[t] || d.closed {
+		return
+	}
+	select {
+	case d.syncs <- t:
+		d.pendingSyncs[t] = true
+	default:
+		d.stats.drop(dropSyncBacklog, 1)
+	}
+}
+
+func (d *DB) syncWorker() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case t := <-d.syncs:
+			d.mu.Lock()
+			delete(d.pendingSyncs, t)
+			d.mu.Unlock()
+			d.runSync(t)
+		}
+	}
+}
+
+func (d *DB) runSync(t syncTask) {
+	node, ok := d.mlNodes()[t.peer]
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	n, ok := d.networks[t.network]
+	if !ok || d.closed {
+		d.mu.Unlock()
+		return
+	}
+	chunks := d.bulkChunksLocked(n, t.respond, d.now())
+	d.mu.Unlock()
+	for _, c := range chunks {
+		if err := d.ml.SendReliable(node, c); err != nil {
+			d.log.Debug("bulk sync failed", "network", t.network, "peer", t.peer, "err", err)
+			return
+		}
+		d.stats.sent(msgBulkSync, len(c))
+	}
+}
+
+// bulkChunksLocked encodes n's replica in chunks of about bulkChunkSize;
+// only the last one carries respond, so the peer answers once.
+func (d *DB) bulkChunksLocked(n *network, respond bool, now time.Time) [][]byte {
+	var (
+		chunks  [][]byte
+		msg     = bulkSyncMsg{Sender: d.name, Network: n.id}
+		size    int
+		scratch []byte
+	)
+	seal := func() {
+		chunks = append(chunks, msg.encode())
+		msg.Records, msg.Entries, size = nil, nil, 0
+	}
+	for _, r := range d.allRecordsLocked(n.id, now) {
+		if r.Leave && r.TTL <= 0 {
+			continue
+		}
+		scratch = appendNetRecord(scratch[:0], &r)
+		if size > 0 && size+len(scratch) > bulkChunkSize {
+			seal()
+		}
+		msg.Records = append(msg.Records, r)
+		size += len(scratch)
+	}
+	n.each(func(id entryID, r *entryRec) {
+		ev := wireEntry(id, r, now)
+		if ev.Deleted && ev.TTL <= 0 {
+			return
+		}
+		scratch = appendTableEvent(scratch[:0], &ev)
+		if size > 0 && size+len(scratch) > bulkChunkSize {
+			seal()
+		}
+		msg.Entries = append(msg.Entries, ev)
+		size += len(scratch)
+	})
+	msg.Respond = respond
+	seal()
+	return chunks
+}
+
+func (d *DB) bulkSyncLoop() {
+	defer d.wg.Done()
+	// A random first delay keeps nodes started together out of lockstep.
+	t := time.NewTimer(rand.N(d.cfg.BulkSyncInterval) + 1)
+	defer t.Stop()
+	reconnecting := make(chan struct{}, 1)
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			t.Reset(d.cfg.BulkSyncInterval)
+			if addr := d.bulkSyncRound(); addr != "" {
+				d.reconnect(addr, reconnecting)
+			}
+		}
+	}
+}
+
+// bulkSyncRound schedules one sync per joined network and returns a
+// failed member ("name/host:port") to try to reach, or "".
+func (d *DB) bulkSyncRound() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range d.sortedNetworkIDsLocked() {
+		if peers := d.networkPeersLocked(id); len(peers) > 0 {
+			d.scheduleSyncLocked(id, peers[rand.IntN(len(peers))], true)
+		}
+	}
+	var failed []string
+	for name, m := range d.members {
+		if m.state == StateFailed && m.addr.IsValid() {
+			failed = append(failed, name+"/"+m.addr.String())
+		}
+	}
+	if len(failed) == 0 {
+		return ""
+	}
+	return failed[rand.IntN(len(failed))]
+}
+
+// reconnect tries to rejoin a failed member, at most one attempt at a time.
+// memberlist on its own never talks to a node again once it has given up on
+// it, so without this a partition that outlasts failure detection would
+// split the cluster for good.
+func (d *DB) reconnect(addr string, busy chan struct{}) {
+	select {
+	case busy <- struct{}{}:
+	default:
+		return
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() { <-busy }()
+		if _, err := d.ml.Join([]string{addr}); err != nil {
+			d.log.Debug("reconnect failed", "node", addr, "err", err)
+		}
+	}()
+}

@@ -1,0 +1,224 @@
+package gossip
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// DB is one node's view of the cluster and its replicated tables.
+//
+// Locking: mu guards all replicated state (members, membership records,
+// networks and their tables and queues). Memberlist calls our delegates
+// while holding its own node lock, so the order is memberlist, then mu:
+// nothing may call into memberlist while holding mu. Sends are therefore
+// prepared under mu and made after releasing it. Watchers are called from
+// the dispatcher goroutine, never under mu.
+type DB struct {
+	cfg     Config
+	name    string
+	log     *slog.Logger
+	now     func() time.Time
+	ml      *memberlist.Memberlist
+	mlConf  *memberlist.Config
+	keyring *memberlist.Keyring
+	viv     *vivaldi
+	stats   counters
+	disp    *dispatcher
+	syncs   chan syncTask
+	hooks   testHooks
+
+	clock    lamportClock // table events
+	netClock lamportClock // network membership records
+
+	mu           sync.Mutex
+	meta         []byte
+	members      map[string]*member
+	networks     map[string]*network              // joined, ClusterScope included
+	records      map[string]map[string]*memberRec // network -> node -> record
+	netQueue     eventQueue[recordID]
+	pendingSyncs map[syncTask]bool
+	closed       bool
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	shutOnce sync.Once
+	shutErr  error
+}
+
+// testHooks lets tests inside the package simulate lost gossip.
+type testHooks struct {
+	// dropGossipRecord, if set, makes this node ignore a gossiped (not
+	// bulk-synced or pushed/pulled) membership record.
+	dropGossipRecord func(netRecord) bool
+}
+
+var errClosed = errors.New("gossip: the DB is shut down")
+
+// New creates a DB and starts listening; call Join to meet the cluster.
+func New(cfg Config) (*DB, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	viv, err := newVivaldi()
+	if err != nil {
+		return nil, fmt.Errorf("gossip: vivaldi coordinates: %w", err)
+	}
+	d := &DB{
+		cfg:          cfg,
+		name:         cfg.Name,
+		log:          cfg.Logger.With("component", "gossip"),
+		now:          cfg.Now,
+		viv:          viv,
+		syncs:        make(chan syncTask, maxPendingSyncs),
+		meta:         append([]byte(nil), cfg.Meta...),
+		members:      make(map[string]*member),
+		networks:     make(map[string]*network),
+		records:      make(map[string]map[string]*memberRec),
+		pendingSyncs: make(map[syncTask]bool),
+		stop:         make(chan struct{}),
+	}
+	if len(cfg.Keys) > 0 {
+		d.keyring, err = memberlist.NewKeyring(cfg.Keys, cfg.Keys[cfg.PrimaryKey])
+		if err != nil {
+			return nil, fmt.Errorf("gossip: keyring: %w", err)
+		}
+	}
+	// We are always a member of the cluster scope; our presence record
+	// there is what a graceful leave later retracts.
+	d.networks[ClusterScope] = newNetwork(ClusterScope)
+	d.members[d.name] = &member{name: d.name, state: StateAlive, since: d.now()}
+	d.setRecordLocked(ClusterScope, d.name, &memberRec{ltime: d.netClock.Increment()})
+
+	tr, err := d.transport()
+	if err != nil {
+		return nil, err
+	}
+	d.mlConf = d.memberlistConfig(tr)
+	d.disp = newDispatcher()
+	d.ml, err = memberlist.Create(d.mlConf)
+	if err != nil {
+		d.disp.close()
+		_ = tr.Shutdown()
+		return nil, fmt.Errorf("gossip: starting memberlist as %q: %w", d.name, err)
+	}
+	d.start()
+	return d, nil
+}
+
+func (d *DB) start() {
+	d.wg.Add(3 + syncWorkers)
+	go d.gossipLoop()
+	go d.bulkSyncLoop()
+	go d.reapLoop()
+	for range syncWorkers {
+		go d.syncWorker()
+	}
+}
+
+// Join contacts the given seeds ("host:port" or "name/host:port") and
+// returns how many answered. It then bulk-syncs every joined network.
+func (d *DB) Join(seeds []string) (int, error) {
+	if d.isClosed() {
+		return 0, errClosed
+	}
+	n, err := d.ml.Join(seeds)
+	if err != nil {
+		return n, fmt.Errorf("gossip: joining the cluster via %v: %w (check the addresses, ports and gossip keys)", seeds, err)
+	}
+	d.mu.Lock()
+	for id, nw := range d.networks {
+		peers := d.networkPeersLocked(id)
+		for _, p := range pickRandom(peers, joinSyncPeers) {
+			d.scheduleSyncLocked(nw.id, p, true)
+		}
+	}
+	d.mu.Unlock()
+	return n, nil
+}
+
+// Shutdown stops the node abruptly, without telling anyone: to its peers
+// it looks like a crash. It is safe to call more than once.
+func (d *DB) Shutdown() error {
+	d.shutOnce.Do(func() {
+		d.mu.Lock()
+		d.closed = true
+		d.mu.Unlock()
+		close(d.stop)
+		d.shutErr = d.ml.Shutdown()
+		d.wg.Wait()
+		d.disp.close()
+	})
+	return d.shutErr
+}
+
+func (d *DB) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
+}
+
+// LocalName returns this node's name.
+func (d *DB) LocalName() string { return d.name }
+
+// Keyring returns the gossip keyring for key rotation by the caller
+// (install, use, remove), or nil when the DB was started without keys.
+func (d *DB) Keyring() *memberlist.Keyring { return d.keyring }
+
+// RTT returns the estimated round trip to node from Vivaldi coordinates,
+// and false when there is no estimate yet.
+func (d *DB) RTT(node string) (time.Duration, bool) { return d.viv.distance(node) }
+
+// Watch registers fn for every event after this call, in order, from a
+// goroutine owned by the DB; use Walk for the state before. fn may call
+// back into the DB, but must not call Shutdown or Leave, and should return
+// quickly (later events wait for it). cancel stops delivery; an event being
+// delivered while cancel runs may still reach fn.
+func (d *DB) Watch(fn func(Event)) (cancel func()) { return d.disp.watch(fn) }
+
+// Stats returns a snapshot of the counters.
+func (d *DB) Stats() Stats {
+	var s Stats
+	d.stats.fill(&s)
+	s.Entries = make(map[string]int)
+	s.Queued = make(map[string]int)
+	d.mu.Lock()
+	for id, n := range d.networks {
+		s.Entries[id] = n.count
+		s.Queued[id] = n.queue.len()
+	}
+	s.Queued[netQueueStatsKey] = d.netQueue.len()
+	s.PendingSyncs = len(d.pendingSyncs)
+	d.mu.Unlock()
+	s.PendingWatchEvents = d.disp.pending()
+	s.LTime, s.NetworkLTime = d.clock.Time(), d.netClock.Time()
+	return s
+}
+
+// netQueueStatsKey is the Stats.Queued key for queued membership records.
+const netQueueStatsKey = "(membership)"
+
+// pickRandom returns up to k distinct elements of s, in random order.
+func pickRandom(s []string, k int) []string {
+	s = append([]string(nil), s...)
+	rand.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+	if len(s) > k {
+		s = s[:k]
+	}
+	return s
+}
+
+// addrPort converts memberlist's address form.
+func addrPort(n *memberlist.Node) netip.AddrPort {
+	a, ok := netip.AddrFromSlice(n.Addr)
+	if !ok {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(a.Unmap(), n.Port)
+}

@@ -1,0 +1,194 @@
+package gossip
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Fanout: every GossipInterval, for every joined network with queued
+// events, pick Fanout live members of that network and send each of them
+// up to packetsPerTarget packets of the least-sent events. An event is
+// dropped from the queue after retransmitLimit sends; receivers that
+// learn something new from it queue it in turn (epidemic relay).
+// Membership records ride the cluster scope's rounds.
+
+// packetsPerTarget bounds the packets one member gets per round, so a burst
+// of writes drains in a few rounds without flooding anyone.
+const packetsPerTarget = 4
+
+// outMsg is a message prepared under the lock and sent after it.
+type outMsg struct {
+	to      string
+	typ     msgType
+	payload []byte
+}
+
+func (d *DB) gossipLoop() {
+	defer d.wg.Done()
+	t := time.NewTicker(d.cfg.GossipInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			d.sendAll(d.gossipRound(), false)
+		}
+	}
+}
+
+// gossipRound prepares one round's messages.
+func (d *DB) gossipRound() []outMsg {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	now := d.now()
+	var out []outMsg
+	for _, id := range d.sortedNetworkIDsLocked() {
+		n := d.networks[id]
+		records := id == ClusterScope && d.netQueue.len() > 0
+		if n.queue.len() == 0 && !records {
+			continue
+		}
+		peers := d.networkPeersLocked(id)
+		limit := retransmitLimit(d.mlConf.RetransmitMult, len(peers)+1)
+		for _, to := range selectTargets(peers, d.cfg.Fanout, d.distance(), rand.IntN) {
+			out = append(out, d.packEntriesLocked(n, to, limit, now, packetsPerTarget)...)
+			if records {
+				out = append(out, d.packRecordsLocked(to, limit, now, packetsPerTarget)...)
+			}
+		}
+	}
+	return out
+}
+
+// distance is the fanout's distance estimate, nil unless topology-aware.
+func (d *DB) distance() func(string) (time.Duration, bool) {
+	if !d.cfg.TopologyAware {
+		return nil
+	}
+	return d.viv.distance
+}
+
+func (d *DB) packEntriesLocked(n *network, to string, limit int, now time.Time, maxPackets int) []outMsg {
+	head := tableEventsMsg{Sender: d.name, Network: n.id}
+	p := packer{head: head.appendHead, max: maxPackets}
+	for _, it := range n.queue.ordered() {
+		r := n.get(it.id)
+		ev := tableEvent{}
+		if r != nil {
+			ev = wireEntry(it.id, r, now)
+		}
+		if r == nil || (ev.Deleted && ev.TTL <= 0) {
+			n.queue.remove(it.id)
+			continue
+		}
+		if !p.add(appendTableEvent(nil, &ev)) {
+			break
+		}
+		n.queue.sent(it, limit)
+	}
+	return p.finish(to, msgTableEvents)
+}
+
+func (d *DB) packRecordsLocked(to string, limit int, now time.Time, maxPackets int) []outMsg {
+	head := networkEventsMsg{Sender: d.name}
+	p := packer{head: head.appendHead, max: maxPackets}
+	for _, it := range d.netQueue.ordered() {
+		r := d.records[it.id.network][it.id.node]
+		nr := netRecord{}
+		if r != nil {
+			nr = d.wireRecordLocked(it.id, r, now)
+		}
+		if r == nil || (nr.Leave && nr.TTL <= 0) {
+			d.netQueue.remove(it.id)
+			continue
+		}
+		if !p.add(appendNetRecord(nil, &nr)) {
+			break
+		}
+		d.netQueue.sent(it, limit)
+	}
+	return p.finish(to, msgNetworkEvents)
+}
+
+// packer fills packets of up to packetBudget bytes with encoded items.
+type packer struct {
+	head  func(b []byte, count int) []byte
+	max   int
+	body  []byte
+	count int
+	out   [][]byte
+}
+
+// add appends one encoded item, starting a new packet when it doesn't fit;
+// it reports false, without adding, once max packets are full.
+func (p *packer) add(item []byte) bool {
+	// +4 leaves room for the count's varint to grow.
+	if p.count > 0 && len(p.head(nil, 0))+4+len(p.body)+len(item) > packetBudget {
+		p.seal()
+	}
+	if len(p.out) >= p.max {
+		return false
+	}
+	p.body = append(p.body, item...)
+	p.count++
+	return true
+}
+
+func (p *packer) seal() {
+	if p.count == 0 {
+		return
+	}
+	p.out = append(p.out, append(p.head(nil, p.count), p.body...))
+	p.body, p.count = nil, 0
+}
+
+func (p *packer) finish(to string, t msgType) []outMsg {
+	p.seal()
+	out := make([]outMsg, len(p.out))
+	for i, b := range p.out {
+		out[i] = outMsg{to: to, typ: t, payload: b}
+	}
+	return out
+}
+
+// sendAll sends prepared messages, best effort or over streams. It must be
+// called without holding d.mu.
+func (d *DB) sendAll(msgs []outMsg, reliable bool) {
+	if len(msgs) == 0 {
+		return
+	}
+	nodes := d.mlNodes()
+	for _, m := range msgs {
+		node, ok := nodes[m.to]
+		if !ok {
+			continue
+		}
+		var err error
+		if reliable {
+			err = d.ml.SendReliable(node, m.payload)
+		} else {
+			err = d.ml.SendBestEffort(node, m.payload)
+		}
+		if err != nil {
+			d.log.Debug("send failed", "to", m.to, "type", m.typ.String(), "err", err)
+			continue
+		}
+		d.stats.sent(m.typ, len(m.payload))
+	}
+}
+
+// mlNodes returns memberlist's live nodes by name.
+func (d *DB) mlNodes() map[string]*memberlist.Node {
+	ns := d.ml.Members()
+	out := make(map[string]*memberlist.Node, len(ns))
+	for _, n := range ns {
+		out[n.Name] = n
+	}
+	return out
+}

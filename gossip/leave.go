@@ -1,0 +1,84 @@
+package gossip
+
+import (
+	"time"
+)
+
+// Leave leaves the cluster gracefully: it deletes all of this node's
+// entries, leaves every network, retracts its cluster presence (so peers
+// see it as left, not failed), pushes all that to a few members of each
+// network over streams, leaves memberlist and shuts down. timeout bounds
+// the pushes and memberlist's leave broadcast each; a push already under
+// way may add memberlist's TCPTimeout.
+func (d *DB) Leave(timeout time.Duration) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return errClosed
+	}
+	now := d.now()
+	type push struct {
+		peers []string
+		msg   bulkSyncMsg
+	}
+	var pushes []push
+	for _, id := range d.sortedNetworkIDsLocked() {
+		if id == ClusterScope {
+			continue
+		}
+		n := d.networks[id]
+		p := push{peers: pickRandom(d.networkPeersLocked(id), d.cfg.Fanout)}
+		p.msg = bulkSyncMsg{Sender: d.name, Network: id}
+		p.msg.Entries = d.leaveNetworkLocked(n, now)
+		p.msg.Records = []netRecord{d.wireRecordLocked(recordID{d.name, id}, d.records[id][d.name], now)}
+		pushes = append(pushes, p)
+	}
+	// The cluster-scope push goes last and carries every record of ours,
+	// presence retracted, so peers learn of the leave after the deletes.
+	n := d.networks[ClusterScope]
+	d.tombstoneOwnLocked(n, now)
+	d.setRecordLocked(ClusterScope, d.name, &memberRec{ltime: d.netClock.Increment(), leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
+	d.queueRecordLocked(recordID{d.name, ClusterScope})
+	cluster := push{peers: pickRandom(d.networkPeersLocked(ClusterScope), d.cfg.Fanout)}
+	cluster.msg = bulkSyncMsg{Sender: d.name, Network: ClusterScope, Entries: d.ownWireEntriesLocked(n, now)}
+	for network, nodes := range d.records {
+		if r := nodes[d.name]; r != nil {
+			cluster.msg.Records = append(cluster.msg.Records, d.wireRecordLocked(recordID{d.name, network}, r, now))
+		}
+	}
+	pushes = append(pushes, cluster)
+	d.mu.Unlock()
+
+	deadline := time.Now().Add(timeout)
+	nodes := d.mlNodes()
+	for _, p := range pushes {
+		b := p.msg.encode()
+		for _, to := range p.peers {
+			node, ok := nodes[to]
+			if !ok || time.Now().After(deadline) {
+				continue
+			}
+			if err := d.ml.SendReliable(node, b); err != nil {
+				d.log.Debug("leave push failed", "to", to, "err", err)
+				continue
+			}
+			d.stats.sent(msgBulkSync, len(b))
+		}
+	}
+	err := d.ml.Leave(timeout)
+	if serr := d.Shutdown(); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// ownWireEntriesLocked returns our records in n as they travel now.
+func (d *DB) ownWireEntriesLocked(n *network, now time.Time) []tableEvent {
+	var out []tableEvent
+	n.each(func(id entryID, r *entryRec) {
+		if id.owner == d.name {
+			out = append(out, wireEntry(id, r, now))
+		}
+	})
+	return out
+}

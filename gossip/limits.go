@@ -1,0 +1,66 @@
+package gossip
+
+import "time"
+
+// Limits on everything that arrives from the network. A message or record
+// exceeding one of them is dropped and counted, never truncated.
+const (
+	// MaxNodeNameLen bounds node names; longer names are refused at the
+	// memberlist alive check, so they can never own entries.
+	MaxNodeNameLen = 128
+	// MaxNetworkIDLen bounds network ids.
+	MaxNetworkIDLen = 64
+	// MaxTableNameLen bounds table names.
+	MaxTableNameLen = 64
+	// MaxKeyLen bounds entry keys.
+	MaxKeyLen = 256
+	// MaxValueLen bounds entry values. Values are control-plane records
+	// (endpoints, service definitions, sealed keys), not bulk data.
+	MaxValueLen = 4096
+
+	// MaxNetworks bounds the networks a node joins and the distinct network
+	// ids it tracks membership records for.
+	MaxNetworks = 4096
+	// MaxEntriesPerNetwork bounds the records (live, hidden and tombstones)
+	// one node stores for one network.
+	MaxEntriesPerNetwork = 100_000
+	// MaxMessageSize bounds any message we decode. Stream messages (bulk
+	// sync chunks) are far below memberlist's own 20 MiB user-message cap.
+	MaxMessageSize = 8 << 20
+	// MaxRecordsPerMessage bounds the membership records in one message
+	// (push/pull state carries all of them: nodes x networks).
+	MaxRecordsPerMessage = 1 << 20
+	// MaxEventsPerMessage bounds the table events in one gossip packet or
+	// bulk-sync chunk.
+	MaxEventsPerMessage = MaxEntriesPerNetwork
+
+	// maxQueuedEvents bounds the events waiting for fanout per network; the
+	// oldest are dropped first (bulk sync repairs what gossip lost).
+	maxQueuedEvents = 4096
+	// maxPendingSyncs bounds bulk syncs waiting for a worker.
+	maxPendingSyncs = 256
+	// maxLTimeAhead is how far ahead of our own Lamport clock an incoming
+	// time may be. A hostile or corrupt time near 2^64 would otherwise make
+	// the clock wrap and every later write lose.
+	maxLTimeAhead = 1 << 40
+	// maxTTL caps any lifetime a message carries; receivers also cap it at
+	// their own TombstoneTTL.
+	maxTTL = 30 * 24 * time.Hour
+)
+
+// Sizes used when building messages.
+const (
+	// packetBudget is the payload we put in one best-effort message:
+	// memberlist's 1400-byte packet minus its user-message, CRC, label and
+	// AES-GCM overheads, with margin. A single event larger than this is
+	// still sent, alone (it may be IP-fragmented).
+	packetBudget = 1400 - 100
+	// bulkChunkSize is the target size of one bulk-sync stream message; a
+	// table larger than this goes in several self-contained chunks.
+	bulkChunkSize = 1 << 20
+	// joinSyncPeers is how many members a node bulk-syncs with right after
+	// joining a network, so a single slow or stale peer can't delay it.
+	joinSyncPeers = 2
+	// syncWorkers is the number of concurrent outgoing bulk syncs.
+	syncWorkers = 4
+)

@@ -1,0 +1,173 @@
+package gossip
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// member is what this node knows about a cluster node.
+type member struct {
+	name  string
+	addr  netip.AddrPort
+	meta  []byte
+	state MemberState
+	since time.Time // last state change, local clock
+}
+
+// visible reports whether the member's entries are shown: a failed node's
+// entries are hidden until it returns or is reaped.
+func (m *member) visible() bool { return m.state == StateAlive || m.state == StateSuspect }
+
+// memberLocked snapshots m for an API caller or event. Must hold d.mu.
+func (d *DB) memberLocked(m *member) Member {
+	return Member{
+		Name:     m.name,
+		Addr:     m.addr,
+		State:    m.state,
+		Meta:     append([]byte(nil), m.meta...),
+		Networks: d.networksOfLocked(m.name),
+	}
+}
+
+// Members returns every node this node knows of, itself included, failed
+// and left nodes until they are reaped, sorted by name. memberlist does not
+// expose suspicion, so live nodes are reported as StateAlive.
+func (d *DB) Members() []Member {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]Member, 0, len(d.members))
+	for _, m := range d.members {
+		out = append(out, d.memberLocked(m))
+	}
+	slices.SortFunc(out, func(a, b Member) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// SetMeta replaces this node's metadata and spreads it with membership.
+func (d *DB) SetMeta(meta []byte) error {
+	if len(meta) > memberlist.MetaMaxSize {
+		return fmt.Errorf("gossip: metadata is %d bytes: use at most %d", len(meta), memberlist.MetaMaxSize)
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return errClosed
+	}
+	d.meta = append([]byte(nil), meta...)
+	d.mu.Unlock()
+	if err := d.ml.UpdateNode(d.mlConf.TCPTimeout); err != nil {
+		return fmt.Errorf("gossip: spreading new metadata: %w", err)
+	}
+	return nil
+}
+
+// onMemberJoin handles memberlist's join (or return) of a node.
+func (d *DB) onMemberJoin(n *memberlist.Node) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.members[n.Name]
+	if !ok {
+		m = &member{name: n.Name}
+		d.members[n.Name] = m
+	}
+	wasFailed := ok && m.state == StateFailed
+	m.addr, m.meta, m.state, m.since = addrPort(n), append([]byte(nil), n.Meta...), StateAlive, d.now()
+	d.disp.emit(Event{Kind: MemberJoin, Member: d.memberLocked(m)})
+	if wasFailed {
+		d.emitOwnerEntriesLocked(n.Name, EntryPut)
+	}
+}
+
+// onMemberUpdate handles new metadata or address of a live node.
+func (d *DB) onMemberUpdate(n *memberlist.Node) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.members[n.Name]
+	if !ok {
+		return
+	}
+	m.addr, m.meta = addrPort(n), append([]byte(nil), n.Meta...)
+	d.disp.emit(Event{Kind: MemberUpdate, Member: d.memberLocked(m)})
+}
+
+// onMemberLeave handles memberlist declaring a node dead. memberlist does
+// not say whether it left or failed; a node that leaves gracefully first
+// retracts its cluster-scope presence record, which is what we go by.
+func (d *DB) onMemberLeave(n *memberlist.Node) {
+	if n.Name == d.name {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.members[n.Name]
+	if !ok || !m.visible() {
+		return
+	}
+	m.since = d.now()
+	if r := d.records[ClusterScope][n.Name]; r != nil && r.leave {
+		m.state = StateLeft
+		d.disp.emit(Event{Kind: MemberLeft, Member: d.memberLocked(m)})
+		return
+	}
+	m.state = StateFailed
+	d.disp.emit(Event{Kind: MemberFailed, Member: d.memberLocked(m)})
+	// Hide, don't delete: the node may only be unreachable.
+	d.emitOwnerEntriesLocked(n.Name, EntryDelete)
+}
+
+// emitOwnerEntriesLocked emits kind for every live entry of owner, when
+// the owner's visibility changes.
+func (d *DB) emitOwnerEntriesLocked(owner string, kind EventKind) {
+	for _, id := range d.sortedNetworkIDsLocked() {
+		n := d.networks[id]
+		for _, e := range d.ownerEntriesLocked(n, owner) {
+			d.disp.emit(Event{Kind: kind, Entry: e, Network: n.id})
+		}
+	}
+}
+
+// ownerEntriesLocked returns owner's live entries in n, sorted.
+func (d *DB) ownerEntriesLocked(n *network, owner string) []Entry {
+	var out []Entry
+	n.each(func(id entryID, r *entryRec) {
+		if id.owner == owner && !r.deleted {
+			out = append(out, r.entry(n.id, id))
+		}
+	})
+	slices.SortFunc(out, compareEntries)
+	return out
+}
+
+// knownLocked reports whether node is a cluster member we know of, in any
+// state: events of failed nodes are kept (hidden) for when they return.
+func (d *DB) knownLocked(node string) bool { return d.members[node] != nil }
+
+// aliveLocked reports whether node is reachable.
+func (d *DB) aliveLocked(node string) bool {
+	m := d.members[node]
+	return m != nil && m.visible()
+}
+
+func compareEntries(a, b Entry) int {
+	for _, c := range [...][2]string{{a.Table, b.Table}, {a.Key, b.Key}, {a.Owner, b.Owner}} {
+		if c[0] < c[1] {
+			return -1
+		}
+		if c[0] > c[1] {
+			return 1
+		}
+	}
+	return 0
+}

@@ -1,0 +1,97 @@
+package gossip
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"strings"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// memberlistConfig builds memberlist's configuration: the LAN defaults,
+// our delegates, the keyring, and dead-node reclaim so a crashed node can
+// come back under its name from a new address; Tune has the last word.
+func (d *DB) memberlistConfig(t memberlist.NodeAwareTransport) *memberlist.Config {
+	c := memberlist.DefaultLANConfig()
+	c.Name = d.cfg.Name
+	c.BindAddr = d.cfg.BindAddr
+	c.BindPort = d.cfg.BindPort
+	c.AdvertiseAddr = d.cfg.AdvertiseAddr
+	c.AdvertisePort = d.cfg.AdvertisePort
+	c.Transport = t
+	dl := mlDelegate{d}
+	c.Delegate, c.Events, c.Ping, c.Alive = dl, dl, dl, dl
+	c.Keyring = d.keyring
+	c.DeadNodeReclaimTime = deadNodeReclaimTime
+	c.LogOutput = nil
+	c.Logger = log.New(logBridge{d.cfg.Logger.With("component", "memberlist")}, "", 0)
+	if d.cfg.Tune != nil {
+		d.cfg.Tune(c)
+	}
+	return c
+}
+
+// transport returns the configured transport, or real sockets, wrapped to
+// count every byte.
+func (d *DB) transport() (memberlist.NodeAwareTransport, error) {
+	inner := d.cfg.Transport
+	if inner == nil {
+		nt, err := d.netTransport()
+		if err != nil {
+			return nil, err
+		}
+		inner = nt
+	}
+	return newCountingTransport(inner, &d.stats.transport), nil
+}
+
+// netTransport binds UDP and TCP on BindAddr:BindPort. With port 0 it
+// retries, since the free port the kernel picks for TCP may be taken for
+// UDP.
+func (d *DB) netTransport() (*memberlist.NetTransport, error) {
+	cfg := &memberlist.NetTransportConfig{
+		BindAddrs: []string{d.cfg.BindAddr},
+		BindPort:  d.cfg.BindPort,
+		Logger:    log.New(logBridge{d.cfg.Logger.With("component", "memberlist")}, "", 0),
+	}
+	tries := 1
+	if d.cfg.BindPort == 0 {
+		tries = 10
+	}
+	var err error
+	for range tries {
+		var nt *memberlist.NetTransport
+		if nt, err = memberlist.NewNetTransport(cfg); err == nil {
+			if d.cfg.BindPort == 0 {
+				d.cfg.BindPort = nt.GetAutoBindPort()
+			}
+			return nt, nil
+		}
+	}
+	return nil, fmt.Errorf("gossip: listening on %s port %d: %w (is the port free and the address local?)", d.cfg.BindAddr, d.cfg.BindPort, err)
+}
+
+// logBridge turns memberlist's "[LEVEL] memberlist: msg" lines into slog
+// records at the matching level.
+type logBridge struct{ log *slog.Logger }
+
+func (b logBridge) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelInfo
+	for _, l := range []struct {
+		prefix string
+		level  slog.Level
+	}{{"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo}, {"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError}} {
+		if rest, ok := strings.CutPrefix(msg, l.prefix); ok {
+			msg, level = strings.TrimSpace(rest), l.level
+			break
+		}
+	}
+	if !b.log.Enabled(context.Background(), level) {
+		return len(p), nil
+	}
+	b.log.Log(context.Background(), level, strings.TrimPrefix(msg, "memberlist: "))
+	return len(p), nil
+}

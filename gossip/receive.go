@@ -1,0 +1,154 @@
+package gossip
+
+import (
+	"errors"
+)
+
+// handleMessage is the entry point for every message memberlist hands us,
+// by packet or stream. It never panics on bad input: every failure is a
+// counted drop.
+func (d *DB) handleMessage(buf []byte) {
+	t, _, err := splitHeader(buf)
+	if err != nil {
+		d.stats.drop(dropReasonFor(err), 1)
+		return
+	}
+	d.stats.received(t, len(buf))
+	switch t {
+	case msgTableEvents:
+		m, err := decodeTableEvents(buf)
+		if err != nil {
+			d.stats.drop(dropReasonFor(err), 1)
+			return
+		}
+		d.mergeTableEvents(m)
+	case msgNetworkEvents:
+		m, err := decodeNetworkEvents(buf)
+		if err != nil {
+			d.stats.drop(dropReasonFor(err), 1)
+			return
+		}
+		d.mergeGossipRecords(m)
+	case msgBulkSync:
+		m, err := decodeBulkSync(buf)
+		if err != nil {
+			d.stats.drop(dropReasonFor(err), 1)
+			return
+		}
+		d.mergeBulkSync(m)
+	}
+}
+
+func dropReasonFor(err error) dropReason {
+	switch {
+	case errors.Is(err, errOversized), errors.Is(err, errTooLong):
+		return dropOversized
+	case errors.Is(err, errVersion):
+		return dropVersion
+	case errors.Is(err, errType):
+		return dropUnknownType
+	}
+	return dropMalformed
+}
+
+// acceptSenderLocked checks that a message comes from a member we know.
+func (d *DB) acceptSenderLocked(sender string, items int) bool {
+	if d.closed {
+		return false
+	}
+	if !d.knownLocked(sender) {
+		d.stats.drop(dropUnknownSender, max(items, 1))
+		return false
+	}
+	return true
+}
+
+func (d *DB) mergeTableEvents(m tableEventsMsg) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.acceptSenderLocked(m.Sender, len(m.Events)) {
+		return
+	}
+	n, ok := d.networks[m.Network]
+	if !ok {
+		// Never stored, not even for a moment: a node holds entries only of
+		// networks it has joined.
+		d.stats.drop(dropNotMember, max(len(m.Events), 1))
+		return
+	}
+	now := d.now()
+	for _, ev := range m.Events {
+		if d.applyEntryLocked(n, ev, now) {
+			d.queueEntryLocked(n, entryID{ev.Table, ev.Key, ev.Owner})
+		}
+	}
+}
+
+func (d *DB) mergeGossipRecords(m networkEventsMsg) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.acceptSenderLocked(m.Sender, len(m.Records)) {
+		return
+	}
+	now := d.now()
+	for _, r := range m.Records {
+		if d.hooks.dropGossipRecord != nil && d.hooks.dropGossipRecord(r) {
+			continue
+		}
+		if d.applyRecordLocked(r, now) {
+			d.queueRecordLocked(recordID{r.Node, r.Network})
+		}
+	}
+}
+
+// mergePushPull merges the membership table memberlist's push/pull
+// carried, which is how a missed join heals cluster-wide even for nodes
+// outside the network.
+func (d *DB) mergePushPull(buf []byte) {
+	m, err := decodeNetworkEvents(buf)
+	if err != nil {
+		d.stats.drop(dropReasonFor(err), 1)
+		return
+	}
+	d.stats.received(msgNetworkEvents, len(buf))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.acceptSenderLocked(m.Sender, len(m.Records)) {
+		return
+	}
+	now := d.now()
+	for _, r := range m.Records {
+		if d.applyRecordLocked(r, now) {
+			d.queueRecordLocked(recordID{r.Node, r.Network})
+		}
+	}
+}
+
+func (d *DB) mergeBulkSync(m bulkSyncMsg) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.acceptSenderLocked(m.Sender, len(m.Entries)) {
+		return
+	}
+	n, ok := d.networks[m.Network]
+	if !ok {
+		d.stats.drop(dropNotMember, max(len(m.Entries), 1))
+		return
+	}
+	now := d.now()
+	// Membership changes are relayed: they are few, and this is how a
+	// missed join reaches everyone quickly. Entries are not: anti-entropy
+	// between random pairs spreads them without flooding the queues.
+	for _, r := range m.Records {
+		if d.applyRecordLocked(r, now) {
+			d.queueRecordLocked(recordID{r.Node, r.Network})
+		}
+	}
+	for _, ev := range m.Entries {
+		d.applyEntryLocked(n, ev, now)
+	}
+	n.synced = true
+	if m.Respond && m.Sender != d.name && d.aliveLocked(m.Sender) {
+		d.scheduleSyncLocked(m.Network, m.Sender, false)
+	}
+}

@@ -1,0 +1,214 @@
+package gossip
+
+import (
+	"slices"
+	"time"
+)
+
+// memberRec is the latest membership record of one node in one network.
+type memberRec struct {
+	ltime  uint64
+	leave  bool
+	reapAt time.Time // leave records: when to forget them
+}
+
+type recordID struct{ node, network string }
+
+func (d *DB) setRecordLocked(network, node string, r *memberRec) {
+	nodes, ok := d.records[network]
+	if !ok {
+		nodes = make(map[string]*memberRec)
+		d.records[network] = nodes
+	}
+	nodes[node] = r
+}
+
+func (d *DB) removeRecordLocked(network, node string) {
+	delete(d.records[network], node)
+	if len(d.records[network]) == 0 {
+		delete(d.records, network)
+	}
+	d.netQueue.remove(recordID{node, network})
+}
+
+// wireRecordLocked returns the record as it travels now.
+func (d *DB) wireRecordLocked(id recordID, r *memberRec, now time.Time) netRecord {
+	nr := netRecord{Node: id.node, Network: id.network, LTime: r.ltime, Leave: r.leave}
+	if r.leave {
+		nr.TTL = r.reapAt.Sub(now)
+	}
+	return nr
+}
+
+// queueRecordLocked queues a changed record for cluster-wide fanout.
+func (d *DB) queueRecordLocked(id recordID) {
+	d.stats.drop(dropQueueFull, d.netQueue.push(id, maxQueuedEvents))
+}
+
+// applyRecordLocked merges a membership record from the network and
+// reports whether it changed anything (and so should be relayed).
+func (d *DB) applyRecordLocked(r netRecord, now time.Time) bool {
+	if _, ok := d.records[r.Network]; !ok && len(d.records) >= MaxNetworks {
+		d.stats.drop(dropTooManyNetworks, 1)
+		return false
+	}
+	if r.Node == d.name {
+		d.checkOwnRecordLocked(r, now)
+		return false
+	}
+	if !d.knownLocked(r.Node) {
+		d.stats.drop(dropUnknownOwner, 1)
+		return false
+	}
+	if r.LTime > d.netClock.Time()+maxLTimeAhead {
+		d.stats.drop(dropLTimeJump, 1)
+		return false
+	}
+	d.netClock.Witness(r.LTime)
+	old := d.records[r.Network][r.Node]
+	if old != nil && r.LTime <= old.ltime {
+		d.stats.drop(dropStale, 1)
+		return false
+	}
+	rec := &memberRec{ltime: r.LTime, leave: r.Leave}
+	if r.Leave {
+		rec.reapAt = now.Add(min(r.TTL, d.cfg.TombstoneTTL))
+	}
+	d.setRecordLocked(r.Network, r.Node, rec)
+	wasMember := old != nil && !old.leave
+	switch {
+	case r.Network == ClusterScope:
+		if r.Leave {
+			d.nodeLeftLocked(r.Node, now)
+		}
+	case !r.Leave && !wasMember:
+		d.disp.emit(Event{Kind: NetworkJoin, Network: r.Network, Member: Member{Name: r.Node}})
+		if n := d.networks[r.Network]; n != nil && !n.synced && d.aliveLocked(r.Node) {
+			d.scheduleSyncLocked(r.Network, r.Node, true)
+		}
+	case r.Leave && wasMember:
+		d.disp.emit(Event{Kind: NetworkLeave, Network: r.Network, Member: Member{Name: r.Node}})
+		if n := d.networks[r.Network]; n != nil {
+			d.retractOwnerLocked(n, r.Node, now)
+		}
+	}
+	return true
+}
+
+// checkOwnRecordLocked handles a record that claims to be about us. Our
+// own records coming back are normal; anything newer or different was not
+// written by this incarnation (a previous run under our name, or a forgery)
+// and is overridden by re-asserting our real state with a later time.
+func (d *DB) checkOwnRecordLocked(r netRecord, now time.Time) {
+	ours := d.records[r.Network][d.name]
+	switch {
+	case ours != nil && r.LTime < ours.ltime:
+		return
+	case ours != nil && r.LTime == ours.ltime && r.Leave == ours.leave:
+		return
+	case ours == nil && r.Leave:
+		return // we are not a member: consistent
+	}
+	d.stats.drop(dropForeignOwner, 1)
+	if r.LTime > d.netClock.Time()+maxLTimeAhead {
+		d.stats.drop(dropLTimeJump, 1)
+		return
+	}
+	d.netClock.Witness(r.LTime)
+	if ours == nil {
+		ours = &memberRec{leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)}
+		d.setRecordLocked(r.Network, d.name, ours)
+	}
+	ours.ltime = d.netClock.Increment()
+	d.queueRecordLocked(recordID{d.name, r.Network})
+}
+
+// nodeLeftLocked handles a node's graceful leave: its entries become
+// tombstones everywhere (it deleted them; this covers any tombstone that
+// got lost) and, if memberlist already saw it go, it is marked left.
+func (d *DB) nodeLeftLocked(node string, now time.Time) {
+	for _, id := range d.sortedNetworkIDsLocked() {
+		d.retractOwnerLocked(d.networks[id], node, now)
+	}
+	for network, nodes := range d.records {
+		if r := nodes[node]; r != nil && !r.leave && network != ClusterScope {
+			r.leave, r.reapAt = true, now.Add(d.cfg.TombstoneTTL)
+			d.disp.emit(Event{Kind: NetworkLeave, Network: network, Member: Member{Name: node}})
+		}
+	}
+	if m := d.members[node]; m != nil && m.state == StateFailed {
+		m.state, m.since = StateLeft, now
+		d.disp.emit(Event{Kind: MemberLeft, Member: d.memberLocked(m)})
+	}
+}
+
+// retractOwnerLocked turns owner's live entries in n into tombstones at
+// their current times, so a late copy of the same write loses.
+func (d *DB) retractOwnerLocked(n *network, owner string, now time.Time) {
+	visible := d.aliveLocked(owner)
+	for _, e := range d.ownerEntriesLocked(n, owner) {
+		id := entryID{e.Table, e.Key, e.Owner}
+		old := n.get(id)
+		n.set(id, &entryRec{value: old.value, ltime: old.ltime, deleted: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
+		if visible {
+			d.disp.emit(Event{Kind: EntryDelete, Entry: e, Network: n.id})
+		}
+	}
+}
+
+// networksOfLocked returns the networks node is a member of, sorted.
+func (d *DB) networksOfLocked(node string) []string {
+	var out []string
+	for network, nodes := range d.records {
+		if r := nodes[node]; r != nil && !r.leave && network != ClusterScope {
+			out = append(out, network)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// networkPeersLocked returns the live members of network other than us.
+func (d *DB) networkPeersLocked(network string) []string {
+	var out []string
+	if network == ClusterScope {
+		for name, m := range d.members {
+			if name != d.name && m.visible() {
+				out = append(out, name)
+			}
+		}
+	} else {
+		for node, r := range d.records[network] {
+			if node != d.name && !r.leave && d.aliveLocked(node) {
+				out = append(out, node)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// allRecordsLocked returns the records of network (of every network for
+// ClusterScope) as they travel now, for push/pull and bulk sync.
+func (d *DB) allRecordsLocked(network string, now time.Time) []netRecord {
+	var out []netRecord
+	for nw, nodes := range d.records {
+		if network != ClusterScope && nw != network {
+			continue
+		}
+		for node, r := range nodes {
+			out = append(out, d.wireRecordLocked(recordID{node, nw}, r, now))
+		}
+	}
+	return out
+}
+
+// retractedLocked reports whether owner's latest record says it left
+// network, or left the cluster.
+func (d *DB) retractedLocked(network, owner string) bool {
+	if r := d.records[network][owner]; r != nil && r.leave {
+		return true
+	}
+	r := d.records[ClusterScope][owner]
+	return r != nil && r.leave
+}

@@ -1,0 +1,135 @@
+package gossip
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// countingTransport wraps memberlist's transport to count every packet and
+// stream byte, so Stats covers memberlist's own probes, gossip and
+// push/pull, not just our messages. Two goroutines forward incoming packets
+// and streams; they stop when memberlist shuts the transport down.
+type countingTransport struct {
+	memberlist.NodeAwareTransport
+	c        *transportCounters
+	packetCh chan *memberlist.Packet
+	streamCh chan net.Conn
+	done     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+func newCountingTransport(inner memberlist.NodeAwareTransport, c *transportCounters) *countingTransport {
+	t := &countingTransport{
+		NodeAwareTransport: inner,
+		c:                  c,
+		packetCh:           make(chan *memberlist.Packet),
+		streamCh:           make(chan net.Conn),
+		done:               make(chan struct{}),
+	}
+	t.wg.Add(2)
+	go t.forwardPackets()
+	go t.forwardStreams()
+	return t
+}
+
+func (t *countingTransport) forwardPackets() {
+	defer t.wg.Done()
+	in := t.NodeAwareTransport.PacketCh()
+	for {
+		select {
+		case <-t.done:
+			return
+		case p := <-in:
+			t.c.packetsReceived.Add(1)
+			t.c.packetBytesReceived.Add(uint64(len(p.Buf)))
+			select {
+			case t.packetCh <- p:
+			case <-t.done:
+				return
+			}
+		}
+	}
+}
+
+func (t *countingTransport) forwardStreams() {
+	defer t.wg.Done()
+	in := t.NodeAwareTransport.StreamCh()
+	for {
+		select {
+		case <-t.done:
+			return
+		case conn := <-in:
+			t.c.streamsAccepted.Add(1)
+			select {
+			case t.streamCh <- &countingConn{Conn: conn, c: t.c}:
+			case <-t.done:
+				_ = conn.Close()
+				return
+			}
+		}
+	}
+}
+
+func (t *countingTransport) PacketCh() <-chan *memberlist.Packet { return t.packetCh }
+func (t *countingTransport) StreamCh() <-chan net.Conn           { return t.streamCh }
+
+func (t *countingTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	t.countPacket(b)
+	return t.NodeAwareTransport.WriteTo(b, addr)
+}
+
+func (t *countingTransport) WriteToAddress(b []byte, addr memberlist.Address) (time.Time, error) {
+	t.countPacket(b)
+	return t.NodeAwareTransport.WriteToAddress(b, addr)
+}
+
+func (t *countingTransport) countPacket(b []byte) {
+	t.c.packetsSent.Add(1)
+	t.c.packetBytesSent.Add(uint64(len(b)))
+}
+
+func (t *countingTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	return t.counted(t.NodeAwareTransport.DialTimeout(addr, timeout))
+}
+
+func (t *countingTransport) DialAddressTimeout(addr memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	return t.counted(t.NodeAwareTransport.DialAddressTimeout(addr, timeout))
+}
+
+func (t *countingTransport) counted(conn net.Conn, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	t.c.streamsOpened.Add(1)
+	return &countingConn{Conn: conn, c: t.c}, nil
+}
+
+// Shutdown shuts the inner transport down first (memberlist expects it to
+// block until torn down), then stops the forwarders.
+func (t *countingTransport) Shutdown() error {
+	err := t.NodeAwareTransport.Shutdown()
+	t.once.Do(func() { close(t.done) })
+	t.wg.Wait()
+	return err
+}
+
+type countingConn struct {
+	net.Conn
+	c *transportCounters
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.c.streamBytesReceived.Add(uint64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.c.streamBytesSent.Add(uint64(n))
+	return n, err
+}

@@ -1,0 +1,119 @@
+package gossip
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// ClusterScope is the network every node is a member of from the start. It
+// carries cluster-wide tables (network definitions, services, key records);
+// it cannot be joined or left and is not listed by Networks.
+const ClusterScope = ""
+
+// Entry is one replicated record. Its identity is (Network, Table, Key,
+// Owner): only the owner writes it. Applications that must settle a semantic
+// conflict between owners (same address, same name) order entries by
+// (LTime, Owner), which every node sees identically.
+//
+// Value is shared with the store and must not be modified.
+type Entry struct {
+	Network string
+	Table   string
+	Key     string
+	Owner   string
+	Value   []byte
+	LTime   uint64
+}
+
+// Before reports whether e orders before o in the (LTime, Owner) order.
+func (e Entry) Before(o Entry) bool {
+	if e.LTime != o.LTime {
+		return e.LTime < o.LTime
+	}
+	return e.Owner < o.Owner
+}
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// Event kinds. Entry events are emitted when an entry becomes visible or
+// changes (EntryPut) and when it stops being visible (EntryDelete), whether
+// by a delete, its owner failing or leaving, or this node leaving the network.
+const (
+	EntryPut EventKind = iota + 1
+	EntryDelete
+	MemberJoin
+	MemberUpdate
+	MemberFailed
+	MemberLeft
+	NetworkJoin
+	NetworkLeave
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EntryPut:
+		return "entry-put"
+	case EntryDelete:
+		return "entry-delete"
+	case MemberJoin:
+		return "member-join"
+	case MemberUpdate:
+		return "member-update"
+	case MemberFailed:
+		return "member-failed"
+	case MemberLeft:
+		return "member-left"
+	case NetworkJoin:
+		return "network-join"
+	case NetworkLeave:
+		return "network-leave"
+	}
+	return fmt.Sprintf("event-kind(%d)", uint8(k))
+}
+
+// Event is delivered to watchers. Entry is set for entry events (for
+// EntryDelete it holds the last value seen), Member for member events and,
+// with only Name set, for network events; Network for entry and network
+// events.
+type Event struct {
+	Kind    EventKind
+	Entry   Entry
+	Member  Member
+	Network string
+}
+
+// MemberState is a node's state as this node sees it.
+type MemberState uint8
+
+// Member states.
+const (
+	StateAlive MemberState = iota + 1
+	StateSuspect
+	StateFailed
+	StateLeft
+)
+
+func (s MemberState) String() string {
+	switch s {
+	case StateAlive:
+		return "alive"
+	case StateSuspect:
+		return "suspect"
+	case StateFailed:
+		return "failed"
+	case StateLeft:
+		return "left"
+	}
+	return fmt.Sprintf("member-state(%d)", uint8(s))
+}
+
+// Member is a cluster node. Meta is the node's opaque metadata (a copy);
+// Networks are the networks it has joined, sorted.
+type Member struct {
+	Name     string
+	Addr     netip.AddrPort
+	State    MemberState
+	Meta     []byte
+	Networks []string
+}
