@@ -7,6 +7,12 @@
 // device for tests. Reads land at a caller-chosen offset so the caller can
 // prepend its own headers in place.
 //
+// Kernel devices are non-persistent by default, so they vanish with the
+// process however it dies. Creating one needs CAP_NET_ADMIN. An unprivileged
+// meshnet instead opens a persistent device that root prepared for its user
+// with CreatePersistent (`meshnet device create NAME --user U`), through
+// OpenTAP or OpenTUN, keeping the device's MTU and MAC.
+//
 // Address, MTU and link state go through the LinkManager interface, backed by
 // netlink in production and by FakeLinks in tests.
 //

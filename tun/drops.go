@@ -27,6 +27,9 @@ const (
 	// DropSegments: a segmentation-offload packet from the kernel had more
 	// segments than the read had buffers; the excess was lost (read side).
 	DropSegments
+	// DropTruncated: a packet from the kernel did not fit its read buffer,
+	// which must hold offset+EthHeaderLen+MTU bytes (read side).
+	DropTruncated
 
 	numDropReasons
 )
@@ -50,6 +53,8 @@ func (r DropReason) String() string {
 		return "not_ip"
 	case DropSegments:
 		return "segments"
+	case DropTruncated:
+		return "truncated"
 	}
 	return "unknown"
 }

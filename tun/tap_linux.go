@@ -91,7 +91,8 @@ func newTAP(cfg TAPConfig, mode openMode) (*TAP, error) {
 }
 
 // Read implements Device. It returns at most min(len(bufs), BatchSize())
-// frames.
+// frames. bufs[i] needs room for offset+EthHeaderLen+MTU bytes (plus 4 for a
+// VLAN tag); the kernel cuts longer frames short.
 func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()

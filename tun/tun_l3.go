@@ -149,6 +149,11 @@ func (t *TUN) frameAll(bufs [][]byte, sizes []int, offset int) int {
 	k := 0
 	for i := range bufs {
 		end := offset + EthHeaderLen + sizes[i]
+		if end > len(bufs[i]) {
+			// Segmentation copies what fits and reports the full size.
+			t.drops.add(DropTruncated, 1)
+			continue
+		}
 		if r := t.framer.frame(bufs[i][offset:end]); r != DropNone {
 			t.drops.add(r, 1)
 			continue
@@ -212,8 +217,8 @@ func (t *TUN) Write(bufs [][]byte, offset int) (int, error) {
 
 // Drops returns how many frames and packets the device dropped, by reason
 // (DropReason.String labels, every reason present, zeros included). Write
-// drops runt, arp, ethertype, dst_mac and ip_version; Read drops not_ip and
-// segments.
+// drops runt, arp, ethertype, dst_mac and ip_version; Read drops not_ip,
+// segments and truncated.
 func (t *TUN) Drops() map[string]uint64 { return t.drops.snapshot() }
 
 // BatchSize implements Device.

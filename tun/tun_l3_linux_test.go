@@ -210,7 +210,7 @@ func TestTUNWriteDeliversAndFilters(t *testing.T) {
 			t.Fatalf("got %d bytes %q from %s, want %q from %s", m, buf[:12], from, want, src)
 		}
 	}
-	want := map[string]uint64{"arp": 1, "ethertype": 1, "dst_mac": 1, "runt": 1, "ip_version": 1, "not_ip": 0, "segments": 0}
+	want := map[string]uint64{"arp": 1, "ethertype": 1, "dst_mac": 1, "runt": 1, "ip_version": 1, "not_ip": 0, "segments": 0, "truncated": 0}
 	if got := dev.Drops(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Drops = %v, want %v", got, want)
 	}
