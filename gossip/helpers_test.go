@@ -137,6 +137,14 @@ func (c *cluster) live() []*DB {
 	return out
 }
 
+// stop shuts every node down, then waits while memberlist's probes still in
+// flight run out their timeouts (virtual time in a bubble), so that the
+// bubble ends with no goroutine left.
+func (c *cluster) stop() {
+	c.shutdownAll()
+	time.Sleep(2 * time.Second)
+}
+
 func (c *cluster) shutdownAll() {
 	for _, n := range c.names {
 		_ = c.nodes[n].Shutdown()

@@ -65,6 +65,7 @@ func (d *DB) Leave(timeout time.Duration) error {
 			d.stats.sent(msgBulkSync, len(b))
 		}
 	}
+	d.awaitRecordSent(recordID{d.name, ClusterScope}, deadline)
 	err := d.ml.Leave(timeout)
 	if serr := d.Shutdown(); err == nil {
 		err = serr
@@ -81,4 +82,27 @@ func (d *DB) ownWireEntriesLocked(n *network, now time.Time) []tableEvent {
 		}
 	})
 	return out
+}
+
+// awaitRecordSent waits until our fanout has sent the record as often as
+// it sends anything (it leaves the queue then), or until deadline. Peers
+// then hear that we leave before memberlist's own leave message reaches
+// them, and see us as left rather than failed.
+func (d *DB) awaitRecordSent(id recordID, deadline time.Time) {
+	t := time.NewTicker(d.cfg.GossipInterval / 2)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		d.mu.Lock()
+		_, queued := d.netQueue.items[id]
+		d.mu.Unlock()
+		if !queued {
+			break
+		}
+		<-t.C
+	}
+	// One more round lets the last receivers relay it.
+	select {
+	case <-time.After(min(d.cfg.GossipInterval, time.Until(deadline))):
+	case <-d.stop:
+	}
 }

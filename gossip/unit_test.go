@@ -1,0 +1,185 @@
+package gossip
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestLamportClock(t *testing.T) {
+	var c lamportClock
+	if c.Increment() != 1 || c.Increment() != 2 {
+		t.Fatal("increment")
+	}
+	c.Witness(10)
+	if got := c.Increment(); got != 11 {
+		t.Errorf("after witnessing 10, next time %d, want 11", got)
+	}
+	c.Witness(3)
+	if c.Time() != 11 {
+		t.Errorf("witnessing the past moved the clock to %d", c.Time())
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 1000 {
+				c.Witness(uint64(i*1000 + j))
+			}
+		})
+	}
+	wg.Wait()
+	if c.Time() != 7999 {
+		t.Errorf("concurrent witnesses left %d, want 7999", c.Time())
+	}
+}
+
+func TestRetransmitLimit(t *testing.T) {
+	for _, tc := range []struct{ n, want int }{{0, 4}, {1, 4}, {9, 4}, {10, 8}, {20, 8}, {99, 8}, {100, 12}, {10000, 20}} {
+		if got := retransmitLimit(4, tc.n); got != tc.want {
+			t.Errorf("retransmitLimit(4, %d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestEventQueue(t *testing.T) {
+	var q eventQueue[string]
+	q.push("a", 10)
+	q.push("b", 10)
+	items := q.ordered()
+	if items[0].id != "b" {
+		t.Errorf("newest not first: %v", items[0].id)
+	}
+	q.sent(items[0], 2)
+	if got := q.ordered()[0].id; got != "a" {
+		t.Errorf("least sent not first: %v", got)
+	}
+	q.sent(q.ordered()[1], 2) // b reaches its limit
+	if q.len() != 1 {
+		t.Errorf("item not forgotten after its retransmit limit: %d left", q.len())
+	}
+	q.push("a", 10) // a newer write resets its transmissions
+	if q.ordered()[0].transmits != 0 {
+		t.Error("re-push did not reset transmissions")
+	}
+	dropped := 0
+	for i := range 20 {
+		dropped += q.push(fmt.Sprint(i), 10)
+	}
+	if q.len() != 10 || dropped != 11 {
+		t.Errorf("bounded queue holds %d after %d drops, want 10 and 11", q.len(), dropped)
+	}
+	if _, ok := q.items["19"]; !ok {
+		t.Error("newest item dropped instead of oldest")
+	}
+}
+
+func TestSelectTargetsUniform(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	names := make([]string, 20)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%02d", i)
+	}
+	hits := map[string]int{}
+	for range 4000 {
+		got := selectTargets(slices.Clone(names), 3, nil, rng.IntN)
+		if len(got) != 3 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != 3 {
+			t.Fatalf("picked %v", got)
+		}
+		for _, g := range got {
+			hits[g]++
+		}
+	}
+	for _, n := range names {
+		if hits[n] < 450 || hits[n] > 750 { // expected 600
+			t.Errorf("%s picked %d times of 12000, want about 600", n, hits[n])
+		}
+	}
+	if got := selectTargets([]string{"x", "y"}, 3, nil, rng.IntN); len(got) != 2 {
+		t.Errorf("fewer candidates than fanout: %v", got)
+	}
+	if got := selectTargets(nil, 3, nil, rng.IntN); got != nil {
+		t.Errorf("no candidates: %v", got)
+	}
+}
+
+// With distances, k-1 picks are the nearest and one is uniformly random
+// among the rest, so every far member is reached now and then.
+func TestSelectTargetsTopologyAware(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	names := make([]string, 20)
+	dist := map[string]time.Duration{}
+	for i := range names {
+		names[i] = fmt.Sprintf("n%02d", i)
+		dist[names[i]] = time.Duration(i+1) * time.Millisecond
+	}
+	delete(dist, "n05") // no estimate: counts as farthest
+	distFn := func(n string) (time.Duration, bool) { d, ok := dist[n]; return d, ok }
+	far := map[string]int{}
+	for range 3000 {
+		got := selectTargets(slices.Clone(names), 3, distFn, rng.IntN)
+		if len(got) != 3 {
+			t.Fatalf("picked %v", got)
+		}
+		if got[0] != "n00" || got[1] != "n01" {
+			t.Fatalf("nearest two not picked first: %v", got)
+		}
+		if got[2] == "n00" || got[2] == "n01" {
+			t.Fatalf("random pick repeats a near one: %v", got)
+		}
+		far[got[2]]++
+	}
+	for _, n := range names[2:] {
+		if far[n] < 100 || far[n] > 260 { // expected 3000/18 = 167
+			t.Errorf("random pick chose %s %d times, want about 167", n, far[n])
+		}
+	}
+	if got := selectTargets(slices.Clone(names), 1, distFn, rng.IntN); len(got) != 1 {
+		t.Errorf("fanout 1: %v", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := DefaultConfig()
+	ok.Name = "mngsp-x"
+	if err := ok.validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		mod  func(*Config)
+		want string
+	}{
+		"no name":     {func(c *Config) { c.Name = "" }, "Name is empty"},
+		"long name":   {func(c *Config) { c.Name = strings.Repeat("x", MaxNodeNameLen+1) }, "Name is"},
+		"short key":   {func(c *Config) { c.Keys = [][]byte{make([]byte, 16)} }, "AES-256"},
+		"primary":     {func(c *Config) { c.Keys = [][]byte{make([]byte, 32)}; c.PrimaryKey = 1 }, "PrimaryKey"},
+		"negative":    {func(c *Config) { c.GossipInterval = -1 }, "GossipInterval"},
+		"meta":        {func(c *Config) { c.Meta = make([]byte, 600) }, "Meta"},
+		"tombstone":   {func(c *Config) { c.TombstoneTTL = 2 * maxTTL }, "TombstoneTTL"},
+		"neg fanout":  {func(c *Config) { c.Fanout = -2 }, "Fanout"},
+	} {
+		c := ok
+		tc.mod(&c)
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error about %s", name, err, tc.want)
+		}
+	}
+	zero := Config{Name: "mngsp-x"}
+	if err := zero.validate(); err != nil || zero.GossipInterval != DefaultGossipInterval || zero.Fanout != DefaultFanout {
+		t.Errorf("zero values not defaulted: %v %+v", err, zero)
+	}
+}
+
+func TestSecretsNotInErrors(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef!")
+	c := DefaultConfig()
+	c.Name = "mngsp-x"
+	c.Keys = [][]byte{key}
+	err := c.validate()
+	if err == nil || strings.Contains(err.Error(), string(key[:16])) {
+		t.Errorf("error %v leaks or misses the bad key", err)
+	}
+}
