@@ -152,14 +152,14 @@ func TestConfigValidate(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		"no name":     {func(c *Config) { c.Name = "" }, "Name is empty"},
-		"long name":   {func(c *Config) { c.Name = strings.Repeat("x", MaxNodeNameLen+1) }, "Name is"},
-		"short key":   {func(c *Config) { c.Keys = [][]byte{make([]byte, 16)} }, "AES-256"},
-		"primary":     {func(c *Config) { c.Keys = [][]byte{make([]byte, 32)}; c.PrimaryKey = 1 }, "PrimaryKey"},
-		"negative":    {func(c *Config) { c.GossipInterval = -1 }, "GossipInterval"},
-		"meta":        {func(c *Config) { c.Meta = make([]byte, 600) }, "Meta"},
-		"tombstone":   {func(c *Config) { c.TombstoneTTL = 2 * maxTTL }, "TombstoneTTL"},
-		"neg fanout":  {func(c *Config) { c.Fanout = -2 }, "Fanout"},
+		"no name":    {func(c *Config) { c.Name = "" }, "Name is empty"},
+		"long name":  {func(c *Config) { c.Name = strings.Repeat("x", MaxNodeNameLen+1) }, "Name is"},
+		"short key":  {func(c *Config) { c.Keys = [][]byte{make([]byte, 16)} }, "AES-256"},
+		"primary":    {func(c *Config) { c.Keys = [][]byte{make([]byte, 32)}; c.PrimaryKey = 1 }, "PrimaryKey"},
+		"negative":   {func(c *Config) { c.GossipInterval = -1 }, "GossipInterval"},
+		"meta":       {func(c *Config) { c.Meta = make([]byte, 600) }, "Meta"},
+		"tombstone":  {func(c *Config) { c.TombstoneTTL = 2 * maxTTL }, "TombstoneTTL"},
+		"neg fanout": {func(c *Config) { c.Fanout = -2 }, "Fanout"},
 	} {
 		c := ok
 		tc.mod(&c)
