@@ -2,7 +2,6 @@ package lb
 
 import (
 	"bytes"
-	"encoding/binary"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -48,9 +47,8 @@ type lbEnv struct {
 	client netip.Addr
 }
 
-var (
-	clientMAC = [6]byte{0x02, 0, 0, 0, 0, 0x01}
-)
+// clientMAC is the test client's MAC address.
+var clientMAC = [6]byte{0x02, 0, 0, 0, 0, 0x01}
 
 func backendMAC(ip netip.Addr) [6]byte {
 	a := ip.As16()
@@ -129,5 +127,3 @@ func (e *lbEnv) in(proto Proto, src, dst netip.AddrPort, o pktOpts) (Verdict, []
 
 func dstMAC(f []byte) [6]byte { return [6]byte(f[0:6]) }
 func srcMAC(f []byte) [6]byte { return [6]byte(f[6:12]) }
-
-func etherType(f []byte) uint16 { return binary.BigEndian.Uint16(f[12:14]) }
