@@ -95,7 +95,7 @@ func readPrivateFile(dir, name string, maxLen int64) (data []byte, exists bool, 
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
 		return nil, true, fmt.Errorf("%s has mode %04o, so other users can read or change it; run `chmod 600 %s`, "+
-			"or remove it if someone may have copied it (a key file is recreated, a state file needs a new join): %w",
+			"and if someone may have copied it, treat the keys in it as exposed and replace them: %w",
 			path, perm, path, ErrKeyFilePermissions)
 	}
 	data, err = io.ReadAll(io.LimitReader(f, maxLen+1))
