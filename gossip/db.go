@@ -54,8 +54,8 @@ type DB struct {
 
 // testHooks lets tests inside the package simulate lost gossip.
 type testHooks struct {
-	// dropGossipRecord, if set, makes this node ignore a gossiped (not
-	// bulk-synced or pushed/pulled) membership record.
+	// dropGossipRecord, if set, makes this node ignore a membership record
+	// that came by gossip or memberlist push/pull (not by bulk sync).
 	dropGossipRecord func(netRecord) bool
 }
 

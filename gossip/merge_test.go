@@ -254,8 +254,9 @@ func TestFailedOwnerHiddenThenRestored(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, func() error {
 		isK := func(e Event) bool { return e.Entry.Key == "k" }
-		if log.count(EntryPut, isK) != 2 || log.count(EntryDelete, isK) != 1 || log.count(MemberFailed, nil) != 1 {
-			return fmt.Errorf("events %+v", log.evs)
+		puts, dels, fails := log.count(EntryPut, isK), log.count(EntryDelete, isK), log.count(MemberFailed, nil)
+		if puts != 2 || dels != 1 || fails != 1 {
+			return fmt.Errorf("%d puts, %d deletes, %d failures; want 2, 1, 1", puts, dels, fails)
 		}
 		return nil
 	})

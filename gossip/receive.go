@@ -118,6 +118,9 @@ func (d *DB) mergePushPull(buf []byte) {
 	}
 	now := d.now()
 	for _, r := range m.Records {
+		if d.hooks.dropGossipRecord != nil && d.hooks.dropGossipRecord(r) {
+			continue
+		}
 		if d.applyRecordLocked(r, now) {
 			d.queueRecordLocked(recordID{r.Node, r.Network})
 		}

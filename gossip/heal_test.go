@@ -1,0 +1,245 @@
+package gossip
+
+import (
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// A network join that half the nodes never hear about by gossip (neither
+// our fanout nor memberlist's push/pull) must still heal: membership
+// travels in every bulk sync of the network.
+func TestMissedNetworkJoinHealsByBulkSync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 20, nil)
+		x := c.names[19]
+		var dropped atomic.Int64
+		deaf := c.names[10:19]
+		for _, n := range deaf {
+			d := c.nodes[n]
+			d.mu.Lock()
+			d.hooks.dropGossipRecord = func(r netRecord) bool {
+				if r.Node == x && r.Network == "blue" {
+					dropped.Add(1)
+					return true
+				}
+				return false
+			}
+			d.mu.Unlock()
+		}
+		c.joinAll()
+		members := c.names[:19]
+		for _, n := range members {
+			mustOK(t, c.nodes[n].JoinNetwork("blue"))
+		}
+		want := slices.Sorted(slices.Values(members))
+		waitFor(t, 30*time.Second, func() error {
+			for _, n := range members {
+				if got := c.nodes[n].NetworkMembers("blue"); !slices.Equal(got, want) {
+					return fmt.Errorf("%s sees blue members %v", n, got)
+				}
+			}
+			return nil
+		})
+		start := time.Now()
+		mustOK(t, c.nodes[x].JoinNetwork("blue"))
+		want = slices.Sorted(slices.Values(c.names))
+		waitFor(t, 30*time.Second, func() error {
+			for _, n := range c.names {
+				if got := c.nodes[n].NetworkMembers("blue"); !slices.Equal(got, want) {
+					return fmt.Errorf("%s sees blue members %v", n, got)
+				}
+			}
+			return nil
+		})
+		t.Logf("missed join healed on all nodes in %v (virtual), %d gossiped records dropped", time.Since(start), dropped.Load())
+		if dropped.Load() == 0 {
+			t.Fatal("no gossip was dropped: the test proved nothing")
+		}
+		// Entries flow both ways with the node whose join was missed.
+		mustOK(t, c.nodes[deaf[0]].Put("blue", "ep", "from-deaf", []byte("1")))
+		mustOK(t, c.nodes[x].Put("blue", "ep", "from-x", []byte("2")))
+		c.waitConverged("blue", []string{"ep"}, 2)
+		c.stop()
+	})
+}
+
+// Wall clocks far apart don't matter: order comes from Lamport times, and
+// tombstones carry remaining lifetimes, not deadlines.
+func TestSkewedWallClocksConverge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 20 * time.Second
+		skew := map[string]time.Duration{}
+		c := newCluster(t, 0, nil)
+		for i := range 20 {
+			name := fmt.Sprintf("mngsp-n%02d", i)
+			skew[name] = time.Duration(i%3-1) * 10 * 365 * 24 * time.Hour // -10y, 0, +10y
+			c.startWith(name, func(cfg *Config) {
+				off := skew[name]
+				cfg.Now = func() time.Time { return time.Now().Add(off) }
+				cfg.TombstoneTTL = ttl
+			})
+		}
+		c.joinAll()
+		for _, n := range c.names {
+			mustOK(t, c.nodes[n].JoinNetwork("blue"))
+			mustOK(t, c.nodes[n].Put("blue", "ep", n, []byte("v1")))
+		}
+		c.waitConverged("blue", []string{"ep"}, 20)
+		for i, n := range c.names {
+			switch i % 4 {
+			case 0:
+				mustOK(t, c.nodes[n].Put("blue", "ep", n, []byte("v2")))
+				mustOK(t, c.nodes[n].Put("blue", "ep", n, []byte("v3")))
+			case 1:
+				mustOK(t, c.nodes[n].Delete("blue", "ep", n))
+			}
+		}
+		deletedAt := time.Now()
+		c.waitConverged("blue", []string{"ep"}, 15)
+		for _, d := range c.live() {
+			for i, n := range c.names {
+				v, ok := lookupValue(d, "blue", "ep", n, n)
+				switch i % 4 {
+				case 0:
+					if v != "v3" {
+						t.Errorf("%s sees %s=%q, want the last write v3", d.LocalName(), n, v)
+					}
+				case 1:
+					if ok {
+						t.Errorf("%s still sees deleted %s", d.LocalName(), n)
+					}
+				}
+			}
+		}
+		// Tombstones live about TombstoneTTL on every node, skewed or not.
+		time.Sleep(ttl/2 - time.Since(deletedAt))
+		for _, d := range c.live() {
+			if got := d.Stats().Entries["blue"]; got != 20 {
+				t.Errorf("%s (clock %+v) holds %d records halfway through the tombstones' life, want 20", d.LocalName(), skew[d.LocalName()], got)
+			}
+		}
+		waitFor(t, ttl, func() error {
+			for _, d := range c.live() {
+				if got := d.Stats().Entries["blue"]; got != 15 {
+					return fmt.Errorf("%s (clock %+v) holds %d records, want 15", d.LocalName(), skew[d.LocalName()], got)
+				}
+			}
+			return nil
+		})
+		if gone := time.Since(deletedAt); gone > ttl+5*time.Second {
+			t.Errorf("tombstones lived %v, want about %v", gone, ttl)
+		}
+		c.stop()
+	})
+}
+
+// Vivaldi estimates come from real probe round trips and separate near
+// from far nodes.
+func TestVivaldiEstimates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 12, func(cfg *Config) {
+			cfg.Tune = func(mc *memberlist.Config) {
+				fastMemberlist(mc)
+				// Probes must outlast the 80ms cross-site round trip, or
+				// they time out and measure nothing.
+				mc.ProbeTimeout = 200 * time.Millisecond
+				mc.ProbeInterval = 300 * time.Millisecond
+			}
+		})
+		site := func(name string) int { return int(name[len(name)-1]-'0') % 2 }
+		c.net.SetLatency(func(from, to string) time.Duration {
+			if site(from) == site(to) {
+				return 2 * time.Millisecond
+			}
+			return 40 * time.Millisecond
+		})
+		c.joinAll()
+		time.Sleep(20 * time.Second)
+		for _, d := range c.live() {
+			var near, far []time.Duration
+			for _, n := range c.names {
+				if n == d.LocalName() {
+					continue
+				}
+				rtt, ok := d.RTT(n)
+				if !ok || rtt <= 0 {
+					t.Fatalf("%s has no estimate for %s (%v)", d.LocalName(), n, rtt)
+				}
+				if site(n) == site(d.LocalName()) {
+					near = append(near, rtt)
+				} else {
+					far = append(far, rtt)
+				}
+			}
+			if mean(near)*3 > mean(far) {
+				t.Errorf("%s: near peers %v, far peers %v: want far clearly farther (true RTTs 4ms and 80ms)", d.LocalName(), mean(near), mean(far))
+			}
+		}
+		n0 := c.nodes[c.names[0]]
+		near, _ := n0.RTT(c.names[2])
+		far, _ := n0.RTT(c.names[1])
+		t.Logf("estimates from %s: same site %v, other site %v (true 4ms and 80ms)", c.names[0], near, far)
+		c.stop()
+	})
+}
+
+func mean(ds []time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
+
+// A node joining a network that already holds 10,000 entries gets them by
+// one bulk sync right away, not by waiting for gossip or the next round.
+func TestJoinNetworkWithManyEntries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 4, func(cfg *Config) { cfg.BulkSyncInterval = time.Hour })
+		c.joinAll()
+		owner := c.nodes[c.names[0]]
+		mustOK(t, owner.JoinNetwork("big"))
+		mustOK(t, c.nodes[c.names[1]].JoinNetwork("big"))
+		for i := range 10000 {
+			mustOK(t, owner.Put("big", "ep", fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255), []byte("02:42:ac:11:00:02")))
+		}
+		c.waitNetworkMembers("big", c.names[:2])
+		newcomer := c.nodes[c.names[3]]
+		before := newcomer.Stats()
+		start := time.Now()
+		mustOK(t, newcomer.JoinNetwork("big"))
+		waitFor(t, 30*time.Second, func() error {
+			if got := len(dump(newcomer, "big", "ep")); got != 10000 {
+				return fmt.Errorf("newcomer has %d of 10000", got)
+			}
+			return nil
+		})
+		after := newcomer.Stats()
+		got := after.Received["bulk-sync"].Bytes - before.Received["bulk-sync"].Bytes
+		t.Logf("10,000 entries reached a joining node in %v (virtual); %d bulk-sync bytes (%d on the wire incl. memberlist)", time.Since(start), got,
+			after.Transport.BytesReceived()-before.Transport.BytesReceived())
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("took %v with bulk sync every hour: the join did not trigger a sync", time.Since(start))
+		}
+		c.stop()
+	})
+}
+
+func (c *cluster) waitNetworkMembers(network string, names []string) {
+	c.t.Helper()
+	want := slices.Sorted(slices.Values(names))
+	waitFor(c.t, 30*time.Second, func() error {
+		for _, d := range c.live() {
+			if got := d.NetworkMembers(network); !slices.Equal(got, want) {
+				return fmt.Errorf("%s sees %v in %q", d.LocalName(), got, network)
+			}
+		}
+		return nil
+	})
+}
