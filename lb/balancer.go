@@ -88,7 +88,13 @@ func DefaultBalancerConfig() BalancerConfig {
 	}
 }
 
-// Balancer load-balances traffic to service VIPs.
+// Balancer load-balances traffic to service VIPs. It is safe for concurrent
+// use and owns no goroutines.
+//
+// Flows keep their backend for their lifetime: adding, removing or failing
+// other backends does not move them, and neither does their own backend
+// turning unhealthy. A flow whose backend has been removed from the
+// service is balanced afresh on its next packet.
 type Balancer struct {
 	macs  MACResolver
 	clock Clock
@@ -131,7 +137,7 @@ func NewBalancer(cfg BalancerConfig) (*Balancer, error) {
 // Update replaces the service and backend state (all of it, as gossip
 // currently has it). Invalid or conflicting entries are left out and
 // described in the returned error; everything else takes effect at once.
-// Tracked flows are not touched (see the package comment on balancer.go).
+// Tracked flows keep their backends while those remain in the service.
 func (b *Balancer) Update(services []Service, backends []Backend) error {
 	b.updateMu.Lock()
 	defer b.updateMu.Unlock()
@@ -178,8 +184,11 @@ func (b *Balancer) drop(r DropReason) Verdict {
 // Outbound translates a frame a local endpoint sent to a VIP service port:
 // it picks the flow's backend (the tracked one, or Maglev's choice on the
 // 5-tuple for a new flow), rewrites the destination IP and port to it and
-// the destination MAC to the backend's. Frames not addressed to a VIP pass
-// untouched. frame is the Ethernet frame and is changed in place.
+// the destination MAC to the backend's. ICMP echo requests to a VIP are
+// balanced the same way, the identifier playing the port, so ping works.
+// Frames not addressed to a VIP pass untouched; frames to a VIP that cannot
+// be served are dropped and counted. frame is the Ethernet frame and is
+// changed in place.
 func (b *Balancer) Outbound(vni uint32, frame []byte) Verdict {
 	snap := b.snap.Load()
 	if len(snap.vips) == 0 {

@@ -104,6 +104,13 @@ type Records interface {
 	LookupHost(name string) []netip.Addr
 }
 
+// StaticRecords is a fixed name-to-addresses table implementing Records,
+// for static hosts and for tests.
+type StaticRecords map[string][]netip.Addr
+
+// LookupHost returns the addresses recorded for name.
+func (r StaticRecords) LookupHost(name string) []netip.Addr { return r[name] }
+
 // ServiceAddrs is what a service name resolves to.
 type ServiceAddrs struct {
 	VNI  uint32

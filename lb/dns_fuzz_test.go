@@ -55,7 +55,7 @@ func FuzzDNSQuery(f *testing.F) {
 	}
 	dc := DefaultDNSConfig()
 	dc.Upstreams = []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53")} // never contacted
-	srv, err := NewDNSServer(dc, bal, hostRecords{"db-1": {netip.MustParseAddr("fd07::21")}})
+	srv, err := NewDNSServer(dc, bal, StaticRecords{"db-1": {netip.MustParseAddr("fd07::21")}})
 	if err != nil {
 		f.Fatal(err)
 	}

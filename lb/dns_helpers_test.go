@@ -9,11 +9,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// hostRecords is a working Records for tests.
-type hostRecords map[string][]netip.Addr
-
-func (h hostRecords) LookupHost(name string) []netip.Addr { return h[name] }
-
 // dnsFixture is a balancer with a few services and a DNS server on
 // 127.0.0.1 in front of it.
 type dnsFixture struct {
@@ -21,7 +16,7 @@ type dnsFixture struct {
 	bal  *Balancer
 	udp  string
 	tcp  string
-	recs hostRecords
+	recs StaticRecords
 }
 
 func newDNSFixture(t *testing.T, mod func(*DNSConfig)) *dnsFixture {
@@ -51,7 +46,7 @@ func newDNSFixture(t *testing.T, mod func(*DNSConfig)) *dnsFixture {
 	if err := bal.Update(svcs, bs); err != nil {
 		t.Fatal(err)
 	}
-	recs := hostRecords{
+	recs := StaticRecords{
 		"db-1":   {netip.MustParseAddr("10.7.0.21"), netip.MustParseAddr("fd07::21")},
 		"node-a": {netip.MustParseAddr("10.7.0.1")},
 		"web":    {netip.MustParseAddr("10.7.9.9")}, // shadowed by the service

@@ -330,7 +330,7 @@ func TestDNSConfigErrors(t *testing.T) {
 func TestDNSCallerConns(t *testing.T) {
 	before := runtime.NumGoroutine()
 	dc := DefaultDNSConfig()
-	srv, err := NewDNSServer(dc, nil, hostRecords{"n1": {netip.MustParseAddr("10.0.0.1")}})
+	srv, err := NewDNSServer(dc, nil, StaticRecords{"n1": {netip.MustParseAddr("10.0.0.1")}})
 	if err != nil {
 		t.Fatal(err)
 	}
