@@ -240,12 +240,13 @@ func (b *Balancer) Outbound(vni uint32, frame []byte) Verdict {
 		if p.proto == ProtoTCP || p.proto == ProtoUDP {
 			port = be.TargetPort(port)
 		}
-		backend = netip.AddrPortFrom(be.Addr.Addr(), port)
-		if _, ok := b.macs.LookupMAC(vni, backend.Addr()); !ok {
+		picked := netip.AddrPortFrom(be.Addr.Addr(), port)
+		if _, ok := b.macs.LookupMAC(vni, picked.Addr()); !ok {
 			return b.drop(DropNoMAC) // do not track a flow we cannot deliver
 		}
 		var err error
-		if backend, err = b.ct.insert(&k, backend, p.tcpFlags, now); err != nil {
+		// insert returns another packet's pick if that one won a race.
+		if backend, err = b.ct.insert(&k, picked, p.tcpFlags, now); err != nil {
 			return b.drop(DropTupleClash)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 )
@@ -104,8 +105,8 @@ func buildSnapshot(services []Service, backends []Backend, maglevSize int, prev 
 		}
 	}
 
-	for name, st := range snap.byName {
-		if err := st.setHealthy(healthy[name], maglevSize, prev); err != nil {
+	for _, name := range slices.Sorted(maps.Keys(snap.byName)) {
+		if err := snap.byName[name].setHealthy(healthy[name], maglevSize, prev); err != nil {
 			errs = append(errs, err)
 		}
 	}
