@@ -104,6 +104,9 @@ func (tx *Tx) RemovePeer(name string) {
 func (tx *Tx) SetNetwork(c NetworkConfig) {
 	c.Subnets = slices.Clone(c.Subnets)
 	if n, ok := tx.t.networks[c.VNI]; ok {
+		if n.cfg.Name == c.Name && n.cfg.Encrypted == c.Encrypted && slices.Equal(n.cfg.Subnets, c.Subnets) {
+			return
+		}
 		n.cfg = c
 	} else {
 		tx.t.networks[c.VNI] = &netState{cfg: c, members: map[string]struct{}{}, endpoints: map[epKey]string{}}
