@@ -59,6 +59,9 @@ type LinkManager interface {
 	SetMTU(name string, mtu int) error
 	// AddAddress assigns prefix (address and mask) to the interface.
 	AddAddress(name string, prefix netip.Prefix) error
+	// DelAddress removes prefix from the interface; removing an address it
+	// does not have is not an error.
+	DelAddress(name string, prefix netip.Prefix) error
 	// SetHardwareAddr sets the interface's MAC (TAP devices only).
 	SetHardwareAddr(name string, mac MAC) error
 	// SetUp brings the interface up.

@@ -122,6 +122,14 @@ func (f *FakeLinks) AddAddress(name string, prefix netip.Prefix) error {
 	})
 }
 
+// DelAddress implements LinkManager.
+func (f *FakeLinks) DelAddress(name string, prefix netip.Prefix) error {
+	return f.withLink(name, func(l *FakeLink) error {
+		l.Addrs = slices.DeleteFunc(l.Addrs, func(p netip.Prefix) bool { return p == prefix })
+		return nil
+	})
+}
+
 // SetHardwareAddr implements LinkManager.
 func (f *FakeLinks) SetHardwareAddr(name string, mac MAC) error {
 	return f.withLink(name, func(l *FakeLink) error { l.MAC = mac; return nil })

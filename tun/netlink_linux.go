@@ -79,6 +79,22 @@ func (n *Netlink) AddAddress(name string, prefix netip.Prefix) error {
 	return nil
 }
 
+// DelAddress implements LinkManager.
+func (n *Netlink) DelAddress(name string, prefix netip.Prefix) error {
+	l, err := n.link(name)
+	if err != nil {
+		return err
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{
+		IP:   prefix.Addr().AsSlice(),
+		Mask: net.CIDRMask(prefix.Bits(), prefix.Addr().BitLen()),
+	}}
+	if err := n.h.AddrDel(l, addr); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+		return fmt.Errorf("tun: remove address %s from %q: %w", prefix, name, err)
+	}
+	return nil
+}
+
 // SetHardwareAddr implements LinkManager.
 func (n *Netlink) SetHardwareAddr(name string, mac MAC) error {
 	l, err := n.link(name)
