@@ -49,7 +49,11 @@ func TestKernelVXLANInterop(t *testing.T) {
 	c.Networks = []node.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: "10.42.0.1"}}
 	c.Peers = []node.PeerConfig{{Name: "kernel", Address: kern.Addr.String(),
 		Endpoints: []node.EndpointConfig{{Network: "blue", IP: "10.42.0.2", MAC: kernelMAC}}}}
-	if _, err := mesh.StartMeshnet(bin.meshnet, c); err != nil {
+	m, err := mesh.StartMeshnet(bin.meshnet, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WaitNetworks(20*time.Second, "blue"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -43,6 +43,9 @@ func TestSIGKILLLeavesNoDevice(t *testing.T) {
 			if err := ms[0].Start(); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := ms[0].WaitNetworks(20*time.Second, "blue"); err != nil {
+				t.Fatal(err)
+			}
 			ping(t, hosts[0], overlayIP(1), 2)
 		})
 	}
@@ -106,18 +109,22 @@ func TestSecondDaemonGetsClearError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := first.WaitNetworks(20*time.Second, "blue"); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, stateDir, device string
-		port                   int
+		port, gossip           int
 		wants                  string
 	}{
-		{"same state dir", first.StateDir, "mn-blue2", 4790, "another meshnet daemon"},
-		{"same port", filepath.Join(hosts[0].Dir, "s1"), "mn-blue2", 4789, "4789"},
-		{"same device", filepath.Join(hosts[0].Dir, "s2"), "mn-blue", 4790, "mn-blue"},
+		{"same state dir", first.StateDir, "mn-blue2", 4790, 7947, "another meshnet daemon"},
+		{"same port", filepath.Join(hosts[0].Dir, "s1"), "mn-blue2", 4789, 7947, "4789"},
+		{"same gossip port", filepath.Join(hosts[0].Dir, "s2"), "mn-blue2", 4790, 7946, "7946"},
+		{"same device", filepath.Join(hosts[0].Dir, "s3"), "mn-blue", 4790, 7947, "mn-blue"},
 	}
 	for _, tc := range cases {
 		c := cfgs[0]
-		c.StateDir, c.Underlay.VXLANPort = tc.stateDir, tc.port
+		c.StateDir, c.Underlay.VXLANPort, c.Gossip.Port = tc.stateDir, tc.port, tc.gossip
 		c.Networks = append([]node.NetworkConfig(nil), c.Networks...)
 		c.Networks[0].Device = tc.device
 		path := filepath.Join(hosts[0].Dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")

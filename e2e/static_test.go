@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -46,6 +47,11 @@ func startAll(t *testing.T, hosts []*netlab.Host, cfgs []node.Config) []*netlab.
 			t.Fatal(err)
 		}
 		ms[i] = m
+	}
+	for _, m := range ms {
+		if _, err := m.WaitNetworks(20*time.Second, "blue"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return ms
 }

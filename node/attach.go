@@ -2,97 +2,169 @@ package node
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 )
 
-// attach creates the device of network ns, configures it and starts
+// attachment is a network this node is attached to: its device, its port
+// on the forwarder and its address.
+type attachment struct {
+	def    netDef
+	device string
+	mac    routing.MAC
+	mtu    int
+	dev    tun.Device
+	port   *routing.Port
+	done   chan struct{} // closed when the port's Run returns
+	static netip.Addr    // configured address, if any
+	addr   netip.Addr    // address assigned to the device, if any
+	ipam   ipamState
+}
+
+// attach creates the device of network def, configures it and starts
 // forwarding its frames. A port that stops for any reason other than its
-// device being closed reports on failed.
-func (n *Node) attach(ns netSpec, failed chan<- error) error {
-	mac := InterfaceMAC(n.spec.name, ns.name)
-	mtu := ns.mtu
+// device being closed reports on n.failed.
+func (n *Node) attach(def netDef, want netSpec) (*attachment, error) {
+	mac := InterfaceMAC(n.spec.name, def.Name)
+	mtu := want.mtu
 	if mtu == 0 {
-		mtu = n.deriveMTU(ns)
+		mtu = n.deriveMTU(def)
 	}
-	ds := DeviceSpec{Name: ns.device, TUN: n.spec.tun, MAC: mac, MTU: mtu, Prefix: ns.addr,
-		Neighbors: neighbors{n.table, ns.vni}}
+	device := want.device
+	if device == "" {
+		device = defaultDevice(def.Name)
+	}
+	ds := DeviceSpec{Name: device, TUN: n.spec.tun, MAC: mac, MTU: mtu, Subnet: def.Subnet,
+		Neighbors: neighbors{n.table, def.VNI}}
 	newDev := n.opts.NewDevice
 	if newDev == nil {
 		newDev = n.kernelDevice
 	}
+	n.table.Update(func(tx *routing.Tx) {
+		tx.SetNetwork(routing.NetworkConfig{Name: def.Name, VNI: def.VNI, Subnets: []netip.Prefix{def.Subnet}, Encrypted: def.Encrypted})
+	})
 	dev, err := newDev(ds)
 	if err != nil {
-		return fmt.Errorf("network %s: %w", ns.name, err)
+		n.table.Update(func(tx *routing.Tx) { tx.RemoveNetwork(def.VNI) })
+		return nil, fmt.Errorf("network %s: %w", def.Name, err)
 	}
-	port, err := n.fwd.Attach(ns.vni, dev)
+	port, err := n.fwd.Attach(def.VNI, dev)
 	if err != nil {
 		dev.Close()
-		return fmt.Errorf("network %s: %w", ns.name, err)
+		n.table.Update(func(tx *routing.Tx) { tx.RemoveNetwork(def.VNI) })
+		return nil, fmt.Errorf("network %s: %w", def.Name, err)
 	}
-	a := &attachment{spec: ns, mac: mac, mtu: mtu, dev: dev, port: port, done: make(chan struct{})}
-	n.mu.Lock()
-	n.nets[ns.vni] = a
-	n.mu.Unlock()
+	a := &attachment{def: def, device: device, mac: mac, mtu: mtu, dev: dev, port: port,
+		done: make(chan struct{}), static: want.addr}
 	go func() {
 		defer close(a.done)
 		if err := port.Run(); !isDeviceClosed(err) {
-			failed <- fmt.Errorf("network %s: device %s: %w", ns.name, ns.device, err)
+			select {
+			case n.failed <- fmt.Errorf("network %s: device %s: %w", def.Name, device, err):
+			default:
+			}
 		}
 	}()
-	n.log.Info("network attached", "network", ns.name, "vni", ns.vni, "device", ns.device,
-		"address", ns.addr, "mtu", mtu, "mac", FormatMAC(mac))
+	n.log.Info("network attached", "network", def.Name, "vni", def.VNI, "subnet", def.Subnet,
+		"device", device, "mtu", mtu, "mac", FormatMAC(mac), "encrypted", def.Encrypted)
+	return a, nil
+}
+
+// detach stops forwarding for a network and removes its device; closing the
+// device ends the port's Run and removes the (non-persistent) kernel
+// interface with its addresses and routes.
+func (n *Node) detach(a *attachment) {
+	n.fwd.Detach(a.def.VNI)
+	if err := a.dev.Close(); err != nil {
+		n.log.Warn("closing device", "device", a.device, "err", err)
+	}
+	<-a.done
+	n.table.Update(func(tx *routing.Tx) { tx.RemoveNetwork(a.def.VNI) })
+	n.log.Info("network detached", "network", a.def.Name)
+}
+
+// setAddress assigns the node's address on the network to its device.
+func (n *Node) setAddress(a *attachment, addr netip.Addr) error {
+	if a.addr == addr {
+		return nil
+	}
+	p := netip.PrefixFrom(addr, a.def.Subnet.Bits())
+	if n.opts.NewDevice == nil {
+		if a.addr.IsValid() {
+			if err := n.links.DelAddress(a.device, netip.PrefixFrom(a.addr, a.def.Subnet.Bits())); err != nil {
+				n.log.Warn("removing old address", "device", a.device, "err", err)
+			}
+		}
+		if err := n.links.AddAddress(a.device, p); err != nil {
+			return fmt.Errorf("adding %s to %s: %w", p, a.device, err)
+		}
+	}
+	a.addr = addr
+	n.log.Info("network address assigned", "network", a.def.Name, "address", p)
 	return nil
 }
 
-// kernelDevice creates and configures a TAP or TUN device.
+// kernelDevice creates a TAP or TUN device, sets its MTU and brings it up.
+// Its address comes later, once static config or IPAM decides it.
 func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
 	var dev tun.Device
 	var err error
 	if ds.TUN {
-		dev, err = tun.CreateTUN(tun.TUNConfig{Name: ds.Name, MTU: ds.MTU, MAC: ds.MAC,
-			Prefixes: []netip.Prefix{ds.Prefix}}, ds.Neighbors)
+		cfg := tun.DefaultTUNConfig(ds.Name, ds.MAC)
+		cfg.MTU, cfg.Prefixes = ds.MTU, []netip.Prefix{ds.Subnet}
+		dev, err = tun.CreateTUN(cfg, ds.Neighbors)
 	} else {
-		dev, err = tun.CreateTAP(tun.TAPConfig{Name: ds.Name, MTU: ds.MTU, MAC: ds.MAC, Owner: -1, Group: -1})
+		cfg := tun.DefaultTAPConfig(ds.Name)
+		cfg.MTU, cfg.MAC = ds.MTU, ds.MAC
+		dev, err = tun.CreateTAP(cfg)
 	}
 	if err != nil {
 		return nil, err
 	}
 	name := dev.Name()
-	steps := []struct {
-		what string
-		do   func() error
-	}{
-		{"set MTU", func() error { return n.links.SetMTU(name, ds.MTU) }},
-		{"add address", func() error { return n.links.AddAddress(name, ds.Prefix) }},
-		{"bring up", func() error { return n.links.SetUp(name) }},
+	if err := n.links.SetMTU(name, ds.MTU); err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("setting MTU %d on %s: %w", ds.MTU, name, err)
 	}
-	for _, s := range steps {
-		if err := s.do(); err != nil {
-			dev.Close()
-			return nil, fmt.Errorf("%s on %s: %w", s.what, name, err)
-		}
+	if err := n.links.SetUp(name); err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("bringing up %s: %w", name, err)
 	}
 	return dev, nil
 }
 
-// detachAll stops every network: closing a device ends its port's Run and
-// removes the (non-persistent) kernel interface with its addresses and
-// routes.
-func (n *Node) detachAll() {
-	n.mu.Lock()
-	nets := n.nets
-	n.nets = map[uint32]*attachment{}
-	n.mu.Unlock()
-	for vni, a := range nets {
-		n.fwd.Detach(vni)
-		if err := a.dev.Close(); err != nil {
-			n.log.Warn("closing device", "device", a.spec.device, "err", err)
-		}
-		<-a.done
+// preflightDevices opens and closes the device of every configured network,
+// so a device held by another process stops `meshnet up` before anything
+// starts, instead of failing later in the background.
+func (n *Node) preflightDevices() error {
+	if n.opts.NewDevice != nil {
+		return nil
 	}
+	for _, w := range n.spec.networks {
+		var dev tun.Device
+		var err error
+		if n.spec.tun {
+			dev, err = tun.CreateTUN(tun.DefaultTUNConfig(w.device, InterfaceMAC(n.spec.name, w.name)), neighbors{n.table, 0})
+		} else {
+			dev, err = tun.CreateTAP(tun.DefaultTAPConfig(w.device))
+		}
+		if err != nil {
+			return fmt.Errorf("network %s: %w", w.name, err)
+		}
+		dev.Close()
+	}
+	return nil
+}
+
+func defaultDevice(network string) string {
+	d := "mn-" + network
+	if len(d) > maxDeviceName {
+		d = d[:maxDeviceName]
+	}
+	return d
 }
 
 // Encapsulation overhead on top of the inner IP packet: inner Ethernet (14),
@@ -103,42 +175,52 @@ const (
 	fallbackMTU    = 1500
 )
 
-// deriveMTU is the smallest underlay path MTU towards the peers of ns minus
-// the encapsulation overhead. With no peers yet it uses the underlay
-// address's own route.
-func (n *Node) deriveMTU(ns netSpec) int {
-	best := 0
-	v6 := false
+// deriveMTU is the underlay MTU minus the encapsulation overhead. The
+// underlay MTU is the smallest route MTU towards the seeds and static peers,
+// or, with none, the MTU of the interface holding the underlay address.
+func (n *Node) deriveMTU(def netDef) int {
+	m := 0
 	consider := func(dst netip.Addr) {
-		m, err := n.links.RouteMTU(dst)
-		if err != nil || m <= 0 {
-			n.log.Debug("no route MTU", "dst", dst, "err", err)
-			return
+		if v, err := n.links.RouteMTU(dst); err == nil && v > 0 && (m == 0 || v < m) {
+			m = v
 		}
-		if best == 0 || m < best {
-			best = m
+	}
+	for _, s := range n.spec.join {
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			consider(ap.Addr())
 		}
-		v6 = v6 || dst.Is6()
 	}
 	for _, p := range n.spec.peers {
-		for _, e := range p.endpoints {
-			if e.vni == ns.vni {
-				consider(p.underlay.Addr())
-				break
+		consider(p.underlay.Addr())
+	}
+	if m == 0 {
+		m = interfaceMTU(n.underlay.Addr())
+	}
+	if m == 0 {
+		n.log.Warn("could not learn the underlay MTU; assuming 1500", "network", def.Name)
+		m = fallbackMTU
+	}
+	if n.underlay.Addr().Is6() {
+		return m - overheadPlain6
+	}
+	return m - overheadPlain4
+}
+
+// interfaceMTU is the MTU of the interface that holds addr, or 0.
+func interfaceMTU(addr netip.Addr) int {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return 0
+	}
+	for _, ifc := range ifs {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == addr {
+				return ifc.MTU
 			}
 		}
 	}
-	if best == 0 && n.spec.underlay.IsValid() {
-		consider(n.spec.underlay)
-	}
-	if best == 0 {
-		best = fallbackMTU
-		n.log.Warn("could not learn the underlay MTU; assuming 1500", "network", ns.name)
-	}
-	if v6 {
-		return best - overheadPlain6
-	}
-	return best - overheadPlain4
+	return 0
 }
 
 // neighbors resolves overlay IPs to MACs for a TUN device from the table.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -23,9 +24,15 @@ type Config struct {
 	Mode string `yaml:"mode"`
 	// Underlay says how other nodes reach this one.
 	Underlay UnderlayConfig `yaml:"underlay"`
+	// Join lists gossip addresses (IP or IP:port) of nodes already in the
+	// cluster. Empty: this node starts a new cluster.
+	Join []string `yaml:"join"`
+	// Gossip tunes the control plane.
+	Gossip GossipConfig `yaml:"gossip"`
 	// Networks are the overlay networks this node attaches to.
 	Networks []NetworkConfig `yaml:"networks"`
-	// Peers is a static list of other nodes and their endpoints.
+	// Peers are static VXLAN endpoints that do not run meshnet, such as a
+	// Linux kernel vxlan device, and the endpoints behind them.
 	Peers []PeerConfig `yaml:"peers"`
 	// Log controls logging.
 	Log LogConfig `yaml:"log"`
@@ -40,15 +47,36 @@ type UnderlayConfig struct {
 	VXLANPort int `yaml:"vxlan_port"`
 }
 
-// NetworkConfig is one overlay network.
+// GossipConfig tunes gossip and failure detection.
+type GossipConfig struct {
+	// Port is the gossip TCP and UDP port. Default 7946.
+	Port int `yaml:"port"`
+	// Interval is how often each network's news is sent. Default 200ms.
+	Interval time.Duration `yaml:"interval"`
+	// Fanout is how many members of a network get its news per interval.
+	// Default 3.
+	Fanout int `yaml:"fanout"`
+	// BulkSyncInterval is how often each network's whole table is
+	// exchanged with one member (heals anything gossip missed). Default 30s.
+	BulkSyncInterval time.Duration `yaml:"bulk_sync_interval"`
+	// ProbeInterval is how often each node probes a random other node.
+	// Default 1s; failure detection takes a few intervals.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
+}
+
+// NetworkConfig is one overlay network. With a subnet it defines the network
+// (created in the cluster if no node has yet); with only a name it joins a
+// network defined elsewhere (`meshnet network create`).
 type NetworkConfig struct {
 	// Name of the network; a DNS label.
 	Name string `yaml:"name"`
-	// VNI is the VXLAN network identifier, 1..16777215, the same on every node.
+	// VNI is the VXLAN network identifier, 1..16777215, the same on every
+	// node. Default: derived from the name.
 	VNI int `yaml:"vni"`
 	// Subnet is the network's IPv4 or IPv6 prefix.
 	Subnet string `yaml:"subnet"`
-	// Address is this node's address on the network (inside Subnet).
+	// Address is this node's static address on the network. Default: the
+	// first address of an address block claimed from the subnet (IPAM).
 	Address string `yaml:"address"`
 	// Device is the interface name. Default "mn-" + Name, cut to 15 bytes.
 	Device string `yaml:"device"`
@@ -97,7 +125,14 @@ func DefaultConfig() Config {
 		StateDir: "/var/lib/meshnet", // survives reboots; systemd's StateDirectory
 		Mode:     "tap",              // L2 is the product; TUN is for hosts that only route IP
 		Underlay: UnderlayConfig{VXLANPort: 4789},
-		Log:      LogConfig{Level: "info", Format: "text"},
+		Gossip: GossipConfig{
+			Port:             7946,                   // memberlist's well-known port
+			Interval:         200 * time.Millisecond, // an endpoint is usable cluster-wide within a second
+			Fanout:           3,                      // log3(n) rounds to reach n nodes at constant load per node
+			BulkSyncInterval: 30 * time.Second,       // anti-entropy: heals partitions and missed events
+			ProbeInterval:    time.Second,            // SWIM probe period; dead in ~5 s on a LAN
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 

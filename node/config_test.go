@@ -40,7 +40,7 @@ func TestGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.networks) != 1 || s.networks[0].device != "mn-blue" || s.networks[0].addr.String() != "10.20.0.1/24" {
+	if len(s.networks) != 1 || s.networks[0].device != "mn-blue" || s.networks[0].addr.String() != "10.20.0.1" {
 		t.Fatalf("network %+v", s.networks)
 	}
 	if s.peers[0].underlay.String() != "192.0.2.2:4789" || s.peers[0].endpoints[0].mac != InterfaceMAC("host2", "blue") {

@@ -50,13 +50,6 @@ func (n *Node) serveControl() (func(), error) {
 	}, nil
 }
 
-// routes registers the control API's handlers.
-func (n *Node) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, n.Status())
-	})
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

@@ -2,11 +2,15 @@ package node
 
 import (
 	"log/slog"
+	"os"
 	"testing"
 )
 
 // testLogger sends the node's logs to the test log.
 func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("MESHNET_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

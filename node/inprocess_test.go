@@ -10,94 +10,206 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/gossip/memnet"
+	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 )
 
-// fakeHost is one in-process node on channel devices and transport.
+// fakeHost is one in-process node on channel devices, the channel VXLAN
+// transport and in-memory gossip.
 type fakeHost struct {
-	name string
-	addr netip.AddrPort
-	ip   netip.Addr
-	node *Node
-	mu   sync.Mutex
-	devs map[string]*tun.Channel
+	name   string
+	node   *Node
+	gossip *memnet.Transport
+	mu     sync.Mutex
+	devs   map[string]*tun.Channel
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 func (h *fakeHost) dev(t *testing.T, name string) *tun.Channel {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var d *tun.Channel
+	poll(t, 10*time.Second, h.name+" device "+name, func() bool {
 		h.mu.Lock()
-		d := h.devs[name]
-		h.mu.Unlock()
-		if d != nil {
-			return d
+		defer h.mu.Unlock()
+		d = h.devs[name]
+		return d != nil
+	})
+	return d
+}
+
+func fastGossip(c *memberlist.Config) {
+	c.ProbeInterval = 100 * time.Millisecond
+	c.ProbeTimeout = 50 * time.Millisecond
+	c.GossipInterval = 20 * time.Millisecond
+	c.PushPullInterval = 2 * time.Second
+	c.SuspicionMult = 2
+	c.TCPTimeout = 500 * time.Millisecond
+	c.DeadNodeReclaimTime = 200 * time.Millisecond
+}
+
+// fakeCluster runs nodes in this process. The first defines network blue;
+// the others join it through the first and get addresses by IPAM.
+type fakeCluster struct {
+	t      *testing.T
+	gossip *memnet.Network
+	vxlan  *encap.ChannelNetwork
+	hosts  []*fakeHost
+}
+
+func newFakeCluster(t *testing.T, n int) *fakeCluster {
+	c := &fakeCluster{t: t, gossip: memnet.New(1), vxlan: encap.NewChannelNetwork()}
+	for i := range n {
+		c.start(fmt.Sprintf("host%d", i+1))
+	}
+	return c
+}
+
+func (c *fakeCluster) start(name string) *fakeHost {
+	t := c.t
+	idx := len(c.hosts)
+	h := &fakeHost{name: name, devs: map[string]*tun.Channel{}, gossip: c.gossip.NewTransport(name), done: make(chan struct{})}
+	cfg := DefaultConfig()
+	cfg.Name = name
+	cfg.StateDir = t.TempDir()
+	cfg.Gossip.Interval = 50 * time.Millisecond
+	cfg.Gossip.BulkSyncInterval = 2 * time.Second
+	if idx == 0 {
+		cfg.Networks = []NetworkConfig{{Name: "blue", Subnet: "10.50.0.0/24"}}
+	} else {
+		cfg.Networks = []NetworkConfig{{Name: "blue"}}
+		cfg.Join = []string{c.hosts[0].gossip.Addr().String()}
+	}
+	vx := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(idx + 1)}), encap.Port)
+	nd, err := New(cfg, Options{
+		Logger:          testLogger(t),
+		Links:           tun.NewFakeLinks(),
+		Plain:           c.vxlan.NewTransport(vx, false),
+		Underlay:        vx,
+		GossipTransport: h.gossip,
+		GossipTune:      fastGossip,
+		NewDevice: func(ds DeviceSpec) (tun.Device, error) {
+			d := tun.NewChannel(ds.Name, ds.MAC, ds.MTU)
+			h.mu.Lock()
+			h.devs[ds.Name] = d
+			h.mu.Unlock()
+			return d, nil
+		},
+		SkipControl: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.node = nd
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() {
+		defer close(h.done)
+		if err := nd.Run(ctx); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: device %s never created", h.name, name)
+	}()
+	t.Cleanup(func() { cancel(); <-h.done })
+	c.hosts = append(c.hosts, h)
+	return h
+}
+
+// converged waits until every node sees every node's address on blue.
+func (c *fakeCluster) converged() map[string]netip.Addr {
+	addrs := map[string]netip.Addr{}
+	poll(c.t, 30*time.Second, "every node seeing every address", func() bool {
+		for _, h := range c.hosts {
+			st := h.node.Status()
+			if len(st.Networks) != 1 || st.Networks[0].Address == "" || len(st.Networks[0].Endpoints) != len(c.hosts) {
+				return false
+			}
+			addrs[h.name] = netip.MustParsePrefix(st.Networks[0].Address).Addr()
 		}
-		time.Sleep(time.Millisecond)
+		return true
+	})
+	return addrs
+}
+
+func TestGossipClusterForwardsFrames(t *testing.T) {
+	c := newFakeCluster(t, 3)
+	addrs := c.converged()
+	for _, from := range c.hosts {
+		for _, to := range c.hosts {
+			if from == to {
+				continue
+			}
+			src, dst := InterfaceMAC(from.name, "blue"), InterfaceMAC(to.name, "blue")
+			f := udpFrame(dst, src, addrs[from.name], addrs[to.name], "from "+from.name+" to "+to.name)
+			from.dev(t, "mn-blue").In <- f
+			select {
+			case got := <-to.dev(t, "mn-blue").Out:
+				if !bytes.Equal(got, f) {
+					t.Fatalf("%s→%s: frame changed in transit", from.name, to.name)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s→%s: frame lost", from.name, to.name)
+			}
+		}
+	}
+	st := c.hosts[0].node.Status()
+	if st.Networks[0].Counters.TxPackets != 2 || st.Node.Members != 3 {
+		t.Fatalf("status %+v", st)
 	}
 }
 
-// startFakeCluster runs n nodes in this process, each statically knowing the
-// others, on one network.
-func startFakeCluster(t *testing.T, n int) []*fakeHost {
-	t.Helper()
-	cn := encap.NewChannelNetwork()
-	hosts := make([]*fakeHost, n)
-	for i := range hosts {
-		hosts[i] = &fakeHost{
-			name: fmt.Sprintf("host%d", i+1),
-			addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), encap.Port),
-			ip:   netip.AddrFrom4([4]byte{10, 50, 0, byte(i + 1)}),
-			devs: map[string]*tun.Channel{},
+// TestConcurrentIPAMClaimsEndUnique starts 20 nodes at once; every one
+// claims an address block at the same moment, and in the end no address is
+// used twice and every node sees all 20.
+func TestConcurrentIPAMClaimsEndUnique(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20-node cluster")
+	}
+	c := newFakeCluster(t, 20)
+	addrs := c.converged()
+	seen := map[netip.Addr]string{}
+	for name, a := range addrs {
+		if other, dup := seen[a]; dup {
+			t.Fatalf("%s and %s both use %s", name, other, a)
+		}
+		seen[a] = name
+	}
+	for _, h := range c.hosts {
+		if d := h.node.Status().Duplicates; len(d) != 0 {
+			t.Fatalf("%s reports duplicates %+v", h.name, d)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	for _, h := range hosts {
-		cfg := DefaultConfig()
-		cfg.Name = h.name
-		cfg.StateDir = t.TempDir()
-		cfg.Networks = []NetworkConfig{{Name: "blue", VNI: 100, Subnet: "10.50.0.0/24", Address: h.ip.String()}}
-		for _, o := range hosts {
-			if o != h {
-				cfg.Peers = append(cfg.Peers, PeerConfig{Name: o.name, Address: o.addr.String(),
-					Endpoints: []EndpointConfig{{Network: "blue", IP: o.ip.String()}}})
-			}
-		}
-		links := tun.NewFakeLinks()
-		h := h
-		nd, err := New(cfg, Options{
-			Logger: testLogger(t),
-			Links:  links,
-			Plain:  cn.NewTransport(h.addr, false),
-			NewDevice: func(ds DeviceSpec) (tun.Device, error) {
-				d := tun.NewChannel(ds.Name, ds.MAC, ds.MTU)
-				h.mu.Lock()
-				h.devs[ds.Name] = d
-				h.mu.Unlock()
-				return d, nil
-			},
-			SkipControl: true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.node = nd
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := nd.Run(ctx); err != nil {
-				t.Errorf("%s: %v", h.name, err)
-			}
-		}()
+}
+
+func TestJoinedNetworkWaitsForItsDefinition(t *testing.T) {
+	c := newFakeCluster(t, 2)
+	c.converged()
+	h := c.hosts[1]
+	if err := h.node.JoinNetwork("green", api.JoinNetwork{}); err != nil {
+		t.Fatal(err)
 	}
-	return hosts
+	poll(t, 5*time.Second, "green waiting", func() bool {
+		w := h.node.Status().Waiting
+		return len(w) == 1 && w[0] == "green"
+	})
+	if _, err := c.hosts[0].node.CreateNetwork(api.CreateNetwork{Name: "green", Subnet: "10.60.0.0/24"}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 10*time.Second, "green attached on host2", func() bool {
+		for _, n := range h.node.Status().Networks {
+			if n.Name == "green" && n.Address != "" {
+				return true
+			}
+		}
+		return false
+	})
+	if _, err := c.hosts[1].node.CreateNetwork(api.CreateNetwork{Name: "green", Subnet: "10.70.0.0/24"}); err == nil {
+		t.Fatal("second definition of green accepted")
+	}
 }
 
 func udpFrame(dst, src routing.MAC, srcIP, dstIP netip.Addr, payload string) []byte {
@@ -116,32 +228,13 @@ func udpFrame(dst, src routing.MAC, srcIP, dstIP netip.Addr, payload string) []b
 	return b
 }
 
-func TestTwoAndThreeNodesExchangeFrames(t *testing.T) {
-	for _, n := range []int{2, 3} {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			hosts := startFakeCluster(t, n)
-			for _, from := range hosts {
-				for _, to := range hosts {
-					if from == to {
-						continue
-					}
-					src, dst := InterfaceMAC(from.name, "blue"), InterfaceMAC(to.name, "blue")
-					f := udpFrame(dst, src, from.ip, to.ip, "from "+from.name+" to "+to.name)
-					from.dev(t, "mn-blue").In <- f
-					select {
-					case got := <-to.dev(t, "mn-blue").Out:
-						if !bytes.Equal(got, f) {
-							t.Fatalf("%s→%s: frame changed in transit", from.name, to.name)
-						}
-					case <-time.After(5 * time.Second):
-						t.Fatalf("%s→%s: frame lost", from.name, to.name)
-					}
-				}
-			}
-			st := hosts[0].node.Status()
-			if len(st.Networks) != 1 || st.Networks[0].Counters.TxPackets != uint64(n-1) || len(st.Peers) != n-1 {
-				t.Fatalf("status %+v", st)
-			}
-		})
+func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

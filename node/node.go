@@ -10,7 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 )
@@ -25,7 +28,14 @@ type Options struct {
 	NewDevice func(DeviceSpec) (tun.Device, error)
 	// Plain is the plain VXLAN transport; default UDP on the configured port.
 	Plain encap.Transport
-	// SkipControl leaves out the control socket (in-process tests).
+	// Underlay overrides the address advertised for VXLAN (with Plain).
+	Underlay netip.AddrPort
+	// GossipTransport carries gossip in memory instead of over sockets.
+	GossipTransport memberlist.NodeAwareTransport
+	// GossipTune adjusts memberlist timings (tests).
+	GossipTune func(*memberlist.Config)
+	// SkipControl leaves out the state lock and control socket (in-process
+	// tests).
 	SkipControl bool
 }
 
@@ -35,39 +45,38 @@ type DeviceSpec struct {
 	TUN       bool
 	MAC       tun.MAC
 	MTU       int
-	Prefix    netip.Prefix // the node's own address on the network
+	Subnet    netip.Prefix
 	Neighbors tun.Neighbors
 }
 
 // Node is one running meshnet daemon.
 type Node struct {
-	spec    *spec
-	opts    Options
-	log     *slog.Logger
-	links   tun.LinkManager
-	table   *routing.Table
-	fwd     *routing.Forwarder
-	plain   encap.Transport
-	started time.Time
+	spec     *spec
+	opts     Options
+	log      *slog.Logger
+	links    tun.LinkManager
+	table    *routing.Table
+	fwd      *routing.Forwarder
+	plain    encap.Transport
+	underlay netip.AddrPort
+	db       *gossip.DB
+	started  time.Time
 
-	mu   sync.Mutex // guards nets
-	nets map[uint32]*attachment
+	ready       chan struct{} // closed once Run has set everything up
+	dirty       chan struct{} // pokes the reconciler
+	failed      chan error    // a part of the node stopped on its own
+	learned     chan routing.Learned
+	cancelWatch func()
+	wg          sync.WaitGroup
 
-	learned chan routing.Learned
-	wg      sync.WaitGroup
+	mu       sync.Mutex // guards the fields below
+	want     map[string]netSpec
+	nets     map[string]*attachment
+	joinedAt time.Time
+	report   clusterReport
 }
 
-// attachment is a network this node is attached to.
-type attachment struct {
-	spec netSpec
-	mac  routing.MAC
-	mtu  int
-	dev  tun.Device
-	port *routing.Port
-	done chan struct{} // closed when the port's Run returns
-}
-
-// learnQueue bounds endpoint reports waiting for the table; the Forwarder
+// learnQueue bounds endpoint reports waiting to be published; the Forwarder
 // retries reports that do not fit.
 const learnQueue = 1024
 
@@ -86,13 +95,33 @@ func New(cfg Config, opts Options) (*Node, error) {
 		log:     opts.Logger.With("node", s.name),
 		links:   opts.Links,
 		table:   routing.NewTable(),
-		nets:    map[uint32]*attachment{},
+		ready:   make(chan struct{}),
+		dirty:   make(chan struct{}, 1),
+		failed:  make(chan error, 1),
 		learned: make(chan routing.Learned, learnQueue),
+		want:    map[string]netSpec{},
+		nets:    map[string]*attachment{},
+	}
+	for _, ns := range s.networks {
+		n.want[ns.name] = ns
 	}
 	if n.links == nil {
 		n.links = tun.NewNetlink()
 	}
 	return n, nil
+}
+
+// Ready is closed once the node is fully up.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// isReady reports whether Run has finished setting up.
+func (n *Node) isReady() bool {
+	select {
+	case <-n.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // Name is the node's name.
@@ -103,8 +132,8 @@ func (n *Node) Table() *routing.Table { return n.table }
 
 // Run starts the node, blocks until ctx is cancelled or a part fails, then
 // tears everything down: devices, sockets and the control socket are gone
-// when Run returns.
-func (n *Node) Run(ctx context.Context) (err error) {
+// when Run returns, and the node has left the cluster.
+func (n *Node) Run(ctx context.Context) error {
 	n.started = time.Now()
 	var cleanups []func()
 	defer func() {
@@ -119,31 +148,36 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		}
 		cleanups = append(cleanups, lock.release)
 	}
+	if err := n.preflightDevices(); err != nil {
+		return err
+	}
+	addr, err := n.pickUnderlay()
+	if err != nil {
+		return err
+	}
 	if err := n.openTransport(); err != nil {
 		return err
 	}
 	cleanups = append(cleanups, func() { n.plain.Close() })
-
-	n.fwd = routing.New(routing.Config{
-		Table:  n.table,
-		Plain:  n.plain,
-		Learn:  n.offerLearned,
-		Logger: n.log,
-	})
-	n.applyStatic()
-	failed := make(chan error, len(n.spec.networks)+1)
-	cleanups = append(cleanups, n.detachAll)
-	for _, ns := range n.spec.networks {
-		if err := n.attach(ns, failed); err != nil {
-			return err
-		}
+	n.underlay = netip.AddrPortFrom(addr, n.plain.LocalPort())
+	if n.opts.Underlay.IsValid() {
+		n.underlay = n.opts.Underlay
 	}
+	n.fwd = routing.New(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log})
+	cleanups = append(cleanups, n.detachAll)
+	if err := n.startGossip(); err != nil {
+		return err
+	}
+	cleanups = append(cleanups, n.leaveCluster)
 	if err := n.plain.Start(n.fwd.PlainReceiver()); err != nil {
 		return fmt.Errorf("starting the VXLAN transport: %w", err)
 	}
-	n.wg.Add(1)
-	go n.learnLoop(ctx)
-	cleanups = append(cleanups, n.wg.Wait)
+	loops, stopLoops := context.WithCancel(ctx)
+	n.wg.Add(3)
+	go n.learnLoop(loops)
+	go n.reconcileLoop(loops)
+	go n.joinLoop(loops)
+	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait() })
 	if !n.opts.SkipControl {
 		stop, err := n.serveControl()
 		if err != nil {
@@ -151,14 +185,25 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		}
 		cleanups = append(cleanups, stop)
 	}
-	n.log.Info("meshnet node up", "networks", len(n.spec.networks), "peers", len(n.spec.peers),
-		"vxlan_port", n.plain.LocalPort(), "mode", n.modeName())
+	close(n.ready)
+	n.log.Info("meshnet node up", "underlay", n.underlay, "gossip_port", n.spec.gossip.Port,
+		"mode", n.modeName(), "join", n.spec.join)
 	select {
 	case <-ctx.Done():
 		n.log.Info("shutting down")
 		return nil
-	case err := <-failed:
+	case err := <-n.failed:
 		return err
+	}
+}
+
+// leaveCluster tells the cluster this node is going (its entries are
+// deleted everywhere) and stops gossip.
+func (n *Node) leaveCluster() {
+	n.cancelWatch()
+	if err := n.db.Leave(3 * time.Second); err != nil {
+		n.log.Warn("leaving the cluster", "err", err)
+		n.db.Shutdown()
 	}
 }
 
@@ -183,21 +228,15 @@ func (n *Node) openTransport() error {
 	return nil
 }
 
-// applyStatic loads networks and static peers into the table.
-func (n *Node) applyStatic() {
-	n.table.Update(func(tx *routing.Tx) {
-		for _, ns := range n.spec.networks {
-			tx.SetNetwork(routing.NetworkConfig{Name: ns.name, VNI: ns.vni, Subnets: []netip.Prefix{ns.subnet}, Encrypted: ns.encrypted})
-			tx.SetEndpoint(ns.vni, routing.Endpoint{MAC: InterfaceMAC(n.spec.name, ns.name), IP: ns.addr.Addr()})
-		}
-		for _, p := range n.spec.peers {
-			tx.SetPeer(routing.PeerConfig{Name: p.name, Underlay: p.underlay})
-			for _, e := range p.endpoints {
-				tx.SetMember(e.vni, p.name, true)
-				tx.SetEndpoint(e.vni, routing.Endpoint{MAC: e.mac, IP: e.ip, Node: p.name})
-			}
-		}
-	})
+// detachAll stops every network.
+func (n *Node) detachAll() {
+	n.mu.Lock()
+	nets := n.nets
+	n.nets = map[string]*attachment{}
+	n.mu.Unlock()
+	for _, a := range nets {
+		n.detach(a)
+	}
 }
 
 // offerLearned hands an endpoint seen on a device to the learn loop without
@@ -211,7 +250,7 @@ func (n *Node) offerLearned(l routing.Learned) bool {
 	}
 }
 
-// learnLoop records endpoints learned behind local devices.
+// learnLoop publishes endpoints learned behind local devices.
 func (n *Node) learnLoop(ctx context.Context) {
 	defer n.wg.Done()
 	for {
@@ -219,16 +258,33 @@ func (n *Node) learnLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case l := <-n.learned:
-			n.table.Update(func(tx *routing.Tx) {
-				tx.SetEndpoint(l.VNI, routing.Endpoint{MAC: l.MAC, IP: l.IP})
-			})
-			n.log.Debug("learned local endpoint", "vni", l.VNI, "mac", FormatMAC(l.MAC), "ip", l.IP)
+			name := n.networkByVNI(l.VNI)
+			if name == "" {
+				continue
+			}
+			if err := n.db.Put(name, tableEndpoints, endpointKey(l.MAC, l.IP), nil); err != nil {
+				n.log.Warn("publishing learned endpoint", "network", name, "err", err)
+				continue
+			}
+			n.log.Debug("learned local endpoint", "network", name, "mac", FormatMAC(l.MAC), "ip", l.IP)
+			n.poke()
 		}
 	}
 }
 
-// errDeviceGone is how a port's Run ends when its device was closed on
-// purpose.
+func (n *Node) networkByVNI(vni uint32) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, a := range n.nets {
+		if a.def.VNI == vni {
+			return name
+		}
+	}
+	return ""
+}
+
+// isDeviceClosed reports whether a port's Run ended because its device was
+// closed on purpose.
 func isDeviceClosed(err error) bool {
 	return errors.Is(err, tun.ErrClosed) || errors.Is(err, os.ErrClosed)
 }

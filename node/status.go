@@ -1,68 +1,64 @@
 package node
 
 import (
+	"cmp"
 	"os"
 	"slices"
 	"time"
 
+	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/internal/version"
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/routing"
 )
 
-// Status reports the node, its networks and peers, and their counters.
+// Status reports the node, its networks and peers, their counters, and what
+// the cluster disagrees about.
 func (n *Node) Status() api.Status {
+	if !n.isReady() {
+		return api.Status{Node: api.NodeInfo{Name: n.spec.name, Version: version.Version, PID: os.Getpid(), Mode: n.modeName()}}
+	}
 	snap := n.table.Snapshot()
 	st := api.Status{
 		Node: api.NodeInfo{
 			Name: n.spec.name, Version: version.Version, PID: os.Getpid(), Mode: n.modeName(),
+			Underlay: n.underlay.String(), GossipPort: n.spec.gossip.Port,
 			UptimeSeconds: int64(time.Since(n.started).Seconds()),
 		},
-		Drops: map[string]uint64{},
+		Drops: n.fwd.Drops().Map(),
 	}
-	if n.spec.underlay.IsValid() {
-		st.Node.Underlay = n.spec.underlay.String()
-	}
-	if n.plain != nil {
-		st.Node.VXLANPort = int(n.plain.LocalPort())
-	}
-	if n.fwd != nil {
-		st.Drops = n.fwd.Drops().Map()
-	}
-	peerNets := map[string][]string{}
 	n.mu.Lock()
 	atts := make([]*attachment, 0, len(n.nets))
 	for _, a := range n.nets {
 		atts = append(atts, a)
 	}
+	rep := n.report
 	n.mu.Unlock()
-	slices.SortFunc(atts, func(a, b *attachment) int { return int(a.spec.vni) - int(b.spec.vni) })
+	slices.SortFunc(atts, func(a, b *attachment) int { return cmp.Compare(a.def.Name, b.def.Name) })
 	for _, a := range atts {
-		net := snap.Network(a.spec.vni)
-		if net == nil {
-			continue
-		}
-		st.Networks = append(st.Networks, networkStatus(n.spec.name, a, net))
-		for _, m := range net.Members {
-			peerNets[m.Name] = append(peerNets[m.Name], net.Name)
+		if net := snap.Network(a.def.VNI); net != nil {
+			st.Networks = append(st.Networks, n.networkStatus(a, net))
 		}
 	}
-	for _, p := range snap.Peers() {
-		st.Peers = append(st.Peers, api.Peer{
-			Name: p.Name, Underlay: p.Underlay.String(), Networks: peerNets[p.Name],
-			TxPackets: p.Stats.TxPackets.Load(), TxBytes: p.Stats.TxBytes.Load(),
-			RxPackets: p.Stats.RxPackets.Load(), RxBytes: p.Stats.RxBytes.Load(),
-		})
+	st.Peers = n.peers(snap)
+	for _, p := range st.Peers {
+		if p.State == "alive" || p.State == "suspect" {
+			st.Node.Members++
+		}
+	}
+	st.Node.Members++ // this node
+	st.Conflicts, st.Waiting = rep.conflicts, rep.waiting
+	for _, d := range rep.duplicates {
+		st.Duplicates = append(st.Duplicates, api.Duplicate{Network: d.network, IP: d.ip, Winner: d.winner, Losers: d.losers})
 	}
 	return st
 }
 
-func networkStatus(self string, a *attachment, net *routing.Network) api.Network {
+func (n *Node) networkStatus(a *attachment, net *routing.Network) api.Network {
 	s := &a.port.Stats
 	out := api.Network{
-		Name: net.Name, VNI: net.VNI, Subnet: a.spec.subnet.String(), Address: a.spec.addr.String(),
-		Device: a.spec.device, MTU: a.mtu, Encrypted: net.Encrypted,
-		Members: []string{self},
+		Name: net.Name, VNI: net.VNI, Subnet: a.def.Subnet.String(), Device: a.device, MTU: a.mtu,
+		Encrypted: net.Encrypted, Origin: a.def.Origin, Members: []string{n.spec.name},
 		Counters: api.Counters{
 			TxPackets: s.TxPackets.Load(), TxBytes: s.TxBytes.Load(),
 			RxPackets: s.RxPackets.Load(), RxBytes: s.RxBytes.Load(),
@@ -70,19 +66,56 @@ func networkStatus(self string, a *attachment, net *routing.Network) api.Network
 			Replicated: s.Replicated.Load(), Drops: s.Drops.Map(),
 		},
 	}
+	if a.addr.IsValid() {
+		out.Address = netipPrefix(a.addr, a.def.Subnet.Bits())
+	}
 	for _, m := range net.Members {
 		out.Members = append(out.Members, m.Name)
 	}
 	slices.Sort(out.Members)
 	for _, e := range net.Endpoints() {
-		ep := api.Endpoint{MAC: FormatMAC(e.MAC), Node: e.Node}
-		if ep.Node == "" {
-			ep.Node = self
-		}
+		ep := api.Endpoint{MAC: FormatMAC(e.MAC), Node: cmp.Or(e.Node, n.spec.name)}
 		if e.IP.IsValid() {
 			ep.IP = e.IP.String()
 		}
 		out.Endpoints = append(out.Endpoints, ep)
 	}
+	return out
+}
+
+// peers lists every cluster member the node knows of (failed and left ones
+// included, until they are forgotten) and the static peers, with traffic
+// counters from the forwarding table.
+func (n *Node) peers(snap *routing.Snapshot) []api.Peer {
+	var out []api.Peer
+	add := func(p api.Peer) {
+		if rp := snap.Peer(p.Name); rp != nil {
+			p.TxPackets, p.TxBytes = rp.Stats.TxPackets.Load(), rp.Stats.TxBytes.Load()
+			p.RxPackets, p.RxBytes = rp.Stats.RxPackets.Load(), rp.Stats.RxBytes.Load()
+		}
+		out = append(out, p)
+	}
+	for _, m := range n.db.Members() {
+		if m.Name == n.spec.name {
+			continue
+		}
+		p := api.Peer{Name: m.Name, State: m.State.String(), Networks: m.Networks}
+		if meta, err := decodeMeta(m.Meta); err == nil {
+			p.Underlay = meta.VXLAN.String()
+		}
+		if rtt, ok := n.db.RTT(m.Name); ok && m.State != gossip.StateFailed {
+			p.RTTMillis = float64(rtt.Microseconds()) / 1000
+		}
+		add(p)
+	}
+	for _, sp := range n.spec.peers {
+		var nets []string
+		for _, e := range sp.endpoints {
+			nets = append(nets, e.network)
+		}
+		slices.Sort(nets)
+		add(api.Peer{Name: sp.name, Underlay: sp.underlay.String(), State: "static", Networks: slices.Compact(nets)})
+	}
+	slices.SortFunc(out, func(a, b api.Peer) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }

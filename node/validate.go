@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/routing"
@@ -34,21 +35,28 @@ type spec struct {
 	tun       bool
 	underlay  netip.Addr // invalid: pick from the route to the first peer
 	vxlanPort uint16
+	join      []string // gossip seeds as host:port
+	gossip    GossipConfig
 	networks  []netSpec
 	peers     []peerSpec
 	logLevel  slog.Level
 	logJSON   bool
 }
 
+// netSpec is a network the node wants to be on. A valid subnet makes it a
+// definition; vni 0 means "derive one"; an invalid addr means IPAM.
 type netSpec struct {
 	name      string
 	vni       uint32
 	subnet    netip.Prefix
-	addr      netip.Prefix // own address with the subnet's length
+	addr      netip.Addr
 	device    string
 	mtu       int
 	encrypted bool
 }
+
+// defines reports whether the spec carries a network definition.
+func (ns netSpec) defines() bool { return ns.subnet.IsValid() }
 
 type peerSpec struct {
 	name      string
@@ -57,9 +65,9 @@ type peerSpec struct {
 }
 
 type epSpec struct {
-	vni uint32
-	ip  netip.Addr
-	mac routing.MAC
+	network string
+	ip      netip.Addr
+	mac     routing.MAC
 }
 
 var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -99,6 +107,16 @@ func (c Config) validate() (*spec, error) {
 		bad("underlay.vxlan_port", strconv.Itoa(c.Underlay.VXLANPort), "not a UDP port", "use 1-65535 (4789 is the standard VXLAN port)")
 	}
 	s.vxlanPort = uint16(c.Underlay.VXLANPort)
+	s.gossip = c.Gossip
+	validateGossip(c.Gossip, bad)
+	for i, j := range c.Join {
+		hp, err := seedAddr(j, c.Gossip.Port)
+		if err != nil {
+			bad(fmt.Sprintf("join[%d]", i), j, err.Error(), "use IP or IP:port of a running node, for example 192.0.2.10:7946")
+			continue
+		}
+		s.join = append(s.join, hp)
+	}
 	s.logLevel, s.logJSON = parseLog(c.Log, bad)
 
 	byName := map[string]uint32{}
@@ -113,7 +131,7 @@ func (c Config) validate() (*spec, error) {
 			bad(fmt.Sprintf("networks[%d].name", i), ns.name, "network defined twice", "give each network one entry")
 			continue
 		}
-		if other, dup := vnis[ns.vni]; dup {
+		if other, dup := vnis[ns.vni]; dup && ns.vni != 0 {
 			bad(fmt.Sprintf("networks[%d].vni", i), strconv.Itoa(n.VNI), "VNI already used by network "+other, "give each network its own VNI")
 			continue
 		}
@@ -165,20 +183,31 @@ func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fi
 	if !labelRE.MatchString(n.Name) {
 		fail("name", n.Name, "not a valid network name", "use lower-case letters, digits and '-'")
 	}
-	if n.VNI < 1 || n.VNI > encap.MaxVNI {
-		fail("vni", strconv.Itoa(n.VNI), "VNI out of range", fmt.Sprintf("use 1-%d", encap.MaxVNI))
+	if n.VNI != 0 && (n.VNI < 1 || n.VNI > encap.MaxVNI) {
+		fail("vni", strconv.Itoa(n.VNI), "VNI out of range", fmt.Sprintf("use 1-%d, or leave it out to derive one", encap.MaxVNI))
 	}
-	sub, err := netip.ParsePrefix(n.Subnet)
-	if err != nil {
-		fail("subnet", n.Subnet, "not a CIDR prefix", "write it like 10.20.0.0/24")
-	} else if sub != sub.Masked() {
-		fail("subnet", n.Subnet, "has host bits set", "write the network address, "+sub.Masked().String())
+	if n.Subnet != "" {
+		sub, err := netip.ParsePrefix(n.Subnet)
+		if err != nil {
+			fail("subnet", n.Subnet, "not a CIDR prefix", "write it like 10.20.0.0/24")
+		} else if sub != sub.Masked() {
+			fail("subnet", n.Subnet, "has host bits set", "write the network address, "+sub.Masked().String())
+		} else if sub.Bits() > sub.Addr().BitLen()-2 {
+			fail("subnet", n.Subnet, "too small for a network", "use at least a /30 (IPv4) or /126 (IPv6)")
+		} else {
+			ns.subnet = sub
+		}
+	} else if n.VNI != 0 {
+		fail("subnet", "", "a network with a vni needs a subnet", "add subnet, or leave out vni to join a network defined elsewhere")
 	}
-	ns.subnet = sub
-	if a, err := parseAddrInSubnet(n.Address, sub); err != nil {
-		fail("address", n.Address, err.Error(), "use an address inside "+n.Subnet+", for example "+exampleAddr(sub))
-	} else {
-		ns.addr = a
+	if n.Address != "" {
+		a, err := parseAddrInSubnet(n.Address, ns.subnet)
+		switch {
+		case err != nil:
+			fail("address", n.Address, err.Error(), "use an address inside "+n.Subnet+", for example "+exampleAddr(ns.subnet))
+		default:
+			ns.addr = a
+		}
 	}
 	if ns.device == "" {
 		ns.device = "mn-" + n.Name
@@ -194,27 +223,59 @@ func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fi
 	return ns, ok
 }
 
-// parseAddrInSubnet accepts "10.0.0.5" or "10.0.0.5/24" and returns the
-// address with the subnet's prefix length.
-func parseAddrInSubnet(s string, sub netip.Prefix) (netip.Prefix, error) {
+func validateGossip(g GossipConfig, bad func(key, val, problem, fix string)) {
+	if g.Port < 1 || g.Port > 65535 {
+		bad("gossip.port", strconv.Itoa(g.Port), "not a port", "use 1-65535 (7946 is the default)")
+	}
+	if g.Interval < 10*time.Millisecond || g.Interval > time.Minute {
+		bad("gossip.interval", g.Interval.String(), "out of range", "use 10ms-1m (200ms is the default)")
+	}
+	if g.Fanout < 1 || g.Fanout > 64 {
+		bad("gossip.fanout", strconv.Itoa(g.Fanout), "out of range", "use 1-64 (3 is the default)")
+	}
+	if g.BulkSyncInterval < time.Second {
+		bad("gossip.bulk_sync_interval", g.BulkSyncInterval.String(), "too short", "use 1s or more (30s is the default)")
+	}
+	if g.ProbeInterval < 50*time.Millisecond || g.ProbeInterval > time.Minute {
+		bad("gossip.probe_interval", g.ProbeInterval.String(), "out of range", "use 50ms-1m (1s is the default)")
+	}
+}
+
+// seedAddr normalises a join address to host:port.
+func seedAddr(s string, defPort int) (string, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.String(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(a, uint16(defPort)).String(), nil
+	}
+	return "", errors.New("not an IP address or IP:port")
+}
+
+// parseAddrInSubnet accepts "10.0.0.5" or "10.0.0.5/24". With a valid
+// subnet the address must lie inside it and not be its network address.
+func parseAddrInSubnet(s string, sub netip.Prefix) (netip.Addr, error) {
 	if s == "" {
-		return netip.Prefix{}, errors.New("missing address")
+		return netip.Addr{}, errors.New("missing address")
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		p, perr := netip.ParsePrefix(s)
 		if perr != nil {
-			return netip.Prefix{}, errors.New("not an IP address")
+			return netip.Addr{}, errors.New("not an IP address")
 		}
 		a = p.Addr()
 	}
-	if !sub.IsValid() || !sub.Contains(a) {
-		return netip.Prefix{}, errors.New("not inside the network's subnet")
+	if !sub.IsValid() {
+		return a, nil
+	}
+	if !sub.Contains(a) {
+		return netip.Addr{}, errors.New("not inside the network's subnet")
 	}
 	if a == sub.Addr() && a.Is4() && sub.Bits() < 31 {
-		return netip.Prefix{}, errors.New("is the subnet's network address")
+		return netip.Addr{}, errors.New("is the subnet's network address")
 	}
-	return netip.PrefixFrom(a, sub.Bits()), nil
+	return a, nil
 }
 
 func exampleAddr(sub netip.Prefix) string {
@@ -240,8 +301,7 @@ func validatePeer(key string, p PeerConfig, port uint16, nets map[string]uint32,
 	}
 	for j, e := range p.Endpoints {
 		ek := fmt.Sprintf("endpoints[%d]", j)
-		vni, known := nets[e.Network]
-		if !known {
+		if _, known := nets[e.Network]; !known {
 			fail(ek+".network", e.Network, "no such network in this config", "add it under networks, or fix the name")
 			continue
 		}
@@ -250,7 +310,7 @@ func validatePeer(key string, p PeerConfig, port uint16, nets map[string]uint32,
 			fail(ek+".ip", e.IP, "not an IP address", "for example 10.20.0.2")
 			continue
 		}
-		ep := epSpec{vni: vni, ip: ip}
+		ep := epSpec{network: e.Network, ip: ip}
 		if e.MAC == "" {
 			ep.mac = InterfaceMAC(p.Name, e.Network)
 		} else if m, err := ParseMAC(e.MAC); err != nil {

@@ -50,7 +50,7 @@ func printStatus(w io.Writer, st *api.Status) {
 	n := st.Node
 	fmt.Fprintf(w, "Node %s  (meshnet %s, pid %d, %s mode, up %s)\n", n.Name, n.Version, n.PID, n.Mode,
 		time.Duration(n.UptimeSeconds)*time.Second)
-	fmt.Fprintf(w, "Underlay %s, VXLAN port %d\n\n", orDash(n.Underlay), n.VXLANPort)
+	fmt.Fprintf(w, "Underlay %s, gossip port %d, %d cluster members\n\n", orDash(n.Underlay), n.GossipPort, n.Members)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NETWORK\tVNI\tSUBNET\tADDRESS\tDEVICE\tMTU\tMEMBERS\tENDPOINTS\tTX PKTS\tRX PKTS\tDROPS")
@@ -62,12 +62,21 @@ func printStatus(w io.Writer, st *api.Status) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tUNDERLAY\tNETWORKS\tTX PKTS\tTX BYTES\tRX PKTS\tRX BYTES")
+	fmt.Fprintln(tw, "PEER\tUNDERLAY\tSTATE\tNETWORKS\tTX PKTS\tTX BYTES\tRX PKTS\tRX BYTES")
 	for _, p := range st.Peers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", p.Name, p.Underlay, orDash(strings.Join(p.Networks, ",")),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", p.Name, orDash(p.Underlay), p.State, orDash(strings.Join(p.Networks, ",")),
 			p.TxPackets, p.TxBytes, p.RxPackets, p.RxBytes)
 	}
 	tw.Flush()
+	for _, w8 := range st.Waiting {
+		fmt.Fprintf(w, "\nWaiting for network %s to be defined (meshnet network create %s --subnet CIDR)\n", w8, w8)
+	}
+	for _, c := range st.Conflicts {
+		fmt.Fprintf(w, "\nCONFLICT: %s\n", c)
+	}
+	for _, d := range st.Duplicates {
+		fmt.Fprintf(w, "\nDUPLICATE ADDRESS %s on %s: used by %s, also claimed by %s\n", d.IP, d.Network, d.Winner, strings.Join(d.Losers, ","))
+	}
 	if len(st.Drops) > 0 {
 		fmt.Fprintf(w, "\nDropped before reaching a network: %s\n", dropSummary(st.Drops))
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -11,26 +13,45 @@ import (
 	"meshnet.dev/meshnet/node"
 )
 
+// upFlags are the settings `meshnet up` takes on the command line; they
+// override the config file.
+type upFlags struct {
+	config   string
+	name     string
+	join     []string
+	networks []string
+	mode     string
+	underlay string
+	port     int
+	gossip   int
+	logLevel string
+}
+
 func upCmd(g *globals) *cobra.Command {
-	var cfgPath string
+	var f upFlags
 	c := &cobra.Command{
-		Use:   "up -c FILE",
+		Use:   "up [-c FILE] [--join ADDR,...] [--network NAME[=IP],...]",
 		Short: "Run a meshnet node in the foreground",
 		Long: `Run a meshnet node in the foreground until SIGINT or SIGTERM.
 
-On exit the node removes its devices, routes and control socket.`,
-		Example: `  meshnet up -c /etc/meshnet/meshnet.yaml`,
-		Args:    cobra.NoArgs,
+The node joins the cluster through any of the --join addresses (retrying
+until one answers) and attaches to each --network as soon as the cluster
+defines it, taking an address from the network's subnet unless one is
+given as NAME=IP. On exit it leaves the cluster and removes its devices,
+routes and control socket.`,
+		Example: `  # first node: start a cluster and define a network
+  meshnet up -c /etc/meshnet/meshnet.yaml
+
+  # any other node: join through the first and attach to "blue"
+  meshnet up --join 192.0.2.10 --network blue
+
+  # with a static address on blue
+  meshnet up --join 192.0.2.10 --network blue=10.42.0.7`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfgPath == "" {
-				return usageError{errMissingConfig}
-			}
-			cfg, err := node.LoadConfig(cfgPath)
+			cfg, err := f.toConfig(cmd, g)
 			if err != nil {
 				return err
-			}
-			if cmd.Flags().Changed("state-dir") {
-				cfg.StateDir = g.stateDir
 			}
 			n, err := node.New(cfg, node.Options{})
 			if err != nil {
@@ -41,6 +62,72 @@ On exit the node removes its devices, routes and control socket.`,
 			return n.Run(ctx)
 		},
 	}
-	c.Flags().StringVarP(&cfgPath, "config", "c", "", "configuration file (YAML)")
+	fl := c.Flags()
+	fl.StringVarP(&f.config, "config", "c", "", "configuration file (YAML); flags override it")
+	fl.StringVar(&f.name, "name", "", "node name (default: host name)")
+	fl.StringSliceVar(&f.join, "join", nil, "gossip address(es) of cluster nodes, IP or IP:port")
+	fl.StringSliceVar(&f.networks, "network", nil, "network(s) to attach to, NAME or NAME=IP")
+	fl.StringVar(&f.mode, "mode", "", "device mode: tap or tun")
+	fl.StringVar(&f.underlay, "advertise", "", "underlay address peers reach this node on")
+	fl.IntVar(&f.port, "vxlan-port", 0, "UDP port for VXLAN (default 4789)")
+	fl.IntVar(&f.gossip, "gossip-port", 0, "gossip port (default 7946)")
+	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	return c
+}
+
+// config_ loads the config file (if any) and applies the flags.
+func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (node.Config, error) {
+	cfg := node.DefaultConfig()
+	if f.config != "" {
+		var err error
+		if cfg, err = node.LoadConfig(f.config); err != nil {
+			return cfg, err
+		}
+	}
+	set := cmd.Flags().Changed
+	if set("state-dir") || f.config == "" {
+		cfg.StateDir = g.stateDir
+	}
+	if f.name != "" {
+		cfg.Name = f.name
+	}
+	if set("join") {
+		cfg.Join = f.join
+	}
+	for _, spec := range f.networks {
+		name, addr, _ := strings.Cut(spec, "=")
+		if name == "" {
+			return cfg, usageError{fmt.Errorf("--network %q: expected NAME or NAME=IP", spec)}
+		}
+		cfg.Networks = mergeNetwork(cfg.Networks, node.NetworkConfig{Name: name, Address: addr})
+	}
+	if f.mode != "" {
+		cfg.Mode = f.mode
+	}
+	if f.underlay != "" {
+		cfg.Underlay.Address = f.underlay
+	}
+	if f.port != 0 {
+		cfg.Underlay.VXLANPort = f.port
+	}
+	if f.gossip != 0 {
+		cfg.Gossip.Port = f.gossip
+	}
+	if f.logLevel != "" {
+		cfg.Log.Level = f.logLevel
+	}
+	return cfg, nil
+}
+
+// mergeNetwork adds n, or sets the address of the entry with its name.
+func mergeNetwork(nets []node.NetworkConfig, n node.NetworkConfig) []node.NetworkConfig {
+	for i := range nets {
+		if nets[i].Name == n.Name {
+			if n.Address != "" {
+				nets[i].Address = n.Address
+			}
+			return nets
+		}
+	}
+	return append(nets, n)
 }

@@ -60,6 +60,35 @@ func (m *Meshnet) Start(extraArgs ...string) error {
 	return nil
 }
 
+// WaitNetworks waits until the daemon is attached to every named network
+// (all of its configured ones if none are named) with an address.
+func (m *Meshnet) WaitNetworks(timeout time.Duration, names ...string) (*api.Status, error) {
+	var st *api.Status
+	err := Poll(timeout, 20*time.Millisecond, func() error {
+		var err error
+		if st, err = m.Status(); err != nil {
+			return err
+		}
+		if len(st.Waiting) > 0 {
+			return fmt.Errorf("%s waits for networks %v", m.Host.Name, st.Waiting)
+		}
+		have := map[string]bool{}
+		for _, n := range st.Networks {
+			if n.Address == "" {
+				return fmt.Errorf("%s has no address on %s yet", m.Host.Name, n.Name)
+			}
+			have[n.Name] = true
+		}
+		for _, n := range names {
+			if !have[n] {
+				return fmt.Errorf("%s is not on network %s", m.Host.Name, n)
+			}
+		}
+		return nil
+	})
+	return st, err
+}
+
 // Status asks the daemon for its status over the control socket.
 func (m *Meshnet) Status() (*api.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

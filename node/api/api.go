@@ -12,6 +12,48 @@ type Status struct {
 	Networks []Network         `json:"networks"`
 	Peers    []Peer            `json:"peers"`
 	Drops    map[string]uint64 `json:"drops"` // not attributable to a network
+	// Conflicts are network definitions that lost to an earlier one.
+	Conflicts []string `json:"conflicts,omitempty"`
+	// Duplicates are addresses claimed by more than one endpoint.
+	Duplicates []Duplicate `json:"duplicates,omitempty"`
+	// Waiting are networks this node wants that nobody has defined yet.
+	Waiting []string `json:"waiting,omitempty"`
+}
+
+// Duplicate is an address claimed by more than one endpoint: the earliest
+// claim (Winner) is used everywhere, the others are ignored.
+type Duplicate struct {
+	Network string   `json:"network"`
+	IP      string   `json:"ip"`
+	Winner  string   `json:"winner"`
+	Losers  []string `json:"losers"`
+}
+
+// ClusterNetwork is a network as the cluster defines it (GET /v1/networks).
+type ClusterNetwork struct {
+	Name      string   `json:"name"`
+	VNI       uint32   `json:"vni"`
+	Subnet    string   `json:"subnet"`
+	Encrypted bool     `json:"encrypted"`
+	Origin    string   `json:"origin"`
+	Members   []string `json:"members"`
+	// Attached reports whether this node is on the network; Endpoints is
+	// only known then.
+	Attached  bool `json:"attached"`
+	Endpoints int  `json:"endpoints"`
+}
+
+// CreateNetwork is the body of POST /v1/networks.
+type CreateNetwork struct {
+	Name      string `json:"name"`
+	Subnet    string `json:"subnet"`
+	VNI       uint32 `json:"vni,omitempty"`
+	Encrypted bool   `json:"encrypted"`
+}
+
+// JoinNetwork is the body of POST /v1/networks/{name}/join.
+type JoinNetwork struct {
+	Address string `json:"address,omitempty"`
 }
 
 // NodeInfo describes the daemon itself.
@@ -21,7 +63,8 @@ type NodeInfo struct {
 	PID           int    `json:"pid"`
 	Mode          string `json:"mode"`
 	Underlay      string `json:"underlay"`
-	VXLANPort     int    `json:"vxlan_port"`
+	GossipPort    int    `json:"gossip_port"`
+	Members       int    `json:"members"` // live cluster members, this node included
 	UptimeSeconds int64  `json:"uptime_seconds"`
 }
 
@@ -34,6 +77,7 @@ type Network struct {
 	Device    string     `json:"device"`
 	MTU       int        `json:"mtu"`
 	Encrypted bool       `json:"encrypted"`
+	Origin    string     `json:"origin"`
 	Members   []string   `json:"members"`
 	Endpoints []Endpoint `json:"endpoints"`
 	Counters  Counters   `json:"counters"`
@@ -60,8 +104,14 @@ type Counters struct {
 
 // Peer is a remote node as this node sees it.
 type Peer struct {
-	Name      string   `json:"name"`
-	Underlay  string   `json:"underlay"`
+	Name     string `json:"name"`
+	Underlay string `json:"underlay"`
+	// State is alive, suspect, failed or left; "static" for configured
+	// VXLAN peers that do not run meshnet.
+	State string `json:"state"`
+	// RTTMillis is the estimated round trip (network coordinates); 0 when
+	// not known yet.
+	RTTMillis float64  `json:"rtt_ms"`
 	Networks  []string `json:"networks"`
 	TxPackets uint64   `json:"tx_packets"`
 	TxBytes   uint64   `json:"tx_bytes"`

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"syscall"
 )
@@ -38,6 +39,34 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// Peers lists the cluster's members.
+func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
+	var out []Peer
+	return out, c.Do(ctx, http.MethodGet, "/v1/peers", nil, &out)
+}
+
+// Networks lists the cluster's networks.
+func (c *Client) Networks(ctx context.Context) ([]ClusterNetwork, error) {
+	var out []ClusterNetwork
+	return out, c.Do(ctx, http.MethodGet, "/v1/networks", nil, &out)
+}
+
+// CreateNetwork defines a network in the cluster.
+func (c *Client) CreateNetwork(ctx context.Context, req CreateNetwork) (ClusterNetwork, error) {
+	var out ClusterNetwork
+	return out, c.Do(ctx, http.MethodPost, "/v1/networks", req, &out)
+}
+
+// JoinNetwork attaches the node to a network.
+func (c *Client) JoinNetwork(ctx context.Context, name string, req JoinNetwork) error {
+	return c.Do(ctx, http.MethodPost, "/v1/networks/"+url.PathEscape(name)+"/join", req, nil)
+}
+
+// LeaveNetwork detaches the node from a network.
+func (c *Client) LeaveNetwork(ctx context.Context, name string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/networks/"+url.PathEscape(name)+"/leave", nil, nil)
 }
 
 // Do sends a request with an optional JSON body and decodes a JSON answer

@@ -1,0 +1,148 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip"
+)
+
+// startGossip creates the gossip DB: this node's membership in the cluster
+// and its replicated tables.
+func (n *Node) startGossip() error {
+	meta, err := nodeMeta{VXLAN: n.underlay}.encode()
+	if err != nil {
+		return err
+	}
+	g := gossip.DefaultConfig()
+	g.Name = n.spec.name
+	g.BindAddr = "0.0.0.0"
+	if n.underlay.Addr().Is6() {
+		g.BindAddr = "::"
+	}
+	g.BindPort = n.spec.gossip.Port
+	g.AdvertiseAddr = n.underlay.Addr().String()
+	g.AdvertisePort = n.spec.gossip.Port
+	g.Meta = meta
+	g.GossipInterval = n.spec.gossip.Interval
+	g.Fanout = n.spec.gossip.Fanout
+	g.BulkSyncInterval = n.spec.gossip.BulkSyncInterval
+	g.Logger = n.log
+	g.Transport = n.opts.GossipTransport
+	probe := n.spec.gossip.ProbeInterval
+	g.Tune = func(c *memberlist.Config) {
+		c.ProbeInterval = probe
+		c.ProbeTimeout = min(c.ProbeTimeout, probe/2)
+		if n.opts.GossipTune != nil {
+			n.opts.GossipTune(c)
+		}
+	}
+	db, err := gossip.New(g)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("gossip port %d is already in use (another meshnet?); set gossip.port: %w", g.BindPort, err)
+		}
+		return fmt.Errorf("starting gossip on port %d: %w", g.BindPort, err)
+	}
+	n.db = db
+	n.cancelWatch = db.Watch(func(gossip.Event) { n.poke() })
+	return nil
+}
+
+// poke asks the reconciler to run soon; it never blocks.
+func (n *Node) poke() {
+	select {
+	case n.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// joinLoop joins the cluster through the seeds, retrying until one answers,
+// so nodes may start in any order.
+func (n *Node) joinLoop(ctx context.Context) {
+	defer n.wg.Done()
+	if len(n.spec.join) == 0 {
+		n.markJoined(true)
+		return
+	}
+	backoff := 200 * time.Millisecond
+	for {
+		k, err := n.db.Join(n.spec.join)
+		if err == nil && k > 0 {
+			n.log.Info("joined the cluster", "via", n.spec.join, "answered", k)
+			n.markJoined(false)
+			return
+		}
+		n.log.Warn("cannot reach any seed yet; retrying", "seeds", n.spec.join, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// markJoined lets the node define networks from its config: at once when it
+// starts a new cluster, otherwise only once it has had time to see the
+// cluster's own definitions, which then win.
+func (n *Node) markJoined(alone bool) {
+	n.mu.Lock()
+	n.joinedAt = time.Now()
+	if alone {
+		n.joinedAt = n.joinedAt.Add(-time.Hour)
+	}
+	n.mu.Unlock()
+	n.poke()
+}
+
+// pickUnderlay decides the address peers send VXLAN and gossip to.
+func (n *Node) pickUnderlay() (netip.Addr, error) {
+	if n.opts.Underlay.IsValid() {
+		return n.opts.Underlay.Addr(), nil
+	}
+	if n.spec.underlay.IsValid() {
+		return n.spec.underlay, nil
+	}
+	for _, seed := range n.spec.join {
+		if c, err := net.Dial("udp", seed); err == nil {
+			a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+			c.Close()
+			return a, nil
+		}
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	var v6 netip.Addr
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			p, err := netip.ParsePrefix(a.String())
+			if err != nil || !p.Addr().IsGlobalUnicast() {
+				continue
+			}
+			if p.Addr().Is4() {
+				return p.Addr(), nil
+			}
+			if !v6.IsValid() {
+				v6 = p.Addr()
+			}
+		}
+	}
+	if v6.IsValid() {
+		return v6, nil
+	}
+	return netip.Addr{}, errors.New("no underlay address found: set underlay.address in the config")
+}

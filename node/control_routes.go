@@ -1,0 +1,84 @@
+package node
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"meshnet.dev/meshnet/node/api"
+)
+
+// maxRequestBody bounds control API request bodies.
+const maxRequestBody = 64 << 10
+
+// routes registers the control API's handlers.
+func (n *Node) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Status())
+	})
+	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.peers(n.table.Snapshot()))
+	})
+	mux.HandleFunc("GET /v1/networks", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Networks())
+	})
+	mux.HandleFunc("POST /v1/networks", func(w http.ResponseWriter, r *http.Request) {
+		var req api.CreateNetwork
+		if !readJSON(w, r, &req) {
+			return
+		}
+		out, err := n.CreateNetwork(req)
+		if err != nil {
+			code := http.StatusBadRequest
+			if errors.Is(err, errConflict) {
+				code = http.StatusConflict
+			}
+			writeError(w, code, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, out)
+	})
+	mux.HandleFunc("POST /v1/networks/{name}/join", func(w http.ResponseWriter, r *http.Request) {
+		var req api.JoinNetwork
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := n.JoinNetwork(r.PathValue("name"), req); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("POST /v1/networks/{name}/leave", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.LeaveNetwork(r.PathValue("name")); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+}
+
+// readJSON decodes a bounded JSON body; an empty body is an empty request.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+		return false
+	}
+	if len(body) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, errors.New("malformed request: "+err.Error()))
+		return false
+	}
+	return true
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, api.Error{Error: err.Error()})
+}

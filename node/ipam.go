@@ -1,0 +1,98 @@
+package node
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/routing"
+)
+
+// ipamState is this node's address claim on one network.
+type ipamState struct {
+	block   netip.Prefix // claimed block, if any
+	since   time.Time    // when it was claimed
+	settled bool         // held long enough to be used
+}
+
+// settleRounds is how many gossip intervals a claim must stand before the
+// node uses it: long enough for a concurrent claim of the same block to
+// arrive and be settled by claim order.
+const settleRounds = 5
+
+// settleAddress makes sure the node has its address on the network: the
+// static one, or the first address of a block it has claimed and held.
+// Losing a block (a concurrent claim that came first, or one seen only when
+// a partition heals) means picking another.
+func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []duplicate) {
+	if a.static.IsValid() {
+		for _, d := range dups {
+			if d.ip == a.static.String() && d.winner != n.spec.name {
+				n.log.Error("duplicate address: our static address is also claimed by another node, which claimed it first",
+					"network", a.def.Name, "address", a.static, "other", d.winner)
+			}
+		}
+		n.useAddress(a, a.static)
+		return
+	}
+	name := a.def.Name
+	var claims []routing.Claim
+	n.db.Walk(name, tableIPAM, func(e gossip.Entry) bool {
+		b, err := netip.ParsePrefix(e.Key)
+		if err != nil || b != b.Masked() || b.Bits() != routing.BlockBits(a.def.Subnet) || !a.def.Subnet.Contains(b.Addr()) {
+			return true
+		}
+		claims = append(claims, routing.Claim{Block: b, Owner: e.Owner, LTime: e.LTime})
+		return true
+	})
+	won := routing.ResolveClaims(claims)
+	if a.ipam.block.IsValid() {
+		if w, ok := won[a.ipam.block]; ok && w.Owner != n.spec.name {
+			n.log.Warn("address block claimed first by another node; picking another",
+				"network", name, "block", a.ipam.block, "winner", w.Owner)
+			n.db.Delete(name, tableIPAM, a.ipam.block.String())
+			a.ipam = ipamState{}
+		}
+	}
+	if !a.ipam.block.IsValid() {
+		b, ok := routing.FreeBlock(a.def.Subnet, won, used, rand.Uint64())
+		if !ok {
+			n.log.Error("no free address block left in the network's subnet", "network", name, "subnet", a.def.Subnet)
+			return
+		}
+		if err := n.db.Put(name, tableIPAM, b.String(), nil); err != nil {
+			n.log.Warn("claiming address block", "network", name, "err", err)
+			return
+		}
+		a.ipam = ipamState{block: b, since: time.Now()}
+		n.log.Debug("claimed address block", "network", name, "block", b)
+		return
+	}
+	if !a.ipam.settled && time.Since(a.ipam.since) >= settleRounds*n.spec.gossip.Interval {
+		a.ipam.settled = true
+	}
+	if a.ipam.settled {
+		n.useAddress(a, routing.BlockAddress(a.ipam.block))
+	}
+}
+
+// useAddress assigns addr to the network's device and publishes it as this
+// node's endpoint, withdrawing the previous one.
+func (n *Node) useAddress(a *attachment, addr netip.Addr) {
+	old := a.addr
+	if old == addr {
+		return
+	}
+	if err := n.setAddress(a, addr); err != nil {
+		n.log.Error("assigning address", "network", a.def.Name, "err", err)
+		return
+	}
+	if old.IsValid() {
+		n.db.Delete(a.def.Name, tableEndpoints, endpointKey(a.mac, old))
+	}
+	if err := n.db.Put(a.def.Name, tableEndpoints, endpointKey(a.mac, addr), nil); err != nil {
+		n.log.Warn("publishing our endpoint", "network", a.def.Name, "err", err)
+	}
+	n.poke()
+}

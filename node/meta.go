@@ -1,0 +1,54 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// nodeMeta is what a node tells the cluster about its data path, carried as
+// memberlist node metadata. Fields are append-only; unknown fields are
+// ignored so older nodes can read newer metadata.
+type nodeMeta struct {
+	// V is the metadata format version.
+	V int `json:"v"`
+	// VXLAN is where plain VXLAN for this node goes.
+	VXLAN netip.AddrPort `json:"vxlan"`
+}
+
+const (
+	metaVersion = 1
+	// maxMetaBytes is memberlist's limit on node metadata.
+	maxMetaBytes = 512
+)
+
+func (m nodeMeta) encode() ([]byte, error) {
+	m.V = metaVersion
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxMetaBytes {
+		return nil, fmt.Errorf("node metadata is %d bytes, more than %d", len(b), maxMetaBytes)
+	}
+	return b, nil
+}
+
+var errBadMeta = errors.New("malformed node metadata")
+
+// decodeMeta parses metadata that arrived from the network.
+func decodeMeta(b []byte) (nodeMeta, error) {
+	var m nodeMeta
+	if len(b) == 0 || len(b) > maxMetaBytes {
+		return m, errBadMeta
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%w: %v", errBadMeta, err)
+	}
+	if m.V < 1 || !m.VXLAN.IsValid() || m.VXLAN.Port() == 0 || m.VXLAN.Addr().IsUnspecified() || m.VXLAN.Addr().IsMulticast() {
+		return m, errBadMeta
+	}
+	m.VXLAN = netip.AddrPortFrom(m.VXLAN.Addr().Unmap(), m.VXLAN.Port())
+	return m, nil
+}

@@ -1,0 +1,123 @@
+package node
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/node/api"
+)
+
+func netipPrefix(a netip.Addr, bits int) string { return netip.PrefixFrom(a, bits).String() }
+
+// Networks lists every network the cluster defines.
+func (n *Node) Networks() []api.ClusterNetwork {
+	won, _ := n.clusterDefs()
+	members := map[string][]string{}
+	for _, m := range n.db.Members() {
+		if m.Name == n.spec.name || m.State.String() == "alive" || m.State.String() == "suspect" {
+			for _, nw := range m.Networks {
+				members[nw] = append(members[nw], m.Name)
+			}
+		}
+	}
+	snap := n.table.Snapshot()
+	out := make([]api.ClusterNetwork, 0, len(won))
+	for _, d := range won {
+		cn := api.ClusterNetwork{Name: d.Name, VNI: d.VNI, Subnet: d.Subnet.String(), Encrypted: d.Encrypted,
+			Origin: d.Origin, Members: members[d.Name]}
+		n.mu.Lock()
+		a := n.nets[d.Name]
+		n.mu.Unlock()
+		if a != nil {
+			cn.Attached = true
+			if net := snap.Network(a.def.VNI); net != nil {
+				cn.Endpoints = len(net.Endpoints())
+			}
+		}
+		slices.Sort(cn.Members)
+		out = append(out, cn)
+	}
+	slices.SortFunc(out, func(a, b api.ClusterNetwork) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// errConflict reports a network that already exists differently.
+var errConflict = errors.New("conflict")
+
+// CreateNetwork defines a network cluster-wide. It waits a few gossip rounds
+// and reports a conflict if another node defined the same name or VNI first.
+func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) {
+	if !labelRE.MatchString(req.Name) {
+		return api.ClusterNetwork{}, fmt.Errorf("network name %q: use lower-case letters, digits and '-'", req.Name)
+	}
+	sub, err := netip.ParsePrefix(req.Subnet)
+	if err != nil || sub != sub.Masked() || sub.Bits() > sub.Addr().BitLen()-2 {
+		return api.ClusterNetwork{}, fmt.Errorf("subnet %q: not a network prefix; write it like 10.20.0.0/24", req.Subnet)
+	}
+	if req.VNI != 0 && !encap.ValidVNI(req.VNI) {
+		return api.ClusterNetwork{}, fmt.Errorf("vni %d: use 1-%d", req.VNI, encap.MaxVNI)
+	}
+	won, _ := n.clusterDefs()
+	if d, ok := won[req.Name]; ok {
+		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q already exists (vni %d, %s, created by %s)", errConflict, d.Name, d.VNI, d.Subnet, d.Origin)
+	}
+	d, err := n.createNetwork(req.Name, sub, req.VNI, req.Encrypted, won)
+	if err != nil {
+		return api.ClusterNetwork{}, fmt.Errorf("%w: %v", errConflict, err)
+	}
+	// A definition made at the same moment elsewhere shows up within a few
+	// gossip rounds; tell the caller now if ours lost.
+	time.Sleep(settleRounds * n.spec.gossip.Interval)
+	won, _ = n.clusterDefs()
+	w, ok := won[req.Name]
+	if !ok || !w.sameNetwork(d) || w.Origin != n.spec.name {
+		if ok {
+			return api.ClusterNetwork{}, fmt.Errorf("%w: network %q was defined at the same time by %s (vni %d, %s), whose definition wins", errConflict, req.Name, w.Origin, w.VNI, w.Subnet)
+		}
+		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q lost a VNI conflict with another network; pick another --vni", errConflict, req.Name)
+	}
+	return api.ClusterNetwork{Name: w.Name, VNI: w.VNI, Subnet: w.Subnet.String(), Encrypted: w.Encrypted, Origin: w.Origin}, nil
+}
+
+// JoinNetwork attaches this node to a network, now or as soon as it is
+// defined.
+func (n *Node) JoinNetwork(name string, req api.JoinNetwork) error {
+	if !labelRE.MatchString(name) {
+		return fmt.Errorf("network name %q: use lower-case letters, digits and '-'", name)
+	}
+	ns := netSpec{name: name, device: defaultDevice(name)}
+	if req.Address != "" {
+		a, err := netip.ParseAddr(req.Address)
+		if err != nil {
+			return fmt.Errorf("address %q: not an IP address", req.Address)
+		}
+		ns.addr = a
+	}
+	n.mu.Lock()
+	if _, ok := n.want[name]; ok {
+		n.mu.Unlock()
+		return fmt.Errorf("already on network %q", name)
+	}
+	n.want[name] = ns
+	n.mu.Unlock()
+	n.poke()
+	return nil
+}
+
+// LeaveNetwork detaches this node from a network.
+func (n *Node) LeaveNetwork(name string) error {
+	n.mu.Lock()
+	_, ok := n.want[name]
+	delete(n.want, name)
+	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("not on network %q", name)
+	}
+	n.poke()
+	return nil
+}
