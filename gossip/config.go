@@ -163,3 +163,16 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// String describes the config with the keyring redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("gossip.Config{Name:%q Bind:%s:%d Advertise:%s:%d Keys:%d(redacted) GossipInterval:%v Fanout:%d BulkSyncInterval:%v TombstoneTTL:%v NodeReapTimeout:%v TopologyAware:%v}",
+		c.Name, c.BindAddr, c.BindPort, c.AdvertiseAddr, c.AdvertisePort, len(c.Keys),
+		c.GossipInterval, c.Fanout, c.BulkSyncInterval, c.TombstoneTTL, c.NodeReapTimeout, c.TopologyAware)
+}
+
+// GoString is String, so that %#v does not print the keys either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps the keys out of structured logs.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }

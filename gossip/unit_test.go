@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -181,5 +182,18 @@ func TestSecretsNotInErrors(t *testing.T) {
 	err := c.validate()
 	if err == nil || strings.Contains(err.Error(), string(key[:16])) {
 		t.Errorf("error %v leaks or misses the bad key", err)
+	}
+}
+
+func TestConfigRedactsKeys(t *testing.T) {
+	c := DefaultConfig()
+	c.Name = "mngsp-x"
+	c.Keys = [][]byte{[]byte("SECRETSECRETSECRETSECRETSECRET!!")}
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", c)
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), buf.String()} {
+		if strings.Contains(s, "SECRET") || strings.Contains(s, "83 69 67") {
+			t.Errorf("key leaked: %s", s)
+		}
 	}
 }
