@@ -144,6 +144,7 @@ func TestSkewedWallClocksConverge(t *testing.T) {
 func TestVivaldiEstimates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newCluster(t, 12, func(cfg *Config) {
+			cfg.BulkSyncInterval = time.Hour // gossip alone must cross sites
 			cfg.Tune = func(mc *memberlist.Config) {
 				fastMemberlist(mc)
 				// Probes must outlast the 80ms cross-site round trip, or
@@ -185,6 +186,20 @@ func TestVivaldiEstimates(t *testing.T) {
 		near, _ := n0.RTT(c.names[2])
 		far, _ := n0.RTT(c.names[1])
 		t.Logf("estimates from %s: same site %v, other site %v (true 4ms and 80ms)", c.names[0], near, far)
+
+		// Topology-aware fanout still crosses to the far site quickly.
+		for _, n := range c.names {
+			mustOK(t, c.nodes[n].JoinNetwork("blue"))
+		}
+		c.waitNetworkMembers("blue", c.names)
+		for round := range 5 {
+			start := time.Now()
+			mustOK(t, n0.Put("blue", "ep", fmt.Sprint(round), []byte("v")))
+			c.waitConverged("blue", []string{"ep"}, round+1)
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("write %d took %v to reach both sites by gossip", round, took)
+			}
+		}
 		c.stop()
 	})
 }

@@ -4,13 +4,21 @@ import (
 	"time"
 )
 
+// defaultLeaveTimeout bounds Leave when the caller gives no timeout; without
+// one memberlist would wait for its leave broadcast forever.
+const defaultLeaveTimeout = 5 * time.Second
+
 // Leave leaves the cluster gracefully: it deletes all of this node's
 // entries, leaves every network, retracts its cluster presence (so peers
 // see it as left, not failed), pushes all that to a few members of each
 // network over streams, leaves memberlist and shuts down. timeout bounds
 // the pushes and memberlist's leave broadcast each; a push already under
-// way may add memberlist's TCPTimeout.
+// way may add memberlist's TCPTimeout. A timeout of 0 or less means
+// defaultLeaveTimeout.
 func (d *DB) Leave(timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = defaultLeaveTimeout
+	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

@@ -107,11 +107,12 @@ func TestSelectTargetsUniform(t *testing.T) {
 	}
 }
 
-// With distances, k-1 picks are the nearest and one is uniformly random
-// among the rest, so every far member is reached now and then.
+// With distances, k-1 picks come from the nearest third and one is
+// uniformly random among the rest, so every far member is reached now and
+// then and the near ones share the load.
 func TestSelectTargetsTopologyAware(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	names := make([]string, 20)
+	names := make([]string, 21)
 	dist := map[string]time.Duration{}
 	for i := range names {
 		names[i] = fmt.Sprintf("n%02d", i)
@@ -119,27 +120,37 @@ func TestSelectTargetsTopologyAware(t *testing.T) {
 	}
 	delete(dist, "n05") // no estimate: counts as farthest
 	distFn := func(n string) (time.Duration, bool) { d, ok := dist[n]; return d, ok }
-	far := map[string]int{}
-	for range 3000 {
+	near := []string{"n00", "n01", "n02", "n03", "n04", "n06", "n07"} // nearest third of 21
+	nearHits, randomHits := map[string]int{}, map[string]int{}
+	const trials = 6000
+	for range trials {
 		got := selectTargets(slices.Clone(names), 3, distFn, rng.IntN)
-		if len(got) != 3 {
+		if len(got) != 3 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != 3 {
 			t.Fatalf("picked %v", got)
 		}
-		if got[0] != "n00" || got[1] != "n01" {
-			t.Fatalf("nearest two not picked first: %v", got)
+		for _, g := range got[:2] {
+			if !slices.Contains(near, g) {
+				t.Fatalf("near pick %s is not among the nearest third: %v", g, got)
+			}
+			nearHits[g]++
 		}
-		if got[2] == "n00" || got[2] == "n01" {
-			t.Fatalf("random pick repeats a near one: %v", got)
-		}
-		far[got[2]]++
+		randomHits[got[2]]++
 	}
-	for _, n := range names[2:] {
-		if far[n] < 100 || far[n] > 260 { // expected 3000/18 = 167
-			t.Errorf("random pick chose %s %d times, want about 167", n, far[n])
+	for _, n := range near {
+		if nearHits[n] < 1400 || nearHits[n] > 2000 { // expected 2*6000/7 = 1714
+			t.Errorf("near pick chose %s %d times, want about 1714", n, nearHits[n])
+		}
+	}
+	for _, n := range names {
+		if randomHits[n] < 200 || randomHits[n] > 420 { // expected 6000/20 = 300 (each is excluded when picked near)
+			t.Errorf("random pick chose %s %d times, want about 300", n, randomHits[n])
 		}
 	}
 	if got := selectTargets(slices.Clone(names), 1, distFn, rng.IntN); len(got) != 1 {
 		t.Errorf("fanout 1: %v", got)
+	}
+	if got := selectTargets([]string{"a", "b", "c"}, 2, distFn, rng.IntN); len(got) != 2 {
+		t.Errorf("small candidate set: %v", got)
 	}
 }
 
