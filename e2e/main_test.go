@@ -89,3 +89,5 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(string(p))
 	return len(p), nil
 }
+
+func testenvTools(t *testing.T, names ...string) { testenv.RequireTools(t, names...) }

@@ -78,6 +78,7 @@ func (n *Node) joinLoop(ctx context.Context) {
 		if err == nil && k > 0 {
 			n.log.Info("joined the cluster", "via", n.spec.join, "answered", k)
 			n.markJoined(false)
+			n.reconnectLoop(ctx)
 			return
 		}
 		n.log.Warn("cannot reach any seed yet; retrying", "seeds", n.spec.join, "err", err, "retry_in", backoff)
@@ -87,6 +88,44 @@ func (n *Node) joinLoop(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// reconnectInterval is how often a node tries to reach members it believes
+// failed. Gossip stops talking to the dead after a while, so without this
+// two halves of a long partition would never merge again.
+const reconnectInterval = 10 * time.Second
+
+// reconnectLoop periodically tries to join failed members (and the seeds,
+// when this node finds itself alone), merging healed partitions.
+func (n *Node) reconnectLoop(ctx context.Context) {
+	t := time.NewTicker(reconnectInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var addrs []string
+		alive := 0
+		for _, m := range n.db.Members() {
+			switch m.State {
+			case gossip.StateFailed:
+				addrs = append(addrs, m.Addr.String())
+			case gossip.StateAlive, gossip.StateSuspect:
+				alive++
+			}
+		}
+		if alive <= 1 {
+			addrs = append(addrs, n.spec.join...)
+		}
+		if len(addrs) == 0 {
+			continue
+		}
+		if k, err := n.db.Join(addrs); err == nil && k > 0 {
+			n.log.Info("reconnected to members", "answered", k)
+		}
 	}
 }
 

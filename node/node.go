@@ -258,9 +258,9 @@ func (n *Node) learnLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case l := <-n.learned:
-			name := n.networkByVNI(l.VNI)
-			if name == "" {
-				continue
+			name, own := n.networkByVNI(l.VNI)
+			if name == "" || (l.MAC == own && !l.IP.IsValid()) {
+				continue // the node publishes its own interface itself
 			}
 			if err := n.db.Put(name, tableEndpoints, endpointKey(l.MAC, l.IP), nil); err != nil {
 				n.log.Warn("publishing learned endpoint", "network", name, "err", err)
@@ -272,15 +272,17 @@ func (n *Node) learnLoop(ctx context.Context) {
 	}
 }
 
-func (n *Node) networkByVNI(vni uint32) string {
+// networkByVNI returns the attached network with vni and this node's MAC
+// on it.
+func (n *Node) networkByVNI(vni uint32) (string, routing.MAC) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for name, a := range n.nets {
 		if a.def.VNI == vni {
-			return name
+			return name, a.mac
 		}
 	}
-	return ""
+	return "", routing.MAC{}
 }
 
 // isDeviceClosed reports whether a port's Run ended because its device was

@@ -294,6 +294,7 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 		eps = append(eps, owned{ep, e.LTime})
 		return true
 	})
+	eps = dropRedundant(eps, func(o owned) routing.Endpoint { return o.ep })
 	for _, p := range n.spec.peers {
 		for _, e := range p.endpoints {
 			if e.network == name {
@@ -342,6 +343,26 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 	})
 	n.settleAddress(a, eps2ips(table), dups)
 	return dups
+}
+
+// dropRedundant removes MAC-only endpoints whose owner also publishes the
+// same MAC with an address: they say nothing more, and a node learns them
+// from link-local chatter before its addresses are known.
+func dropRedundant[T any](items []T, ep func(T) routing.Endpoint) []T {
+	type key struct {
+		mac  routing.MAC
+		node string
+	}
+	withIP := map[key]bool{}
+	for _, it := range items {
+		if e := ep(it); e.IP.IsValid() {
+			withIP[key{e.MAC, e.Node}] = true
+		}
+	}
+	return slices.DeleteFunc(items, func(it T) bool {
+		e := ep(it)
+		return !e.IP.IsValid() && withIP[key{e.MAC, e.Node}]
+	})
 }
 
 func eps2ips(eps []routing.Endpoint) []netip.Addr {

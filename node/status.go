@@ -48,6 +48,9 @@ func (n *Node) Status() api.Status {
 	}
 	st.Node.Members++ // this node
 	st.Conflicts, st.Waiting = rep.conflicts, rep.waiting
+	gs := n.db.Stats()
+	st.Gossip = api.GossipStats{BytesSent: gs.Transport.BytesSent(), BytesReceived: gs.Transport.BytesReceived(),
+		Dropped: gs.Dropped, Entries: gs.Entries}
 	for _, d := range rep.duplicates {
 		st.Duplicates = append(st.Duplicates, api.Duplicate{Network: d.network, IP: d.ip, Winner: d.winner, Losers: d.losers})
 	}

@@ -1,7 +1,9 @@
 // Command demo builds a three-host meshnet on this machine out of network
-// namespaces, pings every pair over the overlay in TAP and in TUN mode,
-// prints `meshnet status`, and removes everything it created. It exits 0
-// only if every ping succeeded.
+// namespaces: host1 starts a cluster and defines a network with `meshnet
+// network create`; host2 and host3 join through host1's address alone and
+// get their addresses by IPAM. It pings every pair over the overlay in TAP
+// and in TUN mode, prints `meshnet peers`, `networks` and `status`, and
+// removes everything it created. It exits 0 only if every ping succeeded.
 //
 //	go run ./e2e/demo -meshnet bin/meshnet
 package main
@@ -14,6 +16,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"meshnet.dev/meshnet/internal/netlab"
 	"meshnet.dev/meshnet/node"
@@ -79,12 +82,41 @@ func runMode(binary, mode string, verbose bool) (int, error) {
 	}
 	var nodes []*netlab.Meshnet
 	for i, h := range hosts {
-		m, err := h.StartMeshnet(binary, config(hosts, i, mode))
+		c := node.DefaultConfig()
+		c.Name, c.Mode = h.Name, mode
+		if i > 0 {
+			c.Join = []string{hosts[0].Addr.String()}
+		}
+		c.Networks = []node.NetworkConfig{{Name: "blue"}}
+		m, err := h.StartMeshnet(binary, c)
 		if err != nil {
 			return 0, err
 		}
-		fmt.Printf("  %s: underlay %s, overlay %s, meshnet pid %d\n", h.Name, h.Addr, overlay(i), m.Proc.Cmd.Process.Pid)
 		nodes = append(nodes, m)
+		if i == 0 {
+			fmt.Printf("  $ meshnet network create blue --subnet 10.42.0.0/24   (on %s)\n", h.Name)
+			if out, err := m.CLI("network", "create", "blue", "--subnet", "10.42.0.0/24"); err != nil {
+				return 0, fmt.Errorf("%v: %s", err, out)
+			}
+		}
+	}
+	addrs := make([]netip.Addr, len(hosts))
+	for i, m := range nodes {
+		st, err := m.WaitNetworks(60*time.Second, "blue")
+		if err != nil {
+			return 0, err
+		}
+		addrs[i] = netip.MustParsePrefix(st.Networks[0].Address).Addr()
+		join := "started the cluster"
+		if i > 0 {
+			join = "joined via " + hosts[0].Addr.String()
+		}
+		fmt.Printf("  %s: underlay %s, %s, overlay %s (IPAM), meshnet pid %d\n", hosts[i].Name, hosts[i].Addr, join, addrs[i], m.Proc.Cmd.Process.Pid)
+	}
+	for _, m := range nodes {
+		if err := m.WaitEndpoints(60*time.Second, "blue", len(nodes)); err != nil {
+			return 0, err
+		}
 	}
 	failed := 0
 	for i, h := range hosts {
@@ -92,40 +124,24 @@ func runMode(binary, mode string, verbose bool) (int, error) {
 			if i == j {
 				continue
 			}
-			out, err := h.Run("ping", "-c", "3", "-i", "0.1", "-W", "2", overlay(j).String())
+			out, err := h.Run("ping", "-c", "3", "-i", "0.1", "-W", "2", addrs[j].String())
 			if err != nil {
 				failed++
-				fmt.Printf("  ping %s → %s (%s): FAILED\n", h.Name, hosts[j].Name, overlay(j))
+				fmt.Printf("  ping %s → %s (%s): FAILED\n", h.Name, hosts[j].Name, addrs[j])
 				continue
 			}
-			fmt.Printf("  ping %s → %s (%s): %s\n", h.Name, hosts[j].Name, overlay(j), rttLine(out))
+			fmt.Printf("  ping %s → %s (%s): %s\n", h.Name, hosts[j].Name, addrs[j], rttLine(out))
 		}
 	}
-	fmt.Printf("\n$ meshnet status   (on %s)\n", hosts[0].Name)
-	status, err := nodes[0].CLI("status")
-	if err != nil {
-		return failed, err
+	for _, cmd := range []string{"peers", "networks", "status"} {
+		fmt.Printf("\n  $ meshnet %s   (on %s)\n", cmd, hosts[0].Name)
+		out, err := nodes[0].CLI(cmd)
+		if err != nil {
+			return failed, err
+		}
+		fmt.Println(indent(out))
 	}
-	fmt.Println(indent(status))
 	return failed, nil
-}
-
-func overlay(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 42, 0, byte(i + 1)}) }
-
-// config gives host i every other host as a static peer on network blue.
-func config(hosts []*netlab.Host, i int, mode string) node.Config {
-	c := node.DefaultConfig()
-	c.Name = hosts[i].Name
-	c.Mode = mode
-	c.Underlay.Address = hosts[i].Addr.String()
-	c.Networks = []node.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: overlay(i).String()}}
-	for j, o := range hosts {
-		if j != i {
-			c.Peers = append(c.Peers, node.PeerConfig{Name: o.Name, Address: o.Addr.String(),
-				Endpoints: []node.EndpointConfig{{Network: "blue", IP: overlay(j).String()}}})
-		}
-	}
-	return c
 }
 
 // rttLine extracts ping's summary ("3/3 received, rtt avg 0.123 ms").
@@ -148,5 +164,5 @@ func rttLine(out string) string {
 }
 
 func indent(s string) string {
-	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }

@@ -89,6 +89,25 @@ func (m *Meshnet) WaitNetworks(timeout time.Duration, names ...string) (*api.Sta
 	return st, err
 }
 
+// WaitEndpoints waits until the daemon lists want endpoints on network.
+func (m *Meshnet) WaitEndpoints(timeout time.Duration, network string, want int) error {
+	return Poll(timeout, 20*time.Millisecond, func() error {
+		st, err := m.Status()
+		if err != nil {
+			return err
+		}
+		for _, n := range st.Networks {
+			if n.Name == network {
+				if len(n.Endpoints) != want {
+					return fmt.Errorf("%s sees %d endpoints on %s, want %d", m.Host.Name, len(n.Endpoints), network, want)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("%s is not on network %s", m.Host.Name, network)
+	})
+}
+
 // Status asks the daemon for its status over the control socket.
 func (m *Meshnet) Status() (*api.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -18,6 +18,16 @@ type Status struct {
 	Duplicates []Duplicate `json:"duplicates,omitempty"`
 	// Waiting are networks this node wants that nobody has defined yet.
 	Waiting []string `json:"waiting,omitempty"`
+	// Gossip counts the control plane's traffic.
+	Gossip GossipStats `json:"gossip"`
+}
+
+// GossipStats counts control-plane traffic on this node since it started.
+type GossipStats struct {
+	BytesSent     uint64            `json:"bytes_sent"` // everything on the wire, probes included
+	BytesReceived uint64            `json:"bytes_received"`
+	Dropped       map[string]uint64 `json:"dropped,omitempty"`
+	Entries       map[string]int    `json:"entries,omitempty"`
 }
 
 // Duplicate is an address claimed by more than one endpoint: the earliest

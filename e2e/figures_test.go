@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"meshnet.dev/meshnet/internal/netlab"
+)
+
+// TestControlPlaneFigures measures, on 5 hosts: how long a new endpoint
+// takes to be reachable from every member, and the gossip traffic per node
+// at idle. It asserts generous bounds and logs the figures.
+func TestControlPlaneFigures(t *testing.T) {
+	_, hosts := newLab(t, 5)
+	nets := [][]string{{"red"}, {"red"}, {"red"}, {"red"}, {"red"}}
+	ms := gossipCluster(t, hosts, nets, "tap")
+	addrs := waitAttached(t, ms, nets)
+	waitEndpoints(t, ms, "red", 5)
+
+	// A new endpoint behind h5: time until every other host pings it.
+	ep := netip.MustParseAddr("10.10.0.250")
+	start := time.Now()
+	addEndpoint(t, hosts[4], "mn-red", ep, addrs[hosts[0].Name]["red"])
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var slowest time.Duration
+	for _, h := range hosts[:4] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := netlab.Poll(30*time.Second, 10*time.Millisecond, func() error {
+				_, err := h.Run("ping", "-c", "1", "-W", "1", ep.String())
+				return err
+			})
+			if err != nil {
+				t.Errorf("%s never reached the new endpoint: %v", h.Name, err)
+			}
+			mu.Lock()
+			slowest = max(slowest, time.Since(start))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	t.Logf("new endpoint reachable from all 4 other members after %s (ARP for an unknown address is replicated)", slowest.Round(time.Millisecond))
+	// And in every member's forwarding table (what proxy ARP and TUN mode
+	// use) by gossip.
+	var inTables time.Duration
+	for _, m := range ms[:4] {
+		err := netlab.Poll(30*time.Second, 5*time.Millisecond, func() error {
+			st, err := m.Status()
+			if err != nil {
+				return err
+			}
+			for _, e := range st.Networks[0].Endpoints {
+				if e.IP == ep.String() {
+					return nil
+				}
+			}
+			return fmt.Errorf("%s does not list %s yet", m.Host.Name, ep)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inTables = max(inTables, time.Since(start))
+	}
+	t.Logf("new endpoint in all 4 other members' tables after %s", inTables.Round(time.Millisecond))
+	if inTables > 10*time.Second {
+		t.Errorf("endpoint propagation took %s", inTables)
+	}
+
+	// Idle gossip: bytes sent per node per second over 10 s.
+	const window = 10 * time.Second
+	before := make([]uint64, len(ms))
+	for i, m := range ms {
+		st, err := m.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[i] = st.Gossip.BytesSent
+	}
+	time.Sleep(window) // measuring a rate over a fixed window, not waiting for a condition
+	var total float64
+	for i, m := range ms {
+		st, err := m.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += float64(st.Gossip.BytesSent - before[i])
+	}
+	perNode := total / float64(len(ms)) / window.Seconds()
+	t.Logf("idle gossip: %.0f bytes/s sent per node (5 nodes, probes included)", perNode)
+	if perNode > 20_000 {
+		t.Errorf("idle gossip %.0f B/s per node is too chatty", perNode)
+	}
+}
