@@ -258,3 +258,23 @@ func (is *Issuer) IssueToken(bootstrap []netip.AddrPort, ttl time.Duration) (str
 	}
 	return s, tok, nil
 }
+
+// Grants splits rec into one record per recipient, each carrying only that
+// recipient's sealed material and signed anew. A grant is a few hundred
+// bytes whatever the cluster size, so grants travel as small gossip entries
+// (one per node) where a record sealed to thousands of nodes could not.
+// Members apply a grant exactly like the full record.
+func (is *Issuer) Grants(rec *KeyRecord) ([]*KeyRecord, error) {
+	out := make([]*KeyRecord, 0, len(rec.Recipients))
+	for _, s := range rec.Recipients {
+		g := &KeyRecord{ClusterID: rec.ClusterID, Seq: rec.Seq, IssuedAt: rec.IssuedAt, Epoch: rec.Epoch,
+			Recipients: []Sealed{s}}
+		sig, err := is.cfg.Key.sign(sigContextKeyRecord, g.body())
+		if err != nil {
+			return nil, fmt.Errorf("sign key grant for %s: %w", s.To, err)
+		}
+		g.Signature = sig
+		out = append(out, g)
+	}
+	return out, nil
+}
