@@ -51,6 +51,25 @@ func LoadOrCreateNodeKey(stateDir string) (key NodePrivate, created bool, err er
 	return key, true, nil
 }
 
+// ReplaceNodeKey generates a new node key and atomically replaces
+// stateDir/node.key with it (node identity rotation). The old key is gone
+// once this returns: peers must learn the new public key before they can
+// talk to this node again.
+func ReplaceNodeKey(stateDir string) (NodePrivate, error) {
+	if _, err := loadNodeKey(stateDir); err != nil {
+		return NodePrivate{}, fmt.Errorf("rotate node key: %w", err)
+	}
+	key, err := NewNodePrivate(rand.Reader)
+	if err != nil {
+		return NodePrivate{}, err
+	}
+	text := base64.StdEncoding.EncodeToString(key.raw()[:]) + "\n"
+	if err := writeFileAtomic(stateDir, NodeKeyFile, []byte(text), true); err != nil {
+		return NodePrivate{}, fmt.Errorf("rotate node key: %w", err)
+	}
+	return key, nil
+}
+
 // loadNodeKey reads node.key; a missing file is an fs.ErrNotExist error.
 func loadNodeKey(stateDir string) (NodePrivate, error) {
 	path := filepath.Join(stateDir, NodeKeyFile)

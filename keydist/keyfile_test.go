@@ -173,3 +173,25 @@ func TestWriteFileAtomicCreateOnlyDoesNotReplace(t *testing.T) {
 		t.Fatalf("%d entries left in dir, want 1", len(entries))
 	}
 }
+
+func TestReplaceNodeKey(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReplaceNodeKey(dir); err == nil {
+		t.Fatal("replaced a key that does not exist")
+	}
+	old, _, err := LoadOrCreateNodeKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := ReplaceNodeKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, created, err := LoadOrCreateNodeKey(dir)
+	if err != nil || created || !again.Equal(fresh) || again.Equal(old) {
+		t.Fatalf("after replace: created=%v equal-new=%v equal-old=%v err=%v", created, again.Equal(fresh), again.Equal(old), err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, NodeKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", fi.Mode(), err)
+	}
+}
