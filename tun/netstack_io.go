@@ -1,0 +1,110 @@
+package tun
+
+import (
+	"fmt"
+
+	"golang.zx2c4.com/wireguard/tun/netstack"
+)
+
+// Read implements Device. It blocks for the first frame the stack sends, then
+// takes whatever else is queued, up to len(bufs) and BatchSize. Frames are
+// addressed as by the TUN device: source HardwareAddr; destination
+// broadcast, the multicast MAC of the group, the neighbour's MAC, or all-zero
+// for an unknown neighbour. bufs[i] needs room for offset+EthHeaderLen+MTU
+// bytes; a frame that does not fit is dropped and counted as truncated.
+func (d *Netstack) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	limit := min(len(bufs), len(sizes), netstackBatchSize)
+	if limit == 0 {
+		return 0, nil
+	}
+	for {
+		var f readyFrame
+		select {
+		case <-d.done:
+			return 0, ErrClosed
+		case f = <-d.ready:
+		}
+		n := 0
+		for {
+			if dst := bufs[n][offset:]; len(dst) >= f.n {
+				sizes[n] = copy(dst, d.bufs[f.idx][:f.n])
+				n++
+			} else {
+				d.drops.add(DropTruncated, 1)
+			}
+			d.free <- f.idx // never blocks: free holds every index
+			if n == limit {
+				return n, nil
+			}
+			select {
+			case f = <-d.ready:
+				continue
+			default:
+			}
+			break
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Write implements Device. Frames carrying IPv4 or IPv6 (matching the
+// EtherType) to HardwareAddr, broadcast or a multicast MAC go into the stack
+// as IP packets; the rest are dropped and counted by reason (see Drops).
+// Dropped frames count as written. The stack copies what it takes, so the
+// caller keeps its buffers. Write is safe for concurrent use.
+func (d *Netstack) Write(bufs [][]byte, offset int) (int, error) {
+	select {
+	case <-d.done:
+		return 0, ErrClosed
+	default:
+	}
+	for i, b := range bufs {
+		if r := classifyFrame(b[offset:], d.framer.mac); r != DropNone {
+			d.drops.add(r, 1)
+			continue
+		}
+		if _, err := d.dev.Write(bufs[i:i+1], offset+EthHeaderLen); err != nil {
+			return i, fmt.Errorf("tun: netstack %q: inject a packet: %w", d.name, err)
+		}
+	}
+	return len(bufs), nil
+}
+
+// Net returns the stack's sockets API: dial, listen and ping inside the
+// overlay from this process. Its connections fail once the device is closed.
+func (d *Netstack) Net() *netstack.Net { return d.net }
+
+// Drops returns how many frames and packets the device dropped, by reason,
+// as TUN.Drops. Write drops runt, arp, ethertype, dst_mac and ip_version;
+// Read drops not_ip and truncated.
+func (d *Netstack) Drops() map[string]uint64 { return d.drops.snapshot() }
+
+// BatchSize implements Device.
+func (d *Netstack) BatchSize() int { return netstackBatchSize }
+
+// MTU implements Device.
+func (d *Netstack) MTU() int { return d.mtu }
+
+// Name implements Device: the configured descriptive name.
+func (d *Netstack) Name() string { return d.name }
+
+// HardwareAddr implements Device: the configured MAC.
+func (d *Netstack) HardwareAddr() MAC { return d.framer.mac }
+
+// Close implements Device. It shuts the stack down (every connection made
+// through Net fails from then on), makes pending and later Reads and Writes
+// return ErrClosed, and returns once the pump goroutine has stopped.
+func (d *Netstack) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.done)
+		// The pump drains the stack while it closes, so no sender inside
+		// stays blocked handing over a packet.
+		if err := d.dev.Close(); err != nil {
+			d.closeErr = fmt.Errorf("tun: close netstack %q: %w", d.name, err)
+		}
+		<-d.pumpDone
+	})
+	return d.closeErr
+}
