@@ -66,3 +66,14 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+# Data path benchmark: meshnet against raw veth, kernel VXLAN and
+# wireguard-go on one pair of namespaces, in one run (docs/PERFORMANCE.md).
+# Needs root. BENCHFLAGS passes flags, e.g. BENCHFLAGS="--quick".
+WIREGUARD_GO_VERSION := v0.0.0-20260522210424-ecfc5a8d5446
+BENCHFLAGS ?=
+.PHONY: bench
+bench: deps-apt build
+	@$(GO) version -m $(BIN)/wireguard 2>/dev/null | grep -q '$(WIREGUARD_GO_VERSION)' || \
+		GOBIN=$(CURDIR)/$(BIN) $(GO) install golang.zx2c4.com/wireguard@$(WIREGUARD_GO_VERSION)
+	$(GO) run ./bench --meshnet $(BIN)/meshnet --wireguard-go $(BIN)/wireguard $(BENCHFLAGS)
