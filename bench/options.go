@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Streams, "streams", 4, "parallel streams of the multi-stream TCP run")
 	fs.IntVar(&o.PingCount, "ping-count", 50, "pings per subject (the median RTT is reported)")
 	fs.DurationVar(&o.PingInterval, "ping-interval", 20*time.Millisecond, "interval between pings (10ms to 50ms)")
-	fs.BoolVar(&o.Quick, "quick", false, fmt.Sprintf("smoke test: %s iperf3 runs", quickDuration))
+	fs.BoolVar(&o.Quick, "quick", false, fmt.Sprintf("smoke test: %s iperf3 runs (overrides --duration)", quickDuration))
 	fs.StringVar(&o.JSON, "json", "", "write results here (default bench/results/<timestamp>.json)")
 	fs.StringVar(&o.Meshnet, "meshnet", "", "meshnet binary (default: go build ./cmd/meshnet into a temporary directory)")
 	fs.StringVar(&o.WireguardGo, "wireguard-go", defaultWireguardGo, "wireguard-go binary (make bench installs it)")
