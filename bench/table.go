@@ -22,9 +22,11 @@ type metric struct {
 func metrics(streams int) []metric {
 	return []metric{
 		{title: "TCP throughput, 1 stream (higher is better)", format: fmtBits,
-			value: func(r *subjectResult) (float64, bool) { return tcpBits(r.TCP1) }},
+			value: func(r *subjectResult) (float64, bool) { return tcpBits(r.TCP1) },
+			note:  func(r *subjectResult) string { return tcpNote(r.TCP1) }},
 		{title: fmt.Sprintf("TCP throughput, %d streams (higher is better)", streams), format: fmtBits,
-			value: func(r *subjectResult) (float64, bool) { return tcpBits(r.TCPN) }},
+			value: func(r *subjectResult) (float64, bool) { return tcpBits(r.TCPN) },
+			note:  func(r *subjectResult) string { return tcpNote(r.TCPN) }},
 		{title: fmt.Sprintf("UDP, %d-byte datagrams, delivered packets/s (higher is better)", udpDatagram), format: fmtPPS,
 			value: func(r *subjectResult) (float64, bool) {
 				if r.UDP == nil {
@@ -69,6 +71,13 @@ func tcpBits(t *tcpResult) (float64, bool) {
 		return 0, false
 	}
 	return t.BitsPerSecond, true
+}
+
+func tcpNote(t *tcpResult) string {
+	if t == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d retransmits", t.Retransmits)
 }
 
 func fmtBits(v float64) string {
@@ -147,6 +156,12 @@ func printTable(w io.Writer, rep *report) {
 				line += "  " + row[4]
 			}
 			fmt.Fprintln(w, line)
+		}
+	}
+	fmt.Fprintf(w, "\nsubjects: MTU, and the machine's 1-minute load average when each started\n")
+	for _, r := range rep.Subjects {
+		if r.Skipped == "" {
+			fmt.Fprintf(w, "  %s  MTU %d  load %.2f\n", pad(r.Title, widths[0], false), r.MTU, r.LoadAvg)
 		}
 	}
 	first := true
