@@ -1,0 +1,154 @@
+package encap
+
+// The VXLAN side of the embedded WireGuard device.
+//
+// wireguard-go drives a tun.Device: one goroutine of the device (its TUN
+// reader) calls Read for packets to route and encrypt, and each peer's
+// receive goroutine calls Write with the packets it decrypted. Here that
+// device is meshnet itself:
+//
+//	Send ─▶ hand-over ─▶ Read ─▶ wireguard-go: route by destination VTEP, encrypt, UDP out
+//	UDP in ─▶ wireguard-go: decrypt, check the source is the peer's VTEP ─▶ Write ─▶ Receiver
+//
+// A hand-over, not a queue. Read offers its buffers (wireguard-go's own
+// message buffers, which it then encrypts in place) on an unbuffered
+// channel and waits. A Send takes the offer, writes each packet's IPv6 and
+// UDP headers straight into those buffers, copies the VXLAN packet behind
+// them and hands the batch back. So each packet is copied exactly once (the
+// copy WireGuard needs anyway, since it encrypts into buffers it owns),
+// there is no buffer pool of ours to bound or leak, and the only queue is
+// one Read batch. Back-pressure comes for free: while wireguard-go's reader
+// is busy or blocked on its full encryption queue it does not come back to
+// Read, so Send blocks; Close releases it.
+//
+// Locking: readMu serialises Read (wireguard-go calls it from one goroutine;
+// the offer is reused). A taken offer belongs to its Send until the Send
+// signals filled, and Read waits for that signal even while closing, so a
+// Send never writes into a buffer wireguard-go has taken back.
+
+import (
+	"os"
+	"sync"
+
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// wgReadOffer is a pending Read: wireguard-go's buffers, to be filled by one
+// Send.
+type wgReadOffer struct {
+	bufs   [][]byte
+	sizes  []int
+	offset int
+	n      int // packets the Send filled in
+}
+
+// wgTUN is the tun.Device wireguard-go reads tunnelled packets from and
+// writes decrypted ones to.
+type wgTUN struct {
+	name  string
+	mtu   int
+	batch int
+	write func(bufs [][]byte, offset int) (int, error)
+
+	events    chan tun.Event
+	offers    chan *wgReadOffer // unbuffered: Read → Send
+	filled    chan struct{}     // one slot: Send → Read
+	closing   chan struct{}
+	closeOnce sync.Once
+
+	readMu sync.Mutex // serialises Read; guards offer
+	offer  wgReadOffer
+}
+
+var _ tun.Device = (*wgTUN)(nil)
+
+func newWGTUN(name string, mtu, batch int, write func([][]byte, int) (int, error)) *wgTUN {
+	return &wgTUN{
+		name:    name,
+		mtu:     mtu,
+		batch:   batch,
+		write:   write,
+		events:  make(chan tun.Event),
+		offers:  make(chan *wgReadOffer),
+		filled:  make(chan struct{}, 1),
+		closing: make(chan struct{}),
+	}
+}
+
+// Read waits for a Send to fill bufs with tunnelled packets, at offset, and
+// returns how many it filled. It returns os.ErrClosed once the device is
+// closed.
+func (t *wgTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	n := min(len(bufs), len(sizes))
+	if n == 0 {
+		return 0, nil
+	}
+	t.readMu.Lock()
+	defer t.readMu.Unlock()
+	o := &t.offer
+	*o = wgReadOffer{bufs: bufs[:n], sizes: sizes[:n], offset: offset}
+	select {
+	case t.offers <- o:
+	case <-t.closing:
+		*o = wgReadOffer{}
+		return 0, os.ErrClosed
+	}
+	<-t.filled // a Send owns o until it signals, closing or not
+	n = o.n
+	*o = wgReadOffer{} // do not keep wireguard-go's buffers
+	return n, nil
+}
+
+// take waits for wireguard-go's next Read and returns its offer, which the
+// caller must fill (at most len(o.bufs) packets, o.n set) and return with
+// give. It reports false once the device is closed.
+func (t *wgTUN) take() (*wgReadOffer, bool) {
+	select {
+	case o := <-t.offers:
+		return o, true
+	case <-t.closing:
+		return nil, false
+	}
+}
+
+// give hands a filled offer back to the waiting Read. It never blocks:
+// there is one offer at a time and filled has room for its signal.
+func (t *wgTUN) give() { t.filled <- struct{}{} }
+
+// Write hands packets wireguard-go decrypted to the transport's receive
+// path.
+func (t *wgTUN) Write(bufs [][]byte, offset int) (int, error) {
+	select {
+	case <-t.closing:
+		return 0, os.ErrClosed
+	default:
+	}
+	return t.write(bufs, offset)
+}
+
+// File reports no file: this device is not a kernel interface.
+func (t *wgTUN) File() *os.File { return nil }
+
+// MTU is the configured MTU of tunnelled packets; wireguard-go pads up to
+// it.
+func (t *wgTUN) MTU() (int, error) { return t.mtu, nil }
+
+// Name is the transport's interface name (possibly empty).
+func (t *wgTUN) Name() (string, error) { return t.name, nil }
+
+// Events never delivers anything: the transport brings the device up
+// itself. The channel is closed by Close, which ends wireguard-go's event
+// goroutine.
+func (t *wgTUN) Events() <-chan tun.Event { return t.events }
+
+// BatchSize is the most packets one Read or Write moves.
+func (t *wgTUN) BatchSize() int { return t.batch }
+
+// Close unblocks Read and blocked Sends, and makes both fail from now on.
+func (t *wgTUN) Close() error {
+	t.closeOnce.Do(func() {
+		close(t.closing)
+		close(t.events)
+	})
+	return nil
+}
