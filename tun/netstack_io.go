@@ -20,6 +20,11 @@ func (d *Netstack) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	for {
 		var f readyFrame
 		select {
+		case <-d.done: // checked first: frames still queued after Close are not handed out
+			return 0, ErrClosed
+		default:
+		}
+		select {
 		case <-d.done:
 			return 0, ErrClosed
 		case f = <-d.ready:

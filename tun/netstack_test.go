@@ -388,3 +388,56 @@ func BenchmarkNetstackTCP(b *testing.B) {
 		}
 	}
 }
+
+// queueFrames makes d's stack send k UDP datagrams and waits until the
+// device has queued them all.
+func queueFrames(t *testing.T, d *Netstack, k int) {
+	t.Helper()
+	c, err := d.Net().DialUDPAddrPort(netip.AddrPort{}, netip.AddrPortFrom(nsAddr2.Addr(), 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range k {
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(d.ready) < k {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d frames queued, want %d", len(d.ready), k)
+		}
+		time.Sleep(time.Millisecond) // polling
+	}
+}
+
+func TestNetstackReadReturnsBatches(t *testing.T) {
+	checkGoroutines(t)
+	d := newTestNetstack(t, nsMAC1, nsAddr1)
+	defer d.Close()
+	queueFrames(t, d, 10)
+	bufs, sizes := testBufs(8, 2000)
+	if n, err := d.Read(bufs, sizes, testOffset); n != 8 || err != nil {
+		t.Fatalf("Read = %d, %v; want a full batch of 8", n, err)
+	}
+	if n, err := d.Read(bufs, sizes, testOffset); n != 2 || err != nil {
+		t.Fatalf("Read = %d, %v; want the remaining 2", n, err)
+	}
+	for i := range 2 {
+		if !hasHeader(bufs[i][testOffset:testOffset+sizes[i]], nsMAC2, nsMAC1, EtherTypeIPv4) {
+			t.Fatalf("frame %d: bad header", i)
+		}
+	}
+}
+
+func TestNetstackReadAfterCloseIgnoresQueuedFrames(t *testing.T) {
+	checkGoroutines(t)
+	d := newTestNetstack(t, nsMAC1, nsAddr1)
+	queueFrames(t, d, 3)
+	d.Close()
+	bufs, sizes := testBufs(4, 2000)
+	if _, err := d.Read(bufs, sizes, 0); err != ErrClosed {
+		t.Fatalf("Read after Close = %v, want ErrClosed", err)
+	}
+}
