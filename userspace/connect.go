@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // failure says why a destination was not reached, in terms every relay can
@@ -73,17 +74,21 @@ func destFromHost(host string, port uint16) dest {
 }
 
 // connect resolves d, admits its addresses through the Policy and dials the
-// first allowed address that answers, within DialTimeout overall.
+// first allowed address that answers, within DialTimeout overall. Each
+// address gets an equal share of the time left, so one silent address does
+// not use up the time of those after it.
 func (s *Server) connect(ctx context.Context, network string, d dest) (net.Conn, failure, error) {
 	addrs, f, err := s.resolve(ctx, d)
 	if err != nil {
 		return nil, f, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
-	defer cancel()
+	deadline := time.Now().Add(s.cfg.DialTimeout)
 	var firstErr error
-	for _, a := range addrs {
-		c, err := s.deps.Dialer.DialContext(ctx, network, netip.AddrPortFrom(a, d.port).String())
+	for i, a := range addrs {
+		share := time.Until(deadline) / time.Duration(len(addrs)-i)
+		actx, cancel := context.WithTimeout(ctx, share)
+		c, err := s.deps.Dialer.DialContext(actx, network, netip.AddrPortFrom(a, d.port).String())
+		cancel()
 		if err == nil {
 			return c, reached, nil
 		}

@@ -46,6 +46,8 @@ func testNames() StaticResolver {
 		"web6.mesh":    {webAddr6},
 		"outside.mesh": {netip.MustParseAddr("192.0.2.1")},
 		"host.mesh":    {netip.MustParseAddr("127.0.0.1")},
+		// A silent address first, then web: the dial must move on in time.
+		"flaky.mesh": {netip.MustParseAddr("10.1.0.99"), webAddr4},
 	}
 }
 

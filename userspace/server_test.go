@@ -206,3 +206,24 @@ func TestSubnetsPolicy(t *testing.T) {
 		t.Error("an empty policy allowed an address")
 	}
 }
+
+// TestDialMovesOnFromASilentAddress: a name with a silent address and a
+// live one is reached through the live one within DialTimeout.
+func TestDialMovesOnFromASilentAddress(t *testing.T) {
+	checkGoroutines(t)
+	n := newTestNet(t)
+	n.serveEcho(t, 7)
+	cfg := testConfig()
+	cfg.DialTimeout = time.Second
+	s, dialer := n.startServer(t, cfg)
+	start := time.Now()
+	if rep, _ := socksDial(t, s.Bound().SOCKS5, socksRequestBytes(socksCmdConnect, "flaky.mesh", 7)); rep != socksSucceeded {
+		t.Fatalf("reply %#x, want success through the second address", rep)
+	}
+	if el := time.Since(start); el > cfg.DialTimeout {
+		t.Fatalf("took %v, more than DialTimeout", el)
+	}
+	if c := dialer.calls.Load(); c != 2 {
+		t.Fatalf("%d dials, want 2", c)
+	}
+}
