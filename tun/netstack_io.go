@@ -101,6 +101,14 @@ func (d *Netstack) HardwareAddr() MAC { return d.framer.mac }
 // Close implements Device. It shuts the stack down (every connection made
 // through Net fails from then on), makes pending and later Reads and Writes
 // return ErrClosed, and returns once the pump goroutine has stopped.
+//
+// Stop whatever sends through Net before closing the device (close a
+// userspace.Server first, while the data path still reads): the stack hands
+// packets over on a channel that its shutdown closes, so a goroutine still
+// writing through Net while Close runs can crash the process inside the
+// stack. The stack's own traffic (retransmissions, resets on shutdown) and a
+// sender already blocked handing over a packet are safe: the pump drains
+// them until the stack is down.
 func (d *Netstack) Close() error {
 	d.closeOnce.Do(func() {
 		close(d.done)
