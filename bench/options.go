@@ -15,6 +15,9 @@ type options struct {
 	Args []string
 	// Subjects to run, by name, in table order.
 	Subjects []string
+	// Rounds is how many times every subject is measured; the table shows
+	// the median round of each figure.
+	Rounds int
 	// Duration of each iperf3 run.
 	Duration time.Duration
 	// Streams is the parallel stream count of the multi-stream TCP run.
@@ -55,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintf(stderr, "\nsubjects: %s\n", strings.Join(subjectNames(), ", "))
 	}
 	subjects := fs.String("subjects", strings.Join(subjectNames(), ","), "comma-separated subjects to run, in this order")
+	fs.IntVar(&o.Rounds, "rounds", 1, "measure every subject this many times, interleaved, and report the median (use 3 on a busy machine)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each iperf3 run")
 	fs.IntVar(&o.Streams, "streams", 4, "parallel streams of the multi-stream TCP run")
 	fs.IntVar(&o.PingCount, "ping-count", 50, "pings per subject (the median RTT is reported)")
@@ -94,6 +98,9 @@ func (o options) validate() error {
 			return fmt.Errorf("--subjects: %q is listed twice", s)
 		}
 		seen[s] = true
+	}
+	if o.Rounds < 1 || o.Rounds > 20 {
+		return fmt.Errorf("--rounds %d: use 1 to 20", o.Rounds)
 	}
 	if o.Duration < time.Second {
 		return fmt.Errorf("--duration %s is too short for iperf3; use at least 1s", o.Duration)

@@ -4,17 +4,21 @@ import "time"
 
 // report is everything one run measured; it is written as JSON.
 type report struct {
-	Machine  machine         `json:"machine"`
-	Settings settings        `json:"settings"`
-	Started  time.Time       `json:"started"`
-	Finished time.Time       `json:"finished"`
+	Machine  machine   `json:"machine"`
+	Settings settings  `json:"settings"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Subjects are the figures, combined over the rounds (combineRounds).
 	Subjects []subjectResult `json:"subjects"`
+	// Rounds are each round's own figures, when there was more than one.
+	Rounds [][]subjectResult `json:"rounds,omitempty"`
 }
 
 // settings records how the run was made.
 type settings struct {
 	Command        string   `json:"command"`
 	Subjects       []string `json:"subjects"`
+	Rounds         int      `json:"rounds"`
 	DurationSecs   float64  `json:"duration_seconds"`
 	Streams        int      `json:"streams"`
 	UDPDatagram    int      `json:"udp_datagram_bytes"`

@@ -35,7 +35,7 @@ func run(ctx context.Context, opts options, progress io.Writer) (*report, error)
 		Machine: describeMachine(ctx, started),
 		Started: started,
 		Settings: settings{Command: strings.TrimSpace("go run ./bench " + strings.Join(opts.Args, " ")),
-			Subjects: opts.Subjects, DurationSecs: opts.Duration.Seconds(), Streams: opts.Streams,
+			Subjects: opts.Subjects, Rounds: opts.Rounds, DurationSecs: opts.Duration.Seconds(), Streams: opts.Streams,
 			UDPDatagram: udpDatagram, PingCount: opts.PingCount,
 			PingIntervalMs: float64(opts.PingInterval) / float64(time.Millisecond), Quick: opts.Quick,
 			Topology: topology},
@@ -61,20 +61,41 @@ func run(ctx context.Context, opts options, progress io.Writer) (*report, error)
 	rep.Settings.Namespaces = []string{a.NS, b.NS}
 	e := &env{opts: opts, lab: lab, a: a, b: b, log: labLog, progressOut: progress, tmp: tmp}
 
+	// Every round runs every subject once, in order; several rounds spread
+	// the machine's other work over all subjects instead of one.
+	perSubject := map[string][]subjectResult{}
+	for round := 1; round <= opts.Rounds && ctx.Err() == nil; round++ {
+		if opts.Rounds > 1 {
+			e.progress("round %d of %d", round, opts.Rounds)
+		}
+		var results []subjectResult
+		for _, name := range opts.Subjects {
+			if ctx.Err() != nil {
+				break
+			}
+			r := e.runSubject(ctx, findSubject(name))
+			switch {
+			case r.Skipped != "":
+				e.progress("%s: skipped, %s", r.Title, r.Skipped)
+			case r.Error != "":
+				e.progress("%s: FAILED: %s", r.Title, r.Error)
+			}
+			results = append(results, r)
+			perSubject[name] = append(perSubject[name], r)
+		}
+		if opts.Rounds > 1 {
+			rep.Rounds = append(rep.Rounds, results)
+		}
+	}
 	var failed []string
 	for _, name := range opts.Subjects {
-		if ctx.Err() != nil {
-			break
+		if rs := perSubject[name]; len(rs) > 0 {
+			r := combineRounds(rs)
+			if r.Error != "" {
+				failed = append(failed, r.Title)
+			}
+			rep.Subjects = append(rep.Subjects, r)
 		}
-		r := e.runSubject(ctx, findSubject(name))
-		switch {
-		case r.Skipped != "":
-			e.progress("%s: skipped, %s", r.Title, r.Skipped)
-		case r.Error != "":
-			e.progress("%s: FAILED: %s", r.Title, r.Error)
-			failed = append(failed, r.Title)
-		}
-		rep.Subjects = append(rep.Subjects, r)
 	}
 	rep.Finished = time.Now()
 	rep.Machine.LoadEnd = loadAvg1()

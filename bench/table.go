@@ -102,6 +102,9 @@ func printTable(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "%s, %d cores, Linux %s, %s, %s\n", m.CPUModel, m.Cores, m.Kernel, m.GoVersion, m.Iperf3)
 	fmt.Fprintf(w, "%s; iperf3 runs of %gs; load average %.2f at start, %.2f at end\n",
 		rep.Settings.Topology, rep.Settings.DurationSecs, m.LoadStart, m.LoadEnd)
+	if rep.Settings.Rounds > 1 {
+		fmt.Fprintf(w, "%d interleaved rounds; each figure is the median round's\n", rep.Settings.Rounds)
+	}
 	fmt.Fprintf(w, "Ratios compare subjects measured in this run; other work on the machine skews them.\n")
 	ref := map[string]*subjectResult{}
 	for i := range rep.Subjects {
@@ -158,7 +161,7 @@ func printTable(w io.Writer, rep *report) {
 			fmt.Fprintln(w, line)
 		}
 	}
-	fmt.Fprintf(w, "\nsubjects: MTU, and the machine's 1-minute load average when each started\n")
+	fmt.Fprintf(w, "\nsubjects: MTU, and the machine's 1-minute load average when each started (median over rounds)\n")
 	for _, r := range rep.Subjects {
 		if r.Skipped == "" {
 			fmt.Fprintf(w, "  %s  MTU %d  load %.2f\n", pad(r.Title, widths[0], false), r.MTU, r.LoadAvg)
