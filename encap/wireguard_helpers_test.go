@@ -66,8 +66,15 @@ type wgNode struct {
 }
 
 // newWGNode starts a transport on an ephemeral port of 127.0.0.1 (and
-// ::1); edit may change its config first.
+// ::1), recording what it receives; edit may change its config first.
 func newWGNode(t testing.TB, edit func(*WireGuardConfig)) *wgNode {
+	t.Helper()
+	return newWGNodeReceiving(t, edit, nil)
+}
+
+// newWGNodeReceiving is newWGNode with another Receiver than the recorder
+// (nil keeps the recorder).
+func newWGNodeReceiving(t testing.TB, edit func(*WireGuardConfig), r Receiver) *wgNode {
 	t.Helper()
 	key := newTestKey(t)
 	pub := publicOf(t, key)
@@ -86,7 +93,10 @@ func newWGNode(t testing.TB, edit func(*WireGuardConfig)) *wgNode {
 		t.Fatalf("NewWireGuard: %v", err)
 	}
 	t.Cleanup(func() { w.Close() })
-	if err := w.Start(n.rec); err != nil {
+	if r == nil {
+		r = n.rec
+	}
+	if err := w.Start(r); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	n.w = w
