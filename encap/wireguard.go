@@ -21,7 +21,9 @@ import (
 // been authenticated as coming from the peer whose VTEP they are from.
 //
 // The Receiver gets packets at offset 64 in WireGuard's buffers, not at
-// Headroom: use the offset passed to Receive.
+// Headroom: use the offset passed to Receive. Receive may call Send, but
+// not SetPeers, RemovePeer, SetPrivateKey or Close: those wait for
+// WireGuard's receive goroutines, one of which is the caller.
 type WireGuard struct {
 	log   *slog.Logger
 	dev   *device.Device
