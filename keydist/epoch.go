@@ -74,9 +74,12 @@ func (es Epochs) Advance(e Epoch) Epochs {
 // ForPeer returns the epoch to key the pair with a peer whose applied epoch
 // is peerEpoch (as the peer announces it): the older of the two, if this node
 // still has it, else the current one. Both ends thus agree as soon as each
-// knows the other's epoch, and move to a new epoch once both hold it.
+// knows the other's epoch, and move to a new epoch once both hold it. A peer
+// that has no epoch yet (a new member waiting for its grant) announces 0, the
+// unkeyed epoch every node starts from: the pair then runs without a
+// preshared key until the grant arrives.
 func (es Epochs) ForPeer(peerEpoch uint64) Epoch {
-	if peerEpoch < es.Current.Number && peerEpoch == es.Previous.Number && !es.Previous.Key.IsZero() {
+	if peerEpoch < es.Current.Number && peerEpoch == es.Previous.Number {
 		return es.Previous
 	}
 	return es.Current
