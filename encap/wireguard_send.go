@@ -7,8 +7,8 @@ package encap
 // batch is either refused or handed over whole. Then it takes wireguard-go's
 // pending Read (see wireguard_tun.go), and for each packet writes IPv6 and
 // UDP headers into wireguard-go's buffer, copies the VXLAN packet behind them
-// and computes the UDP checksum; a batch larger than one Read continues with
-// the next Read. Nothing is kept and nothing allocates; the only shared
+// and computes the UDP checksum; a batch larger than what is left of one Read
+// continues with the next. Nothing is kept and nothing allocates; the only shared
 // state read is the own VTEP and the peer VTEP set, each one atomic load.
 
 import (
@@ -45,11 +45,11 @@ func (w *WireGuard) Send(bufs [][]byte, offset int, dst netip.AddrPort) error {
 			w.countSent(pkts, bytes)
 			return ErrClosed
 		}
-		k := min(len(bufs)-done, len(o.bufs))
+		k := min(len(bufs)-done, len(o.bufs)-o.n)
 		for j := range k {
-			pkt := bufs[done+j][offset:]
-			o.sizes[j] = encodeTunnelled(o.bufs[j][o.offset:], pkt, f)
-			if o.sizes[j] == 0 {
+			pkt, slot := bufs[done+j][offset:], o.n+j
+			o.sizes[slot] = encodeTunnelled(o.bufs[slot][o.offset:], pkt, f)
+			if o.sizes[slot] == 0 {
 				// wireguard-go's buffers always fit WireGuardMaxPacket;
 				// should one not, it skips the empty slot.
 				w.stats.sendErrors.Add(1)
@@ -58,9 +58,9 @@ func (w *WireGuard) Send(bufs [][]byte, offset int, dst netip.AddrPort) error {
 			pkts++
 			bytes += len(pkt)
 		}
-		o.n = k
-		w.tun.give()
+		o.n += k
 		done += k
+		w.tun.release(o)
 	}
 	w.countSent(pkts, bytes)
 	return nil

@@ -1,12 +1,14 @@
 package encap
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -266,9 +268,48 @@ func TestWireGuardCloseReleasesSend(t *testing.T) {
 		t.Fatalf("take = %+v, %v; want the Read's two buffers at offset 16", o, ok)
 	}
 	o.sizes[0], o.n = 42, 1
-	d.give()
+	d.release(o)
 	if n := <-got; n != 1 {
 		t.Fatalf("Read returned %d packets, want 1", n)
+	}
+
+	// A partly filled offer goes to a Send waiting at that moment.
+	go func() {
+		n, err := d.Read([][]byte{make([]byte, 100), make([]byte, 100), make([]byte, 100)}, make([]int, 3), 0)
+		if err != nil {
+			t.Errorf("Read: %v", err)
+		}
+		got <- n
+	}()
+	o, ok = d.take()
+	if !ok {
+		t.Fatal("no offer")
+	}
+	o.sizes[0], o.n = 10, 1
+	second := make(chan struct{})
+	go func() {
+		defer close(second)
+		o, ok := d.take()
+		if !ok || o.n != 1 {
+			t.Errorf("second Send took %+v, %v; want the offer with one slot filled", o, ok)
+			return
+		}
+		o.sizes[1], o.n = 20, 2
+		d.release(o)
+	}()
+	waitUntil(t, testWait, "the second Send to wait for an offer", func() bool {
+		buf := make([]byte, 1<<20)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, " [select]:") && strings.Contains(g, "(*wgTUN).take(") {
+				return true // parked in take's select
+			}
+		}
+		return false
+	})
+	d.release(o)
+	<-second
+	if n := <-got; n != 2 {
+		t.Fatalf("Read returned %d packets, want 2 from two Sends", n)
 	}
 
 	taken := make(chan bool)
@@ -285,5 +326,50 @@ func TestWireGuardCloseReleasesSend(t *testing.T) {
 	}
 	if _, err := d.Write([][]byte{make([]byte, 10)}, 0); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Write after Close: err = %v, want os.ErrClosed", err)
+	}
+}
+
+// TestWireGuardConcurrentSends has several goroutines send small batches
+// at once: every packet arrives once, intact, and each sender's in order.
+func TestWireGuardConcurrentSends(t *testing.T) {
+	a, b := newWGNode(t, nil), newWGNode(t, nil)
+	connect(t, a, b)
+	const senders, rounds, per, size = 8, 40, 3, 64
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for r := range rounds {
+				bufs := make([][]byte, per)
+				for i := range bufs {
+					bufs[i] = make([]byte, Headroom+size)
+					fillPacket(bufs[i][Headroom:], uint32(100+s), r*per+i)
+				}
+				if err := a.w.Send(bufs, Headroom, b.from()); err != nil {
+					t.Errorf("sender %d: %v", s, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	next := map[uint32]int{}
+	for _, p := range b.rec.waitFor(senders*rounds*per, testWait) {
+		h, err := Parse(p.data)
+		if err != nil || len(p.data) != size {
+			t.Fatalf("bad packet: %d bytes, %v", len(p.data), err)
+		}
+		idx := int(binary.BigEndian.Uint32(p.data[HeaderLen:]))
+		if idx != next[h.VNI] {
+			t.Fatalf("sender %d: packet %d arrived when %d was due", h.VNI-100, idx, next[h.VNI])
+		}
+		want := make([]byte, size)
+		fillPacket(want, h.VNI, idx)
+		if string(want) != string(p.data) {
+			t.Fatalf("sender %d: packet %d corrupted", h.VNI-100, idx)
+		}
+		next[h.VNI]++
+	}
+	if len(next) != senders {
+		t.Errorf("packets from %d senders, want %d", len(next), senders)
 	}
 }

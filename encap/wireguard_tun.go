@@ -21,10 +21,15 @@ package encap
 // is busy or blocked on its full encryption queue it does not come back to
 // Read, so Send blocks; Close releases it.
 //
+// A Send that leaves room in the offer passes it on to another Send waiting
+// at that moment, if any, so many small concurrent Sends still make full
+// batches; the last one to fill it hands it back.
+//
 // Locking: readMu serialises Read (wireguard-go calls it from one goroutine;
-// the offer is reused). A taken offer belongs to its Send until the Send
-// signals filled, and Read waits for that signal even while closing, so a
-// Send never writes into a buffer wireguard-go has taken back.
+// the offer is reused). A taken offer belongs to exactly one Send at a time
+// until it is handed back, and Read waits for that even while closing, so a
+// Send never writes into a buffer wireguard-go has taken back. Holders never
+// block, so the wait is short.
 
 import (
 	"os"
@@ -99,9 +104,10 @@ func (t *wgTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	return n, nil
 }
 
-// take waits for wireguard-go's next Read and returns its offer, which the
-// caller must fill (at most len(o.bufs) packets, o.n set) and return with
-// give. It reports false once the device is closed.
+// take waits for wireguard-go's next Read, or a partly filled Read another
+// Send passes on, and returns it. The caller fills slots from o.n on,
+// advances o.n and then calls release. take reports false once the device
+// is closed.
 func (t *wgTUN) take() (*wgReadOffer, bool) {
 	select {
 	case o := <-t.offers:
@@ -111,9 +117,20 @@ func (t *wgTUN) take() (*wgReadOffer, bool) {
 	}
 }
 
-// give hands a filled offer back to the waiting Read. It never blocks:
-// there is one offer at a time and filled has room for its signal.
-func (t *wgTUN) give() { t.filled <- struct{}{} }
+// release passes a taken offer that still has room to a Send waiting in
+// take, or hands it back to the waiting Read. It never blocks: the pass
+// happens only if a taker is ready, and there is one offer at a time, for
+// whose signal filled has room.
+func (t *wgTUN) release(o *wgReadOffer) {
+	if o.n < len(o.bufs) {
+		select {
+		case t.offers <- o:
+			return
+		default:
+		}
+	}
+	t.filled <- struct{}{}
+}
 
 // Write hands packets wireguard-go decrypted to the transport's receive
 // path.
