@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"math/rand/v2"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -56,7 +55,7 @@ func (d *DB) gossipRound() []outMsg {
 		}
 		peers := d.networkPeersLocked(id)
 		limit := retransmitLimit(d.mlConf.RetransmitMult, len(peers)+1)
-		for _, to := range selectTargets(peers, d.cfg.Fanout, d.distance(), rand.IntN) {
+		for _, to := range selectTargets(peers, d.cfg.Fanout, d.distance(), globalRand{}) {
 			out = append(out, d.packEntriesLocked(n, to, limit, now, packetsPerTarget)...)
 			if records {
 				out = append(out, d.packRecordsLocked(to, limit, now, packetsPerTarget)...)

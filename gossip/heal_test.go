@@ -46,6 +46,7 @@ func TestMissedNetworkJoinHealsByBulkSync(t *testing.T) {
 			}
 			return nil
 		})
+		time.Sleep(3 * time.Second) // let the syncs of blue's formation finish
 		start := time.Now()
 		mustOK(t, c.nodes[x].JoinNetwork("blue"))
 		want = slices.Sorted(slices.Values(c.names))
@@ -57,10 +58,14 @@ func TestMissedNetworkJoinHealsByBulkSync(t *testing.T) {
 			}
 			return nil
 		})
-		t.Logf("missed join healed on all nodes in %v (virtual), %d gossiped records dropped", time.Since(start), dropped.Load())
-		if dropped.Load() == 0 {
-			t.Fatal("no gossip was dropped: the test proved nothing")
-		}
+		t.Logf("missed join healed on all nodes in %v (virtual)", time.Since(start))
+		// Prove the gossip did come, and was ignored.
+		waitFor(t, 10*time.Second, func() error {
+			if dropped.Load() == 0 {
+				return fmt.Errorf("no gossip about the join reached the deaf nodes")
+			}
+			return nil
+		})
 		// Entries flow both ways with the node whose join was missed.
 		mustOK(t, c.nodes[deaf[0]].Put("blue", "ep", "from-deaf", []byte("1")))
 		mustOK(t, c.nodes[x].Put("blue", "ep", "from-x", []byte("2")))
@@ -101,22 +106,22 @@ func TestSkewedWallClocksConverge(t *testing.T) {
 			}
 		}
 		deletedAt := time.Now()
-		c.waitConverged("blue", []string{"ep"}, 15)
-		for _, d := range c.live() {
-			for i, n := range c.names {
-				v, ok := lookupValue(d, "blue", "ep", n, n)
-				switch i % 4 {
-				case 0:
-					if v != "v3" {
-						t.Errorf("%s sees %s=%q, want the last write v3", d.LocalName(), n, v)
-					}
-				case 1:
-					if ok {
-						t.Errorf("%s still sees deleted %s", d.LocalName(), n)
+		waitFor(t, 10*time.Second, func() error {
+			for _, d := range c.live() {
+				for i, n := range c.names {
+					v, ok := lookupValue(d, "blue", "ep", n, n)
+					switch {
+					case i%4 == 0 && v != "v3":
+						return fmt.Errorf("%s sees %s=%q, want the last write v3", d.LocalName(), n, v)
+					case i%4 == 1 && ok:
+						return fmt.Errorf("%s still sees deleted %s", d.LocalName(), n)
+					case i%4 > 1 && v != "v1":
+						return fmt.Errorf("%s sees %s=%q, want v1", d.LocalName(), n, v)
 					}
 				}
 			}
-		}
+			return nil
+		})
 		// Tombstones live about TombstoneTTL on every node, skewed or not.
 		time.Sleep(ttl/2 - time.Since(deletedAt))
 		for _, d := range c.live() {

@@ -117,7 +117,9 @@ func (c *cluster) joinAll() {
 func (c *cluster) waitMembers(names ...string) {
 	c.t.Helper()
 	want := slices.Sorted(slices.Values(names))
-	waitFor(c.t, 20*time.Second, func() error {
+	// Generous: with memberlist's default timings a node that missed an
+	// alive message waits for a push/pull (30s).
+	waitFor(c.t, 90*time.Second, func() error {
 		for _, n := range names {
 			if got := c.nodes[n].NetworkMembers(ClusterScope); !slices.Equal(got, want) {
 				return fmt.Errorf("%s sees %v alive, want %v", n, got, want)

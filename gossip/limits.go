@@ -61,6 +61,9 @@ const (
 	// joinSyncPeers is how many members a node bulk-syncs with right after
 	// joining a network, so a single slow or stale peer can't delay it.
 	joinSyncPeers = 2
+	// maxSyncRelay is the most entry changes one bulk-sync message may
+	// bring for them to be relayed by gossip too (see mergeBulkSync).
+	maxSyncRelay = 64
 	// syncWorkers is the number of concurrent outgoing bulk syncs.
 	syncWorkers = 4
 )

@@ -35,6 +35,7 @@ func (d *DB) JoinNetwork(id string) error {
 	d.queueRecordLocked(recordID{d.name, id})
 	d.disp.emit(Event{Kind: NetworkJoin, Network: id, Member: Member{Name: d.name}})
 	for _, p := range pickRandom(d.networkPeersLocked(id), joinSyncPeers) {
+		n.joinSyncs++
 		d.scheduleSyncLocked(id, p, true)
 	}
 	return nil

@@ -140,15 +140,26 @@ func (d *DB) mergeBulkSync(m bulkSyncMsg) {
 	}
 	now := d.now()
 	// Membership changes are relayed: they are few, and this is how a
-	// missed join reaches everyone quickly. Entries are not: anti-entropy
-	// between random pairs spreads them without flooding the queues.
+	// missed join reaches everyone quickly. Entry changes are relayed only
+	// when there are few of them: a sync that repaired a handful of entries
+	// (or raced with their gossip, which then looks stale here and would
+	// not be relayed) passes them on, while a sync that filled a newcomer's
+	// table doesn't flood everyone's queues with what they already have.
 	for _, r := range m.Records {
 		if d.applyRecordLocked(r, now) {
 			d.queueRecordLocked(recordID{r.Node, r.Network})
 		}
 	}
+	var changed []entryID
 	for _, ev := range m.Entries {
-		d.applyEntryLocked(n, ev, now)
+		if d.applyEntryLocked(n, ev, now) && len(changed) <= maxSyncRelay {
+			changed = append(changed, entryID{ev.Table, ev.Key, ev.Owner})
+		}
+	}
+	if len(changed) <= maxSyncRelay {
+		for _, id := range changed {
+			d.queueEntryLocked(n, id)
+		}
 	}
 	n.synced = true
 	if m.Respond && m.Sender != d.name && d.aliveLocked(m.Sender) {

@@ -83,7 +83,8 @@ func (d *DB) applyRecordLocked(r netRecord, now time.Time) bool {
 		}
 	case !r.Leave && !wasMember:
 		d.disp.emit(Event{Kind: NetworkJoin, Network: r.Network, Member: Member{Name: r.Node}})
-		if n := d.networks[r.Network]; n != nil && !n.synced && d.aliveLocked(r.Node) {
+		if n := d.networks[r.Network]; n != nil && !n.synced && n.joinSyncs < joinSyncPeers && d.aliveLocked(r.Node) {
+			n.joinSyncs++
 			d.scheduleSyncLocked(r.Network, r.Node, true)
 		}
 	case r.Leave && wasMember:

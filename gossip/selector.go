@@ -2,59 +2,85 @@ package gossip
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 )
 
-// selectTargets picks up to k of candidates for one fanout round.
+// randSource is what target selection needs from a random generator;
+// *rand.Rand satisfies it, and globalRand uses the package functions.
+type randSource interface {
+	IntN(int) int
+	Float64() float64
+}
+
+type globalRand struct{}
+
+func (globalRand) IntN(n int) int   { return rand.IntN(n) }
+func (globalRand) Float64() float64 { return rand.Float64() }
+
+// minWeightRTT floors distances when weighting targets, so that estimates
+// near zero don't make one member win every draw.
+const minWeightRTT = time.Millisecond
+
+// selectTargets picks up to k distinct members of candidates for one
+// fanout round.
 //
 // Without dist every pick is uniformly random. With dist (topology-aware),
-// k-1 picks are drawn at random from the nearest members by estimated round
-// trip (the nearest third, and at least 2(k-1) of them), and the last is
-// uniformly random among all the others, so news still crosses to far
-// parts of the cluster every round. Drawing from a pool rather than taking
-// the k-1 nearest matters: an event is sent several times, and always to
-// the same two nodes it would reach few distinct members, leaving some
-// never contacted by gossip at all. Members without an estimate count as
-// farthest; ties are broken randomly. candidates is reordered.
-func selectTargets(candidates []string, k int, dist func(string) (time.Duration, bool), intn func(int) int) []string {
+// k-1 picks are drawn without replacement with probability proportional to
+// 1/RTT, so near members are chosen far more often than distant ones, and
+// the last pick is uniformly random among the rest, so news crosses to far
+// parts of the cluster every round. Drawing by weight rather than taking
+// the k-1 nearest matters: an event is sent several times, and sent always
+// to the same nearest nodes it would reach few distinct members, leaving
+// some never contacted by gossip at all (noise in the estimates decides
+// who is "nearest" when links are alike). Members without an estimate get
+// the weight of the farthest known one. candidates is reordered.
+func selectTargets(candidates []string, k int, dist func(string) (time.Duration, bool), rnd randSource) []string {
 	if k <= 0 || len(candidates) == 0 {
 		return nil
 	}
-	shuffle(candidates, intn)
+	for i := len(candidates) - 1; i > 0; i-- {
+		j := rnd.IntN(i + 1)
+		candidates[i], candidates[j] = candidates[j], candidates[i]
+	}
 	if k >= len(candidates) {
 		return slices.Clone(candidates)
 	}
 	if dist == nil {
 		return slices.Clone(candidates[:k])
 	}
-	d := make(map[string]time.Duration, len(candidates))
-	for _, c := range candidates {
+	rtts := make([]time.Duration, len(candidates))
+	var farthest time.Duration
+	for i, c := range candidates {
 		if v, ok := dist(c); ok {
-			d[c] = v
+			rtts[i] = max(v, minWeightRTT)
+			farthest = max(farthest, rtts[i])
 		} else {
-			d[c] = math.MaxInt64
+			rtts[i] = -1
 		}
 	}
-	slices.SortStableFunc(candidates, func(a, b string) int {
+	// Weighted sampling without replacement (Efraimidis-Spirakis): each
+	// candidate draws an exponential key with rate equal to its weight
+	// 1/RTT; the k-1 smallest keys win.
+	keys := make(map[string]float64, len(candidates))
+	for i, c := range candidates {
+		rtt := rtts[i]
+		if rtt < 0 {
+			rtt = max(farthest, minWeightRTT)
+		}
+		keys[c] = -math.Log(1-rnd.Float64()) * rtt.Seconds()
+	}
+	slices.SortFunc(candidates, func(a, b string) int {
 		switch {
-		case d[a] < d[b]:
+		case keys[a] < keys[b]:
 			return -1
-		case d[a] > d[b]:
+		case keys[a] > keys[b]:
 			return 1
 		}
 		return 0
 	})
-	pool := min(max(2*(k-1), (len(candidates)+2)/3), len(candidates)-1)
-	shuffle(candidates[:pool], intn)
 	out := slices.Clone(candidates[:k-1])
 	rest := candidates[k-1:]
-	return append(out, rest[intn(len(rest))])
-}
-
-func shuffle(s []string, intn func(int) int) {
-	for i := len(s) - 1; i > 0; i-- {
-		j := intn(i + 1)
-		s[i], s[j] = s[j], s[i]
-	}
+	return append(out, rest[rnd.IntN(len(rest))])
 }

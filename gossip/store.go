@@ -26,8 +26,11 @@ type network struct {
 	count  int                                        // records, tombstones included
 	queue  eventQueue[entryID]
 	// synced is set once a bulk sync from a member has been merged, so a
-	// node that joined before it knew any member asks the first it learns of.
-	synced bool
+	// node that joined before it knew any member asks the first ones it
+	// learns of; joinSyncs counts those requests, at most joinSyncPeers,
+	// so that nodes creating a network together don't sync n² times.
+	synced    bool
+	joinSyncs int
 }
 
 func newNetwork(id string) *network {

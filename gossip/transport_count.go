@@ -78,18 +78,23 @@ func (t *countingTransport) PacketCh() <-chan *memberlist.Packet { return t.pack
 func (t *countingTransport) StreamCh() <-chan net.Conn           { return t.streamCh }
 
 func (t *countingTransport) WriteTo(b []byte, addr string) (time.Time, error) {
-	t.countPacket(b)
-	return t.NodeAwareTransport.WriteTo(b, addr)
+	ts, err := t.NodeAwareTransport.WriteTo(b, addr)
+	t.countPacket(b, err)
+	return ts, err
 }
 
 func (t *countingTransport) WriteToAddress(b []byte, addr memberlist.Address) (time.Time, error) {
-	t.countPacket(b)
-	return t.NodeAwareTransport.WriteToAddress(b, addr)
+	ts, err := t.NodeAwareTransport.WriteToAddress(b, addr)
+	t.countPacket(b, err)
+	return ts, err
 }
 
-func (t *countingTransport) countPacket(b []byte) {
-	t.c.packetsSent.Add(1)
-	t.c.packetBytesSent.Add(uint64(len(b)))
+// countPacket counts b if writing it succeeded.
+func (t *countingTransport) countPacket(b []byte, err error) {
+	if err == nil {
+		t.c.packetsSent.Add(1)
+		t.c.packetBytesSent.Add(uint64(len(b)))
+	}
 }
 
 func (t *countingTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {

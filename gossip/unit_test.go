@@ -86,7 +86,7 @@ func TestSelectTargetsUniform(t *testing.T) {
 	}
 	hits := map[string]int{}
 	for range 4000 {
-		got := selectTargets(slices.Clone(names), 3, nil, rng.IntN)
+		got := selectTargets(slices.Clone(names), 3, nil, rng)
 		if len(got) != 3 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != 3 {
 			t.Fatalf("picked %v", got)
 		}
@@ -99,58 +99,78 @@ func TestSelectTargetsUniform(t *testing.T) {
 			t.Errorf("%s picked %d times of 12000, want about 600", n, hits[n])
 		}
 	}
-	if got := selectTargets([]string{"x", "y"}, 3, nil, rng.IntN); len(got) != 2 {
+	if got := selectTargets([]string{"x", "y"}, 3, nil, rng); len(got) != 2 {
 		t.Errorf("fewer candidates than fanout: %v", got)
 	}
-	if got := selectTargets(nil, 3, nil, rng.IntN); got != nil {
+	if got := selectTargets(nil, 3, nil, rng); got != nil {
 		t.Errorf("no candidates: %v", got)
 	}
 }
 
-// With distances, k-1 picks come from the nearest third and one is
-// uniformly random among the rest, so every far member is reached now and
-// then and the near ones share the load.
+// With distances, k-1 picks favour near members by weight and one is
+// uniformly random among the rest: near members get most of the traffic,
+// every member is reached now and then, and when all links are alike
+// (estimates differ only by noise) the picks spread evenly.
 func TestSelectTargetsTopologyAware(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	names := make([]string, 21)
+	names := make([]string, 20)
 	dist := map[string]time.Duration{}
 	for i := range names {
 		names[i] = fmt.Sprintf("n%02d", i)
-		dist[names[i]] = time.Duration(i+1) * time.Millisecond
+		if i < 5 {
+			dist[names[i]] = 2 * time.Millisecond
+		} else {
+			dist[names[i]] = 50 * time.Millisecond
+		}
 	}
-	delete(dist, "n05") // no estimate: counts as farthest
+	delete(dist, "n19") // no estimate: weighted as the farthest
 	distFn := func(n string) (time.Duration, bool) { d, ok := dist[n]; return d, ok }
-	near := []string{"n00", "n01", "n02", "n03", "n04", "n06", "n07"} // nearest third of 21
-	nearHits, randomHits := map[string]int{}, map[string]int{}
 	const trials = 6000
+	nearHits, randomHits, nearPicks := map[string]int{}, map[string]int{}, 0
 	for range trials {
-		got := selectTargets(slices.Clone(names), 3, distFn, rng.IntN)
+		got := selectTargets(slices.Clone(names), 3, distFn, rng)
 		if len(got) != 3 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != 3 {
 			t.Fatalf("picked %v", got)
 		}
 		for _, g := range got[:2] {
-			if !slices.Contains(near, g) {
-				t.Fatalf("near pick %s is not among the nearest third: %v", g, got)
-			}
 			nearHits[g]++
+			if dist[g] == 2*time.Millisecond {
+				nearPicks++
+			}
 		}
 		randomHits[got[2]]++
 	}
-	for _, n := range near {
-		if nearHits[n] < 1400 || nearHits[n] > 2000 { // expected 2*6000/7 = 1714
-			t.Errorf("near pick chose %s %d times, want about 1714", n, nearHits[n])
+	if share := float64(nearPicks) / (2 * trials); share < 0.85 {
+		t.Errorf("only %.0f%% of the weighted picks went to the 5 near members", 100*share)
+	}
+	for _, n := range names[:5] {
+		if nearHits[n] < 1800 || nearHits[n] > 2800 { // expected about 2300
+			t.Errorf("near member %s picked %d times, want about 2300", n, nearHits[n])
 		}
 	}
 	for _, n := range names {
-		if randomHits[n] < 200 || randomHits[n] > 420 { // expected 6000/20 = 300 (each is excluded when picked near)
-			t.Errorf("random pick chose %s %d times, want about 300", n, randomHits[n])
+		if randomHits[n] < 150 || randomHits[n] > 450 { // about 6000/18 for far members, fewer for near ones
+			t.Errorf("random pick chose %s %d times", n, randomHits[n])
 		}
 	}
-	if got := selectTargets(slices.Clone(names), 1, distFn, rng.IntN); len(got) != 1 {
-		t.Errorf("fanout 1: %v", got)
+
+	// Alike links: estimates within ±20% of each other spread the picks.
+	for i, n := range names {
+		dist[n] = time.Duration(20+i%9-4) * 100 * time.Microsecond
 	}
-	if got := selectTargets([]string{"a", "b", "c"}, 2, distFn, rng.IntN); len(got) != 2 {
-		t.Errorf("small candidate set: %v", got)
+	hits := map[string]int{}
+	for range trials {
+		for _, g := range selectTargets(slices.Clone(names), 3, distFn, rng) {
+			hits[g]++
+		}
+	}
+	for _, n := range names {
+		if hits[n] < 600 || hits[n] > 1300 { // expected 900
+			t.Errorf("alike links: %s picked %d of %d times, want about 900", n, hits[n], 3*trials)
+		}
+	}
+	if got := selectTargets(slices.Clone(names), 1, distFn, rng); len(got) != 1 {
+		t.Errorf("fanout 1: %v", got)
 	}
 }
 

@@ -14,6 +14,7 @@ type dispatcher struct {
 	queue    []queuedEvent
 	watchers []*watcher
 	nextSeq  uint64
+	backlog  atomic.Int64 // emitted, not yet delivered (queued or in hand)
 	wake     chan struct{}
 	done     chan struct{}
 	stopped  chan struct{}
@@ -51,6 +52,7 @@ func (d *dispatcher) emit(evs ...Event) {
 		d.queue = append(d.queue, queuedEvent{seq: d.nextSeq, ev: ev})
 		d.nextSeq++
 	}
+	d.backlog.Add(int64(len(evs)))
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
@@ -77,11 +79,7 @@ func (d *dispatcher) watch(fn func(Event)) (cancel func()) {
 	}
 }
 
-func (d *dispatcher) pending() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.queue)
-}
+func (d *dispatcher) pending() int { return int(d.backlog.Load()) }
 
 func (d *dispatcher) run() {
 	defer close(d.stopped)
@@ -106,6 +104,7 @@ func (d *dispatcher) run() {
 						w.fn(q.ev)
 					}
 				}
+				d.backlog.Add(-1)
 				select {
 				case <-d.done:
 					return
