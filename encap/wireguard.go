@@ -173,8 +173,11 @@ func (w *WireGuard) VTEP() netip.Addr { return *w.vtep.Load() }
 // configuration socket).
 func (w *WireGuard) InterfaceName() string { return w.name }
 
-// Stats returns the transport's counters. Dropped counts decrypted packets
-// that were not VXLAN for this node, by reason in Drops.
+// Stats returns the transport's counters: VXLAN packets and bytes handed
+// to WireGuard and delivered to the Receiver. Dropped counts decrypted
+// packets that were not VXLAN for this node, by reason in Drops.
+// ReceiveErrors stays zero: the socket belongs to WireGuard, whose errors
+// go to the log (rate-limited), and PeerStats counts its bytes per peer.
 func (w *WireGuard) Stats() Stats {
 	s := w.stats.snapshot()
 	s.Dropped = w.drops.total()
