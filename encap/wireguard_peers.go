@@ -62,10 +62,13 @@ type wgPeerRecord struct {
 
 // SetPeers makes the device's peers exactly peers: it adds new ones,
 // updates changed ones (PSK, endpoint, VTEP, keepalive) and removes the
-// rest, incrementally, leaving unchanged peers' sessions alone. Peers added
-// or edited by hand through the configuration socket count as present or
-// absent like any other. On error nothing was changed, except when the
-// device itself refuses the change (the error says so).
+// rest, incrementally, leaving unchanged peers' sessions alone. Which
+// peers exist, their allowed IPs and keepalives are compared with the
+// device itself (so a peer added by hand through the configuration socket
+// is removed unless listed); endpoints and PSKs with what SetPeers set
+// last, so that WireGuard following a roaming peer is not undone. On error
+// nothing was changed, except when the device itself refuses the change
+// (the error says so).
 func (w *WireGuard) SetPeers(peers []WGPeer) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
