@@ -2,6 +2,7 @@ package encap
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -237,6 +238,21 @@ func TestWireGuardSetPeersChanges(t *testing.T) {
 	}
 	sendAndCheck(t, a, b, 2, 2)
 	sendAndCheck(t, b, a, 2, 2)
+
+	// A peer added behind SetPeers' back (as `wg set` would) goes at the
+	// next SetPeers; a listed peer whose allowed IP was removed by hand
+	// gets it back.
+	stray := newTestKey(t)
+	if err := b.w.dev.IpcSet(fmt.Sprintf("public_key=%x\nallowed_ip=fd77::1/128\npublic_key=%x\nallowed_ip=-%s/128\n", stray, c.pub, c.vtep)); err != nil {
+		t.Fatal(err)
+	}
+	b.setPeers(a.peer(nil), c.peer(nil))
+	if _, ok := b.peerStats(stray); ok {
+		t.Error("a peer added by hand survived SetPeers")
+	}
+	if st, _ := b.peerStats(c.pub); st.VTEP != c.vtep {
+		t.Errorf("c's allowed IP is %s after SetPeers, want %s restored", st.VTEP, c.vtep)
+	}
 
 	// Dropping c from the set removes it.
 	b.setPeers(a.peer(nil))
