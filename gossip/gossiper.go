@@ -77,6 +77,9 @@ func (d *DB) packEntriesLocked(n *network, to string, limit int, now time.Time, 
 	head := tableEventsMsg{Sender: d.name, Network: n.id}
 	p := packer{head: head.appendHead, max: maxPackets}
 	for _, it := range n.queue.ordered() {
+		if it.wasSentTo(to) {
+			continue
+		}
 		r := n.get(it.id)
 		ev := tableEvent{}
 		if r != nil {
@@ -89,7 +92,7 @@ func (d *DB) packEntriesLocked(n *network, to string, limit int, now time.Time, 
 		if !p.add(appendTableEvent(nil, &ev)) {
 			break
 		}
-		n.queue.sent(it, limit)
+		n.queue.sent(it, to, limit)
 	}
 	return p.finish(to, msgTableEvents)
 }
@@ -98,6 +101,9 @@ func (d *DB) packRecordsLocked(to string, limit int, now time.Time, maxPackets i
 	head := networkEventsMsg{Sender: d.name}
 	p := packer{head: head.appendHead, max: maxPackets}
 	for _, it := range d.netQueue.ordered() {
+		if it.wasSentTo(to) {
+			continue
+		}
 		r := d.records[it.id.network][it.id.node]
 		nr := netRecord{}
 		if r != nil {
@@ -110,7 +116,7 @@ func (d *DB) packRecordsLocked(to string, limit int, now time.Time, maxPackets i
 		if !p.add(appendNetRecord(nil, &nr)) {
 			break
 		}
-		d.netQueue.sent(it, limit)
+		d.netQueue.sent(it, to, limit)
 	}
 	return p.finish(to, msgNetworkEvents)
 }

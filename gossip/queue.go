@@ -17,7 +17,8 @@ type eventQueue[K comparable] struct {
 type queueItem[K comparable] struct {
 	id        K
 	transmits int
-	seq       uint64 // push order; newer items go first among equals
+	seq       uint64   // push order; newer items go first among equals
+	sentTo    []string // members this version went to; never sent twice to one
 }
 
 // push queues id, or resets its transmit count if it is queued already.
@@ -28,7 +29,7 @@ func (q *eventQueue[K]) push(id K, limit int) int {
 	}
 	q.seq++
 	if it, ok := q.items[id]; ok {
-		it.transmits, it.seq = 0, q.seq
+		it.transmits, it.seq, it.sentTo = 0, q.seq, nil
 		return 0
 	}
 	q.items[id] = &queueItem[K]{id: id, seq: q.seq}
@@ -72,10 +73,15 @@ func (q *eventQueue[K]) ordered() []*queueItem[K] {
 	return out
 }
 
-// sent records one more transmission of it and forgets it once it has
-// been sent limit times.
-func (q *eventQueue[K]) sent(it *queueItem[K], limit int) {
+// wasSentTo reports whether this version of it already went to member to:
+// sending it again would spend a transmission on a node that has it.
+func (it *queueItem[K]) wasSentTo(to string) bool { return slices.Contains(it.sentTo, to) }
+
+// sent records one more transmission of it, to member to, and forgets it
+// once it has been sent limit times.
+func (q *eventQueue[K]) sent(it *queueItem[K], to string, limit int) {
 	it.transmits++
+	it.sentTo = append(it.sentTo, to)
 	if it.transmits >= limit {
 		if cur, ok := q.items[it.id]; ok && cur == it {
 			delete(q.items, it.id)

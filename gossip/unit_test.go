@@ -54,16 +54,20 @@ func TestEventQueue(t *testing.T) {
 	if items[0].id != "b" {
 		t.Errorf("newest not first: %v", items[0].id)
 	}
-	q.sent(items[0], 2)
+	q.sent(items[0], "x", 2)
 	if got := q.ordered()[0].id; got != "a" {
 		t.Errorf("least sent not first: %v", got)
 	}
-	q.sent(q.ordered()[1], 2) // b reaches its limit
+	if !items[0].wasSentTo("x") || items[0].wasSentTo("y") {
+		t.Error("sent-to not recorded")
+	}
+	q.sent(q.ordered()[1], "y", 2) // b reaches its limit
 	if q.len() != 1 {
 		t.Errorf("item not forgotten after its retransmit limit: %d left", q.len())
 	}
+	q.sent(q.ordered()[0], "x", 10)
 	q.push("a", 10) // a newer write resets its transmissions
-	if q.ordered()[0].transmits != 0 {
+	if it := q.ordered()[0]; it.transmits != 0 || it.wasSentTo("x") {
 		t.Error("re-push did not reset transmissions")
 	}
 	dropped := 0
