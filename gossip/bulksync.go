@@ -85,7 +85,7 @@ func (d *DB) bulkChunksLocked(n *network, respond bool, now time.Time) [][]byte 
 		chunks = append(chunks, msg.encode())
 		msg.Records, msg.Entries, size = nil, nil, 0
 	}
-	for _, r := range d.allRecordsLocked(n.id, now) {
+	for _, r := range d.recordsLocked(n.id, now) {
 		if r.Leave && r.TTL <= 0 {
 			continue
 		}

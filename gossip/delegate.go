@@ -43,7 +43,7 @@ func (m mlDelegate) LocalState(join bool) []byte {
 	d := m.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	msg := networkEventsMsg{Sender: d.name, Records: d.allRecordsLocked(ClusterScope, d.now())}
+	msg := networkEventsMsg{Sender: d.name, Records: d.allRecordsLocked(d.now())}
 	b := msg.encode()
 	d.stats.sent(msgNetworkEvents, len(b))
 	return b

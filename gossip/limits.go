@@ -19,7 +19,7 @@ const (
 	MaxValueLen = 4096
 
 	// MaxNetworks bounds the networks a node joins and the distinct network
-	// ids it tracks membership records for.
+	// ids it tracks membership records for (ClusterScope not counted).
 	MaxNetworks = 4096
 	// MaxEntriesPerNetwork bounds the records (live, hidden and tombstones)
 	// one node stores for one network.

@@ -14,6 +14,11 @@ import (
 	"meshnet.dev/meshnet/gossip/memnet"
 )
 
+// nodeAt is a memberlist node as its join would report it.
+func nodeAt(name string, host int) *memberlist.Node {
+	return &memberlist.Node{Name: name, Addr: net.IPv4(10, 9, 0, byte(host)), Port: 7946}
+}
+
 // loneDB is a DB on its own, joined to "blue", that believes peers are
 // live members: messages can be fed straight into its receive path.
 func loneDB(t testing.TB, peers ...string) *DB {
@@ -28,7 +33,7 @@ func loneDB(t testing.TB, peers ...string) *DB {
 	}
 	t.Cleanup(func() { _ = d.Shutdown() })
 	for i, p := range peers {
-		d.onMemberJoin(&memberlist.Node{Name: p, Addr: net.IPv4(10, 9, 0, byte(i+1)), Port: 7946})
+		d.onMemberJoin(nodeAt(p, i+1))
 	}
 	if err := d.JoinNetwork("blue"); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 package gossip
 
 // bulkSyncMsg is one chunk of a network's full state: the membership
-// records of that network (of every network, for ClusterScope) and its
+// records of that network (presence records, for ClusterScope) and its
 // entries, tombstones included. Each chunk merges on its own; the last
 // chunk of a sync asks the receiver to answer with its own state.
 //

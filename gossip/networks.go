@@ -23,10 +23,11 @@ func (d *DB) JoinNetwork(id string) error {
 	if _, ok := d.networks[id]; ok {
 		return nil
 	}
-	if len(d.networks) > MaxNetworks {
+	// Both maps also hold ClusterScope, which MaxNetworks doesn't count.
+	if len(d.networks)-1 >= MaxNetworks {
 		return fmt.Errorf("gossip: joining network %q: already in %d networks, the most a node may join", id, MaxNetworks)
 	}
-	if _, ok := d.records[id]; !ok && len(d.records) >= MaxNetworks {
+	if _, ok := d.records[id]; !ok && len(d.records)-1 >= MaxNetworks {
 		return fmt.Errorf("gossip: joining network %q: the cluster already has %d networks, the most supported", id, MaxNetworks)
 	}
 	n := newNetwork(id)

@@ -3,6 +3,7 @@ package gossip
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -11,6 +12,7 @@ import (
 // keyring: the default transport path, encryption and key rotation work,
 // and a node with the wrong key cannot get in.
 func TestRealSocketsWithKeyring(t *testing.T) {
+	baseline := runtime.NumGoroutine()
 	keys := [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32)}
 	start := func(name string, keys [][]byte) *DB {
 		cfg := DefaultConfig()
@@ -94,4 +96,17 @@ func TestRealSocketsWithKeyring(t *testing.T) {
 	if got := len(nodes[0].NetworkMembers(ClusterScope)); got != 3 {
 		t.Errorf("cluster has %d live members after the stranger tried, want 3", got)
 	}
+
+	// Every goroutine stops with its DB (memberlist's probes in flight
+	// finish within their timeout).
+	mustOK(t, nodes[0].Leave(time.Second))
+	for _, d := range append(nodes[1:], stranger) {
+		mustOK(t, d.Shutdown())
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > baseline {
+			return fmt.Errorf("%d goroutines, %d before the test", n, baseline)
+		}
+		return nil
+	})
 }

@@ -48,7 +48,8 @@ func (d *DB) queueRecordLocked(id recordID) {
 // applyRecordLocked merges a membership record from the network and
 // reports whether it changed anything (and so should be relayed).
 func (d *DB) applyRecordLocked(r netRecord, now time.Time) bool {
-	if _, ok := d.records[r.Network]; !ok && len(d.records) >= MaxNetworks {
+	// records always holds ClusterScope, which MaxNetworks doesn't count.
+	if _, ok := d.records[r.Network]; !ok && len(d.records)-1 >= MaxNetworks {
 		d.stats.drop(dropTooManyNetworks, 1)
 		return false
 	}
@@ -189,17 +190,22 @@ func (d *DB) networkPeersLocked(network string) []string {
 	return out
 }
 
-// allRecordsLocked returns the records of network (of every network for
-// ClusterScope) as they travel now, for push/pull and bulk sync.
-func (d *DB) allRecordsLocked(network string, now time.Time) []netRecord {
+// recordsLocked returns the records of network as they travel now: a
+// bulk sync of a network carries its membership.
+func (d *DB) recordsLocked(network string, now time.Time) []netRecord {
+	out := make([]netRecord, 0, len(d.records[network]))
+	for node, r := range d.records[network] {
+		out = append(out, d.wireRecordLocked(recordID{node, network}, r, now))
+	}
+	return out
+}
+
+// allRecordsLocked returns every record, for memberlist's push/pull, which
+// is how nodes outside a network learn of a join they missed.
+func (d *DB) allRecordsLocked(now time.Time) []netRecord {
 	var out []netRecord
-	for nw, nodes := range d.records {
-		if network != ClusterScope && nw != network {
-			continue
-		}
-		for node, r := range nodes {
-			out = append(out, d.wireRecordLocked(recordID{node, nw}, r, now))
-		}
+	for network := range d.records {
+		out = append(out, d.recordsLocked(network, now)...)
 	}
 	return out
 }
