@@ -44,6 +44,7 @@ type DB struct {
 	records      map[string]map[string]*memberRec // network -> node -> record
 	netQueue     eventQueue[recordID]
 	pendingSyncs map[syncTask]bool
+	leaving      bool // Leave has begun: no more local changes
 	closed       bool
 
 	stop     chan struct{}
@@ -59,7 +60,21 @@ type testHooks struct {
 	dropGossipRecord func(netRecord) bool
 }
 
-var errClosed = errors.New("gossip: the DB is shut down")
+var (
+	errClosed  = errors.New("gossip: the DB is shut down")
+	errLeaving = errors.New("gossip: the node is leaving the cluster")
+)
+
+// changeableLocked reports why local changes are refused, if they are.
+func (d *DB) changeableLocked() error {
+	switch {
+	case d.closed:
+		return errClosed
+	case d.leaving:
+		return errLeaving
+	}
+	return nil
+}
 
 // New creates a DB and starts listening; call Join to meet the cluster.
 func New(cfg Config) (*DB, error) {

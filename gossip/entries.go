@@ -76,8 +76,8 @@ func (d *DB) deleteLocked(n *network, id entryID, now time.Time) {
 }
 
 func (d *DB) joinedLocked(network string) (*network, error) {
-	if d.closed {
-		return nil, errClosed
+	if err := d.changeableLocked(); err != nil {
+		return nil, err
 	}
 	n, ok := d.networks[network]
 	if !ok {

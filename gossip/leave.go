@@ -20,10 +20,11 @@ func (d *DB) Leave(timeout time.Duration) error {
 		timeout = defaultLeaveTimeout
 	}
 	d.mu.Lock()
-	if d.closed {
+	if err := d.changeableLocked(); err != nil {
 		d.mu.Unlock()
-		return errClosed
+		return err
 	}
+	d.leaving = true
 	now := d.now()
 	type push struct {
 		peers []string

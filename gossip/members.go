@@ -61,9 +61,9 @@ func (d *DB) SetMeta(meta []byte) error {
 		return fmt.Errorf("gossip: metadata is %d bytes: use at most %d", len(meta), memberlist.MetaMaxSize)
 	}
 	d.mu.Lock()
-	if d.closed {
+	if err := d.changeableLocked(); err != nil {
 		d.mu.Unlock()
-		return errClosed
+		return err
 	}
 	d.meta = append([]byte(nil), meta...)
 	d.mu.Unlock()

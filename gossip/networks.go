@@ -17,8 +17,8 @@ func (d *DB) JoinNetwork(id string) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return errClosed
+	if err := d.changeableLocked(); err != nil {
+		return err
 	}
 	if _, ok := d.networks[id]; ok {
 		return nil
@@ -52,9 +52,9 @@ func (d *DB) LeaveNetwork(id string) error {
 		return errors.New("gossip: the cluster scope cannot be left; use Leave to leave the cluster")
 	}
 	d.mu.Lock()
-	if d.closed {
+	if err := d.changeableLocked(); err != nil {
 		d.mu.Unlock()
-		return errClosed
+		return err
 	}
 	n, ok := d.networks[id]
 	if !ok {
