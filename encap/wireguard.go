@@ -44,6 +44,7 @@ type WireGuard struct {
 	mu        sync.Mutex // serialises configuration; guards the fields below
 	pub       [32]byte
 	peers     map[[32]byte]wgPeerRecord // what SetPeers configured
+	kicks     map[[32]byte]*time.Timer  // pending handshake kicks
 	started   bool
 	closeOnce sync.Once
 }
@@ -196,6 +197,7 @@ func (w *WireGuard) Close() error {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
 		w.closed.Store(true)
+		w.stopKicksLocked()
 		w.mu.Unlock()
 		if w.uapi != nil {
 			w.uapi.close()

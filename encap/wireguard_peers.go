@@ -92,9 +92,14 @@ func (w *WireGuard) SetPeers(peers []WGPeer) error {
 			fmt.Fprintf(&b, "public_key=%x\nremove=true\n", p.pub)
 		}
 	}
+	var kick [][32]byte
 	for _, pub := range slices.SortedFunc(maps.Keys(want), func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) }) {
 		old, recorded := w.peers[pub]
 		writePeerConfig(&b, pub, want[pub], have[pub], old, recorded)
+		if pskChanged := !recorded || old.psk != want[pub].psk; pskChanged && want[pub].psk != "" &&
+			(have[pub] == nil || have[pub].lastHandshake.IsZero()) {
+			kick = append(kick, pub)
+		}
 	}
 	if b.Len() > 0 {
 		if err := w.dev.IpcSet(b.String()); err != nil {
@@ -106,7 +111,65 @@ func (w *WireGuard) SetPeers(peers []WGPeer) error {
 	}
 	w.peers = want
 	w.publishVTEPsLocked()
+	// A peer without a session whose PSK just changed gets a handshake
+	// shortly after, unless one completed meanwhile. The peer's first
+	// initiation may have reached this node before it knew the peer (the
+	// two ends configure each other moments apart) and been dropped; left
+	// alone, WireGuard would retry only after its five-second rekey
+	// timeout. The delay lets an initiation already under way finish, and
+	// WireGuard itself refuses to initiate twice within that timeout, so
+	// handshakes never cross.
+	for _, pub := range kick {
+		w.scheduleKickLocked(pub)
+	}
 	return nil
+}
+
+// kickDelay is how long after configuring a peer without a session this
+// node waits for a handshake before starting one itself: a few round trips
+// on any LAN, short enough that a new member is reachable at once.
+const kickDelay = 100 * time.Millisecond
+
+// scheduleKickLocked arranges a handshake with pub after kickDelay if none
+// has completed by then. Must hold w.mu.
+func (w *WireGuard) scheduleKickLocked(pub [32]byte) {
+	if w.kicks == nil {
+		w.kicks = map[[32]byte]*time.Timer{}
+	}
+	if t := w.kicks[pub]; t != nil {
+		t.Stop()
+	}
+	w.kicks[pub] = time.AfterFunc(kickDelay, func() { w.kick(pub) })
+}
+
+// kick starts a handshake with pub unless it has a session already.
+func (w *WireGuard) kick(pub [32]byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.kicks, pub)
+	if w.closed.Load() {
+		return
+	}
+	state, err := w.ipcState()
+	if err != nil {
+		return
+	}
+	for _, p := range state.peers {
+		if p.pub == pub && p.lastHandshake.IsZero() {
+			if peer := w.dev.LookupPeer(device.NoisePublicKey(pub)); peer != nil {
+				peer.SendHandshakeInitiation(false)
+			}
+		}
+	}
+}
+
+// stopKicksLocked cancels pending handshake kicks (on Close). Must hold
+// w.mu.
+func (w *WireGuard) stopKicksLocked() {
+	for pub, t := range w.kicks {
+		t.Stop()
+		delete(w.kicks, pub)
+	}
 }
 
 // writePeerConfig appends the configuration lines that turn the device's
