@@ -16,7 +16,7 @@ import (
 func TestControlPlaneFigures(t *testing.T) {
 	_, hosts := newLab(t, 5)
 	nets := [][]string{{"red"}, {"red"}, {"red"}, {"red"}, {"red"}}
-	ms := gossipCluster(t, hosts, nets, "tap")
+	ms := gossipCluster(t, hosts, nets, "tap", false)
 	addrs := waitAttached(t, ms, nets)
 	waitEndpoints(t, ms, "red", 5)
 

@@ -15,33 +15,72 @@ import (
 )
 
 // gossipCluster starts meshnet on every host: the first starts the cluster
-// and defines "red"; the others join through it, each attaching to the
-// networks nets[i].
-func gossipCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, mode string) []*netlab.Meshnet {
+// (becoming its admin node) and defines "red"; the others join with a token
+// from it, each attaching to the networks nets[i].
+func gossipCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, mode string, encrypted bool) []*netlab.Meshnet {
+	return startCluster(t, hosts, nets, clusterOpts{mode: mode, encrypted: encrypted})
+}
+
+// clusterOpts tune startCluster.
+type clusterOpts struct {
+	mode      string        // tap (default) or tun
+	encrypted bool          // network red encrypted
+	rotation  time.Duration // admin key rotation interval (default 12h)
+	debug     bool          // log at debug level
+}
+
+// startCluster is gossipCluster with options.
+func startCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, o clusterOpts) []*netlab.Meshnet {
 	t.Helper()
 	ms := make([]*netlab.Meshnet, len(hosts))
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpWG(t, ms)
+		}
+	})
+	var token string
 	for i, h := range hosts {
 		c := node.DefaultConfig()
 		c.Name = h.Name
-		c.Mode = mode
+		if o.mode != "" {
+			c.Mode = o.mode
+		}
 		c.Gossip.BulkSyncInterval = 5 * time.Second
+		if o.rotation > 0 {
+			c.Keys.RotationInterval = o.rotation
+		}
+		if o.debug {
+			c.Log.Level = "debug"
+		}
 		for _, n := range nets[i] {
 			nc := node.NetworkConfig{Name: n}
 			if i == 0 && n == "red" {
 				nc.Subnet = "10.10.0.0/24"
+				nc.Encrypted = &o.encrypted
 			}
 			c.Networks = append(c.Networks, nc)
 		}
-		if i > 0 {
-			c.Join = []string{hosts[0].Addr.String()}
-		}
+		c.Token = token
 		m, err := h.StartMeshnet(bin.meshnet, c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ms[i] = m
+		if i == 0 {
+			token = joinToken(t, m)
+		}
 	}
 	return ms
+}
+
+// joinToken asks an admin node for a join token.
+func joinToken(t *testing.T, admin *netlab.Meshnet) string {
+	t.Helper()
+	out, err := admin.CLI("token", "--ttl", "10m")
+	if err != nil {
+		t.Fatalf("meshnet token: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(strings.Split(out, "\n")[0])
 }
 
 // waitAttached waits until every daemon has an address on each of its
@@ -82,13 +121,13 @@ func pingFails(t *testing.T, h *netlab.Host, ip netip.Addr) {
 func TestNetworksIsolateTheirMembers(t *testing.T) {
 	_, hosts := newLab(t, 5)
 	nets := [][]string{{"red"}, {"red"}, {"red", "green"}, {"green"}, {"green"}}
-	ms := gossipCluster(t, hosts, nets, "tap")
+	ms := gossipCluster(t, hosts, nets, "tap", false)
 	if out, err := ms[0].CLI("network", "create", "green", "--subnet", "10.20.0.0/24"); err != nil {
 		t.Fatalf("network create: %v\n%s", err, out)
 	}
 	addrs := waitAttached(t, ms, nets)
-	waitEndpoints(t, ms, "red", 3)
-	waitEndpoints(t, ms, "green", 3)
+	waitEndpoints(t, ms[:3], "red", 3)
+	waitEndpoints(t, ms[2:], "green", 3)
 	for i, a := range hosts {
 		for j, b := range hosts {
 			if i == j {
@@ -120,7 +159,7 @@ func TestNetworksIsolateTheirMembers(t *testing.T) {
 func TestCrashedNodeIsDeclaredDeadAndComesBack(t *testing.T) {
 	_, hosts := newLab(t, 5)
 	nets := [][]string{{"red"}, {"red"}, {"red"}, {"red"}, {"red"}}
-	ms := gossipCluster(t, hosts, nets, "tap")
+	ms := gossipCluster(t, hosts, nets, "tap", false)
 	addrs := waitAttached(t, ms, nets)
 	waitEndpoints(t, ms, "red", 5)
 	victim := ms[4]
@@ -214,7 +253,7 @@ func TestPartitionHealsAndConverges(t *testing.T) {
 	_, hosts := newLab(t, 5)
 	testenvTools(t, "nft")
 	nets := [][]string{{"red"}, {"red"}, {"red"}, {"red"}, {"red"}}
-	ms := gossipCluster(t, hosts, nets, "tap")
+	ms := gossipCluster(t, hosts, nets, "tap", false)
 	addrs := waitAttached(t, ms, nets)
 	waitEndpoints(t, ms, "red", 5)
 

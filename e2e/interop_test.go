@@ -46,7 +46,7 @@ func TestKernelVXLANInterop(t *testing.T) {
 
 	c := node.DefaultConfig()
 	c.Name = mesh.Name
-	c.Networks = []node.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: "10.42.0.1"}}
+	c.Networks = []node.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: "10.42.0.1", Encrypted: plain}}
 	c.Peers = []node.PeerConfig{{Name: "kernel", Address: kern.Addr.String(),
 		Endpoints: []node.EndpointConfig{{Network: "blue", IP: "10.42.0.2", MAC: kernelMAC}}}}
 	m, err := mesh.StartMeshnet(bin.meshnet, c)

@@ -114,17 +114,18 @@ func TestSecondDaemonGetsClearError(t *testing.T) {
 	}
 	cases := []struct {
 		name, stateDir, device string
-		port, gossip           int
+		port, wg, gossip       int
 		wants                  string
 	}{
-		{"same state dir", first.StateDir, "mn-blue2", 4790, 7947, "another meshnet daemon"},
-		{"same port", filepath.Join(hosts[0].Dir, "s1"), "mn-blue2", 4789, 7947, "4789"},
-		{"same gossip port", filepath.Join(hosts[0].Dir, "s2"), "mn-blue2", 4790, 7946, "7946"},
-		{"same device", filepath.Join(hosts[0].Dir, "s3"), "mn-blue", 4790, 7947, "mn-blue"},
+		{"same state dir", first.StateDir, "mn-blue2", 4790, 51821, 7947, "another meshnet daemon"},
+		{"same port", filepath.Join(hosts[0].Dir, "s1"), "mn-blue2", 4789, 51821, 7947, "VXLAN port 4789"},
+		{"same wireguard port", filepath.Join(hosts[0].Dir, "s2"), "mn-blue2", 4790, 51820, 7947, "WireGuard port 51820"},
+		{"same gossip port", filepath.Join(hosts[0].Dir, "s3"), "mn-blue2", 4790, 51821, 7946, "gossip port 7946"},
+		{"same device", filepath.Join(hosts[0].Dir, "s4"), "mn-blue", 4790, 51821, 7947, "mn-blue"},
 	}
 	for _, tc := range cases {
 		c := cfgs[0]
-		c.StateDir, c.Underlay.VXLANPort, c.Gossip.Port = tc.stateDir, tc.port, tc.gossip
+		c.StateDir, c.Underlay.VXLANPort, c.WireGuard.Port, c.Gossip.Port = tc.stateDir, tc.port, tc.wg, tc.gossip
 		c.Networks = append([]node.NetworkConfig(nil), c.Networks...)
 		c.Networks[0].Device = tc.device
 		path := filepath.Join(hosts[0].Dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
@@ -135,6 +136,11 @@ func TestSecondDaemonGetsClearError(t *testing.T) {
 		}
 		if !strings.Contains(out, tc.wants) {
 			t.Fatalf("%s: error does not mention %q:\n%s", tc.name, tc.wants, out)
+		}
+		if tc.stateDir != first.StateDir {
+			if _, err := os.Stat(filepath.Join(tc.stateDir, "cluster.state")); err == nil {
+				t.Fatalf("%s: the refused daemon left cluster state behind", tc.name)
+			}
 		}
 		t.Logf("%s: %s", tc.name, strings.TrimSpace(out))
 	}

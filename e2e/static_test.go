@@ -16,8 +16,12 @@ import (
 // overlayIP is host i's (0-based) address on the test network.
 func overlayIP(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 42, 0, byte(i + 1)}) }
 
+// plain marks a network unencrypted (plain VXLAN).
+var plain = new(bool)
+
 // staticConfigs gives every host a config that lists every other host as a
-// static peer on network "blue".
+// static (plain VXLAN) peer on network "blue": each host is its own
+// cluster, and the data path is exercised without gossip or encryption.
 func staticConfigs(hosts []*netlab.Host, mode string) []node.Config {
 	cfgs := make([]node.Config, len(hosts))
 	for i, h := range hosts {
@@ -25,7 +29,7 @@ func staticConfigs(hosts []*netlab.Host, mode string) []node.Config {
 		c.Name = h.Name
 		c.Mode = mode
 		c.Underlay.Address = h.Addr.String()
-		c.Networks = []node.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: overlayIP(i).String()}}
+		c.Networks = []node.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: overlayIP(i).String(), Encrypted: plain}}
 		for j, o := range hosts {
 			if j != i {
 				c.Peers = append(c.Peers, node.PeerConfig{Name: o.Name, Address: o.Addr.String(),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
@@ -159,6 +160,42 @@ func (n *Node) preflightDevices() error {
 	return nil
 }
 
+// preflightPorts checks that the node's UDP and TCP ports are free before
+// anything is created, so a second daemon fails cleanly and leaves no state.
+func (n *Node) preflightPorts() error {
+	if n.opts.Plain != nil {
+		return nil
+	}
+	checks := []struct {
+		network, what, key string
+		port               int
+	}{
+		{"udp", "VXLAN", "underlay.vxlan_port", int(n.spec.vxlanPort)},
+		{"udp", "WireGuard", "wireguard.port", int(n.spec.wgPort)},
+		{"udp", "gossip", "gossip.port", n.spec.gossip.Port},
+		{"tcp", "gossip", "gossip.port", n.spec.gossip.Port},
+	}
+	for _, c := range checks {
+		addr := ":" + strconv.Itoa(c.port)
+		var err error
+		if c.network == "udp" {
+			var pc net.PacketConn
+			if pc, err = net.ListenPacket("udp", addr); err == nil {
+				pc.Close()
+			}
+		} else {
+			var l net.Listener
+			if l, err = net.Listen("tcp", addr); err == nil {
+				l.Close()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s port %d/%s is not free (is another meshnet running?); set %s: %w", c.what, c.port, c.network, c.key, err)
+		}
+	}
+	return nil
+}
+
 func defaultDevice(network string) string {
 	d := "mn-" + network
 	if len(d) > maxDeviceName {
@@ -167,18 +204,35 @@ func defaultDevice(network string) string {
 	return d
 }
 
-// Encapsulation overhead on top of the inner IP packet: inner Ethernet (14),
-// VXLAN (8), UDP (8) and the outer IP header.
+// Encapsulation overhead on top of the inner IP packet. Plain: inner
+// Ethernet (14), VXLAN (8), UDP (8), outer IP (20 or 40). Encrypted: the
+// tunnelled IPv6 (40) and UDP (8) headers, VXLAN (8), inner Ethernet (14),
+// and WireGuard's own 32 bytes plus its outer UDP (8) and IP (20 or 40).
 const (
-	overheadPlain4 = 14 + 8 + 8 + 20
-	overheadPlain6 = 14 + 8 + 8 + 40
-	fallbackMTU    = 1500
+	overheadPlain4     = 14 + 8 + 8 + 20
+	overheadPlain6     = 14 + 8 + 8 + 40
+	overheadEncrypted4 = 14 + 8 + 8 + 40 + 32 + 8 + 20
+	overheadEncrypted6 = 14 + 8 + 8 + 40 + 32 + 8 + 40
+	fallbackMTU        = 1500
 )
 
-// deriveMTU is the underlay MTU minus the encapsulation overhead. The
-// underlay MTU is the smallest route MTU towards the seeds and static peers,
-// or, with none, the MTU of the interface holding the underlay address.
+// deriveMTU is the underlay MTU minus the network's encapsulation overhead.
 func (n *Node) deriveMTU(def netDef) int {
+	v6 := n.underlay.Addr().Is6()
+	switch {
+	case def.Encrypted && v6:
+		return n.underlayMTU() - overheadEncrypted6
+	case def.Encrypted:
+		return n.underlayMTU() - overheadEncrypted4
+	case v6:
+		return n.underlayMTU() - overheadPlain6
+	}
+	return n.underlayMTU() - overheadPlain4
+}
+
+// underlayMTU is the smallest route MTU towards the seeds and static peers,
+// or, with none, the MTU of the interface holding the underlay address.
+func (n *Node) underlayMTU() int {
 	m := 0
 	consider := func(dst netip.Addr) {
 		if v, err := n.links.RouteMTU(dst); err == nil && v > 0 && (m == 0 || v < m) {
@@ -197,13 +251,10 @@ func (n *Node) deriveMTU(def netDef) int {
 		m = interfaceMTU(n.underlay.Addr())
 	}
 	if m == 0 {
-		n.log.Warn("could not learn the underlay MTU; assuming 1500", "network", def.Name)
+		n.log.Warn("could not learn the underlay MTU; assuming 1500")
 		m = fallbackMTU
 	}
-	if n.underlay.Addr().Is6() {
-		return m - overheadPlain6
-	}
-	return m - overheadPlain4
+	return m
 }
 
 // interfaceMTU is the MTU of the interface that holds addr, or 0.

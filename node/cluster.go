@@ -17,7 +17,7 @@ import (
 // startGossip creates the gossip DB: this node's membership in the cluster
 // and its replicated tables.
 func (n *Node) startGossip() error {
-	meta, err := nodeMeta{VXLAN: n.underlay}.encode()
+	meta, err := n.meta()
 	if err != nil {
 		return err
 	}
@@ -31,6 +31,7 @@ func (n *Node) startGossip() error {
 	g.AdvertiseAddr = n.underlay.Addr().String()
 	g.AdvertisePort = n.spec.gossip.Port
 	g.Meta = meta
+	g.Keys, g.PrimaryKey = n.keys.gossipKeys()
 	g.GossipInterval = n.spec.gossip.Interval
 	g.Fanout = n.spec.gossip.Fanout
 	g.BulkSyncInterval = n.spec.gossip.BulkSyncInterval

@@ -27,8 +27,17 @@ type Config struct {
 	// Join lists gossip addresses (IP or IP:port) of nodes already in the
 	// cluster. Empty: this node starts a new cluster.
 	Join []string `yaml:"join"`
+	// Token is a join token from `meshnet token` on an admin node; needed
+	// once, to join a cluster. It is a secret: prefer TokenFile.
+	Token string `yaml:"token"`
+	// TokenFile names a file holding the join token.
+	TokenFile string `yaml:"token_file"`
 	// Gossip tunes the control plane.
 	Gossip GossipConfig `yaml:"gossip"`
+	// WireGuard configures the encrypted transport.
+	WireGuard WireGuardConfig `yaml:"wireguard"`
+	// Keys configures key rotation (on the admin node).
+	Keys KeysConfig `yaml:"keys"`
 	// Networks are the overlay networks this node attaches to.
 	Networks []NetworkConfig `yaml:"networks"`
 	// Peers are static VXLAN endpoints that do not run meshnet, such as a
@@ -45,6 +54,23 @@ type UnderlayConfig struct {
 	Address string `yaml:"address"`
 	// VXLANPort is the UDP port of plain VXLAN. Default 4789 (IANA).
 	VXLANPort int `yaml:"vxlan_port"`
+}
+
+// WireGuardConfig configures the encrypted transport.
+type WireGuardConfig struct {
+	// Port is the WireGuard UDP port. Default 51820.
+	Port int `yaml:"port"`
+	// Interface names the WireGuard control socket, so `wg show NAME`
+	// lists this node's peers. Default "wg-" + the node name, cut to 15
+	// bytes.
+	Interface string `yaml:"interface"`
+}
+
+// KeysConfig configures key rotation.
+type KeysConfig struct {
+	// RotationInterval is how often the admin node rotates the gossip
+	// keyring and the data-key epoch. Default 12h; at least 1s.
+	RotationInterval time.Duration `yaml:"rotation_interval"`
 }
 
 // GossipConfig tunes gossip and failure detection.
@@ -83,8 +109,10 @@ type NetworkConfig struct {
 	// MTU overrides the device MTU. Default: underlay path MTU minus the
 	// encapsulation overhead.
 	MTU int `yaml:"mtu"`
-	// Encrypted networks carry traffic only over the encrypted transport.
-	Encrypted bool `yaml:"encrypted"`
+	// Encrypted networks carry traffic only over the encrypted transport;
+	// plain VXLAN for them is dropped and counted. Default true. Set false
+	// only on a trusted underlay or to talk to plain VXLAN peers.
+	Encrypted *bool `yaml:"encrypted"`
 }
 
 // PeerConfig is a statically configured remote node.
@@ -121,10 +149,12 @@ type LogConfig struct {
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Name:     host,
-		StateDir: "/var/lib/meshnet", // survives reboots; systemd's StateDirectory
-		Mode:     "tap",              // L2 is the product; TUN is for hosts that only route IP
-		Underlay: UnderlayConfig{VXLANPort: 4789},
+		Name:      host,
+		StateDir:  "/var/lib/meshnet", // survives reboots; systemd's StateDirectory
+		Mode:      "tap",              // L2 is the product; TUN is for hosts that only route IP
+		Underlay:  UnderlayConfig{VXLANPort: 4789},
+		WireGuard: WireGuardConfig{Port: 51820},                 // WireGuard's customary port
+		Keys:      KeysConfig{RotationInterval: 12 * time.Hour}, // twice a day bounds what a stolen key reads
 		Gossip: GossipConfig{
 			Port:             7946,                   // memberlist's well-known port
 			Interval:         200 * time.Millisecond, // an endpoint is usable cluster-wide within a second

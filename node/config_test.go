@@ -19,6 +19,7 @@ networks:
     vni: 42
     subnet: 10.20.0.0/24
     address: 10.20.0.1
+    encrypted: false
 peers:
   - name: host2
     address: 192.0.2.2
@@ -75,6 +76,13 @@ func TestBadConfigNamesKeyValueAndFix(t *testing.T) {
 				t.Errorf("error %q lacks %q", msg, want)
 			}
 		}
+	}
+}
+
+func TestStaticPeersNeedPlainNetworks(t *testing.T) {
+	_, err := parse(t, strings.Replace(goodConfig, "encrypted: false", "encrypted: true", 1))
+	if err == nil || !strings.Contains(err.Error(), "set encrypted: false") {
+		t.Fatalf("static peer on an encrypted network: %v", err)
 	}
 }
 

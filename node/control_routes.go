@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"meshnet.dev/meshnet/node/api"
 )
@@ -51,6 +52,40 @@ func (n *Node) routes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
+	mux.HandleFunc("POST /v1/token", func(w http.ResponseWriter, r *http.Request) {
+		var req api.TokenRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		tok, err := n.IssueToken(time.Duration(req.TTLSeconds) * time.Second)
+		if err != nil {
+			writeError(w, adminCode(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, tok)
+	})
+	mux.HandleFunc("POST /v1/keys/rotate", func(w http.ResponseWriter, r *http.Request) {
+		var req api.RotateRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := n.RotateKeys(req.Node); err != nil {
+			writeError(w, adminCode(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("POST /v1/evict", func(w http.ResponseWriter, r *http.Request) {
+		var req api.EvictRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := n.Evict(req.Node); err != nil {
+			writeError(w, adminCode(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
 	mux.HandleFunc("POST /v1/networks/{name}/leave", func(w http.ResponseWriter, r *http.Request) {
 		if err := n.LeaveNetwork(r.PathValue("name")); err != nil {
 			writeError(w, http.StatusBadRequest, err)
@@ -58,6 +93,14 @@ func (n *Node) routes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
+}
+
+// adminCode maps errors of admin operations to HTTP status codes.
+func adminCode(err error) int {
+	if errors.Is(err, errNotAdmin) {
+		return http.StatusForbidden
+	}
+	return http.StatusBadRequest
 }
 
 // readJSON decodes a bounded JSON body; an empty body is an empty request.

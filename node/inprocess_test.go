@@ -80,10 +80,11 @@ func (c *fakeCluster) start(name string) *fakeHost {
 	cfg.Gossip.Interval = 50 * time.Millisecond
 	cfg.Gossip.BulkSyncInterval = 2 * time.Second
 	if idx == 0 {
-		cfg.Networks = []NetworkConfig{{Name: "blue", Subnet: "10.50.0.0/24"}}
+		cfg.Networks = []NetworkConfig{{Name: "blue", Subnet: "10.50.0.0/24", Encrypted: new(bool)}}
 	} else {
 		cfg.Networks = []NetworkConfig{{Name: "blue"}}
 		cfg.Join = []string{c.hosts[0].gossip.Addr().String()}
+		cfg.Token = c.token()
 	}
 	vx := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(idx + 1)}), encap.Port)
 	nd, err := New(cfg, Options{
@@ -117,6 +118,21 @@ func (c *fakeCluster) start(name string) *fakeHost {
 	t.Cleanup(func() { cancel(); <-h.done })
 	c.hosts = append(c.hosts, h)
 	return h
+}
+
+// token gets a join token from the first (admin) node.
+func (c *fakeCluster) token() string {
+	admin := c.hosts[0].node
+	select {
+	case <-admin.Ready():
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("first node never came up")
+	}
+	tok, err := admin.IssueToken(time.Hour)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return tok.Token
 }
 
 // converged waits until every node sees every node's address on blue.

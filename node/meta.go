@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
+
+	"meshnet.dev/meshnet/keydist"
 )
 
 // nodeMeta is what a node tells the cluster about its data path, carried as
@@ -15,6 +18,17 @@ type nodeMeta struct {
 	V int `json:"v"`
 	// VXLAN is where plain VXLAN for this node goes.
 	VXLAN netip.AddrPort `json:"vxlan"`
+	// Key is the node's public key (its WireGuard static key).
+	Key keydist.NodePublic `json:"key"`
+	// WG is where WireGuard for this node goes.
+	WG netip.AddrPort `json:"wg"`
+	// Epoch is the data-key epoch this node has applied; each pair derives
+	// its preshared key from the older epoch of the two.
+	Epoch uint64 `json:"epoch"`
+	// Token is when the join token this node started with was issued
+	// (zero if it started without one): the admin grants no keys to a new
+	// node whose token predates the latest eviction.
+	Token time.Time `json:"token,omitzero"`
 }
 
 const (
@@ -50,5 +64,8 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 		return m, errBadMeta
 	}
 	m.VXLAN = netip.AddrPortFrom(m.VXLAN.Addr().Unmap(), m.VXLAN.Port())
+	if m.WG.IsValid() {
+		m.WG = netip.AddrPortFrom(m.WG.Addr().Unmap(), m.WG.Port())
+	}
 	return m, nil
 }

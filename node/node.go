@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/keydist"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 )
@@ -28,6 +30,9 @@ type Options struct {
 	NewDevice func(DeviceSpec) (tun.Device, error)
 	// Plain is the plain VXLAN transport; default UDP on the configured port.
 	Plain encap.Transport
+	// Secure is the encrypted transport; default WireGuard. Tests that set
+	// Plain and leave Secure nil run without an encrypted transport.
+	Secure secureTransport
 	// Underlay overrides the address advertised for VXLAN (with Plain).
 	Underlay netip.AddrPort
 	// GossipTransport carries gossip in memory instead of over sockets.
@@ -49,6 +54,15 @@ type DeviceSpec struct {
 	Neighbors tun.Neighbors
 }
 
+// secureTransport is what the node needs of the encrypted transport.
+type secureTransport interface {
+	encap.Transport
+	SetPeers([]encap.WGPeer) error
+	RemovePeer(pub [32]byte) error
+	SetPrivateKey(k encap.UAPIKey, vtep netip.Addr) error
+	PeerStats() ([]encap.WGPeerStats, error)
+}
+
 // Node is one running meshnet daemon.
 type Node struct {
 	spec     *spec
@@ -58,6 +72,9 @@ type Node struct {
 	table    *routing.Table
 	fwd      *routing.Forwarder
 	plain    encap.Transport
+	secure   secureTransport
+	keys     *keys
+	rotator  *keydist.Rotator
 	underlay netip.AddrPort
 	db       *gossip.DB
 	started  time.Time
@@ -67,6 +84,7 @@ type Node struct {
 	failed      chan error    // a part of the node stopped on its own
 	learned     chan routing.Learned
 	cancelWatch func()
+	keyRejects  atomic.Uint64
 	wg          sync.WaitGroup
 
 	mu       sync.Mutex // guards the fields below
@@ -75,6 +93,12 @@ type Node struct {
 	joinedAt time.Time
 	report   clusterReport
 }
+
+// evictionPurgeDelay is how long the gossip key in use before an eviction
+// stays installed (receive-only) after the emergency rotation: long enough
+// for every live member to apply the emergency keys, short enough that an
+// evicted node holding the old key can inject nothing for long.
+const evictionPurgeDelay = 15 * time.Second
 
 // learnQueue bounds endpoint reports waiting to be published; the Forwarder
 // retries reports that do not fit.
@@ -151,6 +175,12 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.preflightDevices(); err != nil {
 		return err
 	}
+	if err := n.preflightPorts(); err != nil {
+		return err
+	}
+	if err := n.loadKeys(); err != nil {
+		return err
+	}
 	addr, err := n.pickUnderlay()
 	if err != nil {
 		return err
@@ -163,7 +193,17 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.opts.Underlay.IsValid() {
 		n.underlay = n.opts.Underlay
 	}
-	n.fwd = routing.New(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log})
+	if n.opts.Plain == nil || n.opts.Secure != nil {
+		if err := n.openSecure(); err != nil {
+			return err
+		}
+		cleanups = append(cleanups, func() { n.secure.Close() })
+	}
+	fc := routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log}
+	if n.secure != nil {
+		fc.Secure = n.secure
+	}
+	n.fwd = routing.New(fc)
 	cleanups = append(cleanups, n.detachAll)
 	if err := n.startGossip(); err != nil {
 		return err
@@ -171,6 +211,20 @@ func (n *Node) Run(ctx context.Context) error {
 	cleanups = append(cleanups, n.leaveCluster)
 	if err := n.plain.Start(n.fwd.PlainReceiver()); err != nil {
 		return fmt.Errorf("starting the VXLAN transport: %w", err)
+	}
+	if n.secure != nil {
+		if err := n.secure.Start(n.fwd.SecureReceiver()); err != nil {
+			return fmt.Errorf("starting the encrypted transport: %w", err)
+		}
+	}
+	if n.keys.issuer != nil {
+		rot, err := keydist.NewRotator(keydist.RotatorConfig{Interval: n.spec.rotation, Last: n.keys.issuer.State().KeysIssuedAt,
+			PurgeDelay: evictionPurgeDelay, Logger: n.log, Rotate: n.rotate})
+		if err != nil {
+			return err
+		}
+		n.rotator = rot
+		cleanups = append(cleanups, func() { rot.Close() })
 	}
 	loops, stopLoops := context.WithCancel(ctx)
 	n.wg.Add(3)

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"time"
 
+	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/keydist"
 	"meshnet.dev/meshnet/routing"
 )
 
@@ -48,6 +50,7 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 }
 
 func (n *Node) reconcile() {
+	n.syncKeys()
 	won, lost := n.clusterDefs()
 	var rep clusterReport
 	rep.conflicts = n.handleConflicts(lost)
@@ -243,7 +246,8 @@ func (n *Node) adopt(d netDef) {
 // plus static peers.
 func (n *Node) syncPeers() {
 	want := map[string]routing.PeerConfig{}
-	for _, m := range n.db.Members() {
+	members := n.db.Members()
+	for _, m := range members {
 		if m.Name == n.spec.name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
 			continue
 		}
@@ -252,8 +256,16 @@ func (n *Node) syncPeers() {
 			n.log.Debug("ignoring member with malformed metadata", "member", m.Name, "err", err)
 			continue
 		}
-		want[m.Name] = routing.PeerConfig{Name: m.Name, Underlay: meta.VXLAN}
+		if !meta.Key.IsZero() && n.keys.member.IsEvicted(meta.Key) {
+			continue
+		}
+		pc := routing.PeerConfig{Name: m.Name, Underlay: meta.VXLAN}
+		if !meta.Key.IsZero() && meta.WG.IsValid() {
+			pc.VTEP = netip.AddrPortFrom(keydist.VTEP(meta.Key), encap.Port)
+		}
+		want[m.Name] = pc
 	}
+	n.syncSecurePeers(members)
 	for _, p := range n.spec.peers {
 		want[p.name] = routing.PeerConfig{Name: p.name, Underlay: p.underlay}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/internal/version"
 	"meshnet.dev/meshnet/node/api"
@@ -48,6 +49,9 @@ func (n *Node) Status() api.Status {
 	}
 	st.Node.Members++ // this node
 	st.Conflicts, st.Waiting = rep.conflicts, rep.waiting
+	ks := n.keys.member.State()
+	st.Keys = api.Keys{Cluster: ks.ClusterID.String(), PublicKey: n.keys.pub.String(), Admin: n.keys.issuer != nil,
+		Epoch: ks.Epochs.Current.Number, Evicted: len(ks.Evicted), Rejected: n.keyRejects.Load()}
 	gs := n.db.Stats()
 	st.Gossip = api.GossipStats{BytesSent: gs.Transport.BytesSent(), BytesReceived: gs.Transport.BytesReceived(),
 		Dropped: gs.Dropped, Entries: gs.Entries}
@@ -91,6 +95,14 @@ func (n *Node) networkStatus(a *attachment, net *routing.Network) api.Network {
 // counters from the forwarding table.
 func (n *Node) peers(snap *routing.Snapshot) []api.Peer {
 	var out []api.Peer
+	wg := map[[32]byte]encap.WGPeerStats{}
+	if n.secure != nil {
+		if stats, err := n.secure.PeerStats(); err == nil {
+			for _, s := range stats {
+				wg[s.PublicKey] = s
+			}
+		}
+	}
 	add := func(p api.Peer) {
 		if rp := snap.Peer(p.Name); rp != nil {
 			p.TxPackets, p.TxBytes = rp.Stats.TxPackets.Load(), rp.Stats.TxBytes.Load()
@@ -105,6 +117,12 @@ func (n *Node) peers(snap *routing.Snapshot) []api.Peer {
 		p := api.Peer{Name: m.Name, State: m.State.String(), Networks: m.Networks}
 		if meta, err := decodeMeta(m.Meta); err == nil {
 			p.Underlay = meta.VXLAN.String()
+			if !meta.Key.IsZero() {
+				p.PublicKey, p.Epoch = meta.Key.String(), meta.Epoch
+				if w, ok := wg[meta.Key.Raw32()]; ok {
+					p.LastHandshake, p.WGRxBytes, p.WGTxBytes = w.LastHandshake, w.RxBytes, w.TxBytes
+				}
+			}
 		}
 		if rtt, ok := n.db.RTT(m.Name); ok && m.State != gossip.StateFailed {
 			p.RTTMillis = float64(rtt.Microseconds()) / 1000

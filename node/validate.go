@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,6 +37,10 @@ type spec struct {
 	underlay  netip.Addr // invalid: pick from the route to the first peer
 	vxlanPort uint16
 	join      []string // gossip seeds as host:port
+	token     string
+	wgPort    uint16
+	wgIface   string
+	rotation  time.Duration
 	gossip    GossipConfig
 	networks  []netSpec
 	peers     []peerSpec
@@ -109,6 +114,34 @@ func (c Config) validate() (*spec, error) {
 	s.vxlanPort = uint16(c.Underlay.VXLANPort)
 	s.gossip = c.Gossip
 	validateGossip(c.Gossip, bad)
+	s.token = c.Token
+	if c.TokenFile != "" {
+		if c.Token != "" {
+			bad("token_file", c.TokenFile, "both token and token_file are set", "keep one of them")
+		} else if b, err := os.ReadFile(c.TokenFile); err != nil {
+			bad("token_file", c.TokenFile, "cannot read it: "+err.Error(), "check the path and permissions")
+		} else {
+			s.token = strings.TrimSpace(string(b))
+		}
+	}
+	if c.WireGuard.Port < 1 || c.WireGuard.Port > 65535 {
+		bad("wireguard.port", strconv.Itoa(c.WireGuard.Port), "not a UDP port", "use 1-65535 (51820 is the default)")
+	}
+	s.wgPort = uint16(c.WireGuard.Port)
+	s.wgIface = c.WireGuard.Interface
+	if s.wgIface == "" {
+		s.wgIface = "wg-" + c.Name
+	}
+	if len(s.wgIface) > maxDeviceName {
+		if c.WireGuard.Interface != "" {
+			bad("wireguard.interface", s.wgIface, "longer than 15 bytes", "pick a shorter name")
+		}
+		s.wgIface = s.wgIface[:maxDeviceName]
+	}
+	if c.Keys.RotationInterval < time.Second {
+		bad("keys.rotation_interval", c.Keys.RotationInterval.String(), "too short", "use 1s or more (12h is the default)")
+	}
+	s.rotation = c.Keys.RotationInterval
 	for i, j := range c.Join {
 		hp, err := seedAddr(j, c.Gossip.Port)
 		if err != nil {
@@ -142,6 +175,10 @@ func (c Config) validate() (*spec, error) {
 		byName[ns.name], vnis[ns.vni], devices[ns.device] = ns.vni, ns.name, ns.name
 		s.networks = append(s.networks, ns)
 	}
+	encrypted := map[string]bool{}
+	for _, ns := range s.networks {
+		encrypted[ns.name] = ns.encrypted
+	}
 	peerNames := map[string]bool{c.Name: true}
 	for i, p := range c.Peers {
 		ps, ok := validatePeer(fmt.Sprintf("peers[%d]", i), p, s.vxlanPort, byName, bad)
@@ -153,6 +190,12 @@ func (c Config) validate() (*spec, error) {
 			continue
 		}
 		peerNames[ps.name] = true
+		for j, e := range ps.endpoints {
+			if encrypted[e.network] {
+				bad(fmt.Sprintf("peers[%d].endpoints[%d].network", i, j), e.network, "static peers speak plain VXLAN but this network is encrypted",
+					"set encrypted: false on network "+e.network+" (only on a trusted underlay)")
+			}
+		}
 		s.peers = append(s.peers, ps)
 	}
 	if len(errs) > 0 {
@@ -179,7 +222,7 @@ func parseLog(l LogConfig, bad func(key, val, problem, fix string)) (slog.Level,
 func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fix string)) (netSpec, bool) {
 	ok := true
 	fail := func(k, v, p, f string) { ok = false; bad(key+"."+k, v, p, f) }
-	ns := netSpec{name: n.Name, vni: uint32(n.VNI), mtu: n.MTU, encrypted: n.Encrypted, device: n.Device}
+	ns := netSpec{name: n.Name, vni: uint32(n.VNI), mtu: n.MTU, encrypted: n.Encrypted == nil || *n.Encrypted, device: n.Device}
 	if !labelRE.MatchString(n.Name) {
 		fail("name", n.Name, "not a valid network name", "use lower-case letters, digits and '-'")
 	}

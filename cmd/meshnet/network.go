@@ -55,7 +55,7 @@ other creator is told.`,
 	}
 	c.Flags().StringVar(&req.Subnet, "subnet", "", "the network's IPv4 or IPv6 prefix")
 	c.Flags().Uint32Var(&vni, "vni", 0, "VXLAN network identifier (default: derived from the name)")
-	c.Flags().BoolVar(&encrypted, "encrypted", false, "carry the network only over the encrypted transport")
+	c.Flags().BoolVar(&encrypted, "encrypted", true, "carry the network only over the encrypted transport (--encrypted=false for plain VXLAN on trusted underlays)")
 	addJSONFlag(c, g)
 	return c
 }

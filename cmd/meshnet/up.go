@@ -25,6 +25,7 @@ type upFlags struct {
 	port     int
 	gossip   int
 	logLevel string
+	token    string
 }
 
 func upCmd(g *globals) *cobra.Command {
@@ -72,6 +73,7 @@ routes and control socket.`,
 	fl.IntVar(&f.port, "vxlan-port", 0, "UDP port for VXLAN (default 4789)")
 	fl.IntVar(&f.gossip, "gossip-port", 0, "gossip port (default 7946)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
+	fl.StringVar(&f.token, "token", "", "join token from `meshnet token` on an admin node")
 	return c
 }
 
@@ -115,6 +117,9 @@ func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (node.Config, error) 
 	}
 	if f.logLevel != "" {
 		cfg.Log.Level = f.logLevel
+	}
+	if f.token != "" {
+		cfg.Token, cfg.TokenFile = f.token, ""
 	}
 	return cfg, nil
 }

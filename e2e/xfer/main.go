@@ -3,6 +3,7 @@
 //
 //	xfer recv -listen :5001
 //	xfer send -to 10.42.0.2:5001 -bytes 209715200
+//	xfer inject -to 192.168.77.2:4789 -vni 42 -count 100   (hand-made plain VXLAN)
 package main
 
 import (
@@ -37,6 +38,8 @@ func main() {
 		err = recv(os.Args[2:])
 	case "send":
 		err = send(os.Args[2:])
+	case "inject":
+		err = inject(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -115,4 +118,33 @@ func report(n int64, sum []byte, d time.Duration) error {
 		Bytes: n, SHA256: hex.EncodeToString(sum), Seconds: d.Seconds(),
 		Mbps: float64(n) * 8 / d.Seconds() / 1e6,
 	})
+}
+
+// inject sends hand-made plain VXLAN packets carrying a broadcast frame, as
+// an attacker on the underlay could.
+func inject(args []string) error {
+	fs := flag.NewFlagSet("inject", flag.ExitOnError)
+	to := fs.String("to", "", "node address:port")
+	vni := fs.Uint("vni", 1, "VNI to claim")
+	count := fs.Int("count", 10, "packets to send")
+	fs.Parse(args)
+	c, err := net.Dial("udp", *to)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	pkt := make([]byte, 8+14+28)
+	pkt[0] = 0x08 // I flag
+	pkt[4], pkt[5], pkt[6] = byte(*vni>>16), byte(*vni>>8), byte(*vni)
+	frame := pkt[8:]
+	copy(frame[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(frame[6:12], []byte{0x02, 0xba, 0xd0, 0x00, 0x00, 0x01})
+	frame[12], frame[13] = 0x08, 0x00
+	for range *count {
+		if _, err := c.Write(pkt); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("{\"sent\": %d}\n", *count)
+	return nil
 }

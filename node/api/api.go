@@ -3,6 +3,8 @@
 // Client and nothing else to reach the daemon.
 package api
 
+import "time"
+
 // SocketName is the control socket's file name inside the state directory.
 const SocketName = "meshnet.sock"
 
@@ -20,6 +22,8 @@ type Status struct {
 	Waiting []string `json:"waiting,omitempty"`
 	// Gossip counts the control plane's traffic.
 	Gossip GossipStats `json:"gossip"`
+	// Keys is the node's key state.
+	Keys Keys `json:"keys"`
 }
 
 // GossipStats counts control-plane traffic on this node since it started.
@@ -123,10 +127,50 @@ type Peer struct {
 	// not known yet.
 	RTTMillis float64  `json:"rtt_ms"`
 	Networks  []string `json:"networks"`
-	TxPackets uint64   `json:"tx_packets"`
-	TxBytes   uint64   `json:"tx_bytes"`
-	RxPackets uint64   `json:"rx_packets"`
-	RxBytes   uint64   `json:"rx_bytes"`
+	// PublicKey, Epoch and the WireGuard figures describe the encrypted
+	// path to the peer; LastHandshake is zero before the first handshake.
+	PublicKey     string    `json:"public_key,omitempty"`
+	Epoch         uint64    `json:"epoch,omitempty"`
+	LastHandshake time.Time `json:"last_handshake,omitzero"`
+	WGRxBytes     uint64    `json:"wg_rx_bytes"`
+	WGTxBytes     uint64    `json:"wg_tx_bytes"`
+	TxPackets     uint64    `json:"tx_packets"`
+	TxBytes       uint64    `json:"tx_bytes"`
+	RxPackets     uint64    `json:"rx_packets"`
+	RxBytes       uint64    `json:"rx_bytes"`
+}
+
+// TokenRequest is the body of POST /v1/token.
+type TokenRequest struct {
+	TTLSeconds int64 `json:"ttl_seconds"`
+}
+
+// Token is a join token and when it expires.
+type Token struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+	Cluster string    `json:"cluster"`
+}
+
+// RotateRequest is the body of POST /v1/keys/rotate.
+type RotateRequest struct {
+	// Node rotates this node's identity key instead of the cluster keys.
+	Node bool `json:"node"`
+}
+
+// EvictRequest is the body of POST /v1/evict.
+type EvictRequest struct {
+	Node string `json:"node"` // name or public key
+}
+
+// Keys is this node's key state as shown by status: never key material.
+type Keys struct {
+	Cluster   string `json:"cluster"`
+	PublicKey string `json:"public_key"`
+	Admin     bool   `json:"admin"`
+	Epoch     uint64 `json:"epoch"`
+	Evicted   int    `json:"evicted"`
+	Rejected  uint64 `json:"rejected_records"`
 }
 
 // Error is the body of every non-2xx answer.

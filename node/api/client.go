@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"syscall"
+	"time"
 )
 
 // Client talks to a running daemon over its control socket.
@@ -67,6 +68,23 @@ func (c *Client) JoinNetwork(ctx context.Context, name string, req JoinNetwork) 
 // LeaveNetwork detaches the node from a network.
 func (c *Client) LeaveNetwork(ctx context.Context, name string) error {
 	return c.Do(ctx, http.MethodPost, "/v1/networks/"+url.PathEscape(name)+"/leave", nil, nil)
+}
+
+// Token asks an admin node for a join token.
+func (c *Client) Token(ctx context.Context, ttl time.Duration) (Token, error) {
+	var out Token
+	return out, c.Do(ctx, http.MethodPost, "/v1/token", TokenRequest{TTLSeconds: int64(ttl.Seconds())}, &out)
+}
+
+// RotateKeys rotates the cluster keys (admin) or, with node, this node's
+// identity key.
+func (c *Client) RotateKeys(ctx context.Context, node bool) error {
+	return c.Do(ctx, http.MethodPost, "/v1/keys/rotate", RotateRequest{Node: node}, nil)
+}
+
+// Evict evicts a node (admin).
+func (c *Client) Evict(ctx context.Context, node string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/evict", EvictRequest{Node: node}, nil)
 }
 
 // Do sends a request with an optional JSON body and decodes a JSON answer

@@ -1,0 +1,199 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/keydist"
+)
+
+// syncKeys applies evictions and key grants that arrived by gossip and, on
+// the admin node, seals the current keys to members that lack them. Called
+// by the reconciler.
+func (n *Node) syncKeys() {
+	n.applyEvictions()
+	n.applyGrants()
+	if n.keys.issuer != nil {
+		n.grantMissing()
+	}
+}
+
+// applyGrants applies this node's newer key grants in sequence order: the
+// new gossip keyring goes to memberlist (install, use, remove), the new data
+// epoch to the WireGuard pairs' preshared keys, and the epoch number to this
+// node's metadata so peers agree on which epoch each pair uses.
+func (n *Node) applyGrants() {
+	cur := n.keys.member.State().Seq
+	var recs []*keydist.KeyRecord
+	for _, e := range n.db.Lookup(gossip.ClusterScope, tableGrants, n.keys.pub.String()) {
+		rec, err := keydist.DecodeKeyRecord(e.Value)
+		if err != nil {
+			n.countKeyReject("malformed grant", e.Owner, err)
+			continue
+		}
+		if rec.Seq > cur {
+			recs = append(recs, rec)
+		}
+	}
+	slices.SortFunc(recs, func(a, b *keydist.KeyRecord) int { return cmpUint(a.Seq, b.Seq) })
+	for _, rec := range recs {
+		mat, err := n.keys.member.ApplyKeyRecord(rec)
+		if err != nil {
+			n.countKeyReject("rejected grant", "", err)
+			continue
+		}
+		if err := mat.Ring.Apply(n.db.Keyring()); err != nil {
+			n.log.Error("installing new gossip keys", "err", err)
+		}
+		n.log.Info("applied new cluster keys", "epoch", mat.Epoch.Number, "seq", rec.Seq)
+		n.publishMeta()
+	}
+}
+
+// applyEvictions puts newly evicted nodes on this node's eviction list and
+// drops them as peers at once.
+func (n *Node) applyEvictions() {
+	n.db.Walk(gossip.ClusterScope, tableEvictions, func(e gossip.Entry) bool {
+		rec, err := keydist.DecodeEvictRecord(e.Value)
+		if err != nil {
+			n.countKeyReject("malformed eviction", e.Owner, err)
+			return true
+		}
+		if n.keys.member.IsEvicted(rec.Node) {
+			return true
+		}
+		added, err := n.keys.member.ApplyEvictRecord(rec)
+		if err != nil {
+			n.countKeyReject("rejected eviction", e.Owner, err)
+			return true
+		}
+		if added {
+			if rec.Node == n.keys.pub {
+				n.log.Error("this node has been evicted from the cluster; it can no longer exchange traffic or keys")
+			} else {
+				n.log.Warn("node evicted", "node", rec.Name, "key", rec.Node)
+			}
+			n.dropEvicted(rec.Node)
+		}
+		return true
+	})
+}
+
+// countKeyReject logs and counts a key record this node refused.
+func (n *Node) countKeyReject(what, owner string, err error) {
+	n.keyRejects.Add(1)
+	n.log.Warn("refused key record", "what", what, "from", owner, "err", err)
+}
+
+// grantMissing (admin) seals the current keys to every live member whose
+// grant is missing or older than the current epoch, and withdraws grants of
+// evicted nodes.
+func (n *Node) grantMissing() {
+	is := n.keys.issuer
+	st := is.State()
+	epoch := st.Epochs.Current.Number
+	var lastEviction time.Time
+	for _, e := range st.Evicted {
+		if e.IssuedAt.After(lastEviction) {
+			lastEviction = e.IssuedAt
+		}
+	}
+	var need []keydist.NodePublic
+	for _, m := range n.liveMetas() {
+		has, granted := false, false
+		for _, e := range n.db.Lookup(gossip.ClusterScope, tableGrants, m.Key.String()) {
+			if rec, err := keydist.DecodeKeyRecord(e.Value); err == nil {
+				granted = true
+				has = has || rec.Epoch == epoch
+			}
+		}
+		if has {
+			continue
+		}
+		// A key never granted before is a new node: it must have joined
+		// with a token issued after the latest eviction, so an evicted
+		// machine cannot come back with a fresh key and an old token.
+		if !granted && m.Key != n.keys.pub && !lastEviction.IsZero() && !m.Token.After(lastEviction) {
+			n.log.Warn("not granting keys to a new node whose join token predates the latest eviction; it needs a fresh token",
+				"key", m.Key, "token_issued", m.Token, "last_eviction", lastEviction)
+			continue
+		}
+		need = append(need, m.Key)
+	}
+	if len(need) > 0 {
+		rec, err := is.Reseal(need)
+		if err == nil {
+			err = n.publishGrants(rec)
+		}
+		if err != nil {
+			n.log.Error("sealing keys to new members", "err", err)
+		}
+	}
+}
+
+// publishGrants splits rec into per-node grants and publishes them.
+func (n *Node) publishGrants(rec *keydist.KeyRecord) error {
+	grants, err := n.keys.issuer.Grants(rec)
+	if err != nil {
+		return err
+	}
+	for _, g := range grants {
+		if err := n.db.Put(gossip.ClusterScope, tableGrants, g.Recipients[0].To.String(), g.Encode()); err != nil {
+			return fmt.Errorf("publishing key grant: %w", err)
+		}
+	}
+	n.poke()
+	return nil
+}
+
+// rotate (admin) runs one key rotation for the rotator.
+func (n *Node) rotate(_ context.Context, reason keydist.Reason) error {
+	rec, err := n.keys.issuer.Rotate(n.livePubs(), reason.Emergency())
+	if err != nil {
+		return err
+	}
+	n.log.Info("rotating cluster keys", "reason", reason, "epoch", rec.Epoch, "members", len(rec.Recipients))
+	return n.publishGrants(rec)
+}
+
+// livePubs lists the public keys of live, non-evicted members, this node
+// included.
+func (n *Node) livePubs() []keydist.NodePublic {
+	var out []keydist.NodePublic
+	for _, m := range n.liveMetas() {
+		out = append(out, m.Key)
+	}
+	return out
+}
+
+// liveMetas lists the metadata of live, non-evicted members with a key,
+// this node's own first.
+func (n *Node) liveMetas() []nodeMeta {
+	self, _ := n.meta()
+	own, _ := decodeMeta(self)
+	out := []nodeMeta{own}
+	for _, m := range n.db.Members() {
+		if m.Name == n.spec.name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
+			continue
+		}
+		meta, err := decodeMeta(m.Meta)
+		if err != nil || meta.Key.IsZero() || n.keys.member.IsEvicted(meta.Key) {
+			continue
+		}
+		out = append(out, meta)
+	}
+	return out
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
