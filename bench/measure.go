@@ -88,10 +88,16 @@ func (e *env) measure(ctx context.Context, s *subject, sess *session, res *subje
 	if res.UDP, err = e.measureUDP(ctx, sess.Dst); err != nil {
 		return err
 	}
+	moved := res.TCP1.Bytes + res.TCPN.Bytes
 	if !s.Kernel {
-		res.Overlay, err = overlayUsage(sess.Procs, cpu0, cpu1, res.TCP1.Bytes+res.TCPN.Bytes)
+		if res.Overlay, err = overlayUsage(sess.Procs, cpu0, cpu1, moved); err != nil {
+			return err
+		}
 	}
-	return err
+	if sess.Verify != nil {
+		return sess.Verify(moved)
+	}
+	return nil
 }
 
 // overlayCPU reads the CPU time of each overlay process.

@@ -39,6 +39,10 @@ type session struct {
 	Procs []*netlab.Proc
 	// Stop removes everything Start made.
 	Stop func() error
+	// Verify, if set, checks after the TCP runs that the traffic took the
+	// path the subject claims (say, the encrypted transport), given the
+	// bytes the receivers got.
+	Verify func(moved int64) error
 }
 
 // unavailable is a subject this build or machine cannot run: it is skipped

@@ -125,7 +125,34 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 		}
 	}
 	procs := []*netlab.Proc{nodes[0].Proc, nodes[1].Proc}
-	return &session{Dst: dst, MTU: mtu, Procs: procs, Stop: u.run}, nil
+	verify := func(moved int64) error { return verifyTransport(nodes[0], nodes[1].Host.Name, encrypted, moved) }
+	return &session{Dst: dst, MTU: mtu, Procs: procs, Stop: u.run, Verify: verify}, nil
+}
+
+// verifyTransport checks on node A that the bytes sent to B went over the
+// encrypted transport when the network is encrypted, and around it when
+// it is not, so no figure is filed under the wrong mode.
+func verifyTransport(a *netlab.Meshnet, peer string, encrypted bool, moved int64) error {
+	st, err := a.Status()
+	if err != nil {
+		return err
+	}
+	for _, p := range st.Peers {
+		if p.Name != peer {
+			continue
+		}
+		// WireGuard counts ciphertext, which is more than what the
+		// receivers got; half of it is a margin, not an estimate.
+		wg := int64(p.WGTxBytes)
+		switch {
+		case encrypted && wg < moved/2:
+			return fmt.Errorf("the encrypted network sent only %d bytes over WireGuard to %s while iperf3 moved %d", wg, peer, moved)
+		case !encrypted && wg > moved/10:
+			return fmt.Errorf("the plain network sent %d bytes over WireGuard to %s while iperf3 moved %d; the figures are not plain VXLAN", wg, peer, moved)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s does not list %s among its peers", a.Host.Name, peer)
 }
 
 func stateDirName(mode string, encrypted bool) string {
