@@ -50,3 +50,43 @@ func TestGrantsOpenOnlyForTheirRecipient(t *testing.T) {
 		}
 	}
 }
+
+// TestRestageThenRotateLocksOutAnEvictedNode walks the eviction sequence:
+// after Restage members hold a key the evicted node never had, the regular
+// Rotate that follows makes it primary, and the purge rotation removes
+// every key the evicted node knew.
+func TestRestageThenRotateLocksOutAnEvictedNode(t *testing.T) {
+	f := newClusterFixture(t, 3)
+	evicted := f.members[2].State().Ring
+	stay := f.pubs[:2]
+	for _, step := range []func() (*KeyRecord, error){
+		func() (*KeyRecord, error) { return f.issuer.Restage(stay) },
+		func() (*KeyRecord, error) { return f.issuer.Rotate(stay, false) },
+		func() (*KeyRecord, error) { return f.issuer.Rotate(stay, false) },
+	} {
+		before := f.members[0].State().Ring
+		rec, err := step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Has(f.pubs[2]) {
+			t.Fatal("sealed to the evicted node")
+		}
+		for _, m := range f.members[:2] {
+			if _, err := m.ApplyKeyRecord(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Every step is readable by a member still on the previous ring:
+		// the new primary was installed there before.
+		after := f.members[0].State().Ring
+		if !before.Contains(after.PrimaryKey()) {
+			t.Fatal("a step switched to a primary the members did not hold yet")
+		}
+	}
+	for _, k := range f.members[0].State().Ring.Keys {
+		if evicted.Contains(k) {
+			t.Fatal("after the purge the ring still holds a key the evicted node knew")
+		}
+	}
+}

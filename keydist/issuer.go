@@ -187,6 +187,39 @@ func (is *Issuer) Rotate(members []NodePublic, emergency bool) (*KeyRecord, erro
 	return rec, nil
 }
 
+// Restage starts a new data epoch and replaces the staged next gossip key
+// (GossipKeyring.Restage), sealed to members, leaving evicted nodes out. It
+// is the first step of an eviction: follow it with a regular Rotate once the
+// members have applied it, so they can still read the gossip that carries
+// this record.
+func (is *Issuer) Restage(members []NodePublic) (*KeyRecord, error) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	now := is.cfg.Clock.Now()
+	seq := is.nextSeqLocked(now)
+	epochKey, err := NewSymmetricKey(is.cfg.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("restage keys: %w", err)
+	}
+	next, err := NewSymmetricKey(is.cfg.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("restage keys: %w", err)
+	}
+	st := is.st.clone()
+	st.Seq = seq
+	st.KeysIssuedAt = now
+	st.Epochs = st.Epochs.Advance(Epoch{Number: seq, Key: epochKey})
+	st.Ring = st.Ring.Restage(next)
+	rec, err := is.sealLocked(st, now, members)
+	if err != nil {
+		return nil, fmt.Errorf("restage keys: %w", err)
+	}
+	if err := is.commitLocked(st); err != nil {
+		return nil, fmt.Errorf("restage keys: %w", err)
+	}
+	return rec, nil
+}
+
 // Reseal seals the current keys to members under a new sequence number, so
 // nodes that joined since the last rotation receive the data epoch.
 func (is *Issuer) Reseal(members []NodePublic) (*KeyRecord, error) {

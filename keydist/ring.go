@@ -51,6 +51,16 @@ func (r GossipKeyring) Emergency(primary, next SymmetricKey) GossipKeyring {
 	return GossipKeyring{Keys: [RingSize]SymmetricKey{r.PrimaryKey(), primary, next}, Primary: primaryIndex}
 }
 
+// Restage returns the keyring with its next key replaced by next, primary
+// and previous unchanged. It is the first half of an eviction: the evicted
+// node knew the staged next key, so a fresh one is staged and sealed to the
+// remaining members, who install it receive-only while everyone still sends
+// with the current primary (which the new keys' delivery depends on). Once
+// they hold it, a regular Rotate makes it primary.
+func (r GossipKeyring) Restage(next SymmetricKey) GossipKeyring {
+	return GossipKeyring{Keys: [RingSize]SymmetricKey{r.Keys[0], r.PrimaryKey(), next}, Primary: primaryIndex}
+}
+
 // PrimaryKey returns the key used to send.
 func (r GossipKeyring) PrimaryKey() SymmetricKey {
 	if r.Primary < 0 || r.Primary >= RingSize {
