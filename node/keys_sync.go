@@ -149,14 +149,60 @@ func (n *Node) publishGrants(rec *keydist.KeyRecord) error {
 	return nil
 }
 
-// rotate (admin) runs one key rotation for the rotator.
-func (n *Node) rotate(_ context.Context, reason keydist.Reason) error {
-	rec, err := n.keys.issuer.Rotate(n.livePubs(), reason.Emergency())
+// rotate (admin) runs one key rotation for the rotator. An eviction runs
+// in two steps: first a fresh staged gossip key and data epoch sealed to the
+// remaining members, sent under the current primary (so they can read it);
+// then, once every member announces the new epoch, a regular rotation that
+// makes the fresh key primary. The evicted node never held it, so from then
+// on it reads nothing; the purge rotation that follows removes the last key
+// it knew.
+func (n *Node) rotate(ctx context.Context, reason keydist.Reason) error {
+	is := n.keys.issuer
+	if reason.Emergency() {
+		rec, err := is.Restage(n.livePubs())
+		if err != nil {
+			return err
+		}
+		n.log.Info("eviction: staging fresh keys", "epoch", rec.Epoch, "members", len(rec.Recipients))
+		if err := n.publishGrants(rec); err != nil {
+			return err
+		}
+		n.awaitEpoch(ctx, rec.Epoch, restageWait)
+	}
+	rec, err := is.Rotate(n.livePubs(), false)
 	if err != nil {
 		return err
 	}
 	n.log.Info("rotating cluster keys", "reason", reason, "epoch", rec.Epoch, "members", len(rec.Recipients))
 	return n.publishGrants(rec)
+}
+
+// restageWait bounds how long an eviction waits for members to install the
+// fresh keys before making them primary anyway (a member that missed them
+// then needs a new token).
+const restageWait = 10 * time.Second
+
+// awaitEpoch waits until every live member announces epoch (or newer), the
+// timeout passes or ctx ends.
+func (n *Node) awaitEpoch(ctx context.Context, epoch uint64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		behind := 0
+		for _, m := range n.liveMetas() {
+			if m.Epoch < epoch {
+				behind++
+			}
+		}
+		if behind == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	n.log.Warn("some members did not install the staged keys in time", "epoch", epoch)
 }
 
 // livePubs lists the public keys of live, non-evicted members, this node
