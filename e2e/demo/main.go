@@ -45,7 +45,7 @@ func run(binary string, verbose bool) error {
 	if failures > 0 {
 		return fmt.Errorf("%d of %d pings failed", failures, 6*len(modes))
 	}
-	fmt.Println("\nverdict: OK — 3 hosts, every pair reachable over the overlay in TAP and TUN mode")
+	fmt.Println("\nverdict: OK — 3 hosts joined by token, every pair reachable over the encrypted overlay in TAP and TUN mode")
 	return nil
 }
 
@@ -81,12 +81,10 @@ func runMode(binary, mode string, verbose bool) (int, error) {
 		hosts = append(hosts, h)
 	}
 	var nodes []*netlab.Meshnet
+	var token string
 	for i, h := range hosts {
 		c := node.DefaultConfig()
-		c.Name, c.Mode = h.Name, mode
-		if i > 0 {
-			c.Join = []string{hosts[0].Addr.String()}
-		}
+		c.Name, c.Mode, c.Token = h.Name, mode, token
 		c.Networks = []node.NetworkConfig{{Name: "blue"}}
 		m, err := h.StartMeshnet(binary, c)
 		if err != nil {
@@ -94,10 +92,16 @@ func runMode(binary, mode string, verbose bool) (int, error) {
 		}
 		nodes = append(nodes, m)
 		if i == 0 {
-			fmt.Printf("  $ meshnet network create blue --subnet 10.42.0.0/24   (on %s)\n", h.Name)
+			fmt.Printf("  $ meshnet network create blue --subnet 10.42.0.0/24   (on %s; encrypted by default)\n", h.Name)
 			if out, err := m.CLI("network", "create", "blue", "--subnet", "10.42.0.0/24"); err != nil {
 				return 0, fmt.Errorf("%v: %s", err, out)
 			}
+			fmt.Printf("  $ meshnet token   (on %s; the others start with meshnet up --token ...)\n", h.Name)
+			out, err := m.CLI("token", "--ttl", "10m")
+			if err != nil {
+				return 0, fmt.Errorf("%v: %s", err, out)
+			}
+			token = strings.TrimSpace(strings.Split(out, "\n")[0])
 		}
 	}
 	addrs := make([]netip.Addr, len(hosts))
@@ -109,7 +113,7 @@ func runMode(binary, mode string, verbose bool) (int, error) {
 		addrs[i] = netip.MustParsePrefix(st.Networks[0].Address).Addr()
 		join := "started the cluster"
 		if i > 0 {
-			join = "joined via " + hosts[0].Addr.String()
+			join = "joined with the token"
 		}
 		fmt.Printf("  %s: underlay %s, %s, overlay %s (IPAM), meshnet pid %d\n", hosts[i].Name, hosts[i].Addr, join, addrs[i], m.Proc.Cmd.Process.Pid)
 	}
@@ -132,6 +136,10 @@ func runMode(binary, mode string, verbose bool) (int, error) {
 			}
 			fmt.Printf("  ping %s → %s (%s): %s\n", h.Name, hosts[j].Name, addrs[j], rttLine(out))
 		}
+	}
+	fmt.Printf("\n  $ wg show wg-%s   (stock wireguard-tools on %s)\n", hosts[0].Name, hosts[0].Name)
+	if out, err := hosts[0].Run("wg", "show", "wg-"+hosts[0].Name); err == nil {
+		fmt.Println(indent(out))
 	}
 	for _, cmd := range []string{"peers", "networks", "status"} {
 		fmt.Printf("\n  $ meshnet %s   (on %s)\n", cmd, hosts[0].Name)
