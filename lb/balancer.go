@@ -167,6 +167,7 @@ func (b *Balancer) Stats() Stats {
 		Evictions: b.ct.evictions.Load(),
 		DNATed:    b.stats.dnat.Load(),
 		SNATed:    b.stats.snat.Load(),
+		Reused:    b.stats.reused.Load(),
 	}
 	for i := range s.Drops {
 		s.Drops[i] = b.stats.drops[i].Load()
@@ -204,6 +205,9 @@ func (b *Balancer) Outbound(vni uint32, frame []byte) Verdict {
 	}
 	svc := snap.vips[vipKey{vni, dst}]
 	if svc == nil {
+		if b.ct.live.Load() > 0 {
+			b.forgetReused(vni, ip)
+		}
 		return Pass
 	}
 	var p ipPacket
@@ -258,6 +262,23 @@ func (b *Balancer) Outbound(vni uint32, frame []byte) Verdict {
 	copy(frame[0:6], mac[:])
 	b.stats.dnat.Add(1)
 	return Pass
+}
+
+// forgetReused drops a tracked VIP flow when the client opens a direct TCP
+// connection to the backend from the same port: both would get replies from
+// backend:port to client:port, and those can no longer be told apart. The
+// client's kernel reuses ports once a connection is closed, long before a
+// closed flow's tracking expires, so without this the new connection's
+// replies would be rewritten to the VIP and reset.
+func (b *Balancer) forgetReused(vni uint32, ip []byte) {
+	var p ipPacket
+	if parseIP(ip, &p) != nil || p.proto != ProtoTCP || p.tcpFlags&(tcpSYN|tcpACK) != tcpSYN {
+		return
+	}
+	rk := FlowKey{VNI: vni, Proto: ProtoTCP, Src: p.dst, Dst: p.src}
+	if b.ct.forgetReply(&rk) {
+		b.stats.reused.Add(1)
+	}
 }
 
 // Inbound translates a backend's reply to a tracked flow back: the source

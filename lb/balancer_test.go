@@ -425,3 +425,25 @@ func ExampleBalancer() {
 	fmt.Println(err, b.IsVIP(7, netip.MustParseAddr("10.7.0.100")))
 	// Output: <nil> true
 }
+
+// TestDirectConnectionReusingATupleIsNotRewritten: a client that talked to
+// a backend through the VIP and then opens a direct connection from the
+// same port must get the backend's replies untranslated.
+func TestDirectConnectionReusingATupleIsNotRewritten(t *testing.T) {
+	e := newLBEnv(t, 1024)
+	e.update([]Service{webService(e.vni)}, e.backends("web", "10.7.0.11:0", "10.7.0.12:0", "10.7.0.13:0"))
+	client := netip.AddrPortFrom(e.client, 40000)
+	_, _, p := e.out(ProtoTCP, client, netip.MustParseAddrPort("10.7.0.100:80"), pktOpts{tcpFlags: tcpSYN})
+	backend := p.dst
+	direct := buildFrame(backendMAC(backend.Addr()), clientMAC, buildIP(t, ProtoTCP, client, backend, pktOpts{tcpFlags: tcpSYN}))
+	if e.b.Outbound(e.vni, direct) != Pass {
+		t.Fatal("direct SYN dropped")
+	}
+	_, _, q := e.in(ProtoTCP, backend, client, pktOpts{tcpFlags: tcpSYN | tcpACK})
+	if q.src != backend {
+		t.Fatalf("the direct connection's reply was rewritten to %v", q.src)
+	}
+	if got := e.b.Stats().Reused; got != 1 {
+		t.Fatalf("reused = %d", got)
+	}
+}

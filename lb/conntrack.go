@@ -196,6 +196,20 @@ func (c *conntrack) inbound(k *FlowKey, flags uint8, now int64) (netip.AddrPort,
 	return e.fwd.Dst, true
 }
 
+// forgetReply forgets the flow whose reply tuple is k (backend -> client),
+// if tracked. It reports whether there was one.
+func (c *conntrack) forgetReply(k *FlowKey) bool {
+	s := c.shard(k.VNI, k.Proto, k.Dst)
+	h := hashKey(c.seed, k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := s.findRevLocked(k, h); i >= 0 {
+		s.removeLocked(i)
+		return true
+	}
+	return false
+}
+
 // remove forgets the flow k (client -> VIP), if tracked.
 func (c *conntrack) remove(k *FlowKey) {
 	s := c.shard(k.VNI, k.Proto, k.Src)

@@ -56,11 +56,15 @@ type Stats struct {
 	// translated back to the VIP.
 	DNATed uint64
 	SNATed uint64
+	// Reused counts tracked flows forgotten because the client opened a
+	// direct connection on their tuple.
+	Reused uint64
 	// Drops counts dropped frames by DropReason.
 	Drops [NumDropReasons]uint64
 }
 
 type counters struct {
 	dnat, snat atomic.Uint64
+	reused     atomic.Uint64
 	drops      [NumDropReasons]atomic.Uint64
 }
