@@ -38,6 +38,10 @@ type Config struct {
 	WireGuard WireGuardConfig `yaml:"wireguard"`
 	// Keys configures key rotation (on the admin node).
 	Keys KeysConfig `yaml:"keys"`
+	// DNS configures the embedded DNS server.
+	DNS DNSConfig `yaml:"dns"`
+	// Health configures backend health checks.
+	Health HealthConfig `yaml:"health"`
 	// Networks are the overlay networks this node attaches to.
 	Networks []NetworkConfig `yaml:"networks"`
 	// Peers are static VXLAN endpoints that do not run meshnet, such as a
@@ -64,6 +68,27 @@ type WireGuardConfig struct {
 	// lists this node's peers. Default "wg-" + the node name, cut to 15
 	// bytes.
 	Interface string `yaml:"interface"`
+}
+
+// DNSConfig configures the DNS server each node runs on its overlay
+// addresses.
+type DNSConfig struct {
+	// Enabled turns the server on. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// Domain is the zone meshnet answers: <service>.<domain> and
+	// <node>.<domain>. Default "meshnet.internal.".
+	Domain string `yaml:"domain"`
+	// Port is the DNS port. Default 53.
+	Port int `yaml:"port"`
+	// Forward sends names outside the domain to the host's resolvers (from
+	// /etc/resolv.conf); false answers them REFUSED. Default true.
+	Forward *bool `yaml:"forward"`
+}
+
+// HealthConfig configures health checks of this node's own backends.
+type HealthConfig struct {
+	// Interval between probes of each backend. Default 2s.
+	Interval time.Duration `yaml:"interval"`
 }
 
 // KeysConfig configures key rotation.
@@ -155,6 +180,8 @@ func DefaultConfig() Config {
 		Underlay:  UnderlayConfig{VXLANPort: 4789},
 		WireGuard: WireGuardConfig{Port: 51820},                 // WireGuard's customary port
 		Keys:      KeysConfig{RotationInterval: 12 * time.Hour}, // twice a day bounds what a stolen key reads
+		DNS:       DNSConfig{Domain: "meshnet.internal.", Port: 53},
+		Health:    HealthConfig{Interval: 2 * time.Second}, // a dead backend is out within about three probes
 		Gossip: GossipConfig{
 			Port:             7946,                   // memberlist's well-known port
 			Interval:         200 * time.Millisecond, // an endpoint is usable cluster-wide within a second

@@ -86,6 +86,54 @@ func (n *Node) routes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Services())
+	})
+	mux.HandleFunc("POST /v1/services", func(w http.ResponseWriter, r *http.Request) {
+		var req api.CreateService
+		if !readJSON(w, r, &req) {
+			return
+		}
+		out, err := n.CreateService(req)
+		if err != nil {
+			code := http.StatusBadRequest
+			if errors.Is(err, errConflict) {
+				code = http.StatusConflict
+			}
+			writeError(w, code, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, out)
+	})
+	mux.HandleFunc("DELETE /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.RemoveService(r.PathValue("name")); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("POST /v1/services/{name}/backends", func(w http.ResponseWriter, r *http.Request) {
+		var req api.BackendRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := n.AddBackend(r.PathValue("name"), req.Addr); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("POST /v1/services/{name}/backends/remove", func(w http.ResponseWriter, r *http.Request) {
+		var req api.BackendRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := n.RemoveBackend(r.PathValue("name"), req.Addr); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
 	mux.HandleFunc("POST /v1/networks/{name}/leave", func(w http.ResponseWriter, r *http.Request) {
 		if err := n.LeaveNetwork(r.PathValue("name")); err != nil {
 			writeError(w, http.StatusBadRequest, err)

@@ -16,6 +16,7 @@ import (
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/keydist"
+	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 )
@@ -75,6 +76,9 @@ type Node struct {
 	secure   secureTransport
 	keys     *keys
 	rotator  *keydist.Rotator
+	balancer *lb.Balancer
+	health   *lb.HealthChecker
+	dns      dnsState // owned by the reconciler
 	underlay netip.AddrPort
 	db       *gossip.DB
 	started  time.Time
@@ -92,6 +96,8 @@ type Node struct {
 	nets     map[string]*attachment
 	joinedAt time.Time
 	report   clusterReport
+	services []lb.Service // live services, as last fed to the balancer
+	backends []lb.Backend
 }
 
 // evictionPurgeDelay is how long the gossip key in use before an eviction
@@ -199,7 +205,19 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		cleanups = append(cleanups, func() { n.secure.Close() })
 	}
-	fc := routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log}
+	bc := lb.DefaultBalancerConfig()
+	bc.MACs = lbMACs{n.table}
+	if n.balancer, err = lb.NewBalancer(bc); err != nil {
+		return err
+	}
+	hc := lb.DefaultHealthConfig()
+	hc.Node, hc.Interval, hc.Publish, hc.Logger = n.spec.name, n.spec.health, n.publishHealth, n.log.With("component", "health")
+	hc.Timeout = min(hc.Timeout, hc.Interval)
+	if n.health, err = lb.NewHealthChecker(hc); err != nil {
+		return err
+	}
+	cleanups = append(cleanups, func() { n.health.Close() })
+	fc := routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: lbHook{n.balancer}}
 	if n.secure != nil {
 		fc.Secure = n.secure
 	}
@@ -231,7 +249,7 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.learnLoop(loops)
 	go n.reconcileLoop(loops)
 	go n.joinLoop(loops)
-	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait() })
+	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait(); n.stopDNS() })
 	if !n.opts.SkipControl {
 		stop, err := n.serveControl()
 		if err != nil {

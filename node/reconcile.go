@@ -34,16 +34,24 @@ type duplicate struct {
 	losers      []string // owners whose endpoints are ignored
 }
 
+// conntrackSweep is how often expired load-balancer flows are cleared.
+const conntrackSweep = 5 * time.Second
+
 func (n *Node) reconcileLoop(ctx context.Context) {
 	defer n.wg.Done()
 	tick := time.NewTicker(n.spec.gossip.Interval)
 	defer tick.Stop()
+	sweep := time.NewTicker(conntrackSweep)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-n.dirty:
 		case <-tick.C:
+		case <-sweep.C:
+			n.balancer.Sweep()
+			continue
 		}
 		n.reconcile()
 	}
@@ -66,6 +74,7 @@ func (n *Node) reconcile() {
 	for _, a := range atts {
 		rep.duplicates = append(rep.duplicates, n.syncNetwork(a)...)
 	}
+	n.syncServices(won, atts)
 	n.mu.Lock()
 	n.report = rep
 	n.mu.Unlock()
@@ -353,7 +362,15 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 		tx.SetMembers(a.def.VNI, members)
 		tx.SetEndpoints(a.def.VNI, table)
 	})
-	n.settleAddress(a, eps2ips(table), dups)
+	used := eps2ips(table)
+	n.mu.Lock()
+	for _, svc := range n.services {
+		if svc.VIP.IsValid() {
+			used = append(used, svc.VIP)
+		}
+	}
+	n.mu.Unlock()
+	n.settleAddress(a, used, dups)
 	return dups
 }
 

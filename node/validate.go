@@ -41,11 +41,21 @@ type spec struct {
 	wgPort    uint16
 	wgIface   string
 	rotation  time.Duration
+	dns       dnsSpec
+	health    time.Duration
+	userspace bool
 	gossip    GossipConfig
 	networks  []netSpec
 	peers     []peerSpec
 	logLevel  slog.Level
 	logJSON   bool
+}
+
+// dnsSpec is the validated DNS configuration.
+type dnsSpec struct {
+	enabled, forward bool
+	domain           string
+	port             int
 }
 
 // netSpec is a network the node wants to be on. A valid subnet makes it a
@@ -142,6 +152,18 @@ func (c Config) validate() (*spec, error) {
 		bad("keys.rotation_interval", c.Keys.RotationInterval.String(), "too short", "use 1s or more (12h is the default)")
 	}
 	s.rotation = c.Keys.RotationInterval
+	s.dns = dnsSpec{enabled: c.DNS.Enabled == nil || *c.DNS.Enabled, forward: c.DNS.Forward == nil || *c.DNS.Forward,
+		domain: strings.ToLower(strings.TrimSuffix(c.DNS.Domain, ".")) + ".", port: c.DNS.Port}
+	if c.DNS.Domain == "" || strings.ContainsAny(c.DNS.Domain, " /") {
+		bad("dns.domain", c.DNS.Domain, "not a DNS domain", `use something like "meshnet.internal."`)
+	}
+	if c.DNS.Port < 1 || c.DNS.Port > 65535 {
+		bad("dns.port", strconv.Itoa(c.DNS.Port), "not a port", "use 1-65535 (53 is the default)")
+	}
+	if c.Health.Interval < 100*time.Millisecond {
+		bad("health.interval", c.Health.Interval.String(), "too short", "use 100ms or more (2s is the default)")
+	}
+	s.health = c.Health.Interval
 	for i, j := range c.Join {
 		hp, err := seedAddr(j, c.Gossip.Port)
 		if err != nil {

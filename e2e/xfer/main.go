@@ -1,9 +1,14 @@
-// Command xfer moves a deterministic stream of bytes over TCP for meshnet's
-// end-to-end tests and prints its SHA-256 and throughput as JSON.
+// Command xfer is the traffic tool of meshnet's end-to-end tests: it moves a
+// deterministic stream of bytes over TCP and prints its SHA-256 and
+// throughput, serves and fetches tiny HTTP pages, resolves names through a
+// given DNS server and injects hand-made VXLAN, all with JSON output.
 //
 //	xfer recv -listen :5001
 //	xfer send -to 10.42.0.2:5001 -bytes 209715200
 //	xfer inject -to 192.168.77.2:4789 -vni 42 -count 100   (hand-made plain VXLAN)
+//	xfer serve -listen 10.42.0.2:80 -name h2                (HTTP: answers its name)
+//	xfer get -url http://web.meshnet.internal/ -n 300 -dns 10.42.0.1:53
+//	xfer dig -dns 10.42.0.1:53 -name web.meshnet.internal
 package main
 
 import (
@@ -40,6 +45,12 @@ func main() {
 		err = send(os.Args[2:])
 	case "inject":
 		err = inject(os.Args[2:])
+	case "serve":
+		err = serve(os.Args[2:])
+	case "get":
+		err = get(os.Args[2:])
+	case "dig":
+		err = dig(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}

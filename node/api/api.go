@@ -177,3 +177,40 @@ type Keys struct {
 type Error struct {
 	Error string `json:"error"`
 }
+
+// CreateService is the body of POST /v1/services.
+type CreateService struct {
+	Name    string `json:"name"`
+	Network string `json:"network"`
+	// Ports like "80/tcp,53/udp".
+	Ports string `json:"ports"`
+	// VIP is "auto" (or empty) for an address chosen from the subnet, or an
+	// address; ignored in dnsrr mode.
+	VIP string `json:"vip,omitempty"`
+	// Mode is "vip" (default) or "dnsrr".
+	Mode string `json:"mode,omitempty"`
+}
+
+// Service is a service and its backends (GET /v1/services).
+type Service struct {
+	Name     string    `json:"name"`
+	Network  string    `json:"network"`
+	VNI      uint32    `json:"vni"`
+	VIP      string    `json:"vip,omitempty"`
+	Ports    []string  `json:"ports"`
+	Mode     string    `json:"mode"`
+	Origin   string    `json:"origin"`
+	Backends []Backend `json:"backends"`
+}
+
+// Backend is one backend of a service and its health as its node sees it.
+type Backend struct {
+	Addr    string `json:"addr"`
+	Node    string `json:"node"`
+	Healthy bool   `json:"healthy"`
+}
+
+// BackendRequest is the body of backend add and remove calls.
+type BackendRequest struct {
+	Addr string `json:"addr"`
+}

@@ -87,6 +87,33 @@ func (c *Client) Evict(ctx context.Context, node string) error {
 	return c.Do(ctx, http.MethodPost, "/v1/evict", EvictRequest{Node: node}, nil)
 }
 
+// Services lists the cluster's services.
+func (c *Client) Services(ctx context.Context) ([]Service, error) {
+	var out []Service
+	return out, c.Do(ctx, http.MethodGet, "/v1/services", nil, &out)
+}
+
+// CreateService defines a service.
+func (c *Client) CreateService(ctx context.Context, req CreateService) (Service, error) {
+	var out Service
+	return out, c.Do(ctx, http.MethodPost, "/v1/services", req, &out)
+}
+
+// RemoveService removes a service everywhere.
+func (c *Client) RemoveService(ctx context.Context, name string) error {
+	return c.Do(ctx, http.MethodDelete, "/v1/services/"+url.PathEscape(name), nil, nil)
+}
+
+// AddBackend registers a backend hosted by this node.
+func (c *Client) AddBackend(ctx context.Context, service, addr string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/backends", BackendRequest{Addr: addr}, nil)
+}
+
+// RemoveBackend withdraws a backend hosted by this node.
+func (c *Client) RemoveBackend(ctx context.Context, service, addr string) error {
+	return c.Do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/backends/remove", BackendRequest{Addr: addr}, nil)
+}
+
 // Do sends a request with an optional JSON body and decodes a JSON answer
 // into out (if non-nil).
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {

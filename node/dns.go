@@ -1,0 +1,111 @@
+package node
+
+import (
+	"bufio"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+
+	"meshnet.dev/meshnet/lb"
+)
+
+// dnsState is the node's embedded DNS server and the addresses it serves on.
+type dnsState struct {
+	server *lb.DNSServer
+	addrs  []netip.Addr
+}
+
+// syncDNS serves DNS on every overlay address this node holds, restarting
+// the server when that set changes (a network attached, an address moved).
+func (n *Node) syncDNS(atts []*attachment) {
+	if !n.spec.dns.enabled || n.spec.userspace {
+		return
+	}
+	var addrs []netip.Addr
+	for _, a := range atts {
+		if a.addr.IsValid() {
+			addrs = append(addrs, a.addr)
+		}
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	if slices.Equal(addrs, n.dns.addrs) {
+		return
+	}
+	n.stopDNS()
+	n.dns.addrs = addrs
+	if len(addrs) == 0 {
+		return
+	}
+	srv, err := lb.NewDNSServer(n.dnsConfig(addrs), n.balancer, nodeRecords{n})
+	if err == nil {
+		err = srv.Listen(addrs)
+	}
+	if err != nil {
+		n.log.Error("starting DNS", "addresses", addrs, "err", err)
+		return
+	}
+	n.dns.server = srv
+	n.log.Info("DNS serving", "domain", n.spec.dns.domain, "addresses", addrs, "port", n.spec.dns.port)
+}
+
+func (n *Node) stopDNS() {
+	if n.dns.server != nil {
+		n.dns.server.Close()
+		n.dns.server = nil
+	}
+}
+
+// dnsConfig builds the DNS server's configuration; names outside the
+// domain go to the host's resolvers unless forwarding is off.
+func (n *Node) dnsConfig(own []netip.Addr) lb.DNSConfig {
+	cfg := lb.DefaultDNSConfig()
+	cfg.Domain = n.spec.dns.domain
+	cfg.Port = uint16(n.spec.dns.port)
+	cfg.Logger = n.log.With("component", "dns")
+	if n.spec.dns.forward {
+		for _, u := range hostResolvers("/etc/resolv.conf") {
+			if !slices.Contains(own, u) {
+				cfg.Upstreams = append(cfg.Upstreams, netip.AddrPortFrom(u, 53))
+			}
+		}
+	}
+	return cfg
+}
+
+// hostResolvers reads the nameserver lines of a resolv.conf.
+func hostResolvers(path string) []netip.Addr {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []netip.Addr
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "nameserver" {
+			if a, err := netip.ParseAddr(fields[1]); err == nil {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// nodeRecords answers <node>.<domain> with the node's interface addresses
+// on the networks this node shares with it.
+type nodeRecords struct{ n *Node }
+
+func (r nodeRecords) LookupHost(name string) []netip.Addr {
+	var out []netip.Addr
+	for _, net := range r.n.table.Snapshot().Networks() {
+		own := InterfaceMAC(name, net.Name)
+		for _, e := range net.Endpoints() {
+			if e.MAC == own && e.IP.IsValid() {
+				out = append(out, e.IP)
+			}
+		}
+	}
+	return out
+}

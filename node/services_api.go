@@ -1,0 +1,245 @@
+package node
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/lb"
+	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/routing"
+)
+
+// Services lists the cluster's services with their backends.
+func (n *Node) Services() []api.Service {
+	nets, _ := n.clusterDefs()
+	won, _ := n.clusterServices(nets)
+	n.mu.Lock()
+	backends := slices.Clone(n.backends)
+	n.mu.Unlock()
+	out := make([]api.Service, 0, len(won))
+	for _, d := range won {
+		s := api.Service{Name: d.Name, Network: d.Network, VNI: d.VNI, Mode: string(d.Mode), Origin: d.Origin}
+		if d.VIP.IsValid() {
+			s.VIP = d.VIP.String()
+		}
+		for _, p := range d.Ports {
+			s.Ports = append(s.Ports, p.String())
+		}
+		for _, b := range backends {
+			if b.Service == d.Name {
+				s.Backends = append(s.Backends, api.Backend{Addr: b.Addr.String(), Node: b.Node, Healthy: b.Healthy})
+			}
+		}
+		slices.SortFunc(s.Backends, func(a, b api.Backend) int { return cmp.Compare(a.Addr, b.Addr) })
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b api.Service) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// networkView describes an attached network to lb's validation: which
+// addresses endpoints and other services hold.
+func (n *Node) networkView(a *attachment) lb.NetworkView {
+	snap := n.table.Snapshot()
+	return lb.NetworkView{Name: a.def.Name, VNI: a.def.VNI, Subnet: a.def.Subnet,
+		AddrInUse: func(ip netip.Addr) (string, bool) {
+			if net := snap.Network(a.def.VNI); net != nil {
+				if _, p, ok := net.LookupIP(ip); ok {
+					if p == nil {
+						return "an endpoint of " + n.spec.name, true
+					}
+					return "an endpoint of " + p.Name, true
+				}
+			}
+			return n.vipInUse(ip)
+		}}
+}
+
+// attached returns the attachment of network name, or an error saying
+// where to run the command.
+func (n *Node) attached(name string) (*attachment, error) {
+	n.mu.Lock()
+	a := n.nets[name]
+	n.mu.Unlock()
+	if a == nil {
+		return nil, fmt.Errorf("this node is not on network %q; run the command on a node attached to it (meshnet network join %s)", name, name)
+	}
+	return a, nil
+}
+
+// CreateService defines a service on one of this node's networks.
+func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
+	if err := lb.ValidateName(req.Name); err != nil {
+		return api.Service{}, err
+	}
+	a, err := n.attached(req.Network)
+	if err != nil {
+		return api.Service{}, err
+	}
+	ports, err := lb.ParsePortSpecs(req.Ports)
+	if err != nil {
+		return api.Service{}, err
+	}
+	svc := lb.Service{Name: req.Name, Network: a.def.Name, VNI: a.def.VNI, Ports: ports, Mode: lb.Mode(cmp.Or(req.Mode, string(lb.ModeVIP)))}
+	if svc.Mode != lb.ModeVIP && svc.Mode != lb.ModeDNSRR {
+		return api.Service{}, fmt.Errorf("mode %q: use vip or dnsrr", req.Mode)
+	}
+	for _, s := range n.Services() {
+		if s.Name == req.Name {
+			return api.Service{}, fmt.Errorf("%w: service %q already exists (created by %s)", errConflict, s.Name, s.Origin)
+		}
+	}
+	view := n.networkView(a)
+	if svc.Mode == lb.ModeVIP {
+		if req.VIP == "" || req.VIP == "auto" {
+			if svc.VIP, err = n.allocVIP(a, view); err != nil {
+				return api.Service{}, err
+			}
+		} else if svc.VIP, err = netip.ParseAddr(req.VIP); err != nil {
+			return api.Service{}, fmt.Errorf("vip %q: not an IP address (or use auto)", req.VIP)
+		}
+	}
+	if err := lb.ValidateService(svc, view); err != nil {
+		return api.Service{}, err
+	}
+	b, err := json.Marshal(svcDef{Service: svc, Origin: n.spec.name})
+	if err != nil {
+		return api.Service{}, err
+	}
+	if err := n.db.Put(gossip.ClusterScope, tableServices, svc.Name, b); err != nil {
+		return api.Service{}, err
+	}
+	n.poke()
+	// A service defined at the same moment elsewhere shows up within a few
+	// gossip rounds; tell the caller now if ours lost.
+	time.Sleep(settleRounds * n.spec.gossip.Interval)
+	for _, s := range n.Services() {
+		if s.Name == svc.Name {
+			if s.Origin != n.spec.name {
+				return api.Service{}, fmt.Errorf("%w: service %q was defined at the same time by %s, whose definition wins", errConflict, s.Name, s.Origin)
+			}
+			n.log.Info("service defined", "service", s.Name, "network", s.Network, "vip", s.VIP, "ports", s.Ports, "mode", s.Mode)
+			return s, nil
+		}
+	}
+	return api.Service{}, fmt.Errorf("%w: service %q lost a conflict (its VIP %s is taken); pick another --vip", errConflict, svc.Name, svc.VIP)
+}
+
+// allocVIP picks a VIP for a new service: the highest address of the
+// subnet that no endpoint, service or claimed address block holds, so VIPs
+// and node addresses grow from opposite ends.
+func (n *Node) allocVIP(a *attachment, view lb.NetworkView) (netip.Addr, error) {
+	claimed := map[netip.Prefix]bool{}
+	n.db.Walk(a.def.Name, tableIPAM, func(e gossip.Entry) bool {
+		if b, err := netip.ParsePrefix(e.Key); err == nil {
+			claimed[b] = true
+		}
+		return true
+	})
+	bits := routing.BlockBits(a.def.Subnet)
+	last := lastAddress(a.def.Subnet)
+	for ip := last.Prev(); a.def.Subnet.Contains(ip) && ip != a.def.Subnet.Addr(); ip = ip.Prev() {
+		if _, used := view.AddrInUse(ip); used {
+			continue
+		}
+		if b, _ := ip.Prefix(bits); claimed[b] {
+			continue
+		}
+		return ip, nil
+	}
+	return netip.Addr{}, fmt.Errorf("no free address left for a VIP in %s; give one with --vip", a.def.Subnet)
+}
+
+// lastAddress is the highest address of p (the IPv4 broadcast address).
+func lastAddress(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// RemoveService removes a service from the cluster.
+func (n *Node) RemoveService(name string) error {
+	nets, _ := n.clusterDefs()
+	won, _ := n.clusterServices(nets)
+	d, ok := won[name]
+	if !ok {
+		return fmt.Errorf("no service called %q; see `meshnet service ls`", name)
+	}
+	b, _ := json.Marshal(svcRemoval{Origin: d.Origin, OriginLTime: d.OriginLTime})
+	if err := n.db.Put(gossip.ClusterScope, tableRemovals, name, b); err != nil {
+		return err
+	}
+	n.db.Delete(gossip.ClusterScope, tableServices, name)
+	n.log.Info("service removed", "service", name)
+	n.poke()
+	return nil
+}
+
+// AddBackend registers addr as a backend of a service. Only the node that
+// hosts the backend registers it (and health-checks it).
+func (n *Node) AddBackend(service, addrText string) error {
+	d, a, addr, err := n.backendTarget(service, addrText)
+	if err != nil {
+		return err
+	}
+	if net := n.table.Snapshot().Network(a.def.VNI); net != nil {
+		if _, p, ok := net.LookupIP(addr.Addr()); !ok || p != nil {
+			return fmt.Errorf("%s is not an endpoint behind this node; register a backend on the node that hosts it", addr.Addr())
+		}
+	}
+	b := lb.Backend{Service: service, Addr: addr, Node: n.spec.name}
+	if err := lb.ValidateBackend(b, d.Service, lb.NetworkView{Name: a.def.Name, VNI: a.def.VNI, Subnet: a.def.Subnet}); err != nil {
+		return err
+	}
+	v, _ := json.Marshal(backendValue{Healthy: false}) // healthy once probed
+	if err := n.db.Put(a.def.Name, tableBackends, backendKey(service, addr), v); err != nil {
+		return err
+	}
+	n.log.Info("backend added", "service", service, "backend", addr)
+	n.poke()
+	return nil
+}
+
+// RemoveBackend withdraws a backend this node registered.
+func (n *Node) RemoveBackend(service, addrText string) error {
+	_, a, addr, err := n.backendTarget(service, addrText)
+	if err != nil {
+		return err
+	}
+	if err := n.db.Delete(a.def.Name, tableBackends, backendKey(service, addr)); err != nil {
+		return err
+	}
+	n.log.Info("backend removed", "service", service, "backend", addr)
+	n.poke()
+	return nil
+}
+
+func (n *Node) backendTarget(service, addrText string) (svcDef, *attachment, netip.AddrPort, error) {
+	nets, _ := n.clusterDefs()
+	won, _ := n.clusterServices(nets)
+	d, ok := won[service]
+	if !ok {
+		return d, nil, netip.AddrPort{}, fmt.Errorf("no service called %q; see `meshnet service ls`", service)
+	}
+	a, err := n.attached(d.Network)
+	if err != nil {
+		return d, nil, netip.AddrPort{}, err
+	}
+	addr, err := netip.ParseAddrPort(addrText)
+	if err != nil {
+		ip, perr := netip.ParseAddr(addrText)
+		if perr != nil {
+			return d, nil, netip.AddrPort{}, fmt.Errorf("backend %q: write it as IP:PORT (or IP for the service's own port)", addrText)
+		}
+		addr = netip.AddrPortFrom(ip, 0)
+	}
+	return d, a, addr, nil
+}
