@@ -67,7 +67,9 @@ func (d svcDef) before(o svcDef) bool {
 	return d.Origin < o.Origin
 }
 
-func (d svcDef) sameOrigin(o svcDef) bool { return d.Origin == o.Origin && d.OriginLTime == o.OriginLTime }
+func (d svcDef) sameOrigin(o svcDef) bool {
+	return d.Origin == o.Origin && d.OriginLTime == o.OriginLTime
+}
 
 // clusterServices reads, resolves and filters the cluster's services: the
 // earliest creation wins a name and a VIP on a network, removed ones are
