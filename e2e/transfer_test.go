@@ -19,7 +19,7 @@ type xferResult struct {
 
 // transfer sends n bytes over TCP from one host to another's overlay
 // address and returns what each side saw.
-func transfer(t *testing.T, from, to *netlab.Host, toAddr string, n int64) (sent, got xferResult) {
+func transfer(t *testing.T, from, to *netlab.Host, toAddr string, n int64, extra ...string) (sent, got xferResult) {
 	t.Helper()
 	recv := to.Command(t.Context(), bin.xfer, "recv", "-listen", ":5001")
 	stdout, err := recv.StdoutPipe()
@@ -37,7 +37,7 @@ func transfer(t *testing.T, from, to *netlab.Host, toAddr string, n int64) (sent
 	if line, err := rd.ReadString('\n'); err != nil || line != "listening\n" {
 		t.Fatalf("receiver: %q %v", line, err)
 	}
-	sendOut, err := from.Run(bin.xfer, "send", "-to", toAddr+":5001", "-bytes", fmt.Sprint(n))
+	sendOut, err := from.Run(bin.xfer, append([]string{"send", "-to", toAddr + ":5001", "-bytes", fmt.Sprint(n)}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,6 +88,7 @@ func send(args []string) error {
 	to := fs.String("to", "", "receiver address")
 	total := fs.Int64("bytes", 200<<20, "bytes to send")
 	seed := fs.Uint64("seed", 1, "seed of the byte stream")
+	mbps := fs.Float64("mbps", 0, "pace the stream at this rate (0: as fast as possible)")
 	fs.Parse(args)
 	var c net.Conn
 	var err error
@@ -109,6 +110,11 @@ func send(args []string) error {
 	start := time.Now()
 	var sent int64
 	for sent < *total {
+		if *mbps > 0 {
+			// Pace: never ahead of the target rate.
+			due := start.Add(time.Duration(float64(sent*8) / (*mbps * 1e6) * float64(time.Second)))
+			time.Sleep(time.Until(due))
+		}
 		chunk := buf[:min(int64(len(buf)), *total-sent)]
 		rng.Read(chunk)
 		h.Write(chunk)
