@@ -6,13 +6,10 @@ import (
 )
 
 // meshnetEncryptedSubject runs meshnet with a network marked encrypted: the
-// same two-node cluster as the plain subjects, node B admitted with a join
-// token from node A, traffic carried by the embedded wireguard-go.
-//
-// Builds without encryption have no `meshnet token` command: the subject
-// is then skipped as not available. Once encryption has landed it runs
-// with no change here; if joining then needs more than a token (say a key
-// exchange step), that belongs in startMeshnetPair.
+// same two-node cluster as the plain subjects (startMeshnetPair), node B
+// admitted with a join token from node A, traffic carried by the embedded
+// wireguard-go. A meshnet built without encryption has no `meshnet token`
+// command; the subject is then skipped as not available in this build.
 func meshnetEncryptedSubject(mode string) *subject {
 	return &subject{
 		Name:  "meshnet-" + mode + "-enc",
