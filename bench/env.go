@@ -84,5 +84,9 @@ func (e *env) progress(format string, args ...any) {
 	fmt.Fprintf(e.progressOut, "["+time.Now().Format("15:04:05")+"] "+format+"\n", args...)
 }
 
+// runID is the lab's random suffix (6 hex digits): names outside the
+// namespaces, such as UAPI sockets, carry it so concurrent runs never clash.
+func (e *env) runID() string { return e.lab.Prefix[len(e.lab.Prefix)-6:] }
+
 // hostPair returns host A and host B.
 func (e *env) hostPair() [2]*netlab.Host { return [2]*netlab.Host{e.a, e.b} }

@@ -64,7 +64,9 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 	var joinArgs []string
 	for i, h := range e.hostPair() {
 		c := node.DefaultConfig()
-		c.Name, c.Mode = h.Name, mode
+		// Unique per run: the node name also names its WireGuard UAPI
+		// socket, in a directory every namespace shares.
+		c.Name, c.Mode = meshnetNodeName(e, h), mode
 		// A fresh state directory per subject: no identity, lock or
 		// address claim carries over from the previous one.
 		c.StateDir = filepath.Join(h.Dir, stateDirName(mode, encrypted))
@@ -125,7 +127,9 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 		}
 	}
 	procs := []*netlab.Proc{nodes[0].Proc, nodes[1].Proc}
-	verify := func(moved int64) error { return verifyTransport(nodes[0], nodes[1].Host.Name, encrypted, moved) }
+	verify := func(moved int64) error {
+		return verifyTransport(nodes[0], meshnetNodeName(e, nodes[1].Host), encrypted, moved)
+	}
 	return &session{Dst: dst, MTU: mtu, Procs: procs, Stop: u.run, Verify: verify}, nil
 }
 
@@ -154,6 +158,9 @@ func verifyTransport(a *netlab.Meshnet, peer string, encrypted bool, moved int64
 	}
 	return fmt.Errorf("%s does not list %s among its peers", a.Host.Name, peer)
 }
+
+// meshnetNodeName names host h's node, "a-<run id>" or "b-<run id>".
+func meshnetNodeName(e *env, h *netlab.Host) string { return h.Name + "-" + e.runID() }
 
 func stateDirName(mode string, encrypted bool) string {
 	if encrypted {

@@ -61,13 +61,12 @@ func wireguardGoVersion(path string) string {
 // wgIfaceNames are the interface names on A and B. The UAPI socket
 // directory is shared by every namespace on the machine, so the names are
 // distinct per host and per run.
-func wgIfaceNames(lab *netlab.Lab) [2]string {
-	id := lab.Prefix[len(lab.Prefix)-6:] // the lab's random suffix
-	return [2]string{"wg" + id + "a", "wg" + id + "b"}
+func wgIfaceNames(e *env) [2]string {
+	return [2]string{"wg" + e.runID() + "a", "wg" + e.runID() + "b"}
 }
 
 func startWireguardGo(ctx context.Context, e *env) (*session, error) {
-	hosts, names := e.hostPair(), wgIfaceNames(e.lab)
+	hosts, names := e.hostPair(), wgIfaceNames(e)
 	_, dirErr := os.Stat(wgUAPIDir)
 	madeUAPIDir := errors.Is(dirErr, os.ErrNotExist)
 	var u undo
