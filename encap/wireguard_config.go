@@ -35,6 +35,9 @@ const (
 	// must fit one UDP datagram over IPv4 (65507 bytes).
 	maxTunnelled = 65507 - 32 - 15
 
+	// WireGuardMaxMTU is the largest MTU a WireGuardConfig accepts.
+	WireGuardMaxMTU = maxTunnelled
+
 	// WireGuardMaxPacket is the largest VXLAN packet the wireguard
 	// transport sends.
 	WireGuardMaxPacket = maxTunnelled - tunnelHeaderLen
