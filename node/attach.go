@@ -18,6 +18,7 @@ type attachment struct {
 	mac    routing.MAC
 	mtu    int
 	dev    tun.Device
+	stack  *tun.Netstack // the device, in netstack mode
 	port   *routing.Port
 	done   chan struct{} // closed when the port's Run returns
 	static netip.Addr    // configured address, if any
@@ -47,6 +48,12 @@ func (n *Node) attach(def netDef, want netSpec) (*attachment, error) {
 	n.table.Update(func(tx *routing.Tx) {
 		tx.SetNetwork(routing.NetworkConfig{Name: def.Name, VNI: def.VNI, Subnets: []netip.Prefix{def.Subnet}, Encrypted: def.Encrypted})
 	})
+	if n.spec.userspace {
+		// The stack is created once the address is settled (startStack).
+		n.log.Info("network attached (userspace stack once the address is settled)", "network", def.Name, "vni", def.VNI,
+			"subnet", def.Subnet, "mtu", mtu, "encrypted", def.Encrypted)
+		return &attachment{def: def, device: "netstack-" + def.Name, mac: mac, mtu: mtu, static: want.addr}, nil
+	}
 	dev, err := newDev(ds)
 	if err != nil {
 		n.table.Update(func(tx *routing.Tx) { tx.RemoveNetwork(def.VNI) })
@@ -78,11 +85,16 @@ func (n *Node) attach(def netDef, want netSpec) (*attachment, error) {
 // device ends the port's Run and removes the (non-persistent) kernel
 // interface with its addresses and routes.
 func (n *Node) detach(a *attachment) {
-	n.fwd.Detach(a.def.VNI)
-	if err := a.dev.Close(); err != nil {
-		n.log.Warn("closing device", "device", a.device, "err", err)
+	switch {
+	case a.stack != nil:
+		n.stopStack(a)
+	case a.dev != nil:
+		n.fwd.Detach(a.def.VNI)
+		if err := a.dev.Close(); err != nil {
+			n.log.Warn("closing device", "device", a.device, "err", err)
+		}
+		<-a.done
 	}
-	<-a.done
 	n.table.Update(func(tx *routing.Tx) { tx.RemoveNetwork(a.def.VNI) })
 	n.log.Info("network detached", "network", a.def.Name)
 }
@@ -93,7 +105,11 @@ func (n *Node) setAddress(a *attachment, addr netip.Addr) error {
 		return nil
 	}
 	p := netip.PrefixFrom(addr, a.def.Subnet.Bits())
-	if n.opts.NewDevice == nil {
+	if n.spec.userspace {
+		if err := n.startStack(a, addr); err != nil {
+			return err
+		}
+	} else if n.opts.NewDevice == nil {
 		if a.addr.IsValid() {
 			if err := n.links.DelAddress(a.device, netip.PrefixFrom(a.addr, a.def.Subnet.Bits())); err != nil {
 				n.log.Warn("removing old address", "device", a.device, "err", err)
@@ -141,7 +157,7 @@ func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
 // so a device held by another process stops `meshnet up` before anything
 // starts, instead of failing later in the background.
 func (n *Node) preflightDevices() error {
-	if n.opts.NewDevice != nil {
+	if n.opts.NewDevice != nil || n.spec.userspace {
 		return nil
 	}
 	for _, w := range n.spec.networks {

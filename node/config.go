@@ -22,6 +22,19 @@ type Config struct {
 	// Mode is the kind of device each network gets: "tap" (Ethernet, the
 	// default) or "tun" (IP only; meshnet adds and strips Ethernet headers).
 	Mode string `yaml:"mode"`
+	// Userspace runs every network in an unprivileged userspace TCP/IP
+	// stack instead of a TAP/TUN device: no root, no capabilities. Reach
+	// the overlay through the proxies, forwards and exposes below.
+	Userspace bool `yaml:"userspace"`
+	// Proxy configures the localhost proxies into the overlay (userspace
+	// mode only).
+	Proxy ProxyConfig `yaml:"proxy"`
+	// Forward relays localhost ports into the overlay (userspace mode):
+	// "tcp:LOCALPORT:NAME_OR_IP:PORT" or "udp:...".
+	Forward []string `yaml:"forward"`
+	// Expose makes localhost services reachable on the node's overlay
+	// addresses (userspace mode): "tcp:PORT" or "tcp:OVERLAYPORT:LOCALPORT".
+	Expose []string `yaml:"expose"`
 	// Underlay says how other nodes reach this one.
 	Underlay UnderlayConfig `yaml:"underlay"`
 	// Join lists gossip addresses (IP or IP:port) of nodes already in the
@@ -58,6 +71,17 @@ type UnderlayConfig struct {
 	Address string `yaml:"address"`
 	// VXLANPort is the UDP port of plain VXLAN. Default 4789 (IANA).
 	VXLANPort int `yaml:"vxlan_port"`
+}
+
+// ProxyConfig configures netstack mode's proxies.
+type ProxyConfig struct {
+	// SOCKS5 is the SOCKS5 proxy's address; "" turns it off. Default
+	// 127.0.0.1:1080. Anyone who can connect reaches the overlay: keep it
+	// on loopback.
+	SOCKS5 string `yaml:"socks5"`
+	// HTTP is the HTTP CONNECT proxy's address; "" turns it off. Default
+	// 127.0.0.1:3128.
+	HTTP string `yaml:"http"`
 }
 
 // WireGuardConfig configures the encrypted transport.

@@ -19,7 +19,7 @@ type dnsState struct {
 // syncDNS serves DNS on every overlay address this node holds, restarting
 // the server when that set changes (a network attached, an address moved).
 func (n *Node) syncDNS(atts []*attachment) {
-	if !n.spec.dns.enabled || n.spec.userspace {
+	if !n.spec.dns.enabled || n.spec.userspace { // netstack mode serves DNS inside its stacks
 		return
 	}
 	var addrs []netip.Addr

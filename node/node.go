@@ -78,7 +78,8 @@ type Node struct {
 	rotator  *keydist.Rotator
 	balancer *lb.Balancer
 	health   *lb.HealthChecker
-	dns      dnsState // owned by the reconciler
+	dns      dnsState       // owned by the reconciler
+	us       userspaceState // owned by the reconciler
 	underlay netip.AddrPort
 	db       *gossip.DB
 	started  time.Time
@@ -213,6 +214,9 @@ func (n *Node) Run(ctx context.Context) error {
 	hc := lb.DefaultHealthConfig()
 	hc.Node, hc.Interval, hc.Publish, hc.Logger = n.spec.name, n.spec.health, n.publishHealth, n.log.With("component", "health")
 	hc.Timeout = min(hc.Timeout, hc.Interval)
+	if n.spec.userspace {
+		hc.Dialer = stacks{n} // backends live in the userspace stacks
+	}
 	if n.health, err = lb.NewHealthChecker(hc); err != nil {
 		return err
 	}
@@ -249,7 +253,7 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.learnLoop(loops)
 	go n.reconcileLoop(loops)
 	go n.joinLoop(loops)
-	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait(); n.stopDNS() })
+	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait(); n.stopUserspace() })
 	if !n.opts.SkipControl {
 		stop, err := n.serveControl()
 		if err != nil {
@@ -280,6 +284,9 @@ func (n *Node) leaveCluster() {
 }
 
 func (n *Node) modeName() string {
+	if n.spec.userspace {
+		return "userspace"
+	}
 	if n.spec.tun {
 		return "tun"
 	}
@@ -302,6 +309,7 @@ func (n *Node) openTransport() error {
 
 // detachAll stops every network.
 func (n *Node) detachAll() {
+	n.stopUserspace() // before the stacks it uses go away
 	n.mu.Lock()
 	nets := n.nets
 	n.nets = map[string]*attachment{}

@@ -75,6 +75,9 @@ func (n *Node) reconcile() {
 		rep.duplicates = append(rep.duplicates, n.syncNetwork(a)...)
 	}
 	n.syncServices(won, atts)
+	if n.spec.userspace {
+		n.syncUserspace(atts)
+	}
 	n.mu.Lock()
 	n.report = rep
 	n.mu.Unlock()

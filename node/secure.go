@@ -2,6 +2,7 @@ package node
 
 import (
 	"net/netip"
+	"os"
 	"time"
 
 	"meshnet.dev/meshnet/encap"
@@ -27,11 +28,16 @@ func (n *Node) openSecure() error {
 	if n.underlay.Addr().Is6() {
 		mtu = n.underlayMTU() - 80
 	}
+	mtu = min(mtu, encap.WireGuardMaxMTU) // loopback underlays report 64 KiB
+	iface := n.spec.wgIface
+	if os.Geteuid() != 0 {
+		iface = "" // the control socket lives in /var/run/wireguard, root's
+	}
 	wg, err := encap.NewWireGuard(encap.WireGuardConfig{
 		Port:          n.spec.wgPort,
 		PrivateKey:    n.keys.node,
 		VTEP:          n.vtep(),
-		InterfaceName: n.spec.wgIface,
+		InterfaceName: iface,
 		MTU:           mtu,
 		Logger:        n.log,
 	})

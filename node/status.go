@@ -62,7 +62,10 @@ func (n *Node) Status() api.Status {
 }
 
 func (n *Node) networkStatus(a *attachment, net *routing.Network) api.Network {
-	s := &a.port.Stats
+	s := &routing.PortStats{}
+	if a.port != nil {
+		s = &a.port.Stats
+	}
 	out := api.Network{
 		Name: net.Name, VNI: net.VNI, Subnet: a.def.Subnet.String(), Device: a.device, MTU: a.mtu,
 		Encrypted: net.Encrypted, Origin: a.def.Origin, Members: []string{n.spec.name},

@@ -13,6 +13,7 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/routing"
+	"meshnet.dev/meshnet/userspace"
 )
 
 // FieldError is a config problem: which key, its value, what is wrong and
@@ -44,6 +45,7 @@ type spec struct {
 	dns       dnsSpec
 	health    time.Duration
 	userspace bool
+	us        userspace.Config
 	gossip    GossipConfig
 	networks  []netSpec
 	peers     []peerSpec
@@ -164,6 +166,8 @@ func (c Config) validate() (*spec, error) {
 		bad("health.interval", c.Health.Interval.String(), "too short", "use 100ms or more (2s is the default)")
 	}
 	s.health = c.Health.Interval
+	s.userspace = c.Userspace
+	s.us = validateUserspace(c, bad)
 	for i, j := range c.Join {
 		hp, err := seedAddr(j, c.Gossip.Port)
 		if err != nil {
@@ -387,4 +391,47 @@ func validatePeer(key string, p PeerConfig, port uint16, nets map[string]uint32,
 		ps.endpoints = append(ps.endpoints, ep)
 	}
 	return ps, ok
+}
+
+// validateUserspace checks netstack mode's proxies, forwards and exposes.
+func validateUserspace(c Config, bad func(key, val, problem, fix string)) userspace.Config {
+	us := userspace.DefaultConfig()
+	if !c.Userspace {
+		if len(c.Forward)+len(c.Expose) > 0 {
+			bad("forward", strings.Join(append(c.Forward, c.Expose...), ","), "forwards and exposes need userspace mode",
+				"set userspace: true (a kernel device is reached directly, without them)")
+		}
+		return us
+	}
+	for _, p := range []struct {
+		key, val string
+		dst      *netip.AddrPort
+	}{{"proxy.socks5", c.Proxy.SOCKS5, &us.SOCKS5}, {"proxy.http", c.Proxy.HTTP, &us.HTTPConnect}} {
+		if p.val == "" {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(p.val)
+		if err != nil {
+			bad(p.key, p.val, "not an IP:port", `for example "127.0.0.1:1080", or "" to turn it off`)
+			continue
+		}
+		*p.dst = ap
+	}
+	for i, f := range c.Forward {
+		fw, err := userspace.ParseForward(f)
+		if err != nil {
+			bad(fmt.Sprintf("forward[%d]", i), f, err.Error(), "")
+			continue
+		}
+		us.Forwards = append(us.Forwards, fw)
+	}
+	for i, e := range c.Expose {
+		ex, err := userspace.ParseExpose(e)
+		if err != nil {
+			bad(fmt.Sprintf("expose[%d]", i), e, err.Error(), "")
+			continue
+		}
+		us.Exposes = append(us.Exposes, ex)
+	}
+	return us
 }

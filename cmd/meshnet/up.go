@@ -26,6 +26,11 @@ type upFlags struct {
 	gossip   int
 	logLevel string
 	token    string
+	user     bool
+	forwards []string
+	exposes  []string
+	socks5   string
+	http     string
 }
 
 func upCmd(g *globals) *cobra.Command {
@@ -47,7 +52,10 @@ routes and control socket.`,
   meshnet up --join 192.0.2.10 --network blue
 
   # with a static address on blue
-  meshnet up --join 192.0.2.10 --network blue=10.42.0.7`,
+  meshnet up --join 192.0.2.10 --network blue=10.42.0.7
+
+  # unprivileged, in a userspace stack, with a SOCKS5 proxy on 127.0.0.1:1080
+  meshnet up --userspace --token TOKEN --network blue --expose tcp:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.toConfig(cmd, g)
@@ -74,6 +82,11 @@ routes and control socket.`,
 	fl.IntVar(&f.gossip, "gossip-port", 0, "gossip port (default 7946)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fl.StringVar(&f.token, "token", "", "join token from `meshnet token` on an admin node")
+	fl.BoolVar(&f.user, "userspace", false, "run networks in an unprivileged userspace stack (no root, no TAP/TUN)")
+	fl.StringArrayVar(&f.forwards, "forward", nil, "userspace: relay a local port into the overlay, tcp:LOCALPORT:NAME_OR_IP:PORT (or udp:)")
+	fl.StringArrayVar(&f.exposes, "expose", nil, "userspace: make a local service reachable on the overlay, tcp:PORT or tcp:OVERLAYPORT:LOCALPORT")
+	fl.StringVar(&f.socks5, "socks5", "", "userspace: SOCKS5 proxy address (default 127.0.0.1:1080; \"off\" to disable)")
+	fl.StringVar(&f.http, "http-proxy", "", "userspace: HTTP CONNECT proxy address (default 127.0.0.1:3128; \"off\" to disable)")
 	return c
 }
 
@@ -120,6 +133,23 @@ func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (node.Config, error) 
 	}
 	if f.token != "" {
 		cfg.Token, cfg.TokenFile = f.token, ""
+	}
+	if f.user {
+		cfg.Userspace = true
+	}
+	cfg.Forward = append(cfg.Forward, f.forwards...)
+	cfg.Expose = append(cfg.Expose, f.exposes...)
+	for _, p := range []struct {
+		flag string
+		dst  *string
+	}{{f.socks5, &cfg.Proxy.SOCKS5}, {f.http, &cfg.Proxy.HTTP}} {
+		switch p.flag {
+		case "":
+		case "off":
+			*p.dst = ""
+		default:
+			*p.dst = p.flag
+		}
 	}
 	return cfg, nil
 }
