@@ -119,7 +119,7 @@ func (r meshResolver) LookupHost(_ context.Context, name string) ([]netip.Addr, 
 	if s, ok := r.n.balancer.LookupService(label); ok && len(s.Addrs) > 0 {
 		return s.Addrs, nil
 	}
-	if addrs := (nodeRecords{r.n}).LookupHost(label); len(addrs) > 0 {
+	if addrs := nodeRecords(r).LookupHost(label); len(addrs) > 0 {
 		return addrs, nil
 	}
 	return nil, fmt.Errorf("%s: %w", name, errNoName)
