@@ -65,8 +65,15 @@ func (n *Node) attach(def netDef, want netSpec) (*attachment, error) {
 		n.table.Update(func(tx *routing.Tx) { tx.RemoveNetwork(def.VNI) })
 		return nil, fmt.Errorf("network %s: %w", def.Name, err)
 	}
+	// A device prepared beforehand (meshnet device create) keeps its own
+	// MAC, MTU and address; the node adopts them.
+	mac, mtu = dev.HardwareAddr(), dev.MTU()
+	static := want.addr
+	if !static.IsValid() {
+		static = deviceAddress(dev.Name(), def.Subnet)
+	}
 	a := &attachment{def: def, device: device, mac: mac, mtu: mtu, dev: dev, port: port,
-		done: make(chan struct{}), static: want.addr}
+		done: make(chan struct{}), static: static}
 	go func() {
 		defer close(a.done)
 		if err := port.Run(); !isDeviceClosed(err) {
@@ -105,7 +112,9 @@ func (n *Node) setAddress(a *attachment, addr netip.Addr) error {
 		return nil
 	}
 	p := netip.PrefixFrom(addr, a.def.Subnet.Bits())
-	if n.spec.userspace {
+	if deviceAddress(a.device, a.def.Subnet) == addr {
+		// already there (a prepared device, or a restart)
+	} else if n.spec.userspace {
 		if err := n.startStack(a, addr); err != nil {
 			return err
 		}
@@ -125,23 +134,36 @@ func (n *Node) setAddress(a *attachment, addr netip.Addr) error {
 }
 
 // kernelDevice creates a TAP or TUN device, sets its MTU and brings it up.
-// Its address comes later, once static config or IPAM decides it.
+// Its address comes later, once static config or IPAM decides it. A device
+// that already exists (a persistent one made for this user) is opened as it
+// is: changing it would need privileges the node may not have.
 func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
+	existing, _ := n.links.LinkExists(ds.Name)
 	var dev tun.Device
 	var err error
 	if ds.TUN {
 		cfg := tun.DefaultTUNConfig(ds.Name, ds.MAC)
 		cfg.MTU, cfg.Prefixes = ds.MTU, []netip.Prefix{ds.Subnet}
+		if existing {
+			cfg.MTU = 0
+		}
 		dev, err = tun.CreateTUN(cfg, ds.Neighbors)
 	} else {
 		cfg := tun.DefaultTAPConfig(ds.Name)
 		cfg.MTU, cfg.MAC = ds.MTU, ds.MAC
+		if existing {
+			cfg.MTU, cfg.MAC = 0, tun.MAC{}
+		}
 		dev, err = tun.CreateTAP(cfg)
 	}
 	if err != nil {
 		return nil, err
 	}
 	name := dev.Name()
+	if existing {
+		n.log.Info("using existing device as it is", "device", name, "mtu", dev.MTU(), "mac", FormatMAC(dev.HardwareAddr()))
+		return dev, nil
+	}
 	if err := n.links.SetMTU(name, ds.MTU); err != nil {
 		dev.Close()
 		return nil, fmt.Errorf("setting MTU %d on %s: %w", ds.MTU, name, err)
@@ -271,6 +293,22 @@ func (n *Node) underlayMTU() int {
 		m = fallbackMTU
 	}
 	return m
+}
+
+// deviceAddress returns the kernel interface's address inside subnet, if
+// it has one. Reading needs no privilege.
+func deviceAddress(name string, subnet netip.Prefix) netip.Addr {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && subnet.Contains(p.Addr()) {
+			return p.Addr()
+		}
+	}
+	return netip.Addr{}
 }
 
 // interfaceMTU is the MTU of the interface that holds addr, or 0.

@@ -202,8 +202,9 @@ func DefaultConfig() Config {
 		StateDir:  "/var/lib/meshnet", // survives reboots; systemd's StateDirectory
 		Mode:      "tap",              // L2 is the product; TUN is for hosts that only route IP
 		Underlay:  UnderlayConfig{VXLANPort: 4789},
-		WireGuard: WireGuardConfig{Port: 51820},                 // WireGuard's customary port
-		Keys:      KeysConfig{RotationInterval: 12 * time.Hour}, // twice a day bounds what a stolen key reads
+		Proxy:     ProxyConfig{SOCKS5: "127.0.0.1:1080", HTTP: "127.0.0.1:3128"}, // loopback only: whoever connects reaches the overlay
+		WireGuard: WireGuardConfig{Port: 51820},                                  // WireGuard's customary port
+		Keys:      KeysConfig{RotationInterval: 12 * time.Hour},                  // twice a day bounds what a stolen key reads
 		DNS:       DNSConfig{Domain: "meshnet.internal.", Port: 53},
 		Health:    HealthConfig{Interval: 2 * time.Second}, // a dead backend is out within about three probes
 		Gossip: GossipConfig{

@@ -161,3 +161,20 @@ func configKeys(t reflect.Type) []string {
 	}
 	return keys
 }
+
+func TestUserspaceDefaults(t *testing.T) {
+	s, err := parse(t, "name: x\nuserspace: true\nforward: [\"tcp:8080:web:80\"]\nexpose: [\"tcp:80:8080\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.us.SOCKS5.String() != "127.0.0.1:1080" || s.us.HTTPConnect.String() != "127.0.0.1:3128" {
+		t.Fatalf("proxies %v %v", s.us.SOCKS5, s.us.HTTPConnect)
+	}
+	if len(s.us.Forwards) != 1 || len(s.us.Exposes) != 1 {
+		t.Fatalf("forwards %v exposes %v", s.us.Forwards, s.us.Exposes)
+	}
+	_, err = parse(t, "name: x\nuserspace: true\nforward: [\"tcp:web\"]\n")
+	if err == nil || !strings.Contains(err.Error(), "forward[0]") {
+		t.Fatalf("bad forward: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ type upFlags struct {
 	exposes  []string
 	socks5   string
 	http     string
+	device   string
 }
 
 func upCmd(g *globals) *cobra.Command {
@@ -82,6 +83,7 @@ routes and control socket.`,
 	fl.IntVar(&f.gossip, "gossip-port", 0, "gossip port (default 7946)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fl.StringVar(&f.token, "token", "", "join token from `meshnet token` on an admin node")
+	fl.StringVar(&f.device, "device", "", "run the (single) network on this existing device, e.g. one from `meshnet device create`")
 	fl.BoolVar(&f.user, "userspace", false, "run networks in an unprivileged userspace stack (no root, no TAP/TUN)")
 	fl.StringArrayVar(&f.forwards, "forward", nil, "userspace: relay a local port into the overlay, tcp:LOCALPORT:NAME_OR_IP:PORT (or udp:)")
 	fl.StringArrayVar(&f.exposes, "expose", nil, "userspace: make a local service reachable on the overlay, tcp:PORT or tcp:OVERLAYPORT:LOCALPORT")
@@ -118,6 +120,12 @@ func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (node.Config, error) 
 	}
 	if f.mode != "" {
 		cfg.Mode = f.mode
+	}
+	if f.device != "" {
+		if len(cfg.Networks) != 1 {
+			return cfg, usageError{fmt.Errorf("--device needs exactly one network (--network NAME)")}
+		}
+		cfg.Networks[0].Device = f.device
 	}
 	if f.underlay != "" {
 		cfg.Underlay.Address = f.underlay

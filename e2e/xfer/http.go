@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"sort"
 	"strings"
@@ -52,10 +54,22 @@ func get(args []string) error {
 	interval := fs.Duration("interval", 0, "pause between a worker's requests")
 	dnsServer := fs.String("dns", "", "DNS server ip:port for names (default: system)")
 	timeout := fs.Duration("timeout", 2*time.Second, "per-request timeout")
+	socks := fs.String("socks5", "", "SOCKS5 proxy ip:port (names resolved by the proxy)")
+	connect := fs.String("connect-proxy", "", "HTTP CONNECT proxy ip:port")
 	fs.Parse(args)
 	dialer := &net.Dialer{Timeout: *timeout}
 	if *dnsServer != "" {
 		dialer.Resolver = resolver(*dnsServer)
+	}
+	dial := dialer.DialContext
+	var proxy func(*http.Request) (*neturl.URL, error)
+	switch {
+	case *socks != "":
+		proxy = http.ProxyURL(&neturl.URL{Scheme: "socks5h", Host: *socks})
+	case *connect != "":
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return connectVia(ctx, dialer, *connect, addr)
+		}
 	}
 	res := GetResult{Counts: map[string]int{}}
 	var mu sync.Mutex
@@ -65,7 +79,7 @@ func get(args []string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tr := &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: !*keep, MaxIdleConnsPerHost: 1}
+			tr := &http.Transport{DialContext: dial, Proxy: proxy, DisableKeepAlives: !*keep, MaxIdleConnsPerHost: 1}
 			defer tr.CloseIdleConnections()
 			client := &http.Client{Transport: tr, Timeout: *timeout}
 			for i := range *n {
@@ -98,6 +112,30 @@ func fetch(c *http.Client, url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 256))
 	return strings.TrimSpace(string(b)), err
+}
+
+// connectVia opens a tunnel to addr through an HTTP CONNECT proxy.
+func connectVia(ctx context.Context, d *net.Dialer, proxy, addr string) (net.Conn, error) {
+	c, err := d.DialContext(ctx, "tcp", proxy)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		c.Close()
+		return nil, fmt.Errorf("CONNECT %s: %s", addr, resp.Status)
+	}
+	if br.Buffered() > 0 {
+		c.Close()
+		return nil, fmt.Errorf("CONNECT %s: proxy sent data before the tunnel", addr)
+	}
+	return c, nil
 }
 
 // dig resolves a name through a DNS server and prints the addresses.

@@ -20,6 +20,8 @@ type Meshnet struct {
 	Config   string // path of its config file
 	StateDir string
 	Binary   string
+	// As prefixes the daemon's command line (to run it as another user).
+	As []string
 }
 
 // StartMeshnet writes cfg into the host's directory and runs
@@ -42,7 +44,8 @@ func (h *Host) StartMeshnet(binary string, cfg node.Config, extraArgs ...string)
 
 // Start (re)starts the daemon with its existing config.
 func (m *Meshnet) Start(extraArgs ...string) error {
-	p, err := m.Host.Start("meshnet", m.Binary, append([]string{"up", "-c", m.Config}, extraArgs...)...)
+	argv := append(append(append([]string(nil), m.As...), m.Binary, "up", "-c", m.Config), extraArgs...)
+	p, err := m.Host.Start("meshnet", argv[0], argv[1:]...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os/user"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"meshnet.dev/meshnet/tun"
+)
+
+func deviceCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "device",
+		Short: "Create persistent devices a user may run meshnet on without root",
+		Long: `Creating a TAP or TUN device needs root (CAP_NET_ADMIN); using one does not.
+'meshnet device create' (as root, once) makes a persistent device owned by a
+user, with its address and MTU; that user then runs 'meshnet up --device
+NAME' with no root and no capabilities. The middle way is to give the
+binary the one capability it needs: setcap cap_net_admin+ep $(which meshnet).`,
+		Args: cobra.NoArgs,
+	}
+	c.AddCommand(deviceCreateCmd(g), deviceRmCmd(g))
+	return c
+}
+
+func deviceCreateCmd(g *globals) *cobra.Command {
+	var owner, mode, addr string
+	var mtu int
+	c := &cobra.Command{
+		Use:   "create NAME --user USER --addr CIDR [--mode tap|tun] [--mtu N]",
+		Short: "Create a persistent device owned by USER (needs root)",
+		Example: `  sudo meshnet device create mn-blue --user alice --addr 10.42.0.7/24 --mtu 1370
+  meshnet up --device mn-blue --network blue --token TOKEN     # then, as alice`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if owner == "" || addr == "" {
+				return usageError{fmt.Errorf("--user and --addr are required")}
+			}
+			uid, gid, err := lookupUser(owner)
+			if err != nil {
+				return usageError{err}
+			}
+			prefix, err := netip.ParsePrefix(addr)
+			if err != nil {
+				return usageError{fmt.Errorf("--addr %q: write the address with its subnet length, like 10.42.0.7/24", addr)}
+			}
+			if mtu < 576 || mtu > 65000 {
+				return usageError{fmt.Errorf("--mtu %d: use 576-65000 (1370 suits an encrypted network over a 1500-byte underlay)", mtu)}
+			}
+			if err := tun.CreatePersistent(name, mode, uid, gid); err != nil {
+				return err
+			}
+			links := tun.NewNetlink()
+			for _, step := range []func() error{
+				func() error { return links.SetMTU(name, mtu) },
+				func() error { return links.AddAddress(name, prefix) },
+				func() error { return links.SetUp(name) },
+			} {
+				if err := step(); err != nil {
+					tun.DeletePersistent(name)
+					return err
+				}
+			}
+			fmt.Fprintf(g.stdout, "%s device %s created for %s (uid %d) with %s, MTU %d\n", mode, name, owner, uid, prefix, mtu)
+			fmt.Fprintf(g.stdout, "as %s: meshnet up --device %s --network NAME --token TOKEN\n", owner, name)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&owner, "user", "", "user (name or uid) who will run meshnet on the device")
+	c.Flags().StringVar(&mode, "mode", tun.ModeTAP, "tap or tun")
+	c.Flags().StringVar(&addr, "addr", "", "the node's address on the network, with its length")
+	c.Flags().IntVar(&mtu, "mtu", 1370, "device MTU")
+	return c
+}
+
+func deviceRmCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm NAME",
+		Short:   "Delete a persistent device",
+		Example: "  sudo meshnet device rm mn-blue",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tun.DeletePersistent(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "device %s deleted\n", args[0])
+			return nil
+		},
+	}
+}
+
+// lookupUser resolves a user name or numeric id.
+func lookupUser(s string) (uid, gid int, err error) {
+	u, err := user.Lookup(s)
+	if err != nil {
+		if u, err = user.LookupId(s); err != nil {
+			return 0, 0, fmt.Errorf("no user %q", s)
+		}
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
