@@ -51,6 +51,16 @@ func main() {
 		err = get(os.Args[2:])
 	case "dig":
 		err = dig(os.Args[2:])
+	case "ping":
+		err = pingMatrix(os.Args[2:])
+	case "loop":
+		err = loop(os.Args[2:])
+	case "stream":
+		err = stream(os.Args[2:])
+	case "recvlog":
+		err = recvlog(os.Args[2:])
+	case "flood":
+		err = flood(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}

@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -69,8 +71,9 @@ func recvlog(args []string) error {
 	return report(n.Load(), h.Sum(nil), time.Since(start))
 }
 
-// stream sends a paced pseudo-random stream for -duration, then closes and
-// prints the Result (bytes and SHA-256) to compare with the receiver's.
+// stream sends a paced pseudo-random stream for -duration or until
+// SIGINT/SIGTERM, then closes and prints the Result (bytes and SHA-256) to
+// compare with the receiver's.
 func stream(args []string) error {
 	fs := flag.NewFlagSet("stream", flag.ExitOnError)
 	to := fs.String("to", "", "receiver address")
@@ -92,12 +95,14 @@ func stream(args []string) error {
 		return err
 	}
 	defer c.Close()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	rng := rand.NewChaCha8([32]byte{byte(*seed)})
 	h := sha256.New()
 	buf := make([]byte, 16<<10)
 	start := time.Now()
 	var sent int64
-	for time.Since(start) < *duration {
+	for time.Since(start) < *duration && len(stop) == 0 {
 		due := start.Add(time.Duration(float64(sent*8) / (*mbps * 1e6) * float64(time.Second)))
 		time.Sleep(time.Until(due))
 		rng.Read(buf)
