@@ -61,6 +61,10 @@ type Config struct {
 	Tune func(*memberlist.Config)
 	// Logger receives the DB's and memberlist's logs; nil discards them.
 	Logger *slog.Logger
+	// Admit, if set, is asked before a node joins or updates its
+	// metadata; an error refuses it (for example a node whose key was
+	// evicted). It must be fast and must not call into the DB.
+	Admit func(name string, meta []byte) error
 	// Now is the wall clock used for local deadlines (tombstone and node
 	// reaping); nil means time.Now. Ordering never uses wall clocks, and no
 	// absolute time is ever sent, so skewed clocks still converge.

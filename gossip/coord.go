@@ -10,11 +10,15 @@ import (
 
 // A Vivaldi coordinate rides on every memberlist ping ack:
 //
-//	version byte | dims byte | dims x float64 | error | adjustment | height
+//	version byte | dims byte | dims x float64 | error | adjustment | height |
+//	clock (version 2 only)
 //
-// Floats are IEEE 754 big-endian, in seconds (error is dimensionless).
+// Floats are IEEE 754 big-endian, in seconds (error is dimensionless);
+// clock is the acking node's wall clock in Unix seconds when it built the
+// ack, from which the prober estimates the clock skew between them.
+// Version 1 acks (no clock) are still accepted.
 const (
-	coordVersion = 1
+	coordVersion = 2
 	// coordDims is the coordinate's dimensionality; the ack payload
 	// carries it so a change can be detected and refused.
 	coordDims = 8
@@ -26,25 +30,28 @@ const (
 
 var errBadCoord = errors.New("coordinate is invalid")
 
-func appendCoordinate(b []byte, c *coordinate.Coordinate) []byte {
+func appendCoordinate(b []byte, c *coordinate.Coordinate, clock float64) []byte {
 	b = append(b, coordVersion, byte(len(c.Vec)))
 	for _, v := range c.Vec {
 		b = appendFloat(b, v)
 	}
 	b = appendFloat(b, c.Error)
 	b = appendFloat(b, c.Adjustment)
-	return appendFloat(b, c.Height)
+	b = appendFloat(b, c.Height)
+	return appendFloat(b, clock)
 }
 
-// decodeCoordinate decodes an ack payload.
-func decodeCoordinate(buf []byte) (*coordinate.Coordinate, error) {
+// decodeCoordinate decodes an ack payload: the coordinate and, from
+// version 2 on, the acker's clock (0 when absent).
+func decodeCoordinate(buf []byte) (*coordinate.Coordinate, float64, error) {
 	r := reader{buf: buf}
-	if v := r.byte(); r.err == nil && v != coordVersion {
-		return nil, fmt.Errorf("%w %d", errVersion, v)
+	version := r.byte()
+	if r.err == nil && version != 1 && version != coordVersion {
+		return nil, 0, fmt.Errorf("%w %d", errVersion, version)
 	}
 	dims := int(r.byte())
 	if r.err == nil && dims != coordDims {
-		return nil, fmt.Errorf("%w: %d dimensions, want %d", errBadCoord, dims, coordDims)
+		return nil, 0, fmt.Errorf("%w: %d dimensions, want %d", errBadCoord, dims, coordDims)
 	}
 	c := &coordinate.Coordinate{Vec: make([]float64, dims)}
 	for i := range c.Vec {
@@ -53,21 +60,31 @@ func decodeCoordinate(buf []byte) (*coordinate.Coordinate, error) {
 	c.Error = r.float()
 	c.Adjustment = r.float()
 	c.Height = r.float()
+	var clock float64
+	if version >= 2 {
+		clock = r.float()
+	}
 	if err := r.finish(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !c.IsValid() || c.Error < 0 || c.Height < 0 {
-		return nil, errBadCoord
+		return nil, 0, errBadCoord
 	}
 	if !bounded(c.Error) || !bounded(c.Adjustment) || !bounded(c.Height) {
-		return nil, errBadCoord
+		return nil, 0, errBadCoord
 	}
 	for _, v := range c.Vec {
 		if !bounded(v) {
-			return nil, errBadCoord
+			return nil, 0, errBadCoord
 		}
 	}
-	return c, nil
+	if math.IsNaN(clock) || math.IsInf(clock, 0) || clock < 0 || clock > maxClock {
+		return nil, 0, errBadCoord
+	}
+	return c, clock, nil
 }
+
+// maxClock bounds a reported clock (year 2262, the end of Unix nanoseconds).
+const maxClock = 9.2e9
 
 func bounded(v float64) bool { return math.Abs(v) <= maxCoordComponent }

@@ -21,9 +21,31 @@ func sampleCoordinate() *coordinate.Coordinate {
 
 func TestCoordinateRoundTrip(t *testing.T) {
 	c := sampleCoordinate()
-	got, err := decodeCoordinate(appendCoordinate(nil, c))
-	if err != nil || !reflect.DeepEqual(got, c) {
-		t.Fatalf("got %+v, %v; want %+v", got, err, c)
+	got, clock, err := decodeCoordinate(appendCoordinate(nil, c, 1.7e9))
+	if err != nil || !reflect.DeepEqual(got, c) || clock != 1.7e9 {
+		t.Fatalf("got %+v %v, %v; want %+v", got, clock, err, c)
+	}
+	// A version 1 ack has no clock and is still accepted.
+	v1 := appendCoordinate(nil, c, 0)
+	v1 = v1[:len(v1)-8]
+	v1[0] = 1
+	if got, clock, err := decodeCoordinate(v1); err != nil || clock != 0 || !reflect.DeepEqual(got, c) {
+		t.Fatalf("version 1: %+v %v %v", got, clock, err)
+	}
+}
+
+func TestClockSkewEstimate(t *testing.T) {
+	base := time.Unix(1_800_000_000, 0)
+	ours := func() time.Time { return base }
+	theirs := func() time.Time { return base.Add(90 * time.Second) }
+	a, _ := newVivaldi(ours)
+	b, _ := newVivaldi(theirs)
+	if err := a.observe("b", 10*time.Millisecond, b.payload()); err != nil {
+		t.Fatal(err)
+	}
+	skew, ok := a.clockSkew("b")
+	if !ok || skew < 89*time.Second || skew > 91*time.Second {
+		t.Fatalf("skew %v %v, want about 90s", skew, ok)
 	}
 }
 
@@ -37,23 +59,23 @@ func TestCoordinateRejects(t *testing.T) {
 	short := sampleCoordinate()
 	short.Vec = short.Vec[:2]
 	for name, c := range map[string]*coordinate.Coordinate{"nan": nan, "huge": huge, "negative error": neg, "dims": short} {
-		if _, err := decodeCoordinate(appendCoordinate(nil, c)); !errors.Is(err, errBadCoord) {
+		if _, _, err := decodeCoordinate(appendCoordinate(nil, c, 0)); !errors.Is(err, errBadCoord) {
 			t.Errorf("%s: got %v, want errBadCoord", name, err)
 		}
 	}
-	b := appendCoordinate(nil, sampleCoordinate())
+	b := appendCoordinate(nil, sampleCoordinate(), 0)
 	b[0] = 9
-	if _, err := decodeCoordinate(b); !errors.Is(err, errVersion) {
+	if _, _, err := decodeCoordinate(b); !errors.Is(err, errVersion) {
 		t.Errorf("version: got %v", err)
 	}
-	if _, err := decodeCoordinate(b[:10]); err == nil {
+	if _, _, err := decodeCoordinate(b[:10]); err == nil {
 		t.Error("truncated coordinate decoded")
 	}
 }
 
 func TestVivaldiObserve(t *testing.T) {
-	a, _ := newVivaldi()
-	b, _ := newVivaldi()
+	a, _ := newVivaldi(time.Now)
+	b, _ := newVivaldi(time.Now)
 	if _, ok := a.distance("b"); ok {
 		t.Fatal("estimate before any observation")
 	}

@@ -81,7 +81,7 @@ func New(cfg Config) (*DB, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	viv, err := newVivaldi()
+	viv, err := newVivaldi(cfg.Now)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: vivaldi coordinates: %w", err)
 	}
@@ -189,6 +189,11 @@ func (d *DB) Keyring() *memberlist.Keyring { return d.keyring }
 // RTT returns the estimated round trip to node from Vivaldi coordinates,
 // and false when there is no estimate yet.
 func (d *DB) RTT(node string) (time.Duration, bool) { return d.viv.distance(node) }
+
+// ClockSkew estimates node's wall clock minus this node's, from the clock
+// each probe ack carries. Gossip itself never depends on wall clocks; the
+// estimate is for diagnostics (token expiry and key records do use time).
+func (d *DB) ClockSkew(node string) (time.Duration, bool) { return d.viv.clockSkew(node) }
 
 // Watch registers fn for every event after this call, in order, from a
 // goroutine owned by the DB; use Walk for the state before. fn may call

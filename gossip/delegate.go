@@ -68,5 +68,11 @@ func (m mlDelegate) NotifyAlive(n *memberlist.Node) error {
 	if n.Name == "" || len(n.Name) > MaxNodeNameLen {
 		return fmt.Errorf("node name of %d bytes: must be 1 to %d", len(n.Name), MaxNodeNameLen)
 	}
+	if admit := m.d.cfg.Admit; admit != nil && n.Name != m.d.name {
+		if err := admit(n.Name, n.Meta); err != nil {
+			m.d.stats.drop(dropRefused, 1)
+			return err
+		}
+	}
 	return nil
 }

@@ -56,14 +56,14 @@ func FuzzBulkSync(f *testing.F) {
 }
 
 func FuzzCoordinate(f *testing.F) {
-	f.Add(appendCoordinate(nil, sampleCoordinate()))
+	f.Add(appendCoordinate(nil, sampleCoordinate(), 1.7e9))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := decodeCoordinate(b)
+		c, clock, err := decodeCoordinate(b)
 		if err != nil {
 			return
 		}
-		again, err := decodeCoordinate(appendCoordinate(nil, c))
-		if err != nil || !reflect.DeepEqual(again, c) {
+		again, clock2, err := decodeCoordinate(appendCoordinate(nil, c, clock))
+		if err != nil || !reflect.DeepEqual(again, c) || clock2 != clock {
 			t.Fatalf("round trip: %+v, %v; want %+v", again, err, c)
 		}
 	})

@@ -21,13 +21,14 @@ const (
 	dropLTimeJump                         // Lamport time implausibly far ahead
 	dropSyncBacklog                       // too many bulk syncs waiting
 	dropBadCoordinate                     // invalid Vivaldi coordinate in a ping ack
+	dropRefused                           // a node the Admit hook refused
 	dropReasonCount
 )
 
 var dropReasonNames = [dropReasonCount]string{
 	"malformed", "oversized", "version", "unknown-type", "not-member",
 	"unknown-owner", "unknown-sender", "foreign-owner", "stale", "table-full",
-	"too-many-networks", "queue-full", "ltime-jump", "sync-backlog", "bad-coordinate",
+	"too-many-networks", "queue-full", "ltime-jump", "sync-backlog", "bad-coordinate", "refused",
 }
 
 func (r dropReason) String() string { return dropReasonNames[r] }

@@ -11,29 +11,33 @@ import (
 // round trips, and the last coordinate each peer reported in its acks.
 type vivaldi struct {
 	client *coordinate.Client
+	now    func() time.Time
 
 	mu    sync.Mutex
 	peers map[string]*coordinate.Coordinate
+	skew  map[string]time.Duration // peer's clock minus ours
 }
 
-func newVivaldi() (*vivaldi, error) {
+func newVivaldi(now func() time.Time) (*vivaldi, error) {
 	cfg := coordinate.DefaultConfig()
 	cfg.Dimensionality = coordDims
 	c, err := coordinate.NewClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &vivaldi{client: c, peers: make(map[string]*coordinate.Coordinate)}, nil
+	return &vivaldi{client: c, now: now, peers: make(map[string]*coordinate.Coordinate), skew: map[string]time.Duration{}}, nil
 }
 
-// payload is our coordinate, for our ping acks.
+// payload is our coordinate and clock, for our ping acks.
 func (v *vivaldi) payload() []byte {
-	return appendCoordinate(nil, v.client.GetCoordinate())
+	return appendCoordinate(nil, v.client.GetCoordinate(), float64(v.now().UnixNano())/1e9)
 }
 
-// observe records a ping round trip to node and the coordinate it sent.
+// observe records a ping round trip to node and the coordinate it sent,
+// and estimates its clock skew: it built the ack about half a round trip
+// before the ack arrived.
 func (v *vivaldi) observe(node string, rtt time.Duration, payload []byte) error {
-	c, err := decodeCoordinate(payload)
+	c, clock, err := decodeCoordinate(payload)
 	if err != nil {
 		return err
 	}
@@ -42,8 +46,20 @@ func (v *vivaldi) observe(node string, rtt time.Duration, payload []byte) error 
 	}
 	v.mu.Lock()
 	v.peers[node] = c
+	if clock > 0 {
+		theirs := time.Unix(0, int64(clock*1e9))
+		v.skew[node] = theirs.Sub(v.now().Add(-rtt / 2))
+	}
 	v.mu.Unlock()
 	return nil
+}
+
+// clockSkew is node's clock minus ours, as last estimated.
+func (v *vivaldi) clockSkew(node string) (time.Duration, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s, ok := v.skew[node]
+	return s, ok
 }
 
 // distance estimates the round trip to node.
@@ -60,6 +76,7 @@ func (v *vivaldi) distance(node string) (time.Duration, bool) {
 func (v *vivaldi) forget(node string) {
 	v.mu.Lock()
 	delete(v.peers, node)
+	delete(v.skew, node)
 	v.mu.Unlock()
 	v.client.ForgetNode(node)
 }
