@@ -37,6 +37,7 @@ func (n *Node) startGossip() error {
 	g.BulkSyncInterval = n.spec.gossip.BulkSyncInterval
 	g.Logger = n.log
 	g.Transport = n.opts.GossipTransport
+	g.Admit = n.admit
 	probe := n.spec.gossip.ProbeInterval
 	g.Tune = func(c *memberlist.Config) {
 		c.ProbeInterval = probe
@@ -57,6 +58,15 @@ func (n *Node) startGossip() error {
 	return nil
 }
 
+// admit refuses evicted nodes as gossip members.
+func (n *Node) admit(name string, meta []byte) error {
+	m, err := decodeMeta(meta)
+	if err == nil && !m.Key.IsZero() && n.keys.member.IsEvicted(m.Key) {
+		return fmt.Errorf("node %s holds an evicted key", name)
+	}
+	return nil
+}
+
 // poke asks the reconciler to run soon; it never blocks.
 func (n *Node) poke() {
 	select {
@@ -71,6 +81,7 @@ func (n *Node) joinLoop(ctx context.Context) {
 	defer n.wg.Done()
 	if len(n.spec.join) == 0 {
 		n.markJoined(true)
+		n.reconnectLoop(ctx)
 		return
 	}
 	backoff := 200 * time.Millisecond
@@ -97,6 +108,9 @@ func (n *Node) joinLoop(ctx context.Context) {
 // two halves of a long partition would never merge again.
 const reconnectInterval = 10 * time.Second
 
+// maxSeeds bounds the member addresses remembered for the next start.
+const maxSeeds = 16
+
 // reconnectLoop periodically tries to join failed members (and the seeds,
 // when this node finds itself alone), merging healed partitions.
 func (n *Node) reconnectLoop(ctx context.Context) {
@@ -108,7 +122,7 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		var addrs []string
+		var addrs, live []string
 		alive := 0
 		for _, m := range n.db.Members() {
 			switch m.State {
@@ -116,7 +130,16 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 				addrs = append(addrs, m.Addr.String())
 			case gossip.StateAlive, gossip.StateSuspect:
 				alive++
+				if m.Name != n.spec.name && len(live) < maxSeeds {
+					live = append(live, m.Addr.String())
+				}
 			}
+		}
+		if len(live) > 0 {
+			n.mu.Lock()
+			n.seeds = live
+			n.mu.Unlock()
+			n.persist()
 		}
 		if alive <= 1 {
 			addrs = append(addrs, n.spec.join...)

@@ -55,6 +55,8 @@ type Config struct {
 	DNS DNSConfig `yaml:"dns"`
 	// Health configures backend health checks.
 	Health HealthConfig `yaml:"health"`
+	// Metrics configures the Prometheus endpoint.
+	Metrics MetricsConfig `yaml:"metrics"`
 	// Networks are the overlay networks this node attaches to.
 	Networks []NetworkConfig `yaml:"networks"`
 	// Peers are static VXLAN endpoints that do not run meshnet, such as a
@@ -107,6 +109,14 @@ type DNSConfig struct {
 	// Forward sends names outside the domain to the host's resolvers (from
 	// /etc/resolv.conf); false answers them REFUSED. Default true.
 	Forward *bool `yaml:"forward"`
+}
+
+// MetricsConfig configures the Prometheus endpoint.
+type MetricsConfig struct {
+	// Address serves /metrics on this address, e.g. 127.0.0.1:9431. Empty
+	// (the default) turns metrics off. Keep it on localhost unless a
+	// scraper elsewhere needs it: metrics name peers and addresses.
+	Address string `yaml:"address"`
 }
 
 // HealthConfig configures health checks of this node's own backends.

@@ -46,10 +46,12 @@ func (n *Node) syncDNS(atts []*attachment) {
 		return
 	}
 	n.dns.server = srv
+	n.dnsLive.Store(srv)
 	n.log.Info("DNS serving", "domain", n.spec.dns.domain, "addresses", addrs, "port", n.spec.dns.port)
 }
 
 func (n *Node) stopDNS() {
+	n.dnsLive.Store(nil)
 	if n.dns.server != nil {
 		n.dns.server.Close()
 		n.dns.server = nil

@@ -56,7 +56,10 @@ func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []duplicate)
 		}
 	}
 	if !a.ipam.block.IsValid() {
-		b, ok := routing.FreeBlock(a.def.Subnet, won, used, rand.Uint64())
+		b, ok := n.reclaimBlock(a, won, used)
+		if !ok {
+			b, ok = routing.FreeBlock(a.def.Subnet, won, used, rand.Uint64())
+		}
 		if !ok {
 			n.log.Error("no free address block left in the network's subnet", "network", name, "subnet", a.def.Subnet)
 			return
@@ -74,7 +77,29 @@ func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []duplicate)
 	}
 	if a.ipam.settled {
 		n.useAddress(a, routing.BlockAddress(a.ipam.block))
+		n.persist()
 	}
+}
+
+// reclaimBlock offers the block this node held on the network before a
+// restart, if nobody has claimed it since, so the node keeps its address.
+func (n *Node) reclaimBlock(a *attachment, won map[netip.Prefix]routing.Claim, used []netip.Addr) (netip.Prefix, bool) {
+	n.mu.Lock()
+	b, ok := n.prevBlocks[a.def.Name]
+	delete(n.prevBlocks, a.def.Name)
+	n.mu.Unlock()
+	if !ok || b.Bits() != routing.BlockBits(a.def.Subnet) || !a.def.Subnet.Contains(b.Addr()) {
+		return netip.Prefix{}, false
+	}
+	if w, taken := won[b]; taken && w.Owner != n.spec.name {
+		return netip.Prefix{}, false
+	}
+	for _, u := range used {
+		if b.Contains(u) && u != routing.BlockAddress(b) {
+			return netip.Prefix{}, false
+		}
+	}
+	return b, true
 }
 
 // useAddress assigns addr to the network's device and publishes it as this

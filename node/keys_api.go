@@ -40,10 +40,11 @@ func (n *Node) RotateKeys(nodeKey bool) error {
 	if nodeKey {
 		return n.rotateNodeKey()
 	}
-	if n.rotator == nil {
+	rot := n.rotator.Load()
+	if rot == nil {
 		return errNotAdmin
 	}
-	n.rotator.Trigger(keydist.ReasonOnDemand)
+	rot.Trigger(keydist.ReasonOnDemand)
 	return nil
 }
 
@@ -82,7 +83,9 @@ func (n *Node) Evict(name string) error {
 	}
 	n.log.Warn("evicting node", "node", name, "key", pub)
 	n.applyEvictions()
-	n.rotator.Trigger(keydist.ReasonEviction)
+	if rot := n.rotator.Load(); rot != nil {
+		rot.Trigger(keydist.ReasonEviction)
+	}
 	n.poke()
 	return nil
 }

@@ -90,7 +90,7 @@ func (n *Node) JoinNetwork(name string, req api.JoinNetwork) error {
 	if !labelRE.MatchString(name) {
 		return fmt.Errorf("network name %q: use lower-case letters, digits and '-'", name)
 	}
-	ns := netSpec{name: name, device: defaultDevice(name)}
+	ns := netSpec{name: name, device: defaultDevice(name), runtime: true}
 	if req.Address != "" {
 		a, err := netip.ParseAddr(req.Address)
 		if err != nil {
@@ -105,6 +105,7 @@ func (n *Node) JoinNetwork(name string, req api.JoinNetwork) error {
 	}
 	n.want[name] = ns
 	n.mu.Unlock()
+	n.persist()
 	n.poke()
 	return nil
 }
@@ -118,6 +119,7 @@ func (n *Node) LeaveNetwork(name string) error {
 	if !ok {
 		return fmt.Errorf("not on network %q", name)
 	}
+	n.persist()
 	n.poke()
 	return nil
 }

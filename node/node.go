@@ -75,10 +75,15 @@ type Node struct {
 	plain    encap.Transport
 	secure   secureTransport
 	keys     *keys
-	rotator  *keydist.Rotator
+	rotator  atomic.Pointer[keydist.Rotator] // admin only; replaced on reload
 	balancer *lb.Balancer
 	health   *lb.HealthChecker
-	dns      dnsState       // owned by the reconciler
+	dns      dnsState                     // owned by the reconciler
+	dnsLive  atomic.Pointer[lb.DNSServer] // the DNS server, for metrics
+	metrics  *metricsServer
+	level    *slog.LevelVar // nil when the caller supplied the logger
+	stop     chan struct{}  // closed by Shutdown
+	stopOnce sync.Once
 	us       userspaceState // owned by the reconciler
 	underlay netip.AddrPort
 	db       *gossip.DB
@@ -92,13 +97,16 @@ type Node struct {
 	keyRejects  atomic.Uint64
 	wg          sync.WaitGroup
 
-	mu       sync.Mutex // guards the fields below
-	want     map[string]netSpec
-	nets     map[string]*attachment
-	joinedAt time.Time
-	report   clusterReport
-	services []lb.Service // live services, as last fed to the balancer
-	backends []lb.Backend
+	mu         sync.Mutex // guards the fields below
+	want       map[string]netSpec
+	nets       map[string]*attachment
+	joinedAt   time.Time
+	report     clusterReport
+	services   []lb.Service // live services, as last fed to the balancer
+	backends   []lb.Backend
+	seeds      []string                // gossip addresses of live members, for restarts
+	saved      persisted               // the state file as last written
+	prevBlocks map[string]netip.Prefix // blocks held before a restart, claimed first
 }
 
 // evictionPurgeDelay is how long the gossip key in use before an eviction
@@ -117,8 +125,10 @@ func New(cfg Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	var level *slog.LevelVar
 	if opts.Logger == nil {
-		opts.Logger = NewLogger(os.Stderr, s.logLevel, s.logJSON)
+		level = levelVar(s.logLevel)
+		opts.Logger = NewLogger(os.Stderr, level, s.logJSON)
 	}
 	n := &Node{
 		spec:    s,
@@ -131,6 +141,8 @@ func New(cfg Config, opts Options) (*Node, error) {
 		failed:  make(chan error, 1),
 		learned: make(chan routing.Learned, learnQueue),
 		want:    map[string]netSpec{},
+		level:   level,
+		stop:    make(chan struct{}),
 		nets:    map[string]*attachment{},
 	}
 	for _, ns := range s.networks {
@@ -178,6 +190,13 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 		cleanups = append(cleanups, lock.release)
+	}
+	if !n.opts.SkipControl {
+		p, err := loadState(n.spec.stateDir)
+		if err != nil {
+			return err
+		}
+		n.restoreState(p)
 	}
 	if err := n.preflightDevices(); err != nil {
 		return err
@@ -245,8 +264,12 @@ func (n *Node) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n.rotator = rot
-		cleanups = append(cleanups, func() { rot.Close() })
+		n.rotator.Store(rot)
+		cleanups = append(cleanups, func() {
+			if r := n.rotator.Load(); r != nil {
+				r.Close()
+			}
+		})
 	}
 	loops, stopLoops := context.WithCancel(ctx)
 	n.wg.Add(3)
@@ -254,6 +277,14 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.reconcileLoop(loops)
 	go n.joinLoop(loops)
 	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait(); n.stopUserspace() })
+	if n.spec.metrics != "" {
+		m, err := n.startMetrics(n.spec.metrics)
+		if err != nil {
+			return err
+		}
+		n.metrics = m
+		cleanups = append(cleanups, func() { n.metrics.stop() })
+	}
 	if !n.opts.SkipControl {
 		stop, err := n.serveControl()
 		if err != nil {
@@ -267,6 +298,9 @@ func (n *Node) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		n.log.Info("shutting down")
+		return nil
+	case <-n.stop:
+		n.log.Info("shutting down on request")
 		return nil
 	case err := <-n.failed:
 		return err

@@ -119,7 +119,7 @@ func (n *Node) dropEvicted(pub keydist.NodePublic) {
 			n.table.Update(func(tx *routing.Tx) { tx.RemovePeer(p.Name) })
 		}
 	}
-	if n.keys.issuer != nil && n.rotator != nil {
-		n.rotator.Trigger(keydist.ReasonEviction)
+	if rot := n.rotator.Load(); n.keys.issuer != nil && rot != nil {
+		rot.Trigger(keydist.ReasonEviction)
 	}
 }

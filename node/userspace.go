@@ -207,4 +207,5 @@ func (n *Node) serveStackDNS(atts []*attachment) {
 		}
 	}
 	n.dns.server = srv
+	n.dnsLive.Store(srv)
 }

@@ -46,6 +46,7 @@ type spec struct {
 	health    time.Duration
 	userspace bool
 	us        userspace.Config
+	metrics   string
 	gossip    GossipConfig
 	networks  []netSpec
 	peers     []peerSpec
@@ -70,6 +71,7 @@ type netSpec struct {
 	device    string
 	mtu       int
 	encrypted bool
+	runtime   bool // joined with `meshnet network join`, not from config
 }
 
 // defines reports whether the spec carries a network definition.
@@ -167,6 +169,12 @@ func (c Config) validate() (*spec, error) {
 	}
 	s.health = c.Health.Interval
 	s.userspace = c.Userspace
+	if c.Metrics.Address != "" {
+		if _, err := netip.ParseAddrPort(c.Metrics.Address); err != nil {
+			bad("metrics.address", c.Metrics.Address, "not an IP:port", `for example "127.0.0.1:9431", or "" to turn metrics off`)
+		}
+	}
+	s.metrics = c.Metrics.Address
 	s.us = validateUserspace(c, bad)
 	for i, j := range c.Join {
 		hp, err := seedAddr(j, c.Gossip.Port)

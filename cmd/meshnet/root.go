@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", defaultState, "daemon state directory (env MESHNET_STATE_DIR)")
 	root.PersistentFlags().StringVar(&g.socket, "socket", "", "control socket (default <state-dir>/"+api.SocketName+")")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(upCmd(g), initCmd(g), tokenCmd(g), statusCmd(g), peersCmd(g), networksCmd(g), networkCmd(g),
+	root.AddCommand(upCmd(g), downCmd(g), initCmd(g), tokenCmd(g), statusCmd(g), peersCmd(g), networksCmd(g), networkCmd(g),
 		serviceCmd(g), keysCmd(g), evictCmd(g), deviceCmd(g), demoCmd(g), versionCmd(g))
 
 	err := root.Execute()

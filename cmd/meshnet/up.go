@@ -32,6 +32,7 @@ type upFlags struct {
 	socks5   string
 	http     string
 	device   string
+	detach   bool
 }
 
 func upCmd(g *globals) *cobra.Command {
@@ -45,7 +46,9 @@ The node joins the cluster through any of the --join addresses (retrying
 until one answers) and attaches to each --network as soon as the cluster
 defines it, taking an address from the network's subnet unless one is
 given as NAME=IP. On exit it leaves the cluster and removes its devices,
-routes and control socket.`,
+routes and control socket. SIGHUP re-reads the configuration and applies
+what can change live (log level, metrics, rotation interval, networks).
+With -d it runs in the background; 'meshnet down' stops it.`,
 		Example: `  # first node: start a cluster and define a network
   meshnet up -c /etc/meshnet/meshnet.yaml
 
@@ -63,17 +66,37 @@ routes and control socket.`,
 			if err != nil {
 				return err
 			}
+			if f.detach {
+				return startDetached(g, cfg.StateDir)
+			}
 			n, err := node.New(cfg, node.Options{})
 			if err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					// Re-read the file and flags; the node applies what can
+					// change live and logs what needs a restart.
+					cfg, err := f.toConfig(cmd, g)
+					if err == nil {
+						err = n.Reload(cfg)
+					}
+					if err != nil {
+						fmt.Fprintln(g.stderr, "meshnet: reload:", err)
+					}
+				}
+			}()
 			return n.Run(ctx)
 		},
 	}
 	fl := c.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "configuration file (YAML); flags override it")
+	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background (log in <state-dir>/meshnet.log); stop with `meshnet down`")
 	fl.StringVar(&f.name, "name", "", "node name (default: host name)")
 	fl.StringSliceVar(&f.join, "join", nil, "gossip address(es) of cluster nodes, IP or IP:port")
 	fl.StringSliceVar(&f.networks, "network", nil, "network(s) to attach to, NAME or NAME=IP")

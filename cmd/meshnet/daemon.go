@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"meshnet.dev/meshnet/node/api"
+)
+
+// startDetached re-runs `meshnet up` without -d in a new session, with its
+// output appended to <state-dir>/meshnet.log, and returns once the daemon
+// answers on its control socket (or has failed).
+func startDetached(g *globals, stateDir string) error {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return err
+	}
+	logPath := filepath.Join(stateDir, "meshnet.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := slices.DeleteFunc(slices.Clone(os.Args[1:]), func(a string) bool { return a == "-d" || a == "--detach" || a == "--detach=true" })
+	cmd := exec.Command(self, args...)
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = logf, logf, nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	client := api.NewClient(filepath.Join(stateDir, api.SocketName))
+	deadline := time.After(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		st, err := client.Status(ctx)
+		cancel()
+		if err == nil && st.Node.PID == cmd.Process.Pid {
+			fmt.Fprintf(g.stdout, "meshnet %s running in the background (pid %d), log %s\n", st.Node.Name, st.Node.PID, logPath)
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("the daemon exited (%v); see %s", err, logPath)
+		case <-deadline:
+			return fmt.Errorf("the daemon (pid %d) did not come up within 30 s; see %s", cmd.Process.Pid, logPath)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func downCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Stop the running daemon",
+		Long: `Stop the daemon (as SIGTERM would): it leaves the cluster, so others
+delete its entries at once, and removes its devices and sockets.`,
+		Example: "  meshnet down\n  meshnet down --state-dir /tmp/node2",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			c := g.client()
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if err := c.Do(ctx, "POST", "/v1/shutdown", nil, nil); err != nil {
+				return err
+			}
+			for {
+				if _, err := os.Stat(g.socketPath()); errors.Is(err, os.ErrNotExist) {
+					fmt.Fprintf(g.stdout, "meshnet %s (pid %d) stopped\n", st.Node.Name, st.Node.PID)
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("the daemon (pid %d) is still shutting down", st.Node.PID)
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		},
+	}
+}
