@@ -18,6 +18,10 @@ type BulkJoin struct {
 	Fill time.Duration
 	// Time is from JoinNetwork until the joiner held every entry.
 	Time time.Duration
+	// Cold is how long the joiner, which joined the test network before
+	// the cluster as a daemon does, took after Join returned to hold every
+	// endpoint of it.
+	Cold time.Duration
 	// Received and Sent are the joiner's wire bytes by then; Received10s
 	// is what it received in the 10 s after joining, which includes every
 	// join sync.
@@ -66,6 +70,17 @@ func (c *cluster) measureBulkJoin(members, entries int, timeout time.Duration) (
 	if _, err := j.db.Join([]string{c.pick(1, j)[0].addr}); err != nil {
 		return r, fmt.Errorf("sim: joiner: %w", err)
 	}
+	start = time.Now()
+	want := len(c.live())
+	if err := c.poll(timeout, 10*time.Millisecond, func() string {
+		if e := j.db.Stats().Entries[testNetwork]; e < want {
+			return fmt.Sprintf("joiner holds %d of %d endpoints", e, want)
+		}
+		return ""
+	}); err != nil {
+		return r, err
+	}
+	r.Cold = time.Since(start)
 	if err := c.waitReady(timeout); err != nil {
 		return r, err
 	}

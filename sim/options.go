@@ -31,7 +31,7 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.String("random-n", "100,1000", "sizes also run with random fanout, to compare with topology-aware")
 	fs.String("bulk-n", "10,100,1000", "sizes at which a node joins a network of 10,000 entries")
 	fs.String("out", "", "markdown file whose generated block is rewritten, figures beside it (e.g. docs/SCALE.md)")
-	fs.Float64("memlimit", 16, "soft memory limit in GiB for the big run (runtime/debug.SetMemoryLimit)")
+	fs.Float64("memlimit", 12, "soft memory limit in GiB for the big run (runtime/debug.SetMemoryLimit)")
 	fs.Int("gogc", 400, "GC percent for the big run: the heap is mostly long-lived cluster state, so collecting at 5x it saves most GC work")
 	fs.Int("trials", d.Trials, "timed writes per size")
 	fs.Duration("churn-window", d.ChurnWindow, "virtual time of the churn measurement")

@@ -82,8 +82,8 @@ func (rep Report) WriteMarkdown(w io.Writer) {
 	}
 	for _, r := range rep.Main {
 		if b := r.Bulk; b != nil {
-			p("\nJoining a network that holds %d entries (N = %d, %d members; filling it took %s): the joiner held every entry %s after JoinNetwork, having received %s and sent %s; in the first 10 s it received %s in all, of which %d bulk-sync messages carried %s of payload (%s per full-table sync, before compression and encryption).\n",
-				b.Entries, r.N, b.Members, secs(b.Fill), secs(b.Time), kb(b.Received), kb(b.Sent), kb(b.Received10s), b.SyncMessages, kb(b.SyncPayload), kb(b.SyncPayload/max(b.SyncMessages, 1)))
+			p("\nJoining a network that holds %d entries (N = %d, %d members; filling it took %s): the joiner held every entry %s after JoinNetwork, having received %s and sent %s; in the first 10 s it received %s in all, of which %d bulk-sync messages carried %s of payload (%s per full-table sync, before compression and encryption). Before that, the same node joined the cluster with `%s` already joined, as a daemon does: it held every live node's endpoint %s after Join returned.\n",
+				b.Entries, r.N, b.Members, secs(b.Fill), secs(b.Time), kb(b.Received), kb(b.Sent), kb(b.Received10s), b.SyncMessages, kb(b.SyncPayload), kb(b.SyncPayload/max(b.SyncMessages, 1)), testNetwork, secs(b.Cold))
 		}
 	}
 }

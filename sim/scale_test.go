@@ -50,40 +50,50 @@ func TestScale(t *testing.T) {
 	debug.SetGCPercent(o.GCPercent)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	rep := Report{Command: "go test ./sim " + strings.Join(os.Args[1:], " "), Host: HostInfo()}
-	run := func(n int, p Params) Result {
+	run := func(n int, p Params) (Result, bool) {
 		runtime.GC()
 		debug.FreeOSMemory()
 		if !resetPeakRSS() {
 			t.Log("cannot reset the peak RSS record: peak RSS covers the whole process")
 		}
 		var res Result
-		t.Run(fmt.Sprintf("n=%d/topology=%v", n, p.TopologyAware), func(t *testing.T) { res = runBubble(t, n, p, log) })
-		return res
+		ok := t.Run(fmt.Sprintf("n=%d/topology=%v", n, p.TopologyAware), func(t *testing.T) { res = runBubble(t, n, p, log) })
+		return res, ok
+	}
+	// Publish after every size, so a long run that is stopped early
+	// still leaves what it measured.
+	publish := func() {
+		rep.WriteText(os.Stdout)
+		if o.Out == "" {
+			return
+		}
+		figs, err := rep.WritePlots(filepath.Dir(o.Out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := UpdateFile(o.Out, rep.Generated(figs)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, n := range o.Ns {
 		p := o.Params
 		if !slices.Contains(o.BulkNs, n) {
 			p.BulkEntries = 0
 		}
-		rep.Main = append(rep.Main, run(n, p))
-		if slices.Contains(o.RandomNs, n) {
-			p.TopologyAware, p.Failures, p.BulkEntries = false, false, 0
-			rep.Random = append(rep.Random, run(n, p))
-		}
-		if t.Failed() {
+		r, ok := run(n, p)
+		if !ok {
 			break
 		}
-	}
-	rep.WriteText(os.Stdout)
-	if o.Out == "" {
-		return
-	}
-	figs, err := rep.WritePlots(filepath.Dir(o.Out))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := UpdateFile(o.Out, rep.Generated(figs)); err != nil {
-		t.Fatal(err)
+		rep.Main = append(rep.Main, r)
+		publish()
+		if slices.Contains(o.RandomNs, n) {
+			p.TopologyAware, p.Failures, p.BulkEntries = false, false, 0
+			if r, ok = run(n, p); !ok {
+				break
+			}
+			rep.Random = append(rep.Random, r)
+			publish()
+		}
 	}
 }
 
