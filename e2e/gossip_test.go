@@ -27,6 +27,7 @@ type clusterOpts struct {
 	encrypted bool          // network red encrypted
 	rotation  time.Duration // admin key rotation interval (default 12h)
 	debug     bool          // log at debug level
+	metrics   string        // metrics address on every node
 }
 
 // startCluster is gossipCluster with options.
@@ -52,6 +53,7 @@ func startCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, o cluster
 		if o.debug {
 			c.Log.Level = "debug"
 		}
+		c.Metrics.Address = o.metrics
 		for _, n := range nets[i] {
 			nc := node.NetworkConfig{Name: n}
 			if i == 0 && n == "red" {

@@ -23,6 +23,21 @@ func (n *Node) routes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, struct{}{})
 		n.Shutdown()
 	})
+	mux.HandleFunc("GET /v1/doctor", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Doctor())
+	})
+	mux.HandleFunc("POST /v1/ping", func(w http.ResponseWriter, r *http.Request) {
+		var req api.PingRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		res, err := n.Ping(req)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
 	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.peers(n.table.Snapshot()))
 	})

@@ -45,15 +45,32 @@ func (g *globals) client() *api.Client { return api.NewClient(g.socketPath()) }
 // run executes the CLI and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "meshnet:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintln(stderr)
+		fmt.Fprint(stderr, cmd.UsageString())
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// newRoot builds the command tree.
+func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "meshnet",
 		Short:         "meshnet connects hosts into private L2 overlay networks",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetArgs(args)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
 	defaultState := os.Getenv("MESHNET_STATE_DIR")
 	if defaultState == "" {
 		defaultState = "/var/lib/meshnet"
@@ -62,26 +79,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.PersistentFlags().StringVar(&g.socket, "socket", "", "control socket (default <state-dir>/"+api.SocketName+")")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(upCmd(g), downCmd(g), initCmd(g), tokenCmd(g), statusCmd(g), peersCmd(g), networksCmd(g), networkCmd(g),
-		serviceCmd(g), keysCmd(g), evictCmd(g), deviceCmd(g), demoCmd(g), versionCmd(g))
+		serviceCmd(g), keysCmd(g), evictCmd(g), deviceCmd(g), doctorCmd(g), pingCmd(g), demoCmd(g), versionCmd(g))
 
-	err := root.Execute()
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "meshnet:", err)
-	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintln(stderr, "Run 'meshnet --help' for usage.")
-		return exitUsage
-	}
-	return exitFailure
+	return root
 }
 
 // isCobraUsage recognises cobra's own argument errors (unknown command,
 // wrong number of arguments).
 func isCobraUsage(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand",
+		"invalid argument", "flag needs an argument", "required flag"} {
 		if strings.Contains(msg, p) {
 			return true
 		}

@@ -161,3 +161,17 @@ func resolver(server string) *net.Resolver {
 		return d.DialContext(ctx, network, server)
 	}}
 }
+
+// fetch prints the body of one GET.
+func fetch1(args []string) error {
+	fs := flag.NewFlagSet("fetch", flag.ExitOnError)
+	url := fs.String("url", "", "URL to fetch")
+	fs.Parse(args)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(*url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(os.Stdout, io.LimitReader(resp.Body, 16<<20))
+	return err
+}

@@ -51,6 +51,8 @@ func main() {
 		err = get(os.Args[2:])
 	case "dig":
 		err = dig(os.Args[2:])
+	case "fetch":
+		err = fetch1(os.Args[2:])
 	case "ping":
 		err = pingMatrix(os.Args[2:])
 	case "loop":

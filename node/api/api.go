@@ -214,3 +214,31 @@ type Backend struct {
 type BackendRequest struct {
 	Addr string `json:"addr"`
 }
+
+// Check is one finding of GET /v1/doctor.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // ok, warn, fail or skip
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// PingRequest is the body of POST /v1/ping.
+type PingRequest struct {
+	Target string `json:"target"` // node name or overlay IP
+	Count  int    `json:"count"`
+}
+
+// PingResult describes the overlay path to a target and the echo replies.
+type PingResult struct {
+	Target    string    `json:"target"`
+	Address   string    `json:"address"`
+	Network   string    `json:"network"`
+	Node      string    `json:"node"`
+	Underlay  string    `json:"underlay"`
+	Encrypted bool      `json:"encrypted"`
+	Handshake time.Time `json:"last_handshake,omitzero"`
+	Sent      int       `json:"sent"`
+	Received  int       `json:"received"`
+	RTTsMs    []float64 `json:"rtts_ms"`
+}

@@ -114,6 +114,18 @@ func (c *Client) RemoveBackend(ctx context.Context, service, addr string) error 
 	return c.Do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/backends/remove", BackendRequest{Addr: addr}, nil)
 }
 
+// Doctor runs the daemon's checks.
+func (c *Client) Doctor(ctx context.Context) ([]Check, error) {
+	var out []Check
+	return out, c.Do(ctx, http.MethodGet, "/v1/doctor", nil, &out)
+}
+
+// Ping asks the daemon to ping a node or overlay address.
+func (c *Client) Ping(ctx context.Context, req PingRequest) (PingResult, error) {
+	var out PingResult
+	return out, c.Do(ctx, http.MethodPost, "/v1/ping", req, &out)
+}
+
 // Do sends a request with an optional JSON body and decodes a JSON answer
 // into out (if non-nil).
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {

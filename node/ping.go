@@ -1,0 +1,175 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
+	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/node/api"
+)
+
+// maxPings bounds one ping request.
+const maxPings = 100
+
+// Ping resolves target (a node name or an overlay address), describes the
+// overlay path to it — which network, which peer, direct underlay address,
+// encrypted or not and when WireGuard last handshook — and measures the
+// round trip with ICMP echo over the overlay.
+func (n *Node) Ping(req api.PingRequest) (api.PingResult, error) {
+	count := min(max(req.Count, 1), maxPings)
+	res, a, err := n.resolvePath(req.Target)
+	if err != nil {
+		return res, err
+	}
+	dst := netip.MustParseAddr(res.Address)
+	for i := range count {
+		if i > 0 {
+			time.Sleep(200 * time.Millisecond) // pacing between echo requests
+		}
+		res.Sent++
+		rtt, err := n.echoOverlay(a, dst, i)
+		if err != nil {
+			if errors.Is(err, errNeedRaw) {
+				return res, err
+			}
+			continue
+		}
+		res.Received++
+		res.RTTsMs = append(res.RTTsMs, float64(rtt.Microseconds())/1000)
+	}
+	return res, nil
+}
+
+// resolvePath finds the overlay address, network and owning node of target.
+func (n *Node) resolvePath(target string) (api.PingResult, *attachment, error) {
+	res := api.PingResult{Target: target}
+	snap := n.table.Snapshot()
+	n.mu.Lock()
+	atts := make([]*attachment, 0, len(n.nets))
+	for _, a := range n.nets {
+		atts = append(atts, a)
+	}
+	n.mu.Unlock()
+	ip, ipErr := netip.ParseAddr(target)
+	for _, a := range atts {
+		net := snap.Network(a.def.VNI)
+		if net == nil {
+			continue
+		}
+		for _, e := range net.Endpoints() {
+			byName := ipErr != nil && e.MAC == InterfaceMAC(target, a.def.Name) && e.IP.IsValid()
+			if byName || (ipErr == nil && e.IP == ip) {
+				res.Address, res.Network, res.Encrypted = e.IP.String(), a.def.Name, a.def.Encrypted
+				res.Node = e.Node
+				if res.Node == "" {
+					res.Node = n.spec.name
+				}
+				n.describePeer(&res)
+				return res, a, nil
+			}
+		}
+		if ipErr == nil && a.def.Subnet.Contains(ip) {
+			res.Address, res.Network, res.Encrypted = ip.String(), a.def.Name, a.def.Encrypted
+			return res, a, nil // not a known endpoint: the echo will tell
+		}
+	}
+	return res, nil, fmt.Errorf("%q is neither a node nor an address on a network this node is attached to", target)
+}
+
+// describePeer fills in how the overlay reaches res.Node.
+func (n *Node) describePeer(res *api.PingResult) {
+	for _, m := range n.db.Members() {
+		if m.Name != res.Node {
+			continue
+		}
+		meta, err := decodeMeta(m.Meta)
+		if err != nil {
+			return
+		}
+		res.Underlay = meta.VXLAN.String()
+		if res.Encrypted {
+			res.Underlay = meta.WG.String()
+			if ws, ok := n.secure.(interface {
+				PeerStats() ([]encap.WGPeerStats, error)
+			}); ok {
+				stats, _ := ws.PeerStats()
+				for _, s := range stats {
+					if s.PublicKey == meta.Key.Raw32() {
+						res.Handshake = s.LastHandshake
+					}
+				}
+			}
+		}
+	}
+}
+
+// echoOverlay sends one echo request to dst over network a and waits for
+// its reply: through the userspace stack in netstack mode, else through
+// the kernel, which routes overlay addresses to the device.
+func (n *Node) echoOverlay(a *attachment, dst netip.Addr, seq int) (time.Duration, error) {
+	typ, replyType, proto, network := icmp.Type(ipv4.ICMPTypeEcho), icmp.Type(ipv4.ICMPTypeEchoReply), 1, "ip4:icmp"
+	if dst.Is6() {
+		typ, replyType, proto, network = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58, "ip6:ipv6-icmp"
+	}
+	msg := icmp.Message{Type: typ, Body: &icmp.Echo{ID: os.Getpid() & 0xffff, Seq: seq, Data: []byte("meshnet ping")}}
+	b, _ := msg.Marshal(nil)
+	var c net.Conn
+	var pc net.PacketConn
+	var err error
+	if a.stack != nil {
+		c, err = a.stack.Net().DialPingAddr(a.addr, dst)
+	} else {
+		pc, err = net.ListenPacket(network, "")
+		if errors.Is(err, os.ErrPermission) {
+			return 0, errNeedRaw
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	deadline := start.Add(time.Second)
+	buf := make([]byte, 1500)
+	if c != nil {
+		defer c.Close()
+		c.SetDeadline(deadline)
+		if _, err := c.Write(b); err != nil {
+			return 0, err
+		}
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				return 0, err
+			}
+			if r, err := icmp.ParseMessage(proto, buf[:k]); err == nil && r.Type == replyType {
+				return time.Since(start), nil
+			}
+		}
+	}
+	defer pc.Close()
+	pc.SetDeadline(deadline)
+	if _, err := pc.WriteTo(b, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		return 0, err
+	}
+	for {
+		k, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return 0, err
+		}
+		r, err := icmp.ParseMessage(proto, buf[:k])
+		if err != nil || r.Type != replyType {
+			continue
+		}
+		if e, ok := r.Body.(*icmp.Echo); ok && e.Seq == seq && from.(*net.IPAddr).IP.Equal(dst.AsSlice()) {
+			return time.Since(start), nil
+		}
+	}
+}
