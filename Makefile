@@ -94,3 +94,10 @@ SIMFLAGS ?=
 .PHONY: sim
 sim:
 	$(GO) test ./sim -run '^TestScale$$' -count=1 -timeout 0 -v -args -n $(SIM_N) -out docs/SCALE.md $(SIMFLAGS)
+
+# Regenerate the configuration reference, docs/CONFIG.md, from the doc
+# comments in node/config.go (internal/confdoc). A test in every `go test`
+# fails when the committed file is out of date.
+.PHONY: docs
+docs:
+	$(GO) run ./internal/confdoc/cmd/confdoc -o docs/CONFIG.md
