@@ -72,7 +72,19 @@ type collector struct {
 	d *descs
 }
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+// Describe sends every descriptor: the set of series varies with the
+// cluster, but the metrics themselves do not.
+func (c collector) Describe(ch chan<- *prometheus.Desc) { c.describeAll(ch) }
+
+func (c collector) describeAll(ch chan<- *prometheus.Desc) {
+	d := c.d
+	for _, x := range []*prometheus.Desc{d.netPackets, d.netBytes, d.netReplies, d.netBUM, d.netDrops, d.drops, d.endpoints,
+		d.members, d.peerPackets, d.peerBytes, d.peerWGBytes, d.peerHS, d.peerRTT, d.clusterNodes, d.gossipMsgs,
+		d.gossipBytes, d.gossipWire, d.gossipDrops, d.gossipEnts, d.keyEpoch, d.keyRejected, d.evicted, d.ctFlows,
+		d.ctEvict, d.lbNAT, d.lbDrops, d.backends, d.dns} {
+		ch <- x
+	}
+}
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	n, d := c.n, c.d

@@ -29,18 +29,22 @@ func (n *Node) openSecure() error {
 		mtu = n.underlayMTU() - 80
 	}
 	mtu = min(mtu, encap.WireGuardMaxMTU) // loopback underlays report 64 KiB
-	iface := n.spec.wgIface
-	if os.Geteuid() != 0 {
-		iface = "" // the control socket lives in /var/run/wireguard, root's
-	}
-	wg, err := encap.NewWireGuard(encap.WireGuardConfig{
+	cfg := encap.WireGuardConfig{
 		Port:          n.spec.wgPort,
 		PrivateKey:    n.keys.node,
 		VTEP:          n.vtep(),
-		InterfaceName: iface,
+		InterfaceName: n.spec.wgIface,
 		MTU:           mtu,
 		Logger:        n.log,
-	})
+	}
+	wg, err := encap.NewWireGuard(cfg)
+	if err != nil && os.Geteuid() != 0 {
+		// An unprivileged node may not write /var/run/wireguard (systemd's
+		// RuntimeDirectory=wireguard grants it); run without `wg show`.
+		n.log.Warn("no WireGuard control socket (wg show will not list this node)", "err", err)
+		cfg.InterfaceName = ""
+		wg, err = encap.NewWireGuard(cfg)
+	}
 	if err != nil {
 		return err
 	}
