@@ -95,6 +95,23 @@ SIMFLAGS ?=
 sim:
 	$(GO) test ./sim -run '^TestScale$$' -count=1 -timeout 0 -v -args -n $(SIM_N) -out docs/SCALE.md $(SIMFLAGS)
 
+# Reliability (docs/RELIABILITY.md). Needs root. `go test ./...` runs short
+# versions of both; these run the full ones and write their reports to
+# $(BIN)/. CHAOSFLAGS passes test flags; CHAOS_KNOWN_BUGS=1 also runs the
+# regression tests of open daemon bugs and the triggers the suites avoid.
+DURATION ?= 10m
+CHAOSFLAGS ?=
+.PHONY: chaos soak
+chaos: deps-apt
+	@mkdir -p $(BIN)
+	CHAOS_FULL=1 CHAOS_REPORT=$(CURDIR)/$(BIN)/chaos-report.txt HOSTILE_REPORT=$(CURDIR)/$(BIN)/hostile-report.txt \
+		$(GO) test -count=1 -v -timeout 90m -run 'TestChaos|TestHostileInput|TestMissedRotations' $(CHAOSFLAGS) ./e2e/chaos
+
+soak: deps-apt
+	@mkdir -p $(BIN)
+	SOAK_DURATION=$(DURATION) SOAK_REPORT=$(CURDIR)/$(BIN)/soak-report.txt \
+		$(GO) test -count=1 -v -timeout 0 -run 'TestSoak' $(CHAOSFLAGS) ./e2e/chaos
+
 # Regenerate the configuration reference, docs/CONFIG.md, from the doc
 # comments in node/config.go (internal/confdoc). A test in every `go test`
 # fails when the committed file is out of date.

@@ -25,7 +25,7 @@ func (l *Lab) SetUnderlayLoss(percent int) error {
 	if percent == 0 {
 		return nil
 	}
-	rules := fmt.Sprintf("table bridge %s {\n chain fwd { type filter hook forward priority 0; numgen random mod 100 < %d counter drop; }\n}\n", lossTable, percent)
+	rules := fmt.Sprintf("table bridge %s {\n chain loss { type filter hook forward priority 0; numgen random mod 100 < %d counter drop; }\n}\n", lossTable, percent)
 	return l.nft(ul, rules)
 }
 

@@ -1,0 +1,159 @@
+package chaos
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/node/api"
+)
+
+// view is what one node believes about the cluster, reduced to what must
+// be identical on every live member once the cluster has converged.
+type view struct {
+	alive     []string // alive members, this node included, sorted
+	members   []string // members of network red, sorted
+	endpoints []string // red's endpoints "ip mac node", sorted
+	services  []string // services and their backends, sorted
+	epoch     uint64
+	problems  []string // duplicates and other things that must never be
+}
+
+// viewOf reads node i's view from its status and service list.
+func (c *cluster) viewOf(i int) (view, error) {
+	var v view
+	st, err := c.ms[i].Status()
+	if err != nil {
+		return v, err
+	}
+	v.alive = []string{st.Node.Name}
+	for _, p := range st.Peers {
+		if p.State == "alive" {
+			v.alive = append(v.alive, p.Name)
+		}
+	}
+	slices.Sort(v.alive)
+	var red *api.Network
+	for k := range st.Networks {
+		if st.Networks[k].Name == network {
+			red = &st.Networks[k]
+		}
+	}
+	if red == nil {
+		return v, fmt.Errorf("%s is not attached to %s", st.Node.Name, network)
+	}
+	v.members = slices.Sorted(slices.Values(red.Members))
+	ips := map[string]string{}
+	for _, e := range red.Endpoints {
+		v.endpoints = append(v.endpoints, e.IP+" "+e.MAC+" "+e.Node)
+		if e.IP == "" {
+			continue
+		}
+		if other, ok := ips[e.IP]; ok {
+			v.problems = append(v.problems, fmt.Sprintf("%s lists %s twice (%s and %s)", st.Node.Name, e.IP, other, e.Node))
+		}
+		ips[e.IP] = e.Node
+	}
+	slices.Sort(v.endpoints)
+	for _, d := range st.Duplicates {
+		v.problems = append(v.problems, fmt.Sprintf("%s reports duplicate %s on %s: winner %s, losers %v", st.Node.Name, d.IP, d.Network, d.Winner, d.Losers))
+	}
+	for _, cf := range st.Conflicts {
+		v.problems = append(v.problems, fmt.Sprintf("%s reports a network conflict: %s", st.Node.Name, cf))
+	}
+	svcs, err := c.services(i)
+	if err != nil {
+		return v, err
+	}
+	for _, s := range svcs {
+		var bs []string
+		for _, b := range s.Backends {
+			bs = append(bs, fmt.Sprintf("%s@%s(healthy=%v)", b.Addr, b.Node, b.Healthy))
+		}
+		slices.Sort(bs)
+		v.services = append(v.services, fmt.Sprintf("%s vip=%s [%s]", s.Name, s.VIP, strings.Join(bs, " ")))
+	}
+	slices.Sort(v.services)
+	v.epoch = st.Keys.Epoch
+	return v, nil
+}
+
+// checkConverged returns nil when every live node answers, sees exactly
+// the live nodes alive, lists the same members, endpoints and services as
+// every other, lists each live node's own address, reports no duplicate,
+// and holds a data-key epoch at most one behind the newest.
+func (c *cluster) checkConverged() error {
+	live := c.live()
+	var want []string
+	for _, i := range live {
+		want = append(want, c.hosts[i].Name)
+	}
+	slices.Sort(want)
+	var first view
+	var firstName string
+	var minEpoch, maxEpoch uint64
+	for k, i := range live {
+		name := c.hosts[i].Name
+		v, err := c.viewOf(i)
+		if err != nil {
+			return err
+		}
+		if len(v.problems) > 0 {
+			return fmt.Errorf("%s", strings.Join(v.problems, "; "))
+		}
+		if !slices.Equal(v.alive, want) {
+			return fmt.Errorf("%s sees alive %v, want %v", name, v.alive, want)
+		}
+		if !slices.Equal(v.members, want) {
+			return fmt.Errorf("%s lists members %v of %s, want %v", name, v.members, network, want)
+		}
+		for _, j := range live {
+			if !slices.ContainsFunc(v.endpoints, func(e string) bool {
+				return strings.HasPrefix(e, overlayIP(j).String()+" ") && strings.HasSuffix(e, " "+c.hosts[j].Name)
+			}) {
+				return fmt.Errorf("%s does not list %s's address %s", name, c.hosts[j].Name, overlayIP(j))
+			}
+		}
+		for _, e := range v.endpoints {
+			node := e[strings.LastIndexByte(e, ' ')+1:]
+			if !slices.Contains(want, node) {
+				return fmt.Errorf("%s still uses an endpoint of %s: %s", name, node, e)
+			}
+		}
+		if k == 0 {
+			first, firstName = v, name
+			minEpoch, maxEpoch = v.epoch, v.epoch
+			continue
+		}
+		if !slices.Equal(v.endpoints, first.endpoints) {
+			return fmt.Errorf("%s's endpoints differ from %s's:\n  %v\n  %v", name, firstName, v.endpoints, first.endpoints)
+		}
+		if !slices.Equal(v.services, first.services) {
+			return fmt.Errorf("%s's services differ from %s's:\n  %v\n  %v", name, firstName, v.services, first.services)
+		}
+		minEpoch, maxEpoch = min(minEpoch, v.epoch), max(maxEpoch, v.epoch)
+	}
+	if maxEpoch-minEpoch > 1 {
+		return fmt.Errorf("data-key epochs range from %d to %d", minEpoch, maxEpoch)
+	}
+	return nil
+}
+
+// converge polls until the cluster has converged and returns how long that
+// took, or the last difference after timeout.
+func (c *cluster) converge(timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	err := netlab.Poll(timeout, 250*time.Millisecond, c.checkConverged)
+	return time.Since(start), err
+}
+
+// describe is a one-line summary of node i's view, for reports.
+func (c *cluster) describe(i int) string {
+	v, err := c.viewOf(i)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d alive, %d endpoints, services %v, epoch %d", len(v.alive), len(v.endpoints), v.services, v.epoch)
+}
