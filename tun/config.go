@@ -24,6 +24,17 @@ type TAPConfig struct {
 	// without CAP_NET_ADMIN; -1 leaves them unset. They apply only when this
 	// call creates the device. 0 means root, not "unset".
 	Owner, Group int
+	// DisableOffload opens the device without the virtio-net header, so the
+	// kernel segments and checksums every frame itself and Write does not
+	// coalesce: for kernels whose offloads misbehave. It costs throughput.
+	DisableOffload bool
+	// CoalesceUDP makes Write coalesce equal-sized UDP datagrams of a flow
+	// into one super-frame as well as TCP segments, where the kernel takes
+	// UDP segmentation offload (Linux 6.2+). Off by default: the kernel
+	// cuts such a frame up again for a socket that did not ask for UDP GRO,
+	// and the whole burst lands on its receive queue at once, which halved
+	// the 64-byte UDP rate iperf3 received in docs/PERFORMANCE.md's lab.
+	CoalesceUDP bool
 }
 
 // DefaultTAPConfig returns a config for a non-persistent TAP named name that
@@ -51,6 +62,9 @@ type TUNConfig struct {
 	// Persist, Owner and Group are as in TAPConfig.
 	Persist      bool
 	Owner, Group int
+	// DisableOffload and CoalesceUDP are as in TAPConfig.
+	DisableOffload bool
+	CoalesceUDP    bool
 }
 
 // DefaultTUNConfig returns a config for a non-persistent TUN named name with

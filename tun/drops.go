@@ -2,7 +2,7 @@ package tun
 
 import "sync/atomic"
 
-// DropReason says why an L3 device refused a frame or packet. Its String is a
+// DropReason says why a device refused a frame or packet. Its String is a
 // stable, metrics-friendly label.
 type DropReason uint8
 
@@ -25,11 +25,16 @@ const (
 	// IPv6, or is shorter than its IP header (read side).
 	DropNotIP
 	// DropSegments: a segmentation-offload packet from the kernel had more
-	// segments than the read had buffers; the excess was lost (read side).
+	// segments than the read had buffers and the excess was lost (read
+	// side). Kernel devices now keep such segments for the next Read, so
+	// this stays zero; the label stays for the metrics that show it.
 	DropSegments
 	// DropTruncated: a packet from the kernel did not fit its read buffer,
 	// which must hold offset+EthHeaderLen+MTU bytes (read side).
 	DropTruncated
+	// DropBadOffload: a frame's virtio-net header asked for segmentation or
+	// a checksum that does not match the frame (read side).
+	DropBadOffload
 
 	numDropReasons
 )
@@ -55,6 +60,8 @@ func (r DropReason) String() string {
 		return "segments"
 	case DropTruncated:
 		return "truncated"
+	case DropBadOffload:
+		return "bad_offload"
 	}
 	return "unknown"
 }

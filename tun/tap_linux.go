@@ -1,50 +1,22 @@
 package tun
 
-// TAP data path. Read blocks in the Go runtime poller for the first frame,
-// then drains whatever else the kernel has queued with raw non-blocking reads
-// until EAGAIN, so one wakeup yields a batch. Reads are serialised by readMu;
-// the batch in progress lives in the TAP (guarded by readMu) so the callback
-// handed to the poller is bound once and nothing allocates per packet.
-// Writes are one write(2) per frame and take no lock of ours.
+// TAP data path: the shared kernel queue (kqueue_linux.go) carrying
+// Ethernet frames as they are, with the virtio-net offloads unless
+// TAPConfig.DisableOffload.
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"sync"
-	"sync/atomic"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // tapBatchSize is the most frames one TAP.Read returns.
-const tapBatchSize = 128
+const tapBatchSize = kqBatchSize
 
 // TAP is a Linux TAP device: the kernel hands it whole Ethernet frames.
 type TAP struct {
-	file *os.File
-	rc   syscall.RawConn
-	name string
-	mtu  int
-	mac  MAC
-
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-
-	readMu sync.Mutex
-	rd     tapBatch              // guarded by readMu
-	drain  func(fd uintptr) bool // t.drainLocked, bound once
-}
-
-// tapBatch is the state of one Read, shared with the poller callback.
-type tapBatch struct {
-	bufs   [][]byte
-	sizes  []int
-	offset int
-	n      int
-	err    error
+	q     *kqueue
+	mtu   int
+	mac   MAC
+	drops dropCounters
 }
 
 var _ Device = (*TAP)(nil)
@@ -67,110 +39,57 @@ func newTAP(cfg TAPConfig, mode openMode) (*TAP, error) {
 	if cfg.MAC[0]&1 != 0 {
 		return nil, fmt.Errorf("tun: TAP %q: MAC %s is a group address; a device needs a unicast MAC", cfg.Name, formatMAC(cfg.MAC))
 	}
-	q, err := openQueue(cfg.Name, unix.IFF_TAP|unix.IFF_NO_PI, mode, deviceOpts{persist: cfg.Persist, owner: cfg.Owner, group: cfg.Group})
+	t := &TAP{}
+	opts := deviceOpts{persist: cfg.Persist, owner: cfg.Owner, group: cfg.Group}
+	q, err := openKQueue("TAP", tapFlag, cfg.Name, mode, opts, offloadOpts{disable: cfg.DisableOffload, coalesceUDP: cfg.CoalesceUDP}, &t.drops, func(q queue) error {
+		var err error
+		if t.mtu, err = applyMTU(q.name, cfg.MTU); err != nil {
+			return err
+		}
+		t.mac, err = applyMAC(q.name, cfg.MAC)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	t := &TAP{name: q.name}
-	if t.mtu, err = applyMTU(q.name, cfg.MTU); err != nil {
-		q.abandon()
-		return nil, err
-	}
-	if t.mac, err = applyMAC(q.name, cfg.MAC); err != nil {
-		q.abandon()
-		return nil, err
-	}
-	// The descriptor is non-blocking, so the runtime poller takes it.
-	t.file = os.NewFile(uintptr(q.fd), cloneDevice)
-	if t.rc, err = t.file.SyscallConn(); err != nil {
-		t.file.Close()
-		return nil, fmt.Errorf("tun: TAP %q: %w", q.name, err)
-	}
-	t.drain = t.drainLocked
+	t.q = q
 	return t, nil
 }
 
 // Read implements Device. It returns at most min(len(bufs), BatchSize())
 // frames. bufs[i] needs room for offset+EthHeaderLen+MTU bytes (plus 4 for a
-// VLAN tag); the kernel cuts longer frames short.
+// VLAN tag); the kernel cuts longer frames short. With offloads a
+// super-frame lands whole in a buffer before it is cut, so every buffer
+// needs 64 KiB after offset, and Read uses the 10 bytes before offset for
+// the virtio-net header when they exist.
 func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	t.readMu.Lock()
-	defer t.readMu.Unlock()
-	if t.closed.Load() {
-		return 0, ErrClosed
-	}
-	max := min(len(bufs), len(sizes), tapBatchSize)
-	if max == 0 {
-		return 0, nil
-	}
-	t.rd = tapBatch{bufs: bufs[:max], sizes: sizes, offset: offset}
-	err := t.rc.Read(t.drain)
-	n, rerr := t.rd.n, t.rd.err
-	t.rd = tapBatch{} // do not keep the caller's buffers
-	if err == nil {
-		err = rerr
-	}
-	if n > 0 {
-		// Frames already read are delivered; a persistent error shows again
-		// on the next Read.
-		return n, nil
-	}
-	return 0, t.readErr(err)
-}
-
-// drainLocked is the poller callback: it reads frames until the batch is full
-// or the kernel has no more, and asks the poller to wait only while it has
-// nothing. Must hold readMu.
-func (t *TAP) drainLocked(fd uintptr) bool {
-	b := &t.rd
-	for b.n < len(b.bufs) {
-		m, err := unix.Read(int(fd), b.bufs[b.n][b.offset:])
-		switch err {
-		case nil:
-			b.sizes[b.n] = m
-			b.n++
-		case unix.EINTR:
-		case unix.EAGAIN:
-			return b.n > 0
-		default:
-			b.err = err
-			return true
-		}
-	}
-	return true
-}
-
-func (t *TAP) readErr(err error) error {
-	switch {
-	case t.closed.Load(), errors.Is(err, os.ErrClosed):
-		return ErrClosed
-	case errors.Is(err, unix.EBADFD):
-		return fmt.Errorf("tun: TAP %q was deleted while in use: %w", t.name, ErrClosed)
-	}
-	return fmt.Errorf("tun: read from TAP %q: %w", t.name, err)
+	return t.q.read(bufs, sizes, offset)
 }
 
 // Write implements Device: one write(2) per frame. A frame the kernel refuses
 // does not stop the rest; Write returns how many frames went in and the
 // first error.
-func (t *TAP) Write(bufs [][]byte, offset int) (int, error) {
-	n := 0
-	var first error
-	for _, b := range bufs {
-		_, err := t.file.Write(b[offset:])
-		if err == nil {
-			n++
-			continue
-		}
-		if t.closed.Load() || errors.Is(err, os.ErrClosed) {
-			return n, ErrClosed
-		}
-		if first == nil {
-			first = fmt.Errorf("tun: write %d-byte frame to TAP %q: %w", len(b)-offset, t.name, err)
-		}
-	}
-	return n, first
+//
+// With offloads, Write first coalesces the TCP segments of a flow into one
+// super-frame (see TUN.Write for what that asks of bufs), verifying each
+// segment's checksum before merging it.
+func (t *TAP) Write(bufs [][]byte, offset int) (int, error) { return t.q.write(bufs, offset, false) }
+
+// WriteAuthenticated is Write for frames whose integrity an authenticated
+// transport has already proven: their checksums are not verified again,
+// and the kernel is told so (as kernel WireGuard does for what it
+// decrypts). Without offloads it is Write.
+func (t *TAP) WriteAuthenticated(bufs [][]byte, offset int) (int, error) {
+	return t.q.write(bufs, offset, true)
 }
+
+// Offloads reports which offloads the device uses.
+func (t *TAP) Offloads() Offloads { return t.q.offloads }
+
+// Drops returns how many frames the device dropped, by reason (DropReason
+// labels, every reason present, zeros included); a TAP drops only on the
+// read side with offloads: truncated and bad_offload.
+func (t *TAP) Drops() map[string]uint64 { return t.drops.snapshot() }
 
 // BatchSize implements Device.
 func (t *TAP) BatchSize() int { return tapBatchSize }
@@ -179,7 +98,7 @@ func (t *TAP) BatchSize() int { return tapBatchSize }
 func (t *TAP) MTU() int { return t.mtu }
 
 // Name implements Device.
-func (t *TAP) Name() string { return t.name }
+func (t *TAP) Name() string { return t.q.name }
 
 // HardwareAddr implements Device: the device's MAC as the kernel has it, the
 // source of every frame the kernel sends through it.
@@ -187,12 +106,4 @@ func (t *TAP) HardwareAddr() MAC { return t.mac }
 
 // Close implements Device. It unblocks a pending Read. A non-persistent device
 // disappears; a persistent one stays for the next open.
-func (t *TAP) Close() error {
-	t.closeOnce.Do(func() {
-		t.closed.Store(true)
-		if err := t.file.Close(); err != nil {
-			t.closeErr = fmt.Errorf("tun: close TAP %q: %w", t.name, err)
-		}
-	})
-	return t.closeErr
-}
+func (t *TAP) Close() error { return t.q.close() }

@@ -2,45 +2,34 @@
 
 package tun
 
-// L3 TUN data path. The kernel side is wireguard-go's TUN with virtio-net
-// offloads: one read(2) may carry a TCP or UDP super-packet that it splits
-// into MTU-sized packets (GSO), and Write coalesces packets of one flow into
-// super-packets (GRO) before writing them. Around it we add and strip the
+// L3 TUN data path: the shared kernel queue (kqueue_linux.go) carrying IP
+// packets, with the virtio-net offloads unless TUNConfig.DisableOffload:
+// one read(2) may carry a TCP or UDP super-packet that Read cuts into
+// MTU-sized packets, and Write coalesces the packets of a flow into
+// super-packets before writing them. Around it we add and strip the
 // Ethernet header the data path expects.
 //
-// Read: packets land at offset+EthHeaderLen and l3Framer writes the header
-// into the EthHeaderLen bytes in front; no lock of ours (the framer is
-// immutable and the wireguard-go device serialises its reads).
-// Write: classifyFrame filters the batch into wbufs (guarded by writeMu),
-// which goes to the wireguard-go device at offset+EthHeaderLen; its
-// virtio-net header lands in the Ethernet header's bytes.
+// Read: packets land at offset+EthHeaderLen (the virtio-net header, when
+// there is one, in the bytes of the Ethernet header) and l3Framer writes
+// the Ethernet header into the EthHeaderLen bytes in front; no lock of
+// ours beyond the queue's read lock (the framer is immutable).
+// Write: classifyFrame filters the batch into a pooled scratch list, which
+// goes to the queue at offset+EthHeaderLen; its virtio-net header lands in
+// the Ethernet header's bytes.
 
 import (
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"os"
 	"sync"
-	"sync/atomic"
-
-	"golang.org/x/sys/unix"
-	wgtun "golang.zx2c4.com/wireguard/tun"
 )
 
 // TUN is a Linux TUN device presented as an Ethernet device.
 type TUN struct {
-	dev    wgtun.Device
-	name   string
+	q      *kqueue
 	mtu    int
 	framer l3Framer
 	drops  dropCounters
-
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-
-	writeMu sync.Mutex
-	wbufs   [][]byte // frames accepted by the Write in progress; guarded by writeMu
+	wbufs  sync.Pool // *[][]byte: frames accepted by one Write
 }
 
 var _ Device = (*TUN)(nil)
@@ -63,32 +52,22 @@ func newTUN(cfg TUNConfig, nb Neighbors, mode openMode) (*TUN, error) {
 	if err := validateTUN(cfg, nb); err != nil {
 		return nil, err
 	}
-	flags := uint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
-	q, err := openQueue(cfg.Name, flags, mode, deviceOpts{persist: cfg.Persist, owner: cfg.Owner, group: cfg.Group})
+	t := &TUN{framer: newL3Framer(cfg.MAC, nb, cfg.Prefixes)}
+	t.wbufs.New = func() any {
+		s := make([][]byte, 0, kqBatchSize)
+		return &s
+	}
+	opts := deviceOpts{persist: cfg.Persist, owner: cfg.Owner, group: cfg.Group}
+	q, err := openKQueue("TUN", tunFlag, cfg.Name, mode, opts, offloadOpts{disable: cfg.DisableOffload, coalesceUDP: cfg.CoalesceUDP}, &t.drops, func(q queue) error {
+		var err error
+		t.mtu, err = applyMTU(q.name, cfg.MTU)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	mtu, err := applyMTU(q.name, cfg.MTU)
-	if err != nil {
-		q.abandon()
-		return nil, err
-	}
-	// The unmonitored variant starts no goroutines and sets no MTU (which
-	// would need CAP_NET_ADMIN); it only enables the offloads. So there is no
-	// event channel to drain.
-	dev, _, err := wgtun.CreateUnmonitoredTUNFromFD(q.fd)
-	if err != nil {
-		// The descriptor now belongs to an *os.File whose finalizer closes
-		// it; closing it here too could close an unrelated, reused number.
-		return nil, fmt.Errorf("tun: enable offloads on TUN %q (needs Linux with virtio-net header support): %w", q.name, err)
-	}
-	return &TUN{
-		dev:    dev,
-		name:   q.name,
-		mtu:    mtu,
-		framer: newL3Framer(cfg.MAC, nb, cfg.Prefixes),
-		wbufs:  make([][]byte, 0, dev.BatchSize()),
-	}, nil
+	t.q = q
+	return t, nil
 }
 
 func validateTUN(cfg TUNConfig, nb Neighbors) error {
@@ -125,16 +104,9 @@ func RandomMAC() (MAC, error) {
 // bufs[i] needs room for offset+EthHeaderLen+MTU bytes.
 func (t *TUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	for {
-		if t.closed.Load() {
-			return 0, ErrClosed
-		}
-		n, err := t.dev.Read(bufs, sizes, offset+EthHeaderLen)
-		if errors.Is(err, wgtun.ErrTooManySegments) {
-			t.drops.add(DropSegments, 1)
-			err = nil
-		}
+		n, err := t.q.read(bufs, sizes, offset+EthHeaderLen)
 		if err != nil {
-			return 0, t.readErr(err)
+			return 0, err
 		}
 		if k := t.frameAll(bufs[:n], sizes, offset); k > 0 {
 			return k, nil
@@ -167,16 +139,6 @@ func (t *TUN) frameAll(bufs [][]byte, sizes []int, offset int) int {
 	return k
 }
 
-func (t *TUN) readErr(err error) error {
-	switch {
-	case t.closed.Load(), errors.Is(err, os.ErrClosed):
-		return ErrClosed
-	case errors.Is(err, unix.EBADFD):
-		return fmt.Errorf("tun: TUN %q was deleted while in use: %w", t.name, ErrClosed)
-	}
-	return fmt.Errorf("tun: read from TUN %q: %w", t.name, err)
-}
-
 // Write implements Device. Frames carrying IPv4 or IPv6 (matching the
 // EtherType) to HardwareAddr, broadcast or a multicast MAC are written to the
 // kernel as IP packets in one batch; the rest are dropped and counted by
@@ -187,30 +149,38 @@ func (t *TUN) readErr(err error) error {
 // buffer. Each bufs[i] must therefore own its capacity (no two frames
 // sharing one array), and a frame must not be reused after Write. On error
 // Write returns 0: the kernel does not say which packets it took.
-func (t *TUN) Write(bufs [][]byte, offset int) (int, error) {
-	t.writeMu.Lock()
-	defer t.writeMu.Unlock()
-	if t.closed.Load() {
+func (t *TUN) Write(bufs [][]byte, offset int) (int, error) { return t.write(bufs, offset, false) }
+
+// WriteAuthenticated is Write for frames whose integrity an authenticated
+// transport has already proven: checksums are not verified before
+// coalescing, and the kernel is told not to verify them either (as kernel
+// WireGuard does for what it decrypts). Without offloads it is Write.
+func (t *TUN) WriteAuthenticated(bufs [][]byte, offset int) (int, error) {
+	return t.write(bufs, offset, true)
+}
+
+func (t *TUN) write(bufs [][]byte, offset int, trusted bool) (int, error) {
+	if t.q.closed.Load() {
 		return 0, ErrClosed
 	}
+	wp := t.wbufs.Get().(*[][]byte)
+	w := (*wp)[:0]
 	for _, b := range bufs {
 		if r := classifyFrame(b[offset:], t.framer.mac); r != DropNone {
 			t.drops.add(r, 1)
 			continue
 		}
-		t.wbufs = append(t.wbufs, b)
+		w = append(w, b)
 	}
-	if len(t.wbufs) == 0 {
-		return len(bufs), nil
+	var err error
+	if len(w) > 0 {
+		_, err = t.q.write(w, offset+EthHeaderLen, trusted)
 	}
-	_, err := t.dev.Write(t.wbufs, offset+EthHeaderLen)
-	clear(t.wbufs) // do not keep the caller's buffers
-	t.wbufs = t.wbufs[:0]
+	clear(w) // do not keep the caller's buffers
+	*wp = w[:0]
+	t.wbufs.Put(wp)
 	if err != nil {
-		if t.closed.Load() || errors.Is(err, os.ErrClosed) {
-			return 0, ErrClosed
-		}
-		return 0, fmt.Errorf("tun: write to TUN %q: %w", t.name, err)
+		return 0, err
 	}
 	return len(bufs), nil
 }
@@ -218,28 +188,23 @@ func (t *TUN) Write(bufs [][]byte, offset int) (int, error) {
 // Drops returns how many frames and packets the device dropped, by reason
 // (DropReason.String labels, every reason present, zeros included). Write
 // drops runt, arp, ethertype, dst_mac and ip_version; Read drops not_ip,
-// segments and truncated.
+// truncated and bad_offload.
 func (t *TUN) Drops() map[string]uint64 { return t.drops.snapshot() }
 
+// Offloads reports which offloads the device uses.
+func (t *TUN) Offloads() Offloads { return t.q.offloads }
+
 // BatchSize implements Device.
-func (t *TUN) BatchSize() int { return t.dev.BatchSize() }
+func (t *TUN) BatchSize() int { return kqBatchSize }
 
 // MTU implements Device: the MTU in effect when the device was opened.
 func (t *TUN) MTU() int { return t.mtu }
 
 // Name implements Device.
-func (t *TUN) Name() string { return t.name }
+func (t *TUN) Name() string { return t.q.name }
 
 // HardwareAddr implements Device: the configured MAC.
 func (t *TUN) HardwareAddr() MAC { return t.framer.mac }
 
 // Close implements Device; see TAP.Close.
-func (t *TUN) Close() error {
-	t.closeOnce.Do(func() {
-		t.closed.Store(true)
-		if err := t.dev.Close(); err != nil {
-			t.closeErr = fmt.Errorf("tun: close TUN %q: %w", t.name, err)
-		}
-	})
-	return t.closeErr
-}
+func (t *TUN) Close() error { return t.q.close() }
