@@ -36,6 +36,13 @@ type Device interface {
 	HardwareAddr() MAC
 }
 
+// AuthenticatedWriter is a Device that can take frames whose integrity an
+// authenticated transport has proven without verifying their checksums
+// again (tun's kernel devices with offloads).
+type AuthenticatedWriter interface {
+	WriteAuthenticated(bufs [][]byte, offset int) (int, error)
+}
+
 // Config assembles a Forwarder.
 type Config struct {
 	Table *Table
@@ -52,7 +59,13 @@ type Config struct {
 	// second; BUMBurst is the bucket size. Zero picks the defaults.
 	BUMRate  float64
 	BUMBurst int
-	Logger   *slog.Logger
+	// VerifyAuthenticated makes devices verify the checksums of frames from
+	// the secure transport like any others, instead of trusting WireGuard's
+	// authentication (see AuthenticatedWriter). Off by default: the
+	// verification costs a pass over every byte and proves nothing the
+	// authentication did not.
+	VerifyAuthenticated bool
+	Logger              *slog.Logger
 }
 
 // Defaults for the broadcast/multicast rate bound: enough for ARP storms of a

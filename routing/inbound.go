@@ -49,7 +49,7 @@ func (f *Forwarder) inbound(bufs [][]byte, sizes []int, offset int, from []netip
 	}
 	flushPort := func() {
 		if cur != nil && len(sc.out) > 0 {
-			cur.write(sc.out, offset+encap.HeaderLen, rxBytes)
+			cur.write(sc.out, offset+encap.HeaderLen, rxBytes, secure)
 		}
 		clear(sc.out)
 		sc.out, rxBytes = sc.out[:0], 0
@@ -118,9 +118,17 @@ func (f *Forwarder) inbound(bufs [][]byte, sizes []int, offset int, from []netip
 	f.rx.Put(sc)
 }
 
-// write delivers frames from peers to the device.
-func (p *Port) write(bufs [][]byte, offset int, bytes uint64) {
-	n, err := p.dev.Write(bufs, offset)
+// write delivers frames from peers to the device. Frames from the secure
+// transport were authenticated, so a device that can skip verifying their
+// checksums is told so (unless Config.VerifyAuthenticated).
+func (p *Port) write(bufs [][]byte, offset int, bytes uint64, secure bool) {
+	var n int
+	var err error
+	if secure && p.authw != nil {
+		n, err = p.authw.WriteAuthenticated(bufs, offset)
+	} else {
+		n, err = p.dev.Write(bufs, offset)
+	}
 	if err != nil && n < len(bufs) {
 		p.Stats.Drops.Add(DropDeviceError, uint64(len(bufs)-n))
 	}

@@ -12,6 +12,7 @@ type Port struct {
 	f     *Forwarder
 	vni   uint32
 	dev   Device
+	authw AuthenticatedWriter // dev, if it can skip checksum checks; else nil
 	Stats PortStats
 
 	bufs     [][]byte
@@ -44,6 +45,9 @@ func newPort(f *Forwarder, vni uint32, dev Device) *Port {
 	for i := range p.bufs {
 		p.bufs[i] = make([]byte, encap.MaxPacket)
 		p.replies[i] = make([]byte, replyBufLen)
+	}
+	if aw, ok := dev.(AuthenticatedWriter); ok && !f.cfg.VerifyAuthenticated {
+		p.authw = aw
 	}
 	return p
 }
