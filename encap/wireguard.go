@@ -25,13 +25,14 @@ import (
 // not SetPeers, RemovePeer, SetPrivateKey or Close: those wait for
 // WireGuard's receive goroutines, one of which is the caller.
 type WireGuard struct {
-	log   *slog.Logger
-	dev   *device.Device
-	tun   *wgTUN
-	uapi  *wgUAPI // nil without an interface name
-	name  string
-	port  uint16
-	batch int
+	log     *slog.Logger
+	dev     *device.Device
+	tun     *wgTUN
+	uapi    *wgUAPI // nil without an interface name
+	name    string
+	port    uint16
+	batch   int
+	fullSum bool // no local checksum offload for the tunnelled UDP checksum
 
 	vtep      atomic.Pointer[netip.Addr]              // own VTEP, the source of sent packets
 	vteps     atomic.Pointer[map[netip.Addr]struct{}] // peers' VTEPs, for Send; never mutated once stored
@@ -60,10 +61,11 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 		return nil, fmt.Errorf("wireguard transport: %w", err)
 	}
 	w := &WireGuard{
-		log:   s.log.With("component", "encap.wireguard"),
-		name:  s.name,
-		pub:   s.pub,
-		peers: make(map[[32]byte]wgPeerRecord),
+		log:     s.log.With("component", "encap.wireguard"),
+		name:    s.name,
+		pub:     s.pub,
+		fullSum: s.fullSum,
+		peers:   make(map[[32]byte]wgPeerRecord),
 	}
 	w.vtep.Store(&s.vtep)
 	w.vteps.Store(&map[netip.Addr]struct{}{})

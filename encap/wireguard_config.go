@@ -89,6 +89,13 @@ type WireGuardConfig struct {
 	// WireGuard's tracking of route changes for its cached source
 	// addresses, which only matters on hosts with several addresses.
 	DisableOffload bool
+
+	// FullInnerChecksum computes the UDP checksum of tunnelled packets over
+	// every byte, instead of deriving the inner TCP or UDP segment's share
+	// from its own checksum (local checksum offload, wireguard_lco.go).
+	// Both give the same checksum for every packet whose inner checksum is
+	// right; the derived one reads only the headers.
+	FullInnerChecksum bool
 }
 
 // wgKey is a parsed 32-byte key. It prints redacted; uapiHex is the one
@@ -172,10 +179,12 @@ type wgSettings struct {
 	mtu   int
 	log   *slog.Logger
 	noGSO bool
+	// fullSum: no local checksum offload.
+	fullSum bool
 }
 
 func (cfg WireGuardConfig) validate() (wgSettings, error) {
-	s := wgSettings{port: cfg.Port, vtep: cfg.VTEP, name: cfg.InterfaceName, mtu: cfg.MTU, log: cfg.Logger, noGSO: cfg.DisableOffload}
+	s := wgSettings{port: cfg.Port, vtep: cfg.VTEP, name: cfg.InterfaceName, mtu: cfg.MTU, log: cfg.Logger, noGSO: cfg.DisableOffload, fullSum: cfg.FullInnerChecksum}
 	if s.port == 0 {
 		s.port = DefaultWireGuardPort
 	}

@@ -55,6 +55,7 @@ type tunnelFields struct {
 	src, dst netip.Addr
 	srcPort  uint16
 	flow     uint32 // flow label, low 20 bits used
+	fullSum  bool   // sum every byte for the UDP checksum (no LCO)
 }
 
 // encodeTunnelHeader writes the IPv6 and UDP headers for a VXLAN packet of
@@ -81,15 +82,21 @@ func encodeTunnelHeader(b []byte, f tunnelFields, payloadLen int) {
 // putUDPChecksum computes the UDP checksum of the tunnelled packet pkt
 // (IPv6 header, UDP header with a zero checksum, payload) over the IPv6
 // pseudo-header and stores it. A computed zero is sent as 0xffff, as UDP
-// reserves zero for "no checksum".
-func putUDPChecksum(pkt []byte) {
+// reserves zero for "no checksum". Unless full, the inner TCP or UDP
+// segment is summed from its own checksum (wireguard_lco.go).
+func putUDPChecksum(pkt []byte, full bool) {
 	udp := pkt[IPv6HeaderLen:]
 	// Pseudo-header: both addresses, the upper-layer length and the next
 	// header value. The length equals the UDP length field, which is
 	// summed once more as part of the UDP header below.
 	sum := checksumAdd(0, pkt[8:40])
 	sum += uint64(len(udp)) + ipProtoUDP
-	sum = checksumAdd(sum, udp)
+	if full {
+		sum = checksumAdd(sum, udp)
+	} else {
+		sum = checksumAdd(sum, udp[:UDPHeaderLen])
+		sum += vxlanPayloadSum(udp[UDPHeaderLen:])
+	}
 	c := ^checksumFold(sum)
 	if c == 0 {
 		c = 0xffff

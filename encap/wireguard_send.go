@@ -7,7 +7,9 @@ package encap
 // batch is either refused or handed over whole. Then it takes wireguard-go's
 // pending Read (see wireguard_tun.go), and for each packet writes IPv6 and
 // UDP headers into wireguard-go's buffer, copies the VXLAN packet behind them
-// and computes the UDP checksum; a batch larger than what is left of one Read
+// and computes the UDP checksum (from the inner checksum, see
+// wireguard_lco.go, unless FullInnerChecksum); a batch larger than what is
+// left of one Read
 // continues with the next. Nothing is kept and nothing allocates; the only shared
 // state read is the own VTEP and the peer VTEP set, each one atomic load.
 
@@ -37,7 +39,7 @@ func (w *WireGuard) Send(bufs [][]byte, offset int, dst netip.AddrPort) error {
 		}
 		return err
 	}
-	f := tunnelFields{src: *w.vtep.Load(), dst: dst.Addr()}
+	f := tunnelFields{src: *w.vtep.Load(), dst: dst.Addr(), fullSum: w.fullSum}
 	done, pkts, bytes := 0, 0, 0
 	for done < len(bufs) {
 		o, ok := w.tun.take()
@@ -108,6 +110,6 @@ func encodeTunnelled(out, pkt []byte, f tunnelFields) int {
 	h := flowHash(pkt)
 	f.srcPort, f.flow = flowSrcPort(h), flowLabel(h)
 	encodeTunnelHeader(out, f, len(pkt))
-	putUDPChecksum(out)
+	putUDPChecksum(out, f.fullSum)
 	return n
 }
