@@ -191,13 +191,28 @@ func (c *cluster) live() []int {
 func (c *cluster) kill(i int) {
 	c.t.Helper()
 	m := c.ms[i]
-	st, err := m.Status()
-	if err == nil && st.Node.PID > 0 {
-		syscall.Kill(st.Node.PID, syscall.SIGKILL)
+	pid := 0
+	if st, err := m.Status(); err == nil {
+		pid = st.Node.PID
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	m.Proc.Signal(syscall.SIGKILL)
 	if err := m.Proc.Wait(10 * time.Second); err != nil && !m.Proc.Exited() {
 		c.t.Fatalf("%s did not die: %v", m.Host.Name, err)
+	}
+	// Under a wrapper the daemon is the wrapper's child: wait for it too,
+	// or a restart finds its lock still held.
+	if pid > 0 {
+		err := netlab.Poll(10*time.Second, 10*time.Millisecond, func() error {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil || strings.Contains(string(b), ") Z ") { // gone, or a zombie holding nothing
+				return nil
+			}
+			return fmt.Errorf("%s's daemon (pid %d) is still there", m.Host.Name, pid)
+		})
+		if err != nil {
+			c.t.Fatal(err)
+		}
 	}
 	c.down[i] = true
 }

@@ -19,7 +19,7 @@ func (m *Meshnet) StartWrapped(wrapper []string, extraArgs ...string) error {
 		return err
 	}
 	m.Proc = p
-	err = Poll(20*time.Second, 20*time.Millisecond, func() error {
+	err = Poll(60*time.Second, 20*time.Millisecond, func() error {
 		if p.Exited() {
 			return fmt.Errorf("meshnet on %s exited: %s", m.Host.Name, p.Output())
 		}
