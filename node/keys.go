@@ -81,6 +81,11 @@ func (n *Node) loadKeys() error {
 	dir := n.spec.stateDir
 	if n.spec.token != "" {
 		tok, err := keydist.ParseToken(n.spec.token, time.Now())
+		if errors.Is(err, keydist.ErrExpired) {
+			if ok, err := n.keysDespiteExpiredToken(); ok || err != nil {
+				return err
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -121,6 +126,41 @@ func (n *Node) loadKeys() error {
 	}
 	n.keys = &keys{node: node, pub: node.Public(), member: m}
 	return n.openIssuer()
+}
+
+// keysDespiteExpiredToken opens the node's existing membership when the
+// join token it was started with has expired: a config file or token_file
+// keeps the token a node joined with, and a member that has its keys in the
+// state directory does not need it to start again. It reports false when
+// the state directory holds no membership of the token's cluster, so the
+// expiry error stands.
+func (n *Node) keysDespiteExpiredToken() (bool, error) {
+	dir := n.spec.stateDir
+	// The zero time skips only the expiry check: the signature still
+	// proves which cluster and admin key the token names.
+	tok, err := keydist.ParseToken(n.spec.token, time.Time{})
+	if err != nil {
+		return false, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, keydist.ClusterStateFile)); err != nil {
+		return false, nil
+	}
+	node, _, err := keydist.LoadOrCreateNodeKey(dir)
+	if err != nil {
+		return false, err
+	}
+	m, err := keydist.OpenMember(dir, node)
+	if err != nil {
+		return false, err
+	}
+	st := m.State()
+	if st.ClusterID != tok.ClusterID || !st.Admin.Equal(tok.AdminPub) {
+		return false, nil
+	}
+	n.log.Warn("the join token in the configuration has expired; this node is already a member, so it starts from its state directory (remove the token from the configuration)",
+		"cluster", st.ClusterID, "expired", tok.Expiry)
+	n.keys = &keys{node: node, pub: node.Public(), member: m}
+	return true, n.openIssuer()
 }
 
 // openIssuer loads the admin role if this state directory holds it.

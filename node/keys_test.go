@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -69,4 +70,52 @@ func TestPairPSKAgreesAfterJoin(t *testing.T) {
 		}
 	}
 	check("after a rotation")
+}
+
+// pastClock issues records and tokens an hour ago.
+type pastClock struct{ keydist.Clock }
+
+func (pastClock) Now() time.Time { return time.Now().Add(-time.Hour) }
+
+// TestStartWithExpiredTokenOfOwnCluster: a member whose configuration
+// still holds the token it joined with starts from its state directory once
+// that token has expired; a node that never joined still gets the expiry
+// error, and so does one whose state belongs to another cluster.
+func TestStartWithExpiredTokenOfOwnCluster(t *testing.T) {
+	adminDir, memberDir, freshDir, otherDir := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	if _, err := InitCluster(adminDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InitCluster(otherDir); err != nil {
+		t.Fatal(err)
+	}
+	ak, _ := keydist.LoadAdminKey(adminDir)
+	is, err := keydist.OpenIssuer(keydist.IssuerConfig{StateDir: adminDir, Key: ak, Clock: pastClock{keydist.SystemClock()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, tok, err := is.IssueToken(nil, time.Minute) // expired 59 minutes ago
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeKey, _, _ := keydist.LoadOrCreateNodeKey(memberDir)
+	if _, err := keydist.JoinMember(memberDir, nodeKey, tok); err != nil {
+		t.Fatal(err)
+	}
+	start := func(dir string) (*Node, error) {
+		n := &Node{log: testLogger(t), spec: &spec{stateDir: dir, token: text}}
+		return n, n.loadKeys()
+	}
+	n, err := start(memberDir)
+	if err != nil {
+		t.Fatalf("a member with an expired token in its config does not start: %v", err)
+	}
+	if n.keys == nil || n.keys.pub != nodeKey.Public() {
+		t.Fatal("the member did not open its own keys")
+	}
+	for _, dir := range []string{freshDir, otherDir} {
+		if _, err := start(dir); !errors.Is(err, keydist.ErrExpired) {
+			t.Errorf("start in %s with an expired token: got %v, want the expiry error", dir, err)
+		}
+	}
 }
