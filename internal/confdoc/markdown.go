@@ -27,9 +27,11 @@ every key.
   ` + "`config: networks[0].subnet \"10.0.0.0/33\": not a CIDR prefix; write it like 10.20.0.0/24`" + `.
 - Durations are written with a unit: ` + "`300ms`, `2s`, `1m30s`, `12h`" + `.
 - Keys written ` + "`a[].b`" + ` are keys of each entry of the list ` + "`a`" + `.
-- The daemon reads the file when it starts; restart it to apply a change.
-  TODO(integrator): config reload on SIGHUP — once it lands, say here which
-  keys a reload applies and which need a restart.
+- The daemon reads the file when it starts. (since this release) SIGHUP
+  (` + "`systemctl reload meshnet`" + `) reads it again and applies ` + "`log.level`" + `,
+  ` + "`metrics.address`, `keys.rotation_interval`" + ` and the ` + "`networks`" + ` list at
+  once; a change to any other key is logged as needing a restart
+  ([OPERATIONS.md](OPERATIONS.md#changing-the-configuration)).
 
 This page is generated from the doc comments in
 [node/config.go](../node/config.go) and the defaults in
