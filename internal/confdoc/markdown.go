@@ -30,7 +30,7 @@ every key.
 - The daemon reads the file when it starts. (since this release) SIGHUP
   (` + "`systemctl reload meshnet`" + `) reads it again and applies ` + "`log.level`" + `,
   ` + "`metrics.address`, `keys.rotation_interval`" + ` and the ` + "`networks`" + ` list at
-  once; a change to any other key is logged as needing a restart
+  once; other keys need a restart
   ([OPERATIONS.md](OPERATIONS.md#changing-the-configuration)).
 
 This page is generated from the doc comments in
