@@ -26,6 +26,9 @@ const (
 	// bugAdminRestartLockout: a restarted admin node rotates the keys
 	// before it has rejoined, sealing them to itself alone.
 	bugAdminRestartLockout = "admin-restart-lockout"
+	// bugGossipLogFlood: every undecryptable gossip packet is logged at
+	// error level, without a rate limit.
+	bugGossipLogFlood = "gossip-log-flood"
 )
 
 // knownBugsOn reports whether the known-bug regression tests and
