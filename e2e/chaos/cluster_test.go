@@ -145,8 +145,10 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 		// A token is needed once, to join; every node has joined. Left in
 		// the config it would stop any restart after it expires, which a
 		// skewed clock makes happen at once (bugTokenExpiryRestart).
+		// In its place each member names the seed to join, as an operator
+		// would: the token's bootstrap address is not kept anywhere else.
 		for _, m := range c.ms[1:] {
-			if err := dropToken(m.Config); err != nil {
+			if err := dropToken(m.Config, c.hosts[0].Addr.String()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -154,8 +156,9 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 	return c
 }
 
-// setToken puts a join token into a daemon's config file.
-func setToken(path, token string) error {
+// setToken puts a join token (and, if given, join addresses) into a
+// daemon's config file.
+func setToken(path, token string, join ...string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -165,6 +168,9 @@ func setToken(path, token string) error {
 		return err
 	}
 	cfg.Token = token
+	if len(join) > 0 {
+		cfg.Join = join
+	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err
@@ -173,7 +179,7 @@ func setToken(path, token string) error {
 }
 
 // dropToken removes the join token from a daemon's config file.
-func dropToken(path string) error { return setToken(path, "") }
+func dropToken(path, join string) error { return setToken(path, "", join) }
 
 // live lists the indexes of nodes that are up and members.
 func (c *cluster) live() []int {
