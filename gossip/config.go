@@ -65,6 +65,13 @@ type Config struct {
 	// metadata; an error refuses it (for example a node whose key was
 	// evicted). It must be fast and must not call into the DB.
 	Admit func(name string, meta []byte) error
+	// Side, if set, answers side requests (DB.SideRequest): small
+	// unauthenticated exchanges on the gossip TCP port for what must work
+	// when the gossip keys do not, such as a member that missed key
+	// rotations fetching the keys sealed to it. It runs on untrusted input
+	// and must authenticate, bound and rate-limit its own work; its answer
+	// must be safe to give to anyone.
+	Side func(req []byte) []byte
 	// Now is the wall clock used for local deadlines (tombstone and node
 	// reaping); nil means time.Now. Ordering never uses wall clocks, and no
 	// absolute time is ever sent, so skewed clocks still converge.

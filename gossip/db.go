@@ -26,6 +26,8 @@ type DB struct {
 	log     *slog.Logger
 	now     func() time.Time
 	ml      *memberlist.Memberlist
+	trans   memberlist.NodeAwareTransport // counted and guarded
+	mlLog   *logBridge                    // memberlist's (and its transport's) logger
 	mlConf  *memberlist.Config
 	keyring *memberlist.Keyring
 	viv     *vivaldi
@@ -99,6 +101,7 @@ func New(cfg Config) (*DB, error) {
 		pendingSyncs: make(map[syncTask]bool),
 		stop:         make(chan struct{}),
 	}
+	d.mlLog = newLogBridge(cfg.Logger.With("component", "memberlist"), &d.stats, cfg.Now)
 	if len(cfg.Keys) > 0 {
 		d.keyring, err = memberlist.NewKeyring(cfg.Keys, cfg.Keys[cfg.PrimaryKey])
 		if err != nil {
@@ -115,6 +118,7 @@ func New(cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.trans = tr
 	d.mlConf = d.memberlistConfig(tr)
 	d.disp = newDispatcher()
 	d.ml, err = memberlist.Create(d.mlConf)

@@ -1,11 +1,8 @@
 package gossip
 
 import (
-	"context"
 	"fmt"
 	"log"
-	"log/slog"
-	"strings"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -26,7 +23,7 @@ func (d *DB) memberlistConfig(t memberlist.NodeAwareTransport) *memberlist.Confi
 	c.Keyring = d.keyring
 	c.DeadNodeReclaimTime = deadNodeReclaimTime
 	c.LogOutput = nil
-	c.Logger = log.New(logBridge{d.cfg.Logger.With("component", "memberlist")}, "", 0)
+	c.Logger = log.New(d.mlLog, "", 0)
 	if d.cfg.Tune != nil {
 		d.cfg.Tune(c)
 	}
@@ -44,7 +41,11 @@ func (d *DB) transport() (memberlist.NodeAwareTransport, error) {
 		}
 		inner = nt
 	}
-	return newCountingTransport(inner, &d.stats.transport), nil
+	g := &streamGuard{refused: func() { d.stats.drop(dropStreamRefused, 1) }}
+	if d.cfg.Side != nil {
+		g.side = d.serveSide
+	}
+	return newCountingTransport(inner, &d.stats.transport, g), nil
 }
 
 // netTransport binds UDP and TCP on BindAddr:BindPort. With port 0 it
@@ -54,7 +55,7 @@ func (d *DB) netTransport() (*memberlist.NetTransport, error) {
 	cfg := &memberlist.NetTransportConfig{
 		BindAddrs: []string{d.cfg.BindAddr},
 		BindPort:  d.cfg.BindPort,
-		Logger:    log.New(logBridge{d.cfg.Logger.With("component", "memberlist")}, "", 0),
+		Logger:    log.New(d.mlLog, "", 0),
 	}
 	tries := 1
 	if d.cfg.BindPort == 0 {
@@ -71,27 +72,4 @@ func (d *DB) netTransport() (*memberlist.NetTransport, error) {
 		}
 	}
 	return nil, fmt.Errorf("gossip: listening on %s port %d: %w (is the port free and the address local?)", d.cfg.BindAddr, d.cfg.BindPort, err)
-}
-
-// logBridge turns memberlist's "[LEVEL] memberlist: msg" lines into slog
-// records at the matching level.
-type logBridge struct{ log *slog.Logger }
-
-func (b logBridge) Write(p []byte) (int, error) {
-	msg := strings.TrimSpace(string(p))
-	level := slog.LevelInfo
-	for _, l := range []struct {
-		prefix string
-		level  slog.Level
-	}{{"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo}, {"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError}} {
-		if rest, ok := strings.CutPrefix(msg, l.prefix); ok {
-			msg, level = strings.TrimSpace(rest), l.level
-			break
-		}
-	}
-	if !b.log.Enabled(context.Background(), level) {
-		return len(p), nil
-	}
-	b.log.Log(context.Background(), level, strings.TrimPrefix(msg, "memberlist: "))
-	return len(p), nil
 }

@@ -22,6 +22,8 @@ const (
 	dropSyncBacklog                       // too many bulk syncs waiting
 	dropBadCoordinate                     // invalid Vivaldi coordinate in a ping ack
 	dropRefused                           // a node the Admit hook refused
+	dropStreamRefused                     // an inbound stream over the stream guard's limits
+	dropUndecryptable                     // memberlist could not decrypt (or read) a packet or stream
 	dropReasonCount
 )
 
@@ -29,6 +31,7 @@ var dropReasonNames = [dropReasonCount]string{
 	"malformed", "oversized", "version", "unknown-type", "not-member",
 	"unknown-owner", "unknown-sender", "foreign-owner", "stale", "table-full",
 	"too-many-networks", "queue-full", "ltime-jump", "sync-backlog", "bad-coordinate", "refused",
+	"stream-refused", "undecryptable",
 }
 
 func (r dropReason) String() string { return dropReasonNames[r] }

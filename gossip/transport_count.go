@@ -10,22 +10,26 @@ import (
 
 // countingTransport wraps memberlist's transport to count every packet and
 // stream byte, so Stats covers memberlist's own probes, gossip and
-// push/pull, not just our messages. Two goroutines forward incoming packets
-// and streams; they stop when memberlist shuts the transport down.
+// push/pull, not just our messages, and to pass inbound streams through the
+// stream guard. Two goroutines forward incoming packets and streams; they
+// stop when memberlist shuts the transport down.
 type countingTransport struct {
 	memberlist.NodeAwareTransport
-	c        *transportCounters
-	packetCh chan *memberlist.Packet
-	streamCh chan net.Conn
-	done     chan struct{}
-	wg       sync.WaitGroup
-	once     sync.Once
+	c         *transportCounters
+	guard     *streamGuard
+	admitting sync.Map // net.Conn being read by the guard, closed on Shutdown
+	packetCh  chan *memberlist.Packet
+	streamCh  chan net.Conn
+	done      chan struct{}
+	wg        sync.WaitGroup
+	once      sync.Once
 }
 
-func newCountingTransport(inner memberlist.NodeAwareTransport, c *transportCounters) *countingTransport {
+func newCountingTransport(inner memberlist.NodeAwareTransport, c *transportCounters, g *streamGuard) *countingTransport {
 	t := &countingTransport{
 		NodeAwareTransport: inner,
 		c:                  c,
+		guard:              g,
 		packetCh:           make(chan *memberlist.Packet),
 		streamCh:           make(chan net.Conn),
 		done:               make(chan struct{}),
@@ -64,13 +68,40 @@ func (t *countingTransport) forwardStreams() {
 			return
 		case conn := <-in:
 			t.c.streamsAccepted.Add(1)
-			select {
-			case t.streamCh <- &countingConn{Conn: conn, c: t.c}:
-			case <-t.done:
+			if !t.guard.take() {
 				_ = conn.Close()
-				return
+				t.guard.refused()
+				continue
 			}
+			// The guard reads the stream's first bytes, which may take a
+			// while: one goroutine per admitted stream, as memberlist's own.
+			t.wg.Add(1)
+			go t.admitStream(&countingConn{Conn: conn, c: t.c})
 		}
+	}
+}
+
+// admitStream hands conn to memberlist if the guard admits it.
+func (t *countingTransport) admitStream(conn net.Conn) {
+	defer t.wg.Done()
+	t.admitting.Store(conn, nil)
+	select {
+	case <-t.done: // Shutdown may have missed the Store
+		t.admitting.Delete(conn)
+		_ = conn.Close()
+		t.guard.release(0)
+		return
+	default:
+	}
+	c := t.guard.admit(conn)
+	t.admitting.Delete(conn)
+	if c == nil {
+		return
+	}
+	select {
+	case t.streamCh <- c:
+	case <-t.done:
+		_ = c.Close()
 	}
 }
 
@@ -118,6 +149,10 @@ func (t *countingTransport) counted(conn net.Conn, err error) (net.Conn, error) 
 func (t *countingTransport) Shutdown() error {
 	err := t.NodeAwareTransport.Shutdown()
 	t.once.Do(func() { close(t.done) })
+	t.admitting.Range(func(c, _ any) bool {
+		_ = c.(net.Conn).Close()
+		return true
+	})
 	t.wg.Wait()
 	return err
 }
