@@ -23,6 +23,10 @@ var (
 	// ErrKeyFilePermissions: a key or state file is readable or writable by
 	// other users.
 	ErrKeyFilePermissions = errors.New("keydist: key file is accessible to other users")
+	// ErrPostponed: a rotation's Rotate function declined to run now (for
+	// example an admin node that has not rejoined its cluster yet); the
+	// rotator retries after its retry delay and logs it as routine.
+	ErrPostponed = errors.New("keydist: rotation postponed")
 	// ErrKeyFileCorrupt: a key or state file exists but does not hold a valid
 	// key.
 	ErrKeyFileCorrupt = errors.New("keydist: key file is corrupt")

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Member applies admin records on one node and keeps the node's key state in
@@ -132,6 +133,12 @@ func (m *Member) ApplyKeyRecord(rec *KeyRecord) (Material, error) {
 	}
 	if err := m.tracker.Check(rec.ClusterID, rec.Seq); err != nil {
 		return Material{}, err
+	}
+	// A record issued before the keys this node holds (a join token newer
+	// than a grant still in gossip) would take it back to older keys.
+	if rec.IssuedAt.Before(m.st.KeysIssuedAt) {
+		return Material{}, fmt.Errorf("%w: key record seq %d was issued at %s, before the keys this node holds (%s)",
+			ErrReplayed, rec.Seq, rec.IssuedAt.UTC().Format(time.RFC3339Nano), m.st.KeysIssuedAt.UTC().Format(time.RFC3339Nano))
 	}
 	mat, err := rec.Open(m.me)
 	if err != nil {

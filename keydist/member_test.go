@@ -295,3 +295,44 @@ func TestJoinMemberExistingState(t *testing.T) {
 		t.Fatal("refused joins modified cluster.state")
 	}
 }
+
+// A node that rejoins with a fresh token must not go back to the older
+// keys of a grant issued before that token and still in gossip.
+func TestGrantOlderThanTokenIsRefused(t *testing.T) {
+	f := newClusterFixture(t, 1)
+	stale, err := f.issuer.Rotate(f.pubs, false) // never applied: the node was away
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute)
+	if _, err := f.issuer.Rotate(f.pubs, false); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute)
+	text, _, err := f.issuer.IssueToken(nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ParseToken(text, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := JoinMember(f.dirs[0], f.privs[0], tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ApplyKeyRecord(stale); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("applying a grant older than the token: got %v, want ErrReplayed", err)
+	}
+	if !m.State().Ring.Equal(tok.Ring) {
+		t.Fatal("the stale grant replaced the token's keyring")
+	}
+	// A fresh seal of the current keys is taken.
+	fresh, err := f.issuer.Reseal(f.pubs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ApplyKeyRecord(fresh); err != nil {
+		t.Fatalf("a grant newer than the token: %v", err)
+	}
+}

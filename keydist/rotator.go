@@ -2,6 +2,7 @@ package keydist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -129,6 +130,10 @@ func (r *Rotator) rotate(reason Reason) {
 	if err != nil {
 		r.sched.Failed(now, reason)
 		next, _ := r.sched.Next()
+		if errors.Is(err, ErrPostponed) {
+			r.log.Info("key rotation postponed", "reason", reason.String(), "why", err, "retry_at", next)
+			return
+		}
 		r.log.Error("key rotation failed; will retry", "reason", reason.String(), "err", err, "retry_at", next)
 		return
 	}
