@@ -38,6 +38,7 @@ func (n *Node) startGossip() error {
 	g.Logger = n.log
 	g.Transport = n.opts.GossipTransport
 	g.Admit = n.admit
+	g.Side = n.answerKeyRequest
 	probe := n.spec.gossip.ProbeInterval
 	g.Tune = func(c *memberlist.Config) {
 		c.ProbeInterval = probe
@@ -93,6 +94,11 @@ func (n *Node) joinLoop(ctx context.Context) {
 			n.reconnectLoop(ctx)
 			return
 		}
+		// A member back after missing key rotations cannot be read by
+		// anyone: fetch the keys sealed to it and try again at once.
+		if n.catchUpKeys(n.spec.join) {
+			continue
+		}
 		n.log.Warn("cannot reach any seed yet; retrying", "seeds", n.spec.join, "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
@@ -147,7 +153,11 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 		if len(addrs) == 0 {
 			continue
 		}
-		if k, err := n.db.Join(addrs); err == nil && k > 0 {
+		k, err := n.db.Join(addrs)
+		if (err != nil || k == 0) && n.catchUpKeys(addrs) {
+			k, err = n.db.Join(addrs)
+		}
+		if err == nil && k > 0 {
 			n.log.Info("reconnected to members", "answered", k)
 		}
 	}

@@ -60,6 +60,8 @@ type fakeCluster struct {
 	gossip *memnet.Network
 	vxlan  *encap.ChannelNetwork
 	hosts  []*fakeHost
+	// rotation, if set, is the admin node's key rotation interval.
+	rotation time.Duration
 }
 
 func newFakeCluster(t *testing.T, n int) *fakeCluster {
@@ -81,6 +83,9 @@ func (c *fakeCluster) start(name string) *fakeHost {
 	cfg.Gossip.BulkSyncInterval = 2 * time.Second
 	if idx == 0 {
 		cfg.Networks = []NetworkConfig{{Name: "blue", Subnet: "10.50.0.0/24", Encrypted: new(bool)}}
+		if c.rotation != 0 {
+			cfg.Keys.RotationInterval = c.rotation
+		}
 	} else {
 		cfg.Networks = []NetworkConfig{{Name: "blue"}}
 		cfg.Join = []string{c.hosts[0].gossip.Addr().String()}

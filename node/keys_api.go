@@ -82,10 +82,9 @@ func (n *Node) Evict(name string) error {
 		return fmt.Errorf("publishing the eviction: %w", err)
 	}
 	n.log.Warn("evicting node", "node", name, "key", pub)
+	// Applying it drops the peer and triggers the one emergency rotation
+	// (dropEvicted); triggering here too rotated twice.
 	n.applyEvictions()
-	if rot := n.rotator.Load(); rot != nil {
-		rot.Trigger(keydist.ReasonEviction)
-	}
 	n.poke()
 	return nil
 }

@@ -21,12 +21,9 @@ func (n *Node) syncKeys() {
 	}
 }
 
-// applyGrants applies this node's newer key grants in sequence order: the
-// new gossip keyring goes to memberlist (install, use, remove), the new data
-// epoch to the WireGuard pairs' preshared keys, and the epoch number to this
-// node's metadata so peers agree on which epoch each pair uses.
+// applyGrants applies this node's newer key grants in sequence order.
 func (n *Node) applyGrants() {
-	cur := n.keys.member.State().Seq
+	st := n.keys.member.State()
 	var recs []*keydist.KeyRecord
 	for _, e := range n.db.Lookup(gossip.ClusterScope, tableGrants, n.keys.pub.String()) {
 		rec, err := keydist.DecodeKeyRecord(e.Value)
@@ -34,23 +31,37 @@ func (n *Node) applyGrants() {
 			n.countKeyReject("malformed grant", e.Owner, err)
 			continue
 		}
-		if rec.Seq > cur {
+		// Grants issued before the keys held (a join token newer than
+		// them) are stale, not hostile: skipped without a complaint.
+		if rec.Seq > st.Seq && !rec.IssuedAt.Before(st.KeysIssuedAt) {
 			recs = append(recs, rec)
 		}
 	}
 	slices.SortFunc(recs, func(a, b *keydist.KeyRecord) int { return cmpUint(a.Seq, b.Seq) })
 	for _, rec := range recs {
-		mat, err := n.keys.member.ApplyKeyRecord(rec)
-		if err != nil {
+		if err := n.applyKeyRecord(rec); err != nil {
 			n.countKeyReject("rejected grant", "", err)
-			continue
 		}
-		if err := mat.Ring.Apply(n.db.Keyring()); err != nil {
-			n.log.Error("installing new gossip keys", "err", err)
-		}
-		n.log.Info("applied new cluster keys", "epoch", mat.Epoch.Number, "seq", rec.Seq)
-		n.publishMeta()
 	}
+}
+
+// applyKeyRecord opens a grant sealed to this node and puts its keys to
+// use: the gossip keyring in memberlist (install, use, remove), the data
+// epoch in the WireGuard pairs' preshared keys, and the epoch number in
+// this node's metadata so peers agree on which epoch each pair uses.
+func (n *Node) applyKeyRecord(rec *keydist.KeyRecord) error {
+	n.keyApply.Lock()
+	defer n.keyApply.Unlock()
+	mat, err := n.keys.member.ApplyKeyRecord(rec)
+	if err != nil {
+		return err
+	}
+	if err := mat.Ring.Apply(n.db.Keyring()); err != nil {
+		n.log.Error("installing new gossip keys", "err", err)
+	}
+	n.log.Info("applied new cluster keys", "epoch", mat.Epoch.Number, "seq", rec.Seq)
+	n.publishMeta()
+	return nil
 }
 
 // applyEvictions puts newly evicted nodes on this node's eviction list and
@@ -158,8 +169,11 @@ func (n *Node) publishGrants(rec *keydist.KeyRecord) error {
 // it knew.
 func (n *Node) rotate(ctx context.Context, reason keydist.Reason) error {
 	is := n.keys.issuer
+	if err := n.readyToRotate(reason); err != nil {
+		return err
+	}
 	if reason.Emergency() {
-		rec, err := is.Restage(n.livePubs())
+		rec, err := is.Restage(n.memberPubs())
 		if err != nil {
 			return err
 		}
@@ -169,7 +183,7 @@ func (n *Node) rotate(ctx context.Context, reason keydist.Reason) error {
 		}
 		n.awaitEpoch(ctx, rec.Epoch, restageWait)
 	}
-	rec, err := is.Rotate(n.livePubs(), false)
+	rec, err := is.Rotate(n.memberPubs(), false)
 	if err != nil {
 		return err
 	}
@@ -205,12 +219,43 @@ func (n *Node) awaitEpoch(ctx context.Context, epoch uint64, timeout time.Durati
 	n.log.Warn("some members did not install the staged keys in time", "epoch", epoch)
 }
 
-// livePubs lists the public keys of live, non-evicted members, this node
-// included.
-func (n *Node) livePubs() []keydist.NodePublic {
-	var out []keydist.NodePublic
-	for _, m := range n.liveMetas() {
-		out = append(out, m.Key)
+// rotationStartGrace bounds how long a restarted admin node postpones
+// scheduled rotations while it has not rejoined its cluster.
+const rotationStartGrace = time.Minute
+
+// readyToRotate postpones scheduled rotations of an admin node that has
+// not rejoined its cluster since it started: sealed to itself alone, they
+// would leave every member a rotation behind, and two would lock them out
+// of gossip. On-demand rotations and evictions run when asked.
+func (n *Node) readyToRotate(reason keydist.Reason) error {
+	if reason != keydist.ReasonScheduled && reason != keydist.ReasonPurge {
+		return nil
+	}
+	n.mu.Lock()
+	joined := !n.joinedAt.IsZero()
+	n.mu.Unlock()
+	if joined || time.Since(n.started) > rotationStartGrace {
+		return nil
+	}
+	return fmt.Errorf("%w: this node has not rejoined its cluster since it started", keydist.ErrPostponed)
+}
+
+// memberPubs lists the public keys of every non-evicted member this node
+// knows, failed and departed ones included (until gossip reaps them): keys
+// are sealed to them too, so a member that is down or cut off during a
+// rotation finds its grant waiting (by gossip, or by key catch-up) when it
+// returns.
+func (n *Node) memberPubs() []keydist.NodePublic {
+	out := []keydist.NodePublic{n.keys.pub}
+	for _, m := range n.db.Members() {
+		if m.Name == n.spec.name {
+			continue
+		}
+		meta, err := decodeMeta(m.Meta)
+		if err != nil || meta.Key.IsZero() || n.keys.member.IsEvicted(meta.Key) {
+			continue
+		}
+		out = append(out, meta.Key)
 	}
 	return out
 }

@@ -97,6 +97,11 @@ type Node struct {
 	keyRejects  atomic.Uint64
 	wg          sync.WaitGroup
 
+	keyApply       sync.Mutex // one grant applied at a time (reconciler, catch-up)
+	resealLimit    resealLimiter
+	catchUpServed  atomic.Uint64 // grants handed to members catching up
+	catchUpRefused atomic.Uint64 // key requests refused (malformed, foreign, evicted)
+
 	mu         sync.Mutex // guards the fields below
 	want       map[string]netSpec
 	nets       map[string]*attachment

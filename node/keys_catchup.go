@@ -1,0 +1,219 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/keydist"
+)
+
+// Key catch-up: a member that missed two gossip key rotations (it was down,
+// or cut off) can no longer read or write gossip, so it cannot receive the
+// grant sealed to it by gossip either. It asks a peer for that grant as a
+// gossip side request instead: outside gossip encryption, because the grant
+// protects itself (sealed to the member's key, signed by the admin key).
+// Anyone may ask for any key's grant and learn nothing from it.
+//
+//	request: "mnk1" | cluster id (16) | node public key (32) | seq held (8)
+//	answer:  the newest grant for that key with a greater seq, encoded
+const keyRequestMagic = "mnk1"
+
+const keyRequestLen = len(keyRequestMagic) + keydist.ClusterIDLen + keydist.NodeKeyLen + 8
+
+// Rate limits on the admin's answers that seal keys afresh (the costly
+// ones, which also write the issuer state).
+const (
+	resealPerNodeEvery = 10 * time.Second
+	resealEvery        = 200 * time.Millisecond
+	// catchUpPeers bounds the peers asked in one catch-up round.
+	catchUpPeers = 8
+)
+
+// keyRequest asks for the newest grant sealed to node.
+type keyRequest struct {
+	cluster keydist.ClusterID
+	node    keydist.NodePublic
+	seq     uint64
+}
+
+func (r keyRequest) encode() []byte {
+	b := make([]byte, 0, keyRequestLen)
+	b = append(b, keyRequestMagic...)
+	b = append(b, r.cluster[:]...)
+	pub := r.node.Raw32()
+	b = append(b, pub[:]...)
+	return binary.BigEndian.AppendUint64(b, r.seq)
+}
+
+func decodeKeyRequest(b []byte) (keyRequest, error) {
+	if len(b) != keyRequestLen || string(b[:len(keyRequestMagic)]) != keyRequestMagic {
+		return keyRequest{}, fmt.Errorf("not a key request (%d bytes)", len(b))
+	}
+	b = b[len(keyRequestMagic):]
+	var r keyRequest
+	copy(r.cluster[:], b)
+	b = b[keydist.ClusterIDLen:]
+	r.node = keydist.NodePublicFromRaw32([keydist.NodeKeyLen]byte(b))
+	r.seq = binary.BigEndian.Uint64(b[keydist.NodeKeyLen:])
+	if r.node.IsZero() {
+		return keyRequest{}, errors.New("key request for the zero key")
+	}
+	return r, nil
+}
+
+// resealLimiter spaces out the admin's fresh seals, per node and overall.
+type resealLimiter struct {
+	mu     sync.Mutex
+	last   time.Time
+	byNode map[keydist.NodePublic]time.Time
+}
+
+func (l *resealLimiter) allow(node keydist.NodePublic, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.last) < resealEvery || now.Sub(l.byNode[node]) < resealPerNodeEvery {
+		return false
+	}
+	if l.byNode == nil || len(l.byNode) > 4096 {
+		l.byNode = map[keydist.NodePublic]time.Time{}
+	}
+	l.last, l.byNode[node] = now, now
+	return true
+}
+
+// answerKeyRequest is the gossip side-request handler: the newest grant for
+// the asking key, if newer than what it holds. The admin node seals the
+// current keys afresh to a known, non-evicted member whose newest grant is
+// of an older epoch. Anything else gets no answer.
+func (n *Node) answerKeyRequest(b []byte) []byte {
+	req, err := decodeKeyRequest(b)
+	if err != nil {
+		n.catchUpRefused.Add(1)
+		return nil
+	}
+	if req.cluster != n.keys.member.State().ClusterID || n.keys.member.IsEvicted(req.node) {
+		n.catchUpRefused.Add(1)
+		return nil
+	}
+	best, granted := n.newestGrant(req.node)
+	known := n.knownMember(req.node, granted)
+	if !known {
+		n.catchUpRefused.Add(1)
+		return nil
+	}
+	if is := n.keys.issuer; is != nil {
+		cur := is.State().Epochs.Current.Number
+		if (best == nil || best.Epoch != cur) && n.resealLimit.allow(req.node, time.Now()) {
+			if rec, err := n.resealTo(req.node); err == nil {
+				best = rec
+			} else {
+				n.log.Error("sealing keys to a member catching up", "key", req.node, "err", err)
+			}
+		}
+	}
+	if best == nil || best.Seq <= req.seq {
+		return nil
+	}
+	n.catchUpServed.Add(1)
+	return best.Encode()
+}
+
+// newestGrant returns the newest grant for pub in the grants table, and
+// whether any grant for it exists.
+func (n *Node) newestGrant(pub keydist.NodePublic) (*keydist.KeyRecord, bool) {
+	var best *keydist.KeyRecord
+	known := false
+	for _, e := range n.db.Lookup(gossip.ClusterScope, tableGrants, pub.String()) {
+		rec, err := keydist.DecodeKeyRecord(e.Value)
+		if err != nil || !rec.Has(pub) {
+			continue
+		}
+		known = true
+		if best == nil || rec.Seq > best.Seq {
+			best = rec
+		}
+	}
+	return best, known
+}
+
+// knownMember reports whether pub belongs to a member this node knows:
+// one that was granted keys before, or one in the member list in any state.
+func (n *Node) knownMember(pub keydist.NodePublic, granted bool) bool {
+	if granted {
+		return true
+	}
+	for _, m := range n.db.Members() {
+		if meta, err := decodeMeta(m.Meta); err == nil && meta.Key == pub {
+			return true
+		}
+	}
+	return false
+}
+
+// resealTo (admin) seals the current keys to pub and publishes the grant.
+func (n *Node) resealTo(pub keydist.NodePublic) (*keydist.KeyRecord, error) {
+	rec, err := n.keys.issuer.Reseal([]keydist.NodePublic{pub})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.publishGrants(rec); err != nil {
+		return nil, err
+	}
+	grants, err := n.keys.issuer.Grants(rec)
+	if err != nil || len(grants) != 1 {
+		return nil, fmt.Errorf("splitting the grant: %v", err)
+	}
+	return grants[0], nil
+}
+
+// catchUpKeys asks peers at addrs (gossip host:port) for keys this node
+// missed, applying the first newer grant. It reports whether it applied
+// one, after which joining through gossip can work again.
+func (n *Node) catchUpKeys(addrs []string) bool {
+	st := n.keys.member.State()
+	req := keyRequest{cluster: st.ClusterID, node: n.keys.pub, seq: st.Seq}.encode()
+	addrs = append([]string(nil), addrs...)
+	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	addrs = addrs[:min(len(addrs), catchUpPeers)]
+	// Ask all at once: dead addresses cost a dial timeout each.
+	type answer struct {
+		addr string
+		b    []byte
+	}
+	answers := make(chan answer, len(addrs))
+	for _, addr := range addrs {
+		go func() {
+			b, err := n.db.SideRequest(addr, req)
+			if err != nil {
+				b = nil
+			}
+			answers <- answer{addr, b}
+		}()
+	}
+	applied := false
+	for range addrs {
+		a := <-answers
+		if a.b == nil || applied {
+			continue
+		}
+		rec, err := keydist.DecodeKeyRecord(a.b)
+		if err != nil {
+			n.countKeyReject("malformed catch-up grant", a.addr, err)
+			continue
+		}
+		if err := n.applyKeyRecord(rec); err != nil {
+			if !errors.Is(err, keydist.ErrReplayed) { // another peer's answer came first
+				n.countKeyReject("rejected catch-up grant", a.addr, err)
+			}
+			continue
+		}
+		n.log.Info("caught up on cluster keys missed while away", "from", a.addr, "epoch", rec.Epoch)
+		applied = true
+	}
+	return applied
+}
