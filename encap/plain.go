@@ -34,7 +34,7 @@ type PlainConfig struct {
 }
 
 // Plain is the plain transport: standard VXLAN over UDP with batched I/O
-// (recvmmsg/sendmmsg and, unless disabled, UDP GSO/GRO). It listens on the
+// (recvmmsg/sendmmsg and, unless disabled, UDP GSO/GRO; see udpBind). It listens on the
 // same port over IPv4 and IPv6. Packets it delivers are not authenticated.
 type Plain struct {
 	log        *slog.Logger
@@ -72,7 +72,7 @@ func NewPlain(cfg PlainConfig) (*Plain, error) {
 	if cfg.EphemeralPort {
 		port = 0
 	}
-	bind := conn.NewStdNetBind()
+	bind := newBind(cfg.DisableOffload)
 	fns, actual, err := bind.Open(port)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("plain transport: UDP port %d is already in use; another meshnet or a kernel vxlan device may hold it (find it with `ss -ulpn sport = :%d`), stop it or configure another port: %w", port, port, err)
@@ -87,18 +87,12 @@ func NewPlain(cfg PlainConfig) (*Plain, error) {
 		port:      actual,
 		batch:     bind.BatchSize(),
 		noOffload: cfg.DisableOffload,
-		eps:       endpointCache{eps: make(map[netip.AddrPort]*conn.StdNetEndpoint)},
+		eps:       endpointCache{eps: make(map[netip.AddrPort]conn.Endpoint)},
 		closing:   make(chan struct{}),
 	}
 	p.scratch.New = func() any {
 		s := make([][]byte, p.batch)
 		return &s
-	}
-	if cfg.DisableOffload {
-		if err := disableGRO(actual); err != nil {
-			bind.Close()
-			return nil, fmt.Errorf("plain transport: cannot turn off UDP receive offload on port %d: %w", actual, err)
-		}
 	}
 	return p, nil
 }

@@ -1,8 +1,6 @@
 package encap
 
 import (
-	"bytes"
-	"net/netip"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -44,41 +42,29 @@ func TestPlainDisableOffloadTurnsOffGRO(t *testing.T) {
 	}
 }
 
-// TestPlainDisableOffloadLeavesSpareCapacity shows GSO is used by default
-// (the bind coalesces equal-sized packets into the first packet's spare
-// capacity) and not with DisableOffload, where bytes past each packet stay
-// untouched.
-func TestPlainDisableOffloadLeavesSpareCapacity(t *testing.T) {
-	sink := newTestPlain(t, PlainConfig{})
-	dst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), sink.LocalPort())
-	const size = 1000
-	send := func(p *Plain) []byte {
-		bufs := make([][]byte, 3)
+// TestPlainDisableOffloadSendsSingleDatagrams shows GSO is used by default
+// (a receiver with GRO sees the batch as one coalesced datagram) and not
+// with DisableOffload.
+func TestPlainDisableOffloadSendsSingleDatagrams(t *testing.T) {
+	const size, n = 1000, 3
+	for _, noOffload := range []bool{false, true} {
+		r := newGROReceiver(t, "udp4", "127.0.0.1:0")
+		p := newTestPlain(t, PlainConfig{DisableOffload: noOffload})
+		bufs := makeBatch(7, n)
 		for i := range bufs {
-			b := make([]byte, Headroom+size, MaxPacket)
-			fillPacket(b[Headroom:], 9, i)
-			bufs[i] = b
+			bufs[i] = bufs[i][:Headroom+size]
 		}
-		if err := p.Send(bufs, Headroom, dst); err != nil {
+		if err := p.Send(bufs, Headroom, r.addr); err != nil {
 			t.Fatal(err)
 		}
-		// What the send left after the first packet.
-		return bufs[0][Headroom+size : Headroom+2*size]
-	}
-	second := make([]byte, size)
-	fillPacket(second, 9, 1)
-
-	on := newTestPlain(t, PlainConfig{})
-	if fds, _ := udpSocketsOnPort(on.LocalPort()); len(fds) > 0 {
-		if _, err := unix.GetsockoptInt(fds[0], unix.IPPROTO_UDP, unix.UDP_SEGMENT); err != nil {
-			t.Skipf("kernel has no UDP segmentation offload: %v", err)
+		got, gso := r.read(t)
+		switch {
+		case !noOffload && r.noGSO:
+			t.Skip("kernel has no UDP segmentation offload")
+		case !noOffload && (got != n*size || gso != size):
+			t.Errorf("default transport: first read %d bytes, segment %d; want one %d-byte GSO datagram of %d-byte segments", got, gso, n*size, size)
+		case noOffload && got != size:
+			t.Errorf("DisableOffload: first read %d bytes, want a single %d-byte datagram", got, size)
 		}
-	}
-	if got := send(on); !bytes.Equal(got, second) {
-		t.Error("default transport did not coalesce the batch with GSO")
-	}
-	off := newTestPlain(t, PlainConfig{DisableOffload: true})
-	if got := send(off); !bytes.Equal(got, make([]byte, size)) {
-		t.Error("DisableOffload transport wrote into the spare capacity after a packet")
 	}
 }

@@ -56,14 +56,14 @@ func (p *Plain) receive(fn conn.ReceiveFunc, r Receiver) {
 		backoff = 0
 		k, bytes := 0, 0
 		for i := 0; i < got; i++ {
-			ep, ok := eps[i].(*conn.StdNetEndpoint)
+			ap, ok := endpointAddr(eps[i])
 			eps[i] = nil
 			if sizes[i] == 0 || !ok {
 				continue
 			}
 			out[k] = bufs[i]
 			outSizes[k] = sizes[i]
-			from[k] = netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
+			from[k] = ap
 			bytes += sizes[i]
 			k++
 		}

@@ -5,9 +5,9 @@ package encap
 // Send runs on the caller's goroutine (any number at once): it looks up the
 // cached endpoint for dst (read lock, write lock only for a new dst), slices
 // the packets out of the caller's buffers into a pooled scratch slice and
-// hands them to the bind, which coalesces equal-sized runs into GSO sends
-// (appending into the first packet's spare capacity) and issues sendmmsg.
-// Nothing here allocates once dst's endpoint is cached.
+// hands them to the bind, which sends equal-sized runs as GSO datagrams
+// gathered straight from the packets, with sendmmsg. Nothing here
+// allocates once dst's endpoint is cached.
 
 import (
 	"errors"
@@ -18,19 +18,20 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 )
 
-// maxCachedEndpoints bounds the endpoint cache; destinations come from
-// gossip, so their number is not ours to trust. The cache is emptied when
-// full, which costs one allocation per destination afterwards.
+// maxCachedEndpoints bounds an endpoint cache (the plain transport's, and
+// the bind's for senders); addresses come from gossip or the network, so
+// their number is not ours to trust. A full cache is emptied, which costs
+// one allocation per address afterwards.
 const maxCachedEndpoints = 4096
 
 // endpointCache maps destinations to bind endpoints so Send does not build
 // one per call.
 type endpointCache struct {
 	mu  sync.RWMutex
-	eps map[netip.AddrPort]*conn.StdNetEndpoint
+	eps map[netip.AddrPort]conn.Endpoint
 }
 
-func (c *endpointCache) get(dst netip.AddrPort) *conn.StdNetEndpoint {
+func (c *endpointCache) get(dst netip.AddrPort) conn.Endpoint {
 	c.mu.RLock()
 	ep := c.eps[dst]
 	c.mu.RUnlock()
@@ -45,7 +46,7 @@ func (c *endpointCache) get(dst netip.AddrPort) *conn.StdNetEndpoint {
 	if len(c.eps) >= maxCachedEndpoints {
 		clear(c.eps)
 	}
-	ep = &conn.StdNetEndpoint{AddrPort: dst}
+	ep = newBindEndpoint(dst)
 	c.eps[dst] = ep
 	return ep
 }
@@ -81,8 +82,8 @@ func (p *Plain) Send(bufs [][]byte, offset int, dst netip.AddrPort) error {
 		}
 		pkt := b[offset:]
 		if p.noOffload {
-			// No spare capacity means nothing to coalesce into: one
-			// datagram per message, no GSO.
+			// Without spare capacity a bind that coalesces by copying (the
+			// standard one, off Linux) has nothing to coalesce into.
 			pkt = pkt[:len(pkt):len(pkt)]
 		}
 		pkts[i] = pkt

@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 )
 
@@ -75,10 +74,7 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 			return nil, fmt.Errorf("wireguard transport: %w", err)
 		}
 	}
-	var bind conn.Bind = conn.NewStdNetBind()
-	if s.noGSO {
-		bind = noGSOBind{bind}
-	}
+	bind := newBind(s.noGSO)
 	w.batch = bind.BatchSize()
 	w.rxScratch.New = func() any { return newWGRxScratch(w.batch) }
 	w.tun = newWGTUN(s.name, s.mtu, w.batch, w.deliver)
@@ -114,11 +110,6 @@ func (w *WireGuard) start(s wgSettings) error {
 		return err
 	}
 	w.port = state.listenPort
-	if s.noGSO {
-		if err := disableGRO(w.port); err != nil {
-			return fmt.Errorf("cannot turn off UDP receive offload on port %d: %w", w.port, err)
-		}
-	}
 	return nil
 }
 

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vishvananda/netns"
 
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
@@ -25,6 +28,33 @@ type stockPeer struct {
 	port uint16
 }
 
+// nsBind opens its sockets in one network namespace whichever goroutine
+// asks: wireguard-go reopens its bind from its own goroutines too (on the
+// TUN's "up" event), which run in the host's namespace.
+type nsBind struct {
+	conn.Bind
+	ns netns.NsHandle
+}
+
+func (b nsBind) Open(port uint16) (fns []conn.ReceiveFunc, actual uint16, err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer orig.Close()
+	if err := netns.Set(b.ns); err != nil {
+		return nil, 0, err
+	}
+	defer func() {
+		if rerr := netns.Set(orig); rerr != nil {
+			panic(rerr) // never hand this thread back in the wrong namespace
+		}
+	}()
+	return b.Bind.Open(port)
+}
+
 // newStockPeer starts wg0 in the calling thread's namespace with one peer,
 // the meshnet transport mine.
 func newStockPeer(t *testing.T, mine *wgNode) *stockPeer {
@@ -36,7 +66,12 @@ func newStockPeer(t *testing.T, mine *wgNode) *stockPeer {
 	if err != nil {
 		t.Fatalf("creating TUN wg0: %v", err)
 	}
-	s.dev = device.NewDevice(tdev, conn.NewStdNetBind(), device.NewLogger(device.LogLevelSilent, ""))
+	here, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { here.Close() })
+	s.dev = device.NewDevice(tdev, nsBind{conn.NewStdNetBind(), here}, device.NewLogger(device.LogLevelSilent, ""))
 	t.Cleanup(s.dev.Close)
 	err = s.dev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=0\npublic_key=%x\nendpoint=127.0.0.1:%d\nallowed_ip=%s/128\n",
 		s.key.UAPIHex(), mine.pub, mine.w.LocalPort(), mine.vtep))

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-	"golang.zx2c4.com/wireguard/conn"
 )
 
 func TestWireGuardDisableOffloadTurnsOffGRO(t *testing.T) {
@@ -25,34 +24,6 @@ func TestWireGuardDisableOffloadTurnsOffGRO(t *testing.T) {
 			if v != tc.want {
 				t.Errorf("DisableOffload=%v: UDP_GRO = %d, want %d", tc.noOffload, v, tc.want)
 			}
-		}
-	}
-}
-
-// spareBind records how much spare capacity each sent buffer has.
-type spareBind struct {
-	conn.Bind
-	spare []int
-}
-
-func (b *spareBind) Send(bufs [][]byte, _ conn.Endpoint) error {
-	for _, p := range bufs {
-		b.spare = append(b.spare, cap(p)-len(p))
-	}
-	return nil
-}
-
-// TestNoGSOBind: with no spare capacity the standard bind has nothing to
-// coalesce into, so every packet is its own datagram.
-func TestNoGSOBind(t *testing.T) {
-	rec := &spareBind{}
-	bufs := [][]byte{make([]byte, 100, 1000), make([]byte, 100, 1000)}
-	if err := (noGSOBind{rec}).Send(bufs, nil); err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range rec.spare {
-		if s != 0 || len(bufs[i]) != 100 {
-			t.Errorf("buffer %d reached the bind with %d bytes and %d spare, want 100 and 0", i, len(bufs[i]), s)
 		}
 	}
 }
