@@ -14,6 +14,10 @@ import (
 	"meshnet.dev/meshnet/node/api"
 )
 
+// controlIdleTimeout bounds how long the control API keeps an idle
+// keep-alive connection.
+const controlIdleTimeout = 30 * time.Second
+
 // serveControl serves the control API on the state directory's unix socket
 // and returns a function that stops it and removes the socket.
 func (n *Node) serveControl() (func(), error) {
@@ -33,7 +37,9 @@ func (n *Node) serveControl() (func(), error) {
 	}
 	mux := http.NewServeMux()
 	n.routes(mux)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Idle connections are closed: clients that keep them alive and
+	// forget them would otherwise hold descriptors for the daemon's life.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: controlIdleTimeout}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
