@@ -128,7 +128,7 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		var addrs, live []string
+		var addrs []string
 		alive := 0
 		for _, m := range n.db.Members() {
 			switch m.State {
@@ -136,16 +136,7 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 				addrs = append(addrs, m.Addr.String())
 			case gossip.StateAlive, gossip.StateSuspect:
 				alive++
-				if m.Name != n.spec.name && len(live) < maxSeeds {
-					live = append(live, m.Addr.String())
-				}
 			}
-		}
-		if len(live) > 0 {
-			n.mu.Lock()
-			n.seeds = live
-			n.mu.Unlock()
-			n.persist()
 		}
 		if alive <= 1 {
 			addrs = append(addrs, n.spec.join...)
@@ -161,6 +152,26 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 			n.log.Info("reconnected to members", "answered", k)
 		}
 	}
+}
+
+// rememberSeeds keeps the addresses of live members for the next start, so
+// a restarted node finds its cluster without a join list. Called by the
+// reconciler, which runs on every membership change; an empty list (this
+// node alone) keeps the previous one.
+func (n *Node) rememberSeeds() {
+	var live []string
+	for _, m := range n.db.Members() {
+		if m.Name != n.spec.name && (m.State == gossip.StateAlive || m.State == gossip.StateSuspect) && len(live) < maxSeeds {
+			live = append(live, m.Addr.String())
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	n.mu.Lock()
+	n.seeds = live
+	n.mu.Unlock()
+	n.persist()
 }
 
 // markJoined lets the node define networks from its config: at once when it

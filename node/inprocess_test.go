@@ -259,3 +259,17 @@ func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A node remembers its live peers as seeds as soon as it sees them, not
+// on the next reconnect tick, so a restart right after joining finds the
+// cluster.
+func TestSeedsRememberedOnJoin(t *testing.T) {
+	c := newFakeCluster(t, 2)
+	want := c.hosts[0].gossip.Addr().String()
+	poll(t, 5*time.Second, "host2 remembering host1 as a seed", func() bool {
+		n := c.hosts[1].node
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return len(n.seeds) == 1 && n.seeds[0] == want
+	})
+}

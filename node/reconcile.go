@@ -81,6 +81,7 @@ func (n *Node) reconcile() {
 	n.mu.Lock()
 	n.report = rep
 	n.mu.Unlock()
+	n.rememberSeeds()
 }
 
 // clusterDefs reads and resolves every network definition.
