@@ -4,7 +4,14 @@
 #   make test   install what the tests need and run every test
 #
 # Both install their own dependencies (Debian packages, Go tools) when they
-# run as root on a fresh machine.
+# run as root on a fresh machine. Also:
+#
+#   make install      binary, config, systemd unit, state dir, completions, docs
+#   make bench        data path against raw veth, kernel VXLAN, wireguard-go
+#   make sim          gossip simulator (docs/SCALE.md)
+#   make chaos/soak   reliability suites (docs/RELIABILITY.md)
+#   make fuzz         every fuzz target for FUZZTIME
+#   make docs         regenerate docs/CONFIG.md
 
 GO        ?= go
 BIN       := bin
@@ -73,6 +80,38 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+# Install for a system service (configs/meshnet.service) or `meshnet up -d`.
+# An existing /etc/meshnet/meshnet.yaml and the state directory's contents
+# are never overwritten; uninstall leaves both. DESTDIR stages a package.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+COMPLETIONS := $(DESTDIR)$(PREFIX)/share
+.PHONY: install uninstall
+install: build
+	install -D -m 0755 $(BIN)/meshnet $(DESTDIR)$(PREFIX)/bin/meshnet
+	install -d -m 0755 $(DESTDIR)/etc/meshnet
+	@if [ -e $(DESTDIR)/etc/meshnet/meshnet.yaml ]; then \
+		echo "keeping $(DESTDIR)/etc/meshnet/meshnet.yaml (the shipped one is configs/meshnet.yaml)"; \
+	else install -m 0640 configs/meshnet.yaml $(DESTDIR)/etc/meshnet/meshnet.yaml; fi
+	install -d -m 0755 $(DESTDIR)/etc/systemd/system
+	sed 's|/usr/local/|$(PREFIX)/|g' configs/meshnet.service > $(DESTDIR)/etc/systemd/system/meshnet.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/meshnet.service
+	install -d -m 0700 $(DESTDIR)/var/lib/meshnet
+	install -d -m 0755 $(COMPLETIONS)/bash-completion/completions $(COMPLETIONS)/zsh/site-functions $(COMPLETIONS)/fish/vendor_completions.d
+	$(BIN)/meshnet completion bash > $(COMPLETIONS)/bash-completion/completions/meshnet
+	$(BIN)/meshnet completion zsh > $(COMPLETIONS)/zsh/site-functions/_meshnet
+	$(BIN)/meshnet completion fish > $(COMPLETIONS)/fish/vendor_completions.d/meshnet.fish
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/doc/meshnet
+	install -m 0644 docs/*.md $(wildcard docs/*.svg) configs/grafana-meshnet.json $(DESTDIR)$(PREFIX)/share/doc/meshnet/
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "installed; next: edit /etc/meshnet/meshnet.yaml, then \`systemctl enable --now meshnet\` (or \`meshnet up -d -c /etc/meshnet/meshnet.yaml\`)"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/meshnet $(DESTDIR)/etc/systemd/system/meshnet.service
+	rm -f $(COMPLETIONS)/bash-completion/completions/meshnet $(COMPLETIONS)/zsh/site-functions/_meshnet $(COMPLETIONS)/fish/vendor_completions.d/meshnet.fish
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/meshnet
+	@echo "left in place: /etc/meshnet (configuration) and /var/lib/meshnet (keys and state)"
 
 # Data path benchmark: meshnet against raw veth, kernel VXLAN and
 # wireguard-go on one pair of namespaces, in one run (docs/PERFORMANCE.md).
