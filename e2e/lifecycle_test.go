@@ -146,3 +146,24 @@ func TestSecondDaemonGetsClearError(t *testing.T) {
 	}
 	ping(t, hosts[0], overlayIP(0), 1) // the first daemon is unharmed
 }
+
+// `meshnet down` returns only once the daemon has let go of its ports and
+// devices: an `up -d` right after it starts cleanly, every time.
+func TestDownThenUpAtOnce(t *testing.T) {
+	_, hosts := newLab(t, 2)
+	ms := startAll(t, hosts, staticConfigs(hosts, "tap"))
+	h, m := hosts[0], ms[0]
+	t.Cleanup(func() { h.Run(bin.meshnet, "down", "--state-dir", m.StateDir) })
+	for i := range 3 {
+		if out, err := h.Run(bin.meshnet, "down", "--state-dir", m.StateDir); err != nil {
+			t.Fatalf("down %d: %v\n%s", i, err, out)
+		}
+		if out, err := h.Run(bin.meshnet, "up", "-d", "-c", m.Config); err != nil {
+			t.Fatalf("up -d right after down (%d): %v\n%s", i, err, out)
+		}
+		if _, err := m.WaitNetworks(20*time.Second, "blue"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ping(t, h, overlayIP(1), 2)
+}

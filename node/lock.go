@@ -43,3 +43,24 @@ func (l *stateLock) release() {
 	l.f.Truncate(0)
 	l.f.Close()
 }
+
+// StateDirInUse reports whether a daemon holds dir's state lock. A daemon
+// releases it last, after its devices, sockets and ports are gone, so a
+// new daemon can start on dir once this reports false.
+func StateDirInUse(dir string) (bool, error) {
+	f, err := os.Open(filepath.Join(dir, "meshnet.lock"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	switch err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); {
+	case err == nil:
+		return false, nil // closing f drops the shared lock
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return true, nil
+	default:
+		return false, err
+	}
+}

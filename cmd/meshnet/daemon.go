@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"
 )
 
@@ -81,8 +82,16 @@ delete its entries at once, and removes its devices and sockets.`,
 			if err := c.Do(ctx, "POST", "/v1/shutdown", nil, nil); err != nil {
 				return err
 			}
+			// Done when the daemon has released its state lock, which it
+			// does last: its ports and devices are free for a new `up`.
+			// Without access to the lock file, the socket going is the sign.
 			for {
-				if _, err := os.Stat(g.socketPath()); errors.Is(err, os.ErrNotExist) {
+				inUse, err := node.StateDirInUse(g.stateDir)
+				if err != nil {
+					_, serr := os.Stat(g.socketPath())
+					inUse = !errors.Is(serr, os.ErrNotExist)
+				}
+				if !inUse {
 					fmt.Fprintf(g.stdout, "meshnet %s (pid %d) stopped\n", st.Node.Name, st.Node.PID)
 					return nil
 				}

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // commandsOf lists every command path of the CLI, e.g. "service create".
@@ -79,4 +83,22 @@ func TestCompletionScriptsGenerate(t *testing.T) {
 			t.Fatalf("completion %s: a %d-byte script", shell, stdout.Len())
 		}
 	}
+}
+
+// Flag help must not contain backquotes: pflag takes a backquoted word as
+// the flag's argument name, which garbled `up --help`.
+func TestFlagUsageNamesArguments(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			name, _ := pflag.UnquoteUsage(f)
+			if strings.Contains(name, " ") {
+				t.Errorf("%s --%s: argument name %q (a backquoted phrase in its usage)", c.CommandPath(), f.Name, name)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot(&globals{stdout: io.Discard, stderr: io.Discard}))
 }

@@ -52,11 +52,15 @@ With -d it runs in the background; 'meshnet down' stops it.`,
 		Example: `  # first node: start a cluster and define a network
   meshnet up -c /etc/meshnet/meshnet.yaml
 
-  # any other node: join through the first and attach to "blue"
+  # any other node, the first time: join with a token (from meshnet token
+  # on the first node) and attach to "blue"
+  meshnet up --token TOKEN --network blue
+
+  # a member restarting: its keys are in the state directory
   meshnet up --join 192.0.2.10 --network blue
 
   # with a static address on blue
-  meshnet up --join 192.0.2.10 --network blue=10.42.0.7
+  meshnet up --token TOKEN --network blue=10.42.0.7
 
   # unprivileged, in a userspace stack, with a SOCKS5 proxy on 127.0.0.1:1080
   meshnet up --userspace --token TOKEN --network blue --expose tcp:8080`,
@@ -96,7 +100,7 @@ With -d it runs in the background; 'meshnet down' stops it.`,
 	}
 	fl := c.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "configuration file (YAML); flags override it")
-	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background (log in <state-dir>/meshnet.log); stop with `meshnet down`")
+	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background (log in <state-dir>/meshnet.log); stop with meshnet down")
 	fl.StringVar(&f.name, "name", "", "node name (default: host name)")
 	fl.StringSliceVar(&f.join, "join", nil, "gossip address(es) of cluster nodes, IP or IP:port")
 	fl.StringSliceVar(&f.networks, "network", nil, "network(s) to attach to, NAME or NAME=IP")
@@ -105,8 +109,8 @@ With -d it runs in the background; 'meshnet down' stops it.`,
 	fl.IntVar(&f.port, "vxlan-port", 0, "UDP port for VXLAN (default 4789)")
 	fl.IntVar(&f.gossip, "gossip-port", 0, "gossip port (default 7946)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
-	fl.StringVar(&f.token, "token", "", "join token from `meshnet token` on an admin node")
-	fl.StringVar(&f.device, "device", "", "run the (single) network on this existing device, e.g. one from `meshnet device create`")
+	fl.StringVar(&f.token, "token", "", "join `TOKEN` printed by meshnet token on an admin node")
+	fl.StringVar(&f.device, "device", "", "run the (single) network on the existing device `NAME` (see meshnet device create)")
 	fl.BoolVar(&f.user, "userspace", false, "run networks in an unprivileged userspace stack (no root, no TAP/TUN)")
 	fl.StringArrayVar(&f.forwards, "forward", nil, "userspace: relay a local port into the overlay, tcp:LOCALPORT:NAME_OR_IP:PORT (or udp:)")
 	fl.StringArrayVar(&f.exposes, "expose", nil, "userspace: make a local service reachable on the overlay, tcp:PORT or tcp:OVERLAYPORT:LOCALPORT")
