@@ -48,28 +48,15 @@ func (d *DB) transport() (memberlist.NodeAwareTransport, error) {
 	return newCountingTransport(inner, &d.stats.transport, g), nil
 }
 
-// netTransport binds UDP and TCP on BindAddr:BindPort. With port 0 it
-// retries, since the free port the kernel picks for TCP may be taken for
-// UDP.
-func (d *DB) netTransport() (*memberlist.NetTransport, error) {
-	cfg := &memberlist.NetTransportConfig{
-		BindAddrs: []string{d.cfg.BindAddr},
-		BindPort:  d.cfg.BindPort,
-		Logger:    log.New(d.mlLog, "", 0),
+// netTransport binds UDP and TCP on BindAddr:BindPort (nettransport.go).
+func (d *DB) netTransport() (*netTransport, error) {
+	logf := log.New(d.mlLog, "", 0).Printf
+	nt, err := listenNet(d.cfg.BindAddr, d.cfg.BindPort, func() { d.stats.drop(dropOversized, 1) }, logf)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: listening on %s port %d: %w (is the port free and the address local?)", d.cfg.BindAddr, d.cfg.BindPort, err)
 	}
-	tries := 1
 	if d.cfg.BindPort == 0 {
-		tries = 10
+		d.cfg.BindPort = nt.port()
 	}
-	var err error
-	for range tries {
-		var nt *memberlist.NetTransport
-		if nt, err = memberlist.NewNetTransport(cfg); err == nil {
-			if d.cfg.BindPort == 0 {
-				d.cfg.BindPort = nt.GetAutoBindPort()
-			}
-			return nt, nil
-		}
-	}
-	return nil, fmt.Errorf("gossip: listening on %s port %d: %w (is the port free and the address local?)", d.cfg.BindAddr, d.cfg.BindPort, err)
+	return nt, nil
 }

@@ -1,0 +1,198 @@
+package gossip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// netTransport is memberlist's transport over real sockets: UDP for
+// packets, TCP for streams, on one port. It differs from memberlist's own
+// NetTransport in what it costs a stranger to send junk: that one reads
+// every datagram into a fresh 64 KiB buffer, so a flood of junk turned into
+// gigabytes a second of garbage and a heap several times its size. This one
+// reads into one reused buffer, drops datagrams no member ever sends before
+// copying anything, and copies the rest into a buffer of their own size.
+type netTransport struct {
+	udp       *net.UDPConn
+	tcp       *net.TCPListener
+	packetCh  chan *memberlist.Packet
+	streamCh  chan net.Conn
+	oversized func() // counts a dropped datagram
+	log       func(format string, args ...any)
+	closed    atomic.Bool
+	stop      chan struct{} // closed by Shutdown
+	wg        sync.WaitGroup
+}
+
+const (
+	// maxGossipPacket bounds the datagrams accepted: memberlist never
+	// sends one larger than its UDPBufferSize (1400 bytes) plus label, CRC
+	// and encryption overheads.
+	maxGossipPacket = 2048
+	// udpReadBuffer is the socket receive buffer asked for, so bursts of
+	// gossip are not dropped by the kernel while the reader is busy.
+	udpReadBuffer = 2 << 20
+)
+
+// listenNet binds UDP and TCP on addr:port. With port 0 the kernel picks a
+// TCP port and UDP is bound to the same one, retried a few times since the
+// UDP port may be taken.
+func listenNet(addr string, port int, oversized func(), log func(string, ...any)) (*netTransport, error) {
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return nil, fmt.Errorf("bind address %q is not an IP address", addr)
+	}
+	tries := 1
+	if port == 0 {
+		tries = 10
+	}
+	var err error
+	for range tries {
+		var tcp *net.TCPListener
+		if tcp, err = net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: port}); err != nil {
+			continue
+		}
+		p := tcp.Addr().(*net.TCPAddr).Port
+		var udp *net.UDPConn
+		if udp, err = net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: p}); err != nil {
+			tcp.Close()
+			continue
+		}
+		_ = udp.SetReadBuffer(udpReadBuffer) // best effort: the kernel may cap it
+		t := &netTransport{
+			udp: udp, tcp: tcp,
+			packetCh:  make(chan *memberlist.Packet),
+			streamCh:  make(chan net.Conn),
+			oversized: oversized,
+			log:       log,
+			stop:      make(chan struct{}),
+		}
+		t.wg.Add(2)
+		go t.readPackets()
+		go t.acceptStreams()
+		return t, nil
+	}
+	return nil, err
+}
+
+// port is the port both sockets are bound to.
+func (t *netTransport) port() int { return t.tcp.Addr().(*net.TCPAddr).Port }
+
+func (t *netTransport) readPackets() {
+	defer t.wg.Done()
+	buf := make([]byte, maxGossipPacket+1) // one more: a full read means too long
+	for {
+		n, from, err := t.udp.ReadFromUDP(buf)
+		ts := time.Now()
+		if err != nil {
+			if t.closed.Load() {
+				return
+			}
+			t.log("[ERR] memberlist: Error reading UDP packet: %v", err)
+			continue
+		}
+		if n > maxGossipPacket {
+			t.oversized()
+			continue
+		}
+		if n < 1 {
+			t.log("[ERR] memberlist: UDP packet too short (%d bytes) from=%s", n, from)
+			continue
+		}
+		p := &memberlist.Packet{Buf: append([]byte(nil), buf[:n]...), From: from, Timestamp: ts}
+		select {
+		case t.packetCh <- p:
+		case <-t.stop:
+			return
+		}
+	}
+}
+
+func (t *netTransport) acceptStreams() {
+	defer t.wg.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := t.tcp.AcceptTCP()
+		if err != nil {
+			if t.closed.Load() {
+				return
+			}
+			// Out of descriptors, typically: wait rather than spin.
+			t.log("[ERR] memberlist: Error accepting TCP connection: %v", err)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		select {
+		case t.streamCh <- c:
+		case <-t.stop:
+			c.Close()
+			return
+		}
+	}
+}
+
+var errNoAdvertise = errors.New("no advertise address: set one, or bind to a specific address")
+
+// FinalAdvertiseAddr is the given address, or the bound one.
+func (t *netTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, error) {
+	if ip != "" {
+		a := net.ParseIP(ip)
+		if a == nil {
+			return nil, 0, fmt.Errorf("advertise address %q is not an IP address", ip)
+		}
+		if a4 := a.To4(); a4 != nil {
+			a = a4
+		}
+		return a, port, nil
+	}
+	bound := t.tcp.Addr().(*net.TCPAddr).IP
+	if bound.IsUnspecified() {
+		return nil, 0, errNoAdvertise
+	}
+	return bound, t.port(), nil
+}
+
+func (t *netTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return time.Time{}, err
+	}
+	_, err = t.udp.WriteTo(b, ua)
+	return time.Now(), err
+}
+
+func (t *netTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	return t.WriteTo(b, a.Addr)
+}
+
+func (t *netTransport) PacketCh() <-chan *memberlist.Packet { return t.packetCh }
+
+func (t *netTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, timeout)
+}
+
+func (t *netTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	return t.DialTimeout(a.Addr, timeout)
+}
+
+func (t *netTransport) StreamCh() <-chan net.Conn { return t.streamCh }
+
+// Shutdown closes both sockets and waits for the loops to end.
+func (t *netTransport) Shutdown() error {
+	if t.closed.Swap(true) {
+		return nil
+	}
+	close(t.stop)
+	t.tcp.Close()
+	t.udp.Close()
+	t.wg.Wait()
+	return nil
+}
