@@ -142,14 +142,14 @@ func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
 	var dev tun.Device
 	var err error
 	if ds.TUN {
-		cfg := tun.DefaultTUNConfig(ds.Name, ds.MAC)
+		cfg := n.spec.perf.tunConfig(tun.DefaultTUNConfig(ds.Name, ds.MAC))
 		cfg.MTU, cfg.Prefixes = ds.MTU, []netip.Prefix{ds.Subnet}
 		if existing {
 			cfg.MTU = 0
 		}
 		dev, err = tun.CreateTUN(cfg, ds.Neighbors)
 	} else {
-		cfg := tun.DefaultTAPConfig(ds.Name)
+		cfg := n.spec.perf.tapConfig(tun.DefaultTAPConfig(ds.Name))
 		cfg.MTU, cfg.MAC = ds.MTU, ds.MAC
 		if existing {
 			cfg.MTU, cfg.MAC = 0, tun.MAC{}
@@ -160,6 +160,7 @@ func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
 		return nil, err
 	}
 	name := dev.Name()
+	n.logOffloads(dev, name)
 	if existing {
 		n.log.Info("using existing device as it is", "device", name, "mtu", dev.MTU(), "mac", FormatMAC(dev.HardwareAddr()))
 		return dev, nil

@@ -64,6 +64,8 @@ type Config struct {
 	Peers []PeerConfig `yaml:"peers"`
 	// Log controls logging.
 	Log LogConfig `yaml:"log"`
+	// Performance switches the data path's optimisations (perf_config.go).
+	Performance PerformanceConfig `yaml:"performance"`
 }
 
 // UnderlayConfig is the node's presence on the underlay network.

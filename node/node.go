@@ -183,6 +183,11 @@ func (n *Node) Table() *routing.Table { return n.table }
 // when Run returns, and the node has left the cluster.
 func (n *Node) Run(ctx context.Context) error {
 	n.started = time.Now()
+	stopProfile, err := n.startCPUProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	var cleanups []func()
 	defer func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
@@ -245,7 +250,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	cleanups = append(cleanups, func() { n.health.Close() })
-	fc := routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: lbHook{n.balancer}}
+	fc := n.spec.perf.forwarderConfig(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: lbHook{n.balancer}})
 	if n.secure != nil {
 		fc.Secure = n.secure
 	}
@@ -338,7 +343,7 @@ func (n *Node) openTransport() error {
 		n.plain = n.opts.Plain
 		return nil
 	}
-	p, err := encap.NewPlain(encap.PlainConfig{Port: n.spec.vxlanPort, Logger: n.log})
+	p, err := encap.NewPlain(n.spec.perf.plainConfig(encap.PlainConfig{Port: n.spec.vxlanPort, Logger: n.log}))
 	if err != nil {
 		return err
 	}

@@ -29,14 +29,14 @@ func (n *Node) openSecure() error {
 		mtu = n.underlayMTU() - 80
 	}
 	mtu = min(mtu, encap.WireGuardMaxMTU) // loopback underlays report 64 KiB
-	cfg := encap.WireGuardConfig{
+	cfg := n.spec.perf.wireGuardConfig(encap.WireGuardConfig{
 		Port:          n.spec.wgPort,
 		PrivateKey:    n.keys.node,
 		VTEP:          n.vtep(),
 		InterfaceName: n.spec.wgIface,
 		MTU:           mtu,
 		Logger:        n.log,
-	}
+	})
 	wg, err := encap.NewWireGuard(cfg)
 	if err != nil && os.Geteuid() != 0 {
 		// An unprivileged node may not write /var/run/wireguard (systemd's

@@ -52,6 +52,7 @@ type spec struct {
 	peers     []peerSpec
 	logLevel  slog.Level
 	logJSON   bool
+	perf      perfSpec
 }
 
 // dnsSpec is the validated DNS configuration.
@@ -127,6 +128,7 @@ func (c Config) validate() (*spec, error) {
 	}
 	s.vxlanPort = uint16(c.Underlay.VXLANPort)
 	s.gossip = c.Gossip
+	s.perf = c.Performance.validate(bad)
 	validateGossip(c.Gossip, bad)
 	s.token = c.Token
 	if c.TokenFile != "" {

@@ -1,0 +1,106 @@
+package node
+
+import (
+	"path/filepath"
+
+	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/routing"
+	"meshnet.dev/meshnet/tun"
+)
+
+// PerformanceConfig switches the data path's optimisations. Each is on by
+// default where the kernel supports it (devices and sockets probe for
+// themselves at start and use what the kernel grants); a switch turns one
+// off for a kernel, NIC or driver where it misbehaves. docs/PERFORMANCE.md
+// has what each is worth.
+type PerformanceConfig struct {
+	// DeviceOffload opens TAP and TUN devices with the virtio-net header:
+	// the kernel hands over TCP super-frames of up to 64 KiB that meshnet
+	// cuts into MTU-sized frames itself, and writes coalesce the segments
+	// of a flow back into one. Off: the kernel segments and checksums every
+	// frame and writes are one frame each. Default true.
+	DeviceOffload *bool `yaml:"device_offload"`
+	// CoalesceUDP also coalesces equal-sized UDP datagrams of a flow on
+	// device writes (Linux 6.2+). Default false: the kernel cuts them up
+	// again for sockets that did not ask for UDP GRO, and the bursts cost
+	// more at a busy receiver than the saved writes gain.
+	CoalesceUDP bool `yaml:"coalesce_udp"`
+	// UDPOffload uses UDP segmentation (GSO) when sending and generic
+	// receive offload (GRO) when receiving on the VXLAN and WireGuard
+	// sockets. Off: one datagram per message. Some kernels and NICs break
+	// UDP GSO under VXLAN; the sockets fall back by themselves when the
+	// kernel refuses GSO with EIO, this switch is for the silent cases.
+	// Default true.
+	UDPOffload *bool `yaml:"udp_offload"`
+	// ChecksumOffload derives the encrypted transport's inner UDP checksum
+	// from the checksum of the TCP or UDP segment it carries, reading only
+	// headers (the kernel's local checksum offload). Off: every byte is
+	// summed. Both give the same checksum. Default true.
+	ChecksumOffload *bool `yaml:"checksum_offload"`
+	// TrustAuthenticated writes frames that WireGuard authenticated to the
+	// device without verifying their TCP/UDP checksums again, and tells
+	// the kernel so, as kernel WireGuard does. Off: checksums are verified
+	// before coalescing and by the kernel. Default true.
+	TrustAuthenticated *bool `yaml:"trust_authenticated"`
+	// CPUProfile, if set, is a file the daemon writes a CPU profile to
+	// (pprof format, `go tool pprof meshnet FILE`) from start until it
+	// exits. Profiling costs a few percent of CPU. Default "" (off).
+	CPUProfile string `yaml:"cpu_profile"`
+}
+
+// perfSpec is a validated PerformanceConfig.
+type perfSpec struct {
+	deviceOffload, coalesceUDP, udpOffload bool
+	checksumOffload, trustAuthenticated    bool
+	cpuProfile                             string
+}
+
+// on reads an optional switch that defaults to on.
+func on(b *bool) bool { return b == nil || *b }
+
+// validate checks the section and returns its typed form.
+func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) perfSpec {
+	if p.CPUProfile != "" && !filepath.IsAbs(p.CPUProfile) {
+		bad("performance.cpu_profile", p.CPUProfile, "must be an absolute path", "for example /var/lib/meshnet/cpu.pprof")
+	}
+	return perfSpec{
+		deviceOffload:      on(p.DeviceOffload),
+		coalesceUDP:        p.CoalesceUDP,
+		udpOffload:         on(p.UDPOffload),
+		checksumOffload:    on(p.ChecksumOffload),
+		trustAuthenticated: on(p.TrustAuthenticated),
+		cpuProfile:         p.CPUProfile,
+	}
+}
+
+// tapConfig applies the device switches to a TAP's config.
+func (p perfSpec) tapConfig(c tun.TAPConfig) tun.TAPConfig {
+	c.DisableOffload, c.CoalesceUDP = !p.deviceOffload, p.coalesceUDP
+	return c
+}
+
+// tunConfig applies the device switches to a TUN's config.
+func (p perfSpec) tunConfig(c tun.TUNConfig) tun.TUNConfig {
+	c.DisableOffload, c.CoalesceUDP = !p.deviceOffload, p.coalesceUDP
+	return c
+}
+
+// plainConfig applies the socket switches to the plain transport's config.
+func (p perfSpec) plainConfig(c encap.PlainConfig) encap.PlainConfig {
+	c.DisableOffload = !p.udpOffload
+	return c
+}
+
+// wireGuardConfig applies the socket and checksum switches to the
+// encrypted transport's config.
+func (p perfSpec) wireGuardConfig(c encap.WireGuardConfig) encap.WireGuardConfig {
+	c.DisableOffload, c.FullInnerChecksum = !p.udpOffload, !p.checksumOffload
+	return c
+}
+
+// forwarderConfig applies the checksum-trust switch to the Forwarder's
+// config.
+func (p perfSpec) forwarderConfig(c routing.Config) routing.Config {
+	c.VerifyAuthenticated = !p.trustAuthenticated
+	return c
+}
