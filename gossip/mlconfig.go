@@ -50,8 +50,15 @@ func (d *DB) transport() (memberlist.NodeAwareTransport, error) {
 
 // netTransport binds UDP and TCP on BindAddr:BindPort (nettransport.go).
 func (d *DB) netTransport() (*netTransport, error) {
-	logf := log.New(d.mlLog, "", 0).Printf
-	nt, err := listenNet(d.cfg.BindAddr, d.cfg.BindPort, func() { d.stats.drop(dropOversized, 1) }, logf)
+	hooks := netHooks{
+		oversized: func() { d.stats.drop(dropOversized, 1) },
+		log:       log.New(d.mlLog, "", 0).Printf,
+	}
+	if d.keyring != nil {
+		hooks.auth = newPacketAuth(d.keyring)
+		hooks.rejected = func() { d.stats.drop(dropUndecryptable, 1) }
+	}
+	nt, err := listenNet(d.cfg.BindAddr, d.cfg.BindPort, hooks)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: listening on %s port %d: %w (is the port free and the address local?)", d.cfg.BindAddr, d.cfg.BindPort, err)
 	}

@@ -19,15 +19,14 @@ import (
 // reads into one reused buffer, drops datagrams no member ever sends before
 // copying anything, and copies the rest into a buffer of their own size.
 type netTransport struct {
-	udp       *net.UDPConn
-	tcp       *net.TCPListener
-	packetCh  chan *memberlist.Packet
-	streamCh  chan net.Conn
-	oversized func() // counts a dropped datagram
-	log       func(format string, args ...any)
-	closed    atomic.Bool
-	stop      chan struct{} // closed by Shutdown
-	wg        sync.WaitGroup
+	netHooks
+	udp      *net.UDPConn
+	tcp      *net.TCPListener
+	packetCh chan *memberlist.Packet
+	streamCh chan net.Conn
+	closed   atomic.Bool
+	stop     chan struct{} // closed by Shutdown
+	wg       sync.WaitGroup
 }
 
 const (
@@ -40,10 +39,20 @@ const (
 	udpReadBuffer = 2 << 20
 )
 
+// netHooks are what a netTransport reports to, and how it checks packets.
+type netHooks struct {
+	oversized func() // counts a datagram too large to be gossip
+	// auth, if set, drops datagrams not sealed with a gossip key;
+	// rejected counts them.
+	auth     *packetAuth
+	rejected func()
+	log      func(format string, args ...any)
+}
+
 // listenNet binds UDP and TCP on addr:port. With port 0 the kernel picks a
 // TCP port and UDP is bound to the same one, retried a few times since the
 // UDP port may be taken.
-func listenNet(addr string, port int, oversized func(), log func(string, ...any)) (*netTransport, error) {
+func listenNet(addr string, port int, hooks netHooks) (*netTransport, error) {
 	ip := net.ParseIP(addr)
 	if ip == nil {
 		return nil, fmt.Errorf("bind address %q is not an IP address", addr)
@@ -66,12 +75,11 @@ func listenNet(addr string, port int, oversized func(), log func(string, ...any)
 		}
 		_ = udp.SetReadBuffer(udpReadBuffer) // best effort: the kernel may cap it
 		t := &netTransport{
-			udp: udp, tcp: tcp,
-			packetCh:  make(chan *memberlist.Packet),
-			streamCh:  make(chan net.Conn),
-			oversized: oversized,
-			log:       log,
-			stop:      make(chan struct{}),
+			netHooks: hooks,
+			udp:      udp, tcp: tcp,
+			packetCh: make(chan *memberlist.Packet),
+			streamCh: make(chan net.Conn),
+			stop:     make(chan struct{}),
 		}
 		t.wg.Add(2)
 		go t.readPackets()
@@ -103,6 +111,10 @@ func (t *netTransport) readPackets() {
 		}
 		if n < 1 {
 			t.log("[ERR] memberlist: UDP packet too short (%d bytes) from=%s", n, from)
+			continue
+		}
+		if t.auth != nil && !t.auth.ok(buf[:n]) {
+			t.rejected()
 			continue
 		}
 		p := &memberlist.Packet{Buf: append([]byte(nil), buf[:n]...), From: from, Timestamp: ts}
