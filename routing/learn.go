@@ -42,11 +42,17 @@ func (p *Port) learn(n *Network, frame []byte) {
 	if ip.IsValid() && !n.Contains(ip) {
 		ip = netip.Addr{}
 	}
+	k := epKey{src, ip}
+	if p.knownOK && p.known == k {
+		return // confirmed earlier in this batch, against the same snapshot
+	}
 	if _, local, ok := n.LookupMAC(src); ok && local {
 		if !ip.IsValid() {
+			p.known, p.knownOK = k, true
 			return
 		}
 		if m, peer, ok := n.LookupIP(ip); ok && peer == nil && m == src {
+			p.known, p.knownOK = k, true
 			return
 		}
 	}
@@ -54,7 +60,6 @@ func (p *Port) learn(n *Network, frame []byte) {
 		clear(p.pending)
 		p.pendingFor = n
 	}
-	k := epKey{src, ip}
 	if _, ok := p.pending[k]; ok || len(p.pending) >= maxPendingLearn {
 		return
 	}

@@ -25,6 +25,23 @@ type Port struct {
 
 	pending    map[epKey]struct{} // sources reported but not yet in the table
 	pendingFor *Network
+
+	// Per-batch memo of the last lookups: the frames of a batch (a cut-up
+	// TCP super-frame above all) mostly share source and destination, and
+	// one snapshot serves the whole batch, so repeating a lookup changes
+	// nothing. Cleared at the start of every batch.
+	known   epKey // last source confirmed as a known local endpoint
+	knownOK bool
+	dst     dstMemo
+}
+
+// dstMemo is the last destination MAC looked up in a batch.
+type dstMemo struct {
+	mac   MAC
+	peer  *Peer
+	local bool
+	ok    bool
+	valid bool
 }
 
 // replyBufLen fits the largest locally generated reply (an NA) after the
@@ -78,6 +95,7 @@ func (p *Port) outbound(n int) {
 		return
 	}
 	p.grow(len(snap.peers))
+	p.knownOK, p.dst = false, dstMemo{}
 	hook := p.f.cfg.Hook
 	refilled := false
 	for i := range n {
@@ -104,7 +122,7 @@ func (p *Port) outbound(n int) {
 			p.Stats.Drops.Add(DropPolicy, 1)
 			continue
 		}
-		peer, local, ok := net.LookupMAC(dstMAC(frame))
+		peer, local, ok := p.lookupDst(net, dstMAC(frame))
 		switch {
 		case !ok:
 			p.Stats.Drops.Add(DropUnknownUnicast, 1)
@@ -117,6 +135,16 @@ func (p *Port) outbound(n int) {
 	}
 	p.flush(net)
 	p.flushReplies()
+}
+
+// lookupDst is net.LookupMAC, remembered for the rest of the batch.
+func (p *Port) lookupDst(net *Network, mac MAC) (*Peer, bool, bool) {
+	if d := &p.dst; d.valid && d.mac == mac {
+		return d.peer, d.local, d.ok
+	}
+	peer, local, ok := net.LookupMAC(mac)
+	p.dst = dstMemo{mac: mac, peer: peer, local: local, ok: ok, valid: true}
+	return peer, local, ok
 }
 
 // grow sizes the per-peer scratch for a snapshot with n peers; it allocates

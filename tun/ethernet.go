@@ -54,7 +54,19 @@ func newL3Framer(mac MAC, nb Neighbors, prefixes []netip.Prefix) l3Framer {
 // neither IPv4 nor IPv6 or shorter than its header. An unknown unicast
 // neighbour gets the all-zero destination, which the forwarder counts and
 // drops as unknown unicast.
-func (f *l3Framer) frame(b []byte) DropReason {
+func (f *l3Framer) frame(b []byte) DropReason { return f.frameMemo(b, nil) }
+
+// neighMemo remembers the last unicast neighbour lookup over a batch of
+// packets, which mostly go to one destination (a cut-up TCP super-packet
+// always does).
+type neighMemo struct {
+	ip  netip.Addr
+	mac MAC
+}
+
+// frameMemo is frame, looking unicast destinations up through m when
+// it is not nil.
+func (f *l3Framer) frameMemo(b []byte, m *neighMemo) DropReason {
 	if len(b) <= EthHeaderLen {
 		return DropNotIP
 	}
@@ -68,12 +80,12 @@ func (f *l3Framer) frame(b []byte) DropReason {
 		if len(pkt) < ipv4MinHeaderLen {
 			return DropNotIP
 		}
-		dst, etype = f.dst4([4]byte(pkt[16:20])), EtherTypeIPv4
+		dst, etype = f.dst4([4]byte(pkt[16:20]), m), EtherTypeIPv4
 	case 6:
 		if len(pkt) < ipv6HeaderLen {
 			return DropNotIP
 		}
-		dst, etype = f.dst6([16]byte(pkt[24:40])), EtherTypeIPv6
+		dst, etype = f.dst6([16]byte(pkt[24:40]), m), EtherTypeIPv6
 	default:
 		return DropNotIP
 	}
@@ -83,7 +95,7 @@ func (f *l3Framer) frame(b []byte) DropReason {
 	return DropNone
 }
 
-func (f *l3Framer) dst4(ip [4]byte) MAC {
+func (f *l3Framer) dst4(ip [4]byte, m *neighMemo) MAC {
 	a := binary.BigEndian.Uint32(ip[:])
 	if a == 0xffffffff {
 		return BroadcastMAC()
@@ -97,22 +109,29 @@ func (f *l3Framer) dst4(ip [4]byte) MAC {
 			return BroadcastMAC()
 		}
 	}
-	return f.lookup(netip.AddrFrom4(ip))
+	return f.lookup(netip.AddrFrom4(ip), m)
 }
 
-func (f *l3Framer) dst6(ip [16]byte) MAC {
+func (f *l3Framer) dst6(ip [16]byte, m *neighMemo) MAC {
 	if ip[0] == 0xff {
 		// RFC 2464: 33:33 and the low 32 bits of the group.
 		return MAC{0x33, 0x33, ip[12], ip[13], ip[14], ip[15]}
 	}
-	return f.lookup(netip.AddrFrom16(ip))
+	return f.lookup(netip.AddrFrom16(ip), m)
 }
 
-func (f *l3Framer) lookup(ip netip.Addr) MAC {
-	if mac, ok := f.nb.LookupMAC(ip); ok {
-		return mac
+func (f *l3Framer) lookup(ip netip.Addr, m *neighMemo) MAC {
+	if m != nil && m.ip == ip {
+		return m.mac
 	}
-	return MAC{}
+	mac, ok := f.nb.LookupMAC(ip)
+	if !ok {
+		mac = MAC{}
+	}
+	if m != nil {
+		m.ip, m.mac = ip, mac
+	}
+	return mac
 }
 
 // classifyFrame decides whether an Ethernet frame may be written to an L3

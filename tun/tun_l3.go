@@ -118,6 +118,7 @@ func (t *TUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 // batch over packets that are not IP (which a TUN should never hand us, so
 // the copy costs nothing in practice). It returns how many frames remain.
 func (t *TUN) frameAll(bufs [][]byte, sizes []int, offset int) int {
+	var memo neighMemo // a batch is read at one moment: a neighbour changing during it is as if it changed just after
 	k := 0
 	for i := range bufs {
 		end := offset + EthHeaderLen + sizes[i]
@@ -126,7 +127,7 @@ func (t *TUN) frameAll(bufs [][]byte, sizes []int, offset int) int {
 			t.drops.add(DropTruncated, 1)
 			continue
 		}
-		if r := t.framer.frame(bufs[i][offset:end]); r != DropNone {
+		if r := t.framer.frameMemo(bufs[i][offset:end], &memo); r != DropNone {
 			t.drops.add(r, 1)
 			continue
 		}

@@ -95,7 +95,16 @@ func TestTUNFramesKernelTrafficByDestination(t *testing.T) {
 			}
 			addr := net.UDPAddrFromAddrPort(tt.dst)
 			addr.Zone = tt.zone
-			_, err = conn.WriteToUDP([]byte("marker "+tt.name), addr)
+			// A fresh device has no usable IPv6 source address until its
+			// link-local one leaves duplicate address detection.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				_, err = conn.WriteToUDP([]byte("marker "+tt.name), addr)
+				if !errors.Is(err, unix.EADDRNOTAVAIL) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			conn.Close()
 			if err != nil {
 				t.Fatalf("%s: send: %v", tt.name, err)
