@@ -159,6 +159,9 @@ func (n *Node) keysDespiteExpiredToken() (bool, error) {
 	}
 	n.log.Warn("the join token in the configuration has expired; this node is already a member, so it starts from its state directory (remove the token from the configuration)",
 		"cluster", st.ClusterID, "expired", tok.Expiry)
+	for _, b := range tok.Bootstrap {
+		n.spec.join = appendUnique(n.spec.join, b.String())
+	}
 	n.keys = &keys{node: node, pub: node.Public(), member: m}
 	return true, n.openIssuer()
 }
