@@ -37,11 +37,13 @@ type PerformanceConfig struct {
 	// headers (the kernel's local checksum offload). Off: every byte is
 	// summed. Both give the same checksum. Default true.
 	ChecksumOffload *bool `yaml:"checksum_offload"`
-	// TrustAuthenticated writes frames that WireGuard authenticated to the
-	// device without verifying their TCP/UDP checksums again, and tells
-	// the kernel so, as kernel WireGuard does. Off: checksums are verified
-	// before coalescing and by the kernel. Default true.
-	TrustAuthenticated *bool `yaml:"trust_authenticated"`
+	// TrustTransport writes frames whose integrity the transport verified
+	// end to end (WireGuard's authentication; the UDP checksum a meshnet
+	// peer always sends, checked by the kernel) without verifying their
+	// TCP/UDP checksums again, and tells the kernel so, as kernel WireGuard
+	// does. Frames from static VXLAN peers are always verified. Off: every
+	// frame is verified before coalescing and by the kernel. Default true.
+	TrustTransport *bool `yaml:"trust_transport"`
 	// CPUProfile, if set, is a file the daemon writes a CPU profile to
 	// (pprof format, `go tool pprof meshnet FILE`) from start until it
 	// exits. Profiling costs a few percent of CPU. Default "" (off).
@@ -51,7 +53,7 @@ type PerformanceConfig struct {
 // perfSpec is a validated PerformanceConfig.
 type perfSpec struct {
 	deviceOffload, coalesceUDP, udpOffload bool
-	checksumOffload, trustAuthenticated    bool
+	checksumOffload, trustTransport        bool
 	cpuProfile                             string
 }
 
@@ -64,12 +66,12 @@ func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) per
 		bad("performance.cpu_profile", p.CPUProfile, "must be an absolute path", "for example /var/lib/meshnet/cpu.pprof")
 	}
 	return perfSpec{
-		deviceOffload:      on(p.DeviceOffload),
-		coalesceUDP:        p.CoalesceUDP,
-		udpOffload:         on(p.UDPOffload),
-		checksumOffload:    on(p.ChecksumOffload),
-		trustAuthenticated: on(p.TrustAuthenticated),
-		cpuProfile:         p.CPUProfile,
+		deviceOffload:   on(p.DeviceOffload),
+		coalesceUDP:     p.CoalesceUDP,
+		udpOffload:      on(p.UDPOffload),
+		checksumOffload: on(p.ChecksumOffload),
+		trustTransport:  on(p.TrustTransport),
+		cpuProfile:      p.CPUProfile,
 	}
 }
 
@@ -101,6 +103,6 @@ func (p perfSpec) wireGuardConfig(c encap.WireGuardConfig) encap.WireGuardConfig
 // forwarderConfig applies the checksum-trust switch to the Forwarder's
 // config.
 func (p perfSpec) forwarderConfig(c routing.Config) routing.Config {
-	c.VerifyAuthenticated = !p.trustAuthenticated
+	c.VerifyInnerChecksums = !p.trustTransport
 	return c
 }

@@ -12,18 +12,18 @@ import (
 
 // Allocation guards for each step of the data path that runs per packet:
 // table lookups, forwarding with the service balancer hooked in (frames to
-// a VIP and past it), and delivery of authenticated frames. Each is 0
+// a VIP and past it), and delivery of verified frames. Each is 0
 // allocations per packet in steady state; routing's own encap/forward/
 // decap round trip is TestForwardPathDoesNotAllocate.
 
-// authDev is a countDev that also takes authenticated writes.
+// authDev is a countDev that also takes verified writes.
 type authDev struct {
 	countDev
-	authenticated atomic.Uint64
+	verified atomic.Uint64
 }
 
-func (d *authDev) WriteAuthenticated(bufs [][]byte, _ int) (int, error) {
-	d.authenticated.Add(uint64(len(bufs)))
+func (d *authDev) WriteVerified(bufs [][]byte, _ int) (int, error) {
+	d.verified.Add(uint64(len(bufs)))
 	return len(bufs), nil
 }
 
@@ -169,7 +169,7 @@ func TestForwardPathWithBalancerDoesNotAllocate(t *testing.T) {
 }
 
 // TestSecureInboundDoesNotAllocate delivers frames of an encrypted network
-// from the secure transport: they take the authenticated write, and cost
+// from the secure transport: they take the verified write, and cost
 // no allocation.
 func TestSecureInboundDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
@@ -204,7 +204,48 @@ func TestSecureInboundDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("delivering a batch allocated %.1f times", allocs)
 	}
-	if dev.authenticated.Load() == 0 || dev.written.Load() != 0 {
-		t.Fatalf("authenticated writes %d, plain writes %d: want only authenticated", dev.authenticated.Load(), dev.written.Load())
+	if dev.verified.Load() == 0 || dev.written.Load() != 0 {
+		t.Fatalf("verified writes %d, plain writes %d: want only verified", dev.verified.Load(), dev.written.Load())
+	}
+}
+
+// TestPlainInboundVerifiedOnlyFromMeshnetPeers: frames a meshnet node sent
+// over the plain transport (it always sets the UDP checksum, which the
+// kernel checked) skip a second verification; frames from a static VXLAN
+// peer, which may send none, do not.
+func TestPlainInboundVerifiedOnlyFromMeshnetPeers(t *testing.T) {
+	macB := MAC{2, 0, 0, 0, 0, 2}
+	node, static := netip.MustParseAddrPort("192.0.2.1:4789"), netip.MustParseAddrPort("192.0.2.9:4789")
+	tb := NewTable()
+	tb.Update(func(tx *Tx) {
+		tx.SetNetwork(NetworkConfig{Name: "n", VNI: 5, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}})
+		tx.SetPeer(PeerConfig{Name: "a", Underlay: node, VTEP: netip.MustParseAddrPort("[fd00::1]:4789")})
+		tx.SetPeer(PeerConfig{Name: "kernel", Underlay: static})
+		tx.SetMember(5, "a", true)
+		tx.SetMember(5, "kernel", true)
+		tx.SetEndpoint(5, Endpoint{MAC: macB, IP: netip.MustParseAddr("10.0.0.2")})
+	})
+	for _, verify := range []bool{false, true} {
+		f := New(Config{Table: tb, VerifyInnerChecksums: verify})
+		dev := &authDev{countDev: countDev{mac: macB}}
+		if _, err := f.Attach(5, dev); err != nil {
+			t.Fatal(err)
+		}
+		const off = 64
+		bufs, sizes, from := make([][]byte, 4), make([]int, 4), []netip.AddrPort{node, node, static, node}
+		for i := range bufs {
+			bufs[i] = make([]byte, off+encap.HeaderLen+200)
+			encap.Encode(bufs[i][off:], 5)
+			putTCP4(bufs[i][off+encap.HeaderLen:], macB, MAC{2, 0, 0, 0, 0, 1}, netip.MustParseAddr("10.0.0.2"), 40000, 200)
+			sizes[i] = encap.HeaderLen + 200
+		}
+		f.PlainReceiver().Receive(bufs, sizes, off, from)
+		wantVerified, wantPlain := uint64(3), uint64(1)
+		if verify {
+			wantVerified, wantPlain = 0, 4
+		}
+		if v, w := dev.verified.Load(), dev.written.Load(); v != wantVerified || w != wantPlain {
+			t.Errorf("VerifyInnerChecksums=%t: %d verified and %d plain writes, want %d and %d", verify, v, w, wantVerified, wantPlain)
+		}
 	}
 }

@@ -36,11 +36,11 @@ type Device interface {
 	HardwareAddr() MAC
 }
 
-// AuthenticatedWriter is a Device that can take frames whose integrity an
-// authenticated transport has proven without verifying their checksums
+// VerifiedWriter is a Device that can take frames whose integrity the
+// transport verified end to end without verifying their TCP/UDP checksums
 // again (tun's kernel devices with offloads).
-type AuthenticatedWriter interface {
-	WriteAuthenticated(bufs [][]byte, offset int) (int, error)
+type VerifiedWriter interface {
+	WriteVerified(bufs [][]byte, offset int) (int, error)
 }
 
 // Config assembles a Forwarder.
@@ -59,13 +59,17 @@ type Config struct {
 	// second; BUMBurst is the bucket size. Zero picks the defaults.
 	BUMRate  float64
 	BUMBurst int
-	// VerifyAuthenticated makes devices verify the checksums of frames from
-	// the secure transport like any others, instead of trusting WireGuard's
-	// authentication (see AuthenticatedWriter). Off by default: the
-	// verification costs a pass over every byte and proves nothing the
-	// authentication did not.
-	VerifyAuthenticated bool
-	Logger              *slog.Logger
+	// VerifyInnerChecksums makes devices verify the TCP/UDP checksums of
+	// every frame from a peer. By default frames whose integrity the
+	// transport verified end to end skip that (see VerifiedWriter): those
+	// of the secure transport, which WireGuard authenticated, and those a
+	// meshnet node sent over the plain transport, whose UDP checksum
+	// meshnet always sets and the kernel checked on receipt. Frames from
+	// static VXLAN peers (a kernel vxlan device sends no UDP checksum over
+	// IPv4 by default) are always verified. A second verification costs a
+	// pass over every byte and proves nothing the first did not.
+	VerifyInnerChecksums bool
+	Logger               *slog.Logger
 }
 
 // Defaults for the broadcast/multicast rate bound: enough for ARP storms of a

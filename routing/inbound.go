@@ -37,6 +37,7 @@ func (f *Forwarder) inbound(bufs [][]byte, sizes []int, offset int, from []netip
 	ports := *f.ports.Load()
 	sc := f.rx.Get().(*rxScratch)
 	var cur *Port
+	var curVerified bool
 	var rxBytes uint64
 	var lastPeer *Peer
 	var peerPkts, peerBytes uint64
@@ -49,7 +50,7 @@ func (f *Forwarder) inbound(bufs [][]byte, sizes []int, offset int, from []netip
 	}
 	flushPort := func() {
 		if cur != nil && len(sc.out) > 0 {
-			cur.write(sc.out, offset+encap.HeaderLen, rxBytes, secure)
+			cur.write(sc.out, offset+encap.HeaderLen, rxBytes, curVerified)
 		}
 		clear(sc.out)
 		sc.out, rxBytes = sc.out[:0], 0
@@ -106,9 +107,14 @@ func (f *Forwarder) inbound(bufs [][]byte, sizes []int, offset int, from []netip
 		}
 		peerPkts++
 		peerBytes += uint64(len(frame))
-		if port != cur {
+		// A frame's integrity was verified end to end when WireGuard
+		// authenticated it, or when a meshnet node sent it plain: meshnet
+		// always sets the UDP checksum, which the kernel checked. Static
+		// peers (no VTEP) may send none.
+		verified := secure || peer.VTEP.IsValid()
+		if port != cur || verified != curVerified {
 			flushPort()
-			cur = port
+			cur, curVerified = port, verified
 		}
 		sc.out = append(sc.out, bufs[i][:offset+size])
 		rxBytes += uint64(len(frame))
@@ -118,14 +124,14 @@ func (f *Forwarder) inbound(bufs [][]byte, sizes []int, offset int, from []netip
 	f.rx.Put(sc)
 }
 
-// write delivers frames from peers to the device. Frames from the secure
-// transport were authenticated, so a device that can skip verifying their
-// checksums is told so (unless Config.VerifyAuthenticated).
-func (p *Port) write(bufs [][]byte, offset int, bytes uint64, secure bool) {
+// write delivers frames from peers to the device. A device that can skip
+// verifying the checksums of frames whose integrity was verified end to
+// end is told so (see Config.VerifyInnerChecksums).
+func (p *Port) write(bufs [][]byte, offset int, bytes uint64, verified bool) {
 	var n int
 	var err error
-	if secure && p.authw != nil {
-		n, err = p.authw.WriteAuthenticated(bufs, offset)
+	if verified && p.vw != nil {
+		n, err = p.vw.WriteVerified(bufs, offset)
 	} else {
 		n, err = p.dev.Write(bufs, offset)
 	}

@@ -12,7 +12,7 @@ type Port struct {
 	f     *Forwarder
 	vni   uint32
 	dev   Device
-	authw AuthenticatedWriter // dev, if it can skip checksum checks; else nil
+	vw    VerifiedWriter // dev, if it can skip checksum checks; else nil
 	Stats PortStats
 
 	bufs     [][]byte
@@ -63,8 +63,8 @@ func newPort(f *Forwarder, vni uint32, dev Device) *Port {
 		p.bufs[i] = make([]byte, encap.MaxPacket)
 		p.replies[i] = make([]byte, replyBufLen)
 	}
-	if aw, ok := dev.(AuthenticatedWriter); ok && !f.cfg.VerifyAuthenticated {
-		p.authw = aw
+	if vw, ok := dev.(VerifiedWriter); ok && !f.cfg.VerifyInnerChecksums {
+		p.vw = vw
 	}
 	return p
 }

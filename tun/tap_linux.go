@@ -75,11 +75,11 @@ func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 // segment's checksum before merging it.
 func (t *TAP) Write(bufs [][]byte, offset int) (int, error) { return t.q.write(bufs, offset, false) }
 
-// WriteAuthenticated is Write for frames whose integrity an authenticated
-// transport has already proven: their checksums are not verified again,
+// WriteVerified is Write for frames whose integrity the transport has
+// already verified end to end: their checksums are not verified again,
 // and the kernel is told so (as kernel WireGuard does for what it
 // decrypts). Without offloads it is Write.
-func (t *TAP) WriteAuthenticated(bufs [][]byte, offset int) (int, error) {
+func (t *TAP) WriteVerified(bufs [][]byte, offset int) (int, error) {
 	return t.q.write(bufs, offset, true)
 }
 

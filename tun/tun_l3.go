@@ -152,11 +152,11 @@ func (t *TUN) frameAll(bufs [][]byte, sizes []int, offset int) int {
 // Write returns 0: the kernel does not say which packets it took.
 func (t *TUN) Write(bufs [][]byte, offset int) (int, error) { return t.write(bufs, offset, false) }
 
-// WriteAuthenticated is Write for frames whose integrity an authenticated
-// transport has already proven: checksums are not verified before
+// WriteVerified is Write for frames whose integrity the transport has
+// already verified end to end: checksums are not verified before
 // coalescing, and the kernel is told not to verify them either (as kernel
 // WireGuard does for what it decrypts). Without offloads it is Write.
-func (t *TUN) WriteAuthenticated(bufs [][]byte, offset int) (int, error) {
+func (t *TUN) WriteVerified(bufs [][]byte, offset int) (int, error) {
 	return t.write(bufs, offset, true)
 }
 

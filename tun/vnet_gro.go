@@ -14,10 +14,10 @@ package tun
 // Checksums: a coalesced frame goes to the kernel as CHECKSUM_PARTIAL,
 // which the kernel trusts, so every segment's own checksum is verified
 // before it is merged and a segment that fails is written alone for the
-// kernel to drop. When the caller says the frames came over an
-// authenticated transport (WriteAuthenticated), their integrity is
-// already proven and the verification is skipped, as kernel WireGuard
-// does for what it decrypts; frames written alone then carry DATA_VALID.
+// kernel to drop. When the caller says the transport already verified the
+// frames' integrity end to end (WriteVerified), the verification is
+// skipped, as kernel WireGuard does for what it decrypts; frames written
+// alone then carry DATA_VALID.
 //
 // A groBatch is per Write call (pooled): nothing is shared between
 // concurrent writers.
