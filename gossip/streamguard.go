@@ -114,8 +114,8 @@ func (g *streamGuard) release(claim int64) {
 }
 
 func (g *streamGuard) refuse(conn net.Conn) net.Conn {
+	g.refused() // counted before the peer can see the close
 	_ = conn.Close()
-	g.refused()
 	g.release(0)
 	return nil
 }

@@ -69,8 +69,8 @@ func (t *countingTransport) forwardStreams() {
 		case conn := <-in:
 			t.c.streamsAccepted.Add(1)
 			if !t.guard.take() {
-				_ = conn.Close()
 				t.guard.refused()
+				_ = conn.Close()
 				continue
 			}
 			// The guard reads the stream's first bytes, which may take a
