@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,6 +33,12 @@ const (
 	resealEvery        = 200 * time.Millisecond
 	// catchUpPeers bounds the peers asked in one catch-up round.
 	catchUpPeers = 8
+	// keyWatchPeers is how many members a key watch round asks.
+	keyWatchPeers = 3
+	// keyWatchEvery and keyWatchIdle space key watch rounds: often while
+	// they bring keys, seldom while they bring nothing.
+	keyWatchEvery = time.Second
+	keyWatchIdle  = 5 * time.Second
 )
 
 // keyRequest asks for the newest grant sealed to node.
@@ -216,4 +223,69 @@ func (n *Node) catchUpKeys(addrs []string) bool {
 		applied = true
 	}
 	return applied
+}
+
+// keyWatchLoop notices that gossip stopped decrypting, the sign that this
+// node missed key rotations (or a peer did), and asks a few members for
+// newer keys at once, rather than waiting for the reconnect loop: with
+// rotations seconds apart a node would fall behind again in the meantime.
+// Asking costs a peer a table lookup; the answer is empty when this node
+// is current.
+func (n *Node) keyWatchLoop(ctx context.Context) {
+	defer n.wg.Done()
+	last := n.db.Stats().Dropped["undecryptable"]
+	wait := keyWatchEvery
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		now := n.db.Stats().Dropped["undecryptable"]
+		if now == last {
+			wait = keyWatchEvery
+			continue
+		}
+		last = now
+		wait = keyWatchIdle
+		addrs := n.keyWatchAddrs()
+		if len(addrs) > 0 && n.catchUpKeys(addrs) {
+			wait = keyWatchEvery
+			n.rejoinFailed()
+		}
+	}
+}
+
+// keyWatchAddrs picks members to ask: every failed or suspect one (they
+// may be failed because this node cannot read them) and a few alive ones.
+func (n *Node) keyWatchAddrs() []string {
+	var out, alive []string
+	for _, m := range n.db.Members() {
+		if m.Name == n.spec.name || !m.Addr.IsValid() {
+			continue
+		}
+		switch m.State {
+		case gossip.StateFailed, gossip.StateSuspect:
+			out = append(out, m.Addr.String())
+		case gossip.StateAlive:
+			alive = append(alive, m.Addr.String())
+		}
+	}
+	rand.Shuffle(len(alive), func(i, j int) { alive[i], alive[j] = alive[j], alive[i] })
+	return append(out, alive[:min(len(alive), keyWatchPeers)]...)
+}
+
+// rejoinFailed joins failed members again after new keys arrived.
+func (n *Node) rejoinFailed() {
+	var addrs []string
+	for _, m := range n.db.Members() {
+		if m.State == gossip.StateFailed && m.Addr.IsValid() {
+			addrs = append(addrs, m.Addr.String())
+		}
+	}
+	if len(addrs) > 0 {
+		if k, err := n.db.Join(addrs); err == nil && k > 0 {
+			n.log.Info("rejoined members after catching up on keys", "answered", k)
+		}
+	}
 }

@@ -282,10 +282,11 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	loops, stopLoops := context.WithCancel(ctx)
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.learnLoop(loops)
 	go n.reconcileLoop(loops)
 	go n.joinLoop(loops)
+	go n.keyWatchLoop(loops)
 	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait(); n.stopUserspace() })
 	if n.spec.metrics != "" {
 		m, err := n.startMetrics(n.spec.metrics)
