@@ -203,24 +203,15 @@ func TestChaos(t *testing.T) {
 		})
 	}
 	// 6. SIGKILL and restart of the admin node, the seed every other node
-	// joined through. Last, because today it can lock members out for good
-	// (bugAdminRestartLockout): skipped unless CHAOS_KNOWN_BUGS=1.
-	if knownBugsOn() {
-		killRound(0)
-	} else {
-		t.Logf("not killing the admin node: known daemon bug %q (docs/RELIABILITY.md); CHAOS_KNOWN_BUGS=1 does", bugAdminRestartLockout)
-	}
+	// joined through, with rotations falling due while it is down.
+	killRound(0)
 	tl.finish()
 
 	samples, sr := tr.stop()
 	acc := tl.account(samples, sr, time.Second)
 	var rep strings.Builder
-	adminKill := "skipped (known bug)"
-	if knownBugsOn() {
-		adminKill = "run"
-	}
-	fmt.Fprintf(&rep, "chaos run: %d hosts, key rotation every %s, fault windows %s, recovery %s, random kill rounds %d (down %s), admin kill %s, reconvergence bound %s, grace %s, ping every %s to %d peers per host, HTTP every 200ms, stream %d Mbit/s; %s in all\n",
-		p.hosts, p.rotation, p.fault, p.recovery, p.kills-1, p.killDown, adminKill, p.bound, p.grace, pingInterval, len(pingOffsets), p.streamMbs, time.Since(start).Round(time.Second))
+	fmt.Fprintf(&rep, "chaos run: %d hosts, key rotation every %s, fault windows %s, recovery %s, random kill rounds %d (down %s), admin kill, reconvergence bound %s, grace %s, ping every %s to %d peers per host, HTTP every 200ms, stream %d Mbit/s; %s in all\n",
+		p.hosts, p.rotation, p.fault, p.recovery, p.kills-1, p.killDown, p.bound, p.grace, pingInterval, len(pingOffsets), p.streamMbs, time.Since(start).Round(time.Second))
 	tl.report(&rep, acc, sr)
 	t.Log("\n" + rep.String())
 	if path := os.Getenv("CHAOS_REPORT"); path != "" {

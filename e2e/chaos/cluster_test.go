@@ -141,18 +141,9 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 	if _, err := c.converge(90 * time.Second); err != nil {
 		t.Fatalf("the new cluster never converged: %v", err)
 	}
-	if !knownBugsOn() {
-		// A token is needed once, to join; every node has joined. Left in
-		// the config it would stop any restart after it expires, which a
-		// skewed clock makes happen at once (bugTokenExpiryRestart).
-		// In its place each member names the seed to join, as an operator
-		// would: the token's bootstrap address is not kept anywhere else.
-		for _, m := range c.ms[1:] {
-			if err := dropToken(m.Config, c.hosts[0].Addr.String()); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	// Each member keeps the token it joined with in its config, as a
+	// config file or token_file does: restarts, after the token expired
+	// too (a skewed clock makes that happen at once), must not need it.
 	return c
 }
 
@@ -177,9 +168,6 @@ func setToken(path, token string, join ...string) error {
 	}
 	return os.WriteFile(path, out, 0o600)
 }
-
-// dropToken removes the join token from a daemon's config file.
-func dropToken(path, join string) error { return setToken(path, "", join) }
 
 // live lists the indexes of nodes that are up and members.
 func (c *cluster) live() []int {

@@ -31,10 +31,6 @@ type hostileCase struct {
 	// memoryBound is how far the target's RSS may rise above its level
 	// before the flood, in KiB.
 	memoryBound int64
-	// knownBug names the entry of docs/RELIABILITY.md that explains why
-	// this case fails today; its verdict is a skip that says so unless
-	// CHAOS_KNOWN_BUGS=1. The flood still runs and is reported.
-	knownBug string
 }
 
 // TestHostileInput floods one node of a four-node encrypted cluster from
@@ -72,15 +68,13 @@ func TestHostileInput(t *testing.T) {
 	d := dur.String()
 	cases := []hostileCase{
 		{name: "malformed VXLAN", port: 4789, args: []string{"-kind", "vxlan", "-rate", "20000", "-duration", d}, memoryBound: 16 << 10},
-		{name: "junk gossip (UDP)", port: 7946, args: []string{"-kind", "gossip-udp", "-rate", "20000", "-duration", d}, memoryBound: 16 << 10,
-			knownBug: bugGossipLogFlood},
+		{name: "junk gossip (UDP)", port: 7946, args: []string{"-kind", "gossip-udp", "-rate", "20000", "-duration", d}, memoryBound: 16 << 10},
 		{name: "WireGuard garbage", port: 51820, args: []string{"-kind", "wg-junk", "-rate", "20000", "-duration", d}, memoryBound: 16 << 10},
 		// wireguard-go queues up to QueueHandshakeSize (4096) handshake
 		// messages in 64 KiB buffers before it sheds load with cookies:
 		// 256 MiB by construction, the bound a flood may reach.
 		{name: "WireGuard initiations", port: 51820, args: []string{"-kind", "wg-init", "-pubkey", pub, "-rate", "0", "-duration", d}, memoryBound: 288 << 10},
-		{name: "oversized gossip streams (TCP)", port: 7946, args: []string{"-kind", "gossip-tcp", "-conns", "8", "-duration", d}, memoryBound: 64 << 10,
-			knownBug: bugGossipStreamAlloc},
+		{name: "oversized gossip streams (TCP)", port: 7946, args: []string{"-kind", "gossip-tcp", "-conns", "8", "-duration", d}, memoryBound: 64 << 10},
 	}
 
 	tr := &traffic{c: c}
@@ -220,9 +214,6 @@ func TestHostileInput(t *testing.T) {
 				return
 			}
 			msg := strings.Join(errs, "; ")
-			if o.knownBug != "" && !knownBugsOn() {
-				t.Skipf("known daemon bug %q (docs/RELIABILITY.md): %s", o.knownBug, msg)
-			}
 			t.Error(msg)
 		})
 	}

@@ -27,7 +27,7 @@ type params struct {
 func chaosParams() params {
 	p := params{
 		hosts:     8,
-		rotation:  30 * time.Second,
+		rotation:  3 * time.Second,
 		baseline:  5 * time.Second,
 		fault:     8 * time.Second,
 		recovery:  3 * time.Second,
@@ -48,14 +48,6 @@ func chaosParams() params {
 		p.killDown = 6 * time.Second
 		p.skews = []int64{30 * 24 * 3600, -30 * 24 * 3600}
 		p.streamMbs = 8
-		p.rotation = 90 * time.Second
-	}
-	if knownBugsOn() {
-		// What the suite was meant to run with: rotations every few
-		// seconds, which locks out any node cut off for two of them
-		// (bugKeyringLockout). Until that is fixed the default interval is
-		// longer than a fault's outage.
-		p.rotation = 3 * time.Second
 	}
 	if d, err := time.ParseDuration(os.Getenv("CHAOS_ROTATION")); err == nil && d >= time.Second {
 		p.rotation = d

@@ -55,12 +55,8 @@ type procSample struct {
 // daemon's RSS, threads and descriptors: none may keep growing.
 func TestSoak(t *testing.T) {
 	p := soakParamsFromEnv(t)
-	// Rotations every 10 s, and on demand: often, yet seldom enough that a
-	// restart's outage never spans two of them (bugKeyringLockout).
-	rotation := 10 * time.Second
-	if knownBugsOn() {
-		rotation = 3 * time.Second
-	}
+	// Rotations every 3 s, and on demand: a restarted node misses several.
+	rotation := 3 * time.Second
 	c := newCluster(t, clusterConfig{hosts: p.hosts, rotation: rotation})
 	n := p.hosts
 	restarting := n - 1 // its own numbers restart with it; the others are checked

@@ -9,45 +9,15 @@ import (
 	"meshnet.dev/meshnet/internal/netlab"
 )
 
-// Known daemon bugs found by these suites. Each is described, with its
-// reproduction, in docs/RELIABILITY.md under its name. Their regression
-// tests fail until the bug is fixed; meanwhile they are skipped unless
-// CHAOS_KNOWN_BUGS=1, and the suites stay clear of what triggers them.
-const (
-	// bugKeyringLockout: a member that misses two gossip keyring rotations
-	// can never decrypt gossip again.
-	bugKeyringLockout = "keyring-lockout"
-	// bugGossipStreamAlloc: every unauthenticated gossip stream may make the
-	// node buffer 20 MiB before decrypting anything.
-	bugGossipStreamAlloc = "gossip-stream-prealloc"
-	// bugTokenExpiryRestart: a node that joined with a token in its config
-	// cannot start again once that token has expired.
-	bugTokenExpiryRestart = "token-expiry-restart"
-	// bugAdminRestartLockout: a restarted admin node rotates the keys
-	// before it has rejoined, sealing them to itself alone.
-	bugAdminRestartLockout = "admin-restart-lockout"
-	// bugGossipLogFlood: every undecryptable gossip packet is logged at
-	// error level, without a rate limit.
-	bugGossipLogFlood = "gossip-log-flood"
-)
-
-// knownBugsOn reports whether the known-bug regression tests and
-// triggers run.
-func knownBugsOn() bool { return os.Getenv("CHAOS_KNOWN_BUGS") != "" }
-
-// skipKnownBug skips t while bug is open, unless CHAOS_KNOWN_BUGS=1.
-func skipKnownBug(t *testing.T, bug string) {
-	t.Helper()
-	if !knownBugsOn() {
-		t.Skipf("known daemon bug %q (docs/RELIABILITY.md); CHAOS_KNOWN_BUGS=1 runs this regression test", bug)
-	}
-}
+// Regression tests of the daemon bugs these suites found, each described
+// with its reproduction and fix in docs/RELIABILITY.md under its name:
+// keyring-lockout, admin-restart-lockout, token-expiry-restart (here), and
+// gossip-stream-prealloc and gossip-log-flood (TestHostileInput).
 
 // TestMissedRotationsLockNodeOut is the regression test of
-// bugKeyringLockout: with keys rotating every 2 s, a node cut off for 10 s
+// keyring-lockout: with keys rotating every 2 s, a node cut off for 10 s
 // (five rotations) must be a working member again once the cut heals.
 func TestMissedRotationsLockNodeOut(t *testing.T) {
-	skipKnownBug(t, bugKeyringLockout)
 	c := newCluster(t, clusterConfig{hosts: 3, rotation: 2 * time.Second})
 	heal, err := netlab.Partition(c.hosts[2:], c.hosts[:2])
 	if err != nil {
@@ -65,11 +35,10 @@ func TestMissedRotationsLockNodeOut(t *testing.T) {
 }
 
 // TestRestartAfterTokenExpired is the regression test of
-// bugTokenExpiryRestart: a member whose config still holds the join token
+// token-expiry-restart: a member whose config still holds the join token
 // it joined with (as a config file or token_file naturally does) must start
 // again after the token expired; it has its keys in its state directory.
 func TestRestartAfterTokenExpired(t *testing.T) {
-	skipKnownBug(t, bugTokenExpiryRestart)
 	c := newCluster(t, clusterConfig{hosts: 2, rotation: time.Hour})
 	// Re-join h2 with a token that expires in two seconds.
 	out := c.cli(0, "token", "--ttl", "2s")
@@ -95,11 +64,10 @@ func TestRestartAfterTokenExpired(t *testing.T) {
 }
 
 // TestAdminRestartKeepsMembers is the regression test of
-// bugAdminRestartLockout: the admin node (the seed everyone joined through)
+// admin-restart-lockout: the admin node (the seed everyone joined through)
 // is SIGKILLed, stays down while a rotation falls due, and restarts; every
 // member must be back with it and on its keys.
 func TestAdminRestartKeepsMembers(t *testing.T) {
-	skipKnownBug(t, bugAdminRestartLockout)
 	c := newCluster(t, clusterConfig{hosts: 4, rotation: 5 * time.Second})
 	c.kill(0)
 	time.Sleep(6 * time.Second) // down across a scheduled rotation
