@@ -38,9 +38,9 @@ func TestLogBridgeLimitsAndCounts(t *testing.T) {
 
 func TestLogKindOf(t *testing.T) {
 	for msg, want := range map[string]string{
-		"Decrypt packet failed: x from=1.2.3.4:5":     "Decrypt packet failed",
+		"Decrypt packet failed: x from=1.2.3.4:5":    "Decrypt packet failed",
 		"Suspect host2 has failed, no acks received": "Suspect host",
-		"Message type (9) not supported":              "Message type ",
+		"Message type (9) not supported":             "Message type ",
 	} {
 		if got := logKindOf(msg); got != want {
 			t.Errorf("logKindOf(%q) = %q, want %q", msg, got, want)
