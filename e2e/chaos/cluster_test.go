@@ -208,6 +208,17 @@ func (c *cluster) kill(i int) {
 			c.t.Fatal(err)
 		}
 	}
+	// Whatever the status call said, the daemon is gone once its state
+	// lock is free (it may not have answered while it was dying).
+	err := netlab.Poll(10*time.Second, 10*time.Millisecond, func() error {
+		if busy, err := node.StateDirInUse(m.StateDir); err != nil || busy {
+			return fmt.Errorf("%s's state directory is still locked (%v)", m.Host.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	c.down[i] = true
 }
 
