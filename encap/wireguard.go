@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 )
 
@@ -37,6 +38,7 @@ type WireGuard struct {
 	vteps     atomic.Pointer[map[netip.Addr]struct{}] // peers' VTEPs, for Send; never mutated once stored
 	receiver  atomic.Pointer[Receiver]
 	rxScratch sync.Pool // *wgRxScratch
+	gate      *rxGate   // nil without a receive bound
 	stats     counters
 	drops     wgDropCounters
 	closed    atomic.Bool
@@ -78,7 +80,12 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 	w.batch = bind.BatchSize()
 	w.rxScratch.New = func() any { return newWGRxScratch(w.batch) }
 	w.tun = newWGTUN(s.name, s.mtu, w.batch, w.deliver)
-	w.dev = device.NewDevice(w.tun, bind, newDeviceLogger(w.log, time.Now))
+	var dbind conn.Bind = bind
+	if s.rxInFlight > 0 {
+		w.gate = newRxGate(s.rxInFlight)
+		dbind = &gatedBind{Bind: bind, gate: w.gate}
+	}
+	w.dev = device.NewDevice(w.tun, dbind, newDeviceLogger(w.log, time.Now))
 
 	if err := w.start(s); err != nil {
 		w.dev.Close()

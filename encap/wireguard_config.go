@@ -96,6 +96,12 @@ type WireGuardConfig struct {
 	// Both give the same checksum for every packet whose inner checksum is
 	// right; the derived one reads only the headers.
 	FullInnerChecksum bool
+
+	// MaxReceiveInFlight bounds the data packets WireGuard holds between
+	// its socket and delivery (wireguard_gate.go); each costs a 64 KiB
+	// buffer, and the socket's buffer holds what waits beyond. Zero means
+	// DefaultMaxReceiveInFlight; negative means no bound.
+	MaxReceiveInFlight int
 }
 
 // wgKey is a parsed 32-byte key. It prints redacted; uapiHex is the one
@@ -181,10 +187,18 @@ type wgSettings struct {
 	noGSO bool
 	// fullSum: no local checksum offload.
 	fullSum bool
+	// rxInFlight bounds received data packets in flight; 0: no bound.
+	rxInFlight int
 }
 
 func (cfg WireGuardConfig) validate() (wgSettings, error) {
 	s := wgSettings{port: cfg.Port, vtep: cfg.VTEP, name: cfg.InterfaceName, mtu: cfg.MTU, log: cfg.Logger, noGSO: cfg.DisableOffload, fullSum: cfg.FullInnerChecksum}
+	switch {
+	case cfg.MaxReceiveInFlight == 0:
+		s.rxInFlight = DefaultMaxReceiveInFlight
+	case cfg.MaxReceiveInFlight > 0:
+		s.rxInFlight = cfg.MaxReceiveInFlight
+	}
 	if s.port == 0 {
 		s.port = DefaultWireGuardPort
 	}

@@ -42,6 +42,9 @@ func newWGRxScratch(n int) *wgRxScratch {
 // bufs[i][offset:] and hands the VXLAN packets to the Receiver. Dropped
 // packets count as written.
 func (w *WireGuard) deliver(bufs [][]byte, offset int) (int, error) {
+	if w.gate != nil {
+		defer w.gate.delivered(len(bufs))
+	}
 	rp := w.receiver.Load()
 	if rp == nil {
 		w.drops[WGDropNotStarted].Add(uint64(len(bufs)))

@@ -2,6 +2,7 @@ package node
 
 import (
 	"path/filepath"
+	"strconv"
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/routing"
@@ -44,6 +45,12 @@ type PerformanceConfig struct {
 	// does. Frames from static VXLAN peers are always verified. Off: every
 	// frame is verified before coalescing and by the kernel. Default true.
 	TrustTransport *bool `yaml:"trust_transport"`
+	// WireGuardReceiveQueue bounds the data packets the encrypted transport
+	// holds between its socket and delivery; each costs a 64 KiB buffer in
+	// the embedded WireGuard, whose own queues are unbounded in practice
+	// (the socket buffer holds what waits beyond). 0 means the default,
+	// 512 (32 MiB); -1 means no bound.
+	WireGuardReceiveQueue int `yaml:"wireguard_receive_queue"`
 	// CPUProfile, if set, is a file the daemon writes a CPU profile to
 	// (pprof format, `go tool pprof meshnet FILE`) from start until it
 	// exits. Profiling costs a few percent of CPU. Default "" (off).
@@ -54,6 +61,7 @@ type PerformanceConfig struct {
 type perfSpec struct {
 	deviceOffload, coalesceUDP, udpOffload bool
 	checksumOffload, trustTransport        bool
+	wgReceiveQueue                         int
 	cpuProfile                             string
 }
 
@@ -62,6 +70,10 @@ func on(b *bool) bool { return b == nil || *b }
 
 // validate checks the section and returns its typed form.
 func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) perfSpec {
+	if p.WireGuardReceiveQueue < -1 {
+		bad("performance.wireguard_receive_queue", strconv.Itoa(p.WireGuardReceiveQueue), "out of range",
+			"use a packet count, 0 for the default or -1 for no bound")
+	}
 	if p.CPUProfile != "" && !filepath.IsAbs(p.CPUProfile) {
 		bad("performance.cpu_profile", p.CPUProfile, "must be an absolute path", "for example /var/lib/meshnet/cpu.pprof")
 	}
@@ -71,6 +83,7 @@ func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) per
 		udpOffload:      on(p.UDPOffload),
 		checksumOffload: on(p.ChecksumOffload),
 		trustTransport:  on(p.TrustTransport),
+		wgReceiveQueue:  p.WireGuardReceiveQueue,
 		cpuProfile:      p.CPUProfile,
 	}
 }
@@ -97,6 +110,7 @@ func (p perfSpec) plainConfig(c encap.PlainConfig) encap.PlainConfig {
 // encrypted transport's config.
 func (p perfSpec) wireGuardConfig(c encap.WireGuardConfig) encap.WireGuardConfig {
 	c.DisableOffload, c.FullInnerChecksum = !p.udpOffload, !p.checksumOffload
+	c.MaxReceiveInFlight = p.wgReceiveQueue
 	return c
 }
 
