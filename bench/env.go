@@ -25,6 +25,7 @@ type env struct {
 
 	meshnet    string // meshnet binary, once built or found
 	meshnetErr error
+	profiles   int // meshnet CPU profiles named so far (--profile)
 }
 
 // run runs a command inside host h, bounded by ctx, and returns its

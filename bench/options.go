@@ -36,6 +36,10 @@ type options struct {
 	WireguardGo string
 	// Verbose logs every command the harness runs to stderr.
 	Verbose bool
+	// Profile, if set, is an absolute directory each meshnet node writes
+	// its CPU profile into (performance.cpu_profile), one file per node
+	// per subject and round.
+	Profile string
 }
 
 // quickDuration is the iperf3 run length under --quick: long enough for
@@ -68,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Meshnet, "meshnet", "", "meshnet binary (default: go build ./cmd/meshnet into a temporary directory)")
 	fs.StringVar(&o.WireguardGo, "wireguard-go", defaultWireguardGo, "wireguard-go binary (make bench installs it)")
 	fs.BoolVar(&o.Verbose, "v", false, "log every command to stderr")
+	fs.StringVar(&o.Profile, "profile", "", "write each meshnet node's CPU profile (pprof) into this directory")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -76,6 +81,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Quick {
 		o.Duration = quickDuration
+	}
+	if o.Profile != "" {
+		abs, err := filepath.Abs(o.Profile)
+		if err != nil {
+			return o, fmt.Errorf("--profile %s: %w", o.Profile, err)
+		}
+		o.Profile = abs
 	}
 	for _, s := range strings.Split(*subjects, ",") {
 		if s = strings.TrimSpace(s); s != "" {

@@ -71,6 +71,11 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 		// address claim carries over from the previous one.
 		c.StateDir = filepath.Join(h.Dir, stateDirName(mode, encrypted))
 		c.Networks = []node.NetworkConfig{{Name: meshnetNetwork}}
+		profile, err := e.profilePath(mode, encrypted, h)
+		if err != nil {
+			return fail(err)
+		}
+		c.Performance.CPUProfile = profile
 		if i == 1 && !tokens {
 			c.Join = []string{e.a.Addr.String()}
 		}
@@ -157,6 +162,20 @@ func verifyTransport(a *netlab.Meshnet, peer string, encrypted bool, moved int64
 		return nil
 	}
 	return fmt.Errorf("%s does not list %s among its peers", a.Host.Name, peer)
+}
+
+// profilePath names the CPU profile of host h's node for --profile (""
+// without it): <mode>[-enc]-<host>-<n>.pprof, n counting up through the
+// run, so every round keeps its own.
+func (e *env) profilePath(mode string, encrypted bool, h *netlab.Host) (string, error) {
+	if e.opts.Profile == "" {
+		return "", nil
+	}
+	if err := os.MkdirAll(e.opts.Profile, 0o755); err != nil {
+		return "", fmt.Errorf("--profile: %w", err)
+	}
+	e.profiles++
+	return filepath.Join(e.opts.Profile, fmt.Sprintf("%s-%s-%d.pprof", stateDirName(mode, encrypted), h.Name, e.profiles)), nil
 }
 
 // meshnetNodeName names host h's node, "a-<run id>" or "b-<run id>".
