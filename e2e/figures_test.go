@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/node"
 )
 
 // TestControlPlaneFigures measures, on 5 hosts: how long a new endpoint
@@ -95,4 +96,45 @@ func TestControlPlaneFigures(t *testing.T) {
 	if perNode > 20_000 {
 		t.Errorf("idle gossip %.0f B/s per node is too chatty", perNode)
 	}
+}
+
+// TestUserspaceThroughputFigure measures one TCP stream into a TAP node on
+// an encrypted network from a TAP node and, on the same bridge, from a
+// userspace node through its SOCKS5 proxy; both must arrive intact. The
+// ratio is the price of netstack mode.
+func TestUserspaceThroughputFigure(t *testing.T) {
+	_, hosts := newLab(t, 3)
+	dst, tapHost, userHost := hosts[0], hosts[1], hosts[2]
+	_, token, dstIP := adminWithRed(t, dst)
+	var ms []*netlab.Meshnet
+	for _, h := range []*netlab.Host{tapHost, userHost} {
+		c := node.DefaultConfig()
+		c.Name, c.Token, c.Userspace = h.Name, token, h == userHost
+		c.Networks = []node.NetworkConfig{{Name: "red"}}
+		m, err := h.StartMeshnet(bin.meshnet, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.WaitNetworks(60*time.Second, "red"); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	waitEndpoints(t, ms, "red", 3)
+	const n = 100 << 20
+	results := map[string]xferResult{}
+	for _, run := range []struct {
+		name  string
+		from  *netlab.Host
+		extra []string
+	}{{"tap", tapHost, nil}, {"socks5", userHost, []string{"-socks5", "127.0.0.1:1080"}}} {
+		sent, got := transfer(t, run.from, dst, dstIP, n, run.extra...)
+		if got.Bytes != n || got.SHA256 != sent.SHA256 {
+			t.Fatalf("%s: sent %d bytes (%s), received %d (%s)", run.name, sent.Bytes, sent.SHA256, got.Bytes, got.SHA256)
+		}
+		results[run.name] = got
+	}
+	tap, socks := results["tap"].Mbps, results["socks5"].Mbps
+	t.Logf("100 MiB over TCP into a TAP node, encrypted: from a TAP node %.0f Mbit/s, from a userspace node through SOCKS5 %.0f Mbit/s (%.2fx of TAP)",
+		tap, socks, socks/tap)
 }

@@ -22,6 +22,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"golang.org/x/net/proxy"
 )
 
 // Result is what xfer prints.
@@ -101,12 +103,21 @@ func send(args []string) error {
 	total := fs.Int64("bytes", 200<<20, "bytes to send")
 	seed := fs.Uint64("seed", 1, "seed of the byte stream")
 	mbps := fs.Float64("mbps", 0, "pace the stream at this rate (0: as fast as possible)")
+	socks := fs.String("socks5", "", "dial through this SOCKS5 proxy (ip:port)")
 	fs.Parse(args)
+	dial := func() (net.Conn, error) { return net.DialTimeout("tcp", *to, 2*time.Second) }
+	if *socks != "" {
+		d, err := proxy.SOCKS5("tcp", *socks, nil, &net.Dialer{Timeout: 2 * time.Second})
+		if err != nil {
+			return err
+		}
+		dial = func() (net.Conn, error) { return d.Dial("tcp", *to) }
+	}
 	var c net.Conn
 	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err = net.DialTimeout("tcp", *to, 2*time.Second)
+		c, err = dial()
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
@@ -135,10 +146,12 @@ func send(args []string) error {
 		}
 		sent += int64(len(chunk))
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.CloseWrite()
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		io.Copy(io.Discard, c) // wait for the receiver to close
+	} else {
+		c.Close() // a proxied connection: no half-close, the FIN follows the data
 	}
-	io.Copy(io.Discard, c) // wait for the receiver to close
 	return report(sent, h.Sum(nil), time.Since(start))
 }
 
