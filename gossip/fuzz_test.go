@@ -1,9 +1,12 @@
 package gossip
 
 import (
+	"bufio"
+	"bytes"
 	"net"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 
@@ -108,4 +111,61 @@ func fuzzDB(tb testing.TB) *DB {
 		tb.Fatal(err)
 	}
 	return d
+}
+
+// FuzzStreamGuard feeds any opening of an inbound stream to the guard:
+// it admits, refuses or hands off without panicking, and always gives its
+// slot back.
+func FuzzStreamGuard(f *testing.F) {
+	f.Add([]byte{mlEncryptMsg, 0, 0, 1, 0})
+	f.Add([]byte{mlEncryptMsg, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{mlHasLabelMsg, 3, 'a', 'b', 'c', mlEncryptMsg, 0, 0, 0, 9})
+	f.Add([]byte{sideRequestMsg, 0, 1, 'x'})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g := &streamGuard{refused: func() {}, side: func(c net.Conn, _ *bufio.Reader) { c.Close() }}
+		if !g.take() {
+			t.Fatal("no slot")
+		}
+		client, server := net.Pipe()
+		go func() {
+			client.Write(b)
+			client.Close()
+		}()
+		if c := g.admit(server); c != nil {
+			c.Close()
+		}
+		if g.active.Load() != 0 || g.claimed.Load() != 0 {
+			t.Fatalf("slot or claim not given back: %d streams, %d bytes", g.active.Load(), g.claimed.Load())
+		}
+	})
+}
+
+// FuzzPacketAuth: any datagram is checked without panicking, and junk is
+// never taken for a sealed packet.
+func FuzzPacketAuth(f *testing.F) {
+	ring, err := memberlist.NewKeyring([][]byte{bytes.Repeat([]byte{1}, 32)}, bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := newPacketAuth(ring)
+	f.Add(make([]byte, 40))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if a.ok(b) {
+			t.Fatalf("unsealed bytes passed: %x", b)
+		}
+	})
+}
+
+// FuzzLogBridge: any line memberlist could write is handled.
+func FuzzLogBridge(f *testing.F) {
+	b := newLogBridge(testLogger(), &counters{}, time.Now)
+	f.Add([]byte("[ERR] memberlist: Decrypt packet failed: x from=1.2.3.4:5"))
+	f.Add([]byte("[WARN]"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if n, err := b.Write(line); n != len(line) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	})
 }
