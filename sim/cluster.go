@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/gossip/memnet"
 )
@@ -32,6 +34,10 @@ type clusterConfig struct {
 	// reproducible (gossip's own randomness is not seeded).
 	Seed uint64
 	Log  *slog.Logger
+	// SuspicionMult and BulkSync override memberlist's suspicion
+	// multiplier and gossip's BulkSyncInterval when not zero.
+	SuspicionMult int
+	BulkSync      time.Duration
 }
 
 // cluster is N gossip DBs on one memnet network.
@@ -95,6 +101,10 @@ func (c *cluster) startNode() (*simNode, error) {
 	cfg.Keys, cfg.PrimaryKey = c.keys, 1
 	cfg.Meta = c.randomBytes(c.cfg.MetaSize)
 	cfg.TopologyAware = c.cfg.TopologyAware
+	cfg.BulkSyncInterval = c.cfg.BulkSync // 0 keeps the default
+	if m := c.cfg.SuspicionMult; m > 0 {
+		cfg.Tune = func(mc *memberlist.Config) { mc.SuspicionMult = m }
+	}
 	db, err := gossip.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sim: starting %s: %w", name, err)

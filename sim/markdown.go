@@ -30,6 +30,16 @@ func (rep Report) Generated(figures []string) string {
 			"Workload: every node is in network `%s` and owns one endpoint entry in it. Joins: waves of up to %d nodes, each through a random earlier node, %v apart. "+
 			"Settle %v after convergence; idle window max(120 s, push/pull interval); %d timed writes %v apart; churn %.0f%% of nodes per second for %v; one crash per loss rate, %v window each; bulk join: %d entries written by %d members. Seed %d.\n\n",
 			pr.MetaSize, testNetwork, pr.JoinWave, pr.WavePause, pr.Settle, pr.Trials, pr.Gap, pr.Churn*100, pr.ChurnWindow, pr.FailureWindow, pr.BulkEntries, pr.BulkMembers, pr.Seed)
+		var changed []string
+		if pr.SuspicionMult > 0 {
+			changed = append(changed, fmt.Sprintf("memberlist SuspicionMult %d (default 4)", pr.SuspicionMult))
+		}
+		if pr.BulkSync > 0 {
+			changed = append(changed, fmt.Sprintf("gossip BulkSyncInterval %v (default 30s)", pr.BulkSync))
+		}
+		if len(changed) > 0 {
+			p("**Not the defaults in this run:** %s.\n\n", strings.Join(changed, ", "))
+		}
 	}
 	rep.WriteMarkdown(&b)
 	if len(figures) > 0 {

@@ -30,7 +30,7 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.String("n", "", "cluster sizes to simulate, e.g. 10,100,1000,5000 (empty: no big run)")
 	fs.String("random-n", "100,1000", "sizes also run with random fanout, to compare with topology-aware")
 	fs.String("bulk-n", "10,100,1000", "sizes at which a node joins a network of 10,000 entries")
-	fs.String("out", "", "markdown file whose generated block is rewritten, figures beside it (e.g. docs/SCALE.md)")
+	fs.String("out", "", "markdown file whose generated block is rewritten, figures beside it; relative to the module root (e.g. docs/SCALE.md)")
 	fs.Float64("memlimit", 12, "soft memory limit in GiB for the big run (runtime/debug.SetMemoryLimit)")
 	fs.Int("gogc", 400, "GC percent for the big run: the heap is mostly long-lived cluster state, so collecting at 5x it saves most GC work")
 	fs.Int("trials", d.Trials, "timed writes per size")
@@ -39,6 +39,8 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.Duration("idle-window", 0, "virtual time of the idle measurement (0: max(120s, push/pull interval))")
 	fs.Int("join-wave", d.JoinWave, "most nodes joining at once")
 	fs.Uint64("seed", d.Seed, "seed for loss, keys and the harness's choices")
+	fs.Int("suspicion-mult", 0, "experiment: memberlist SuspicionMult (0: DefaultLANConfig's 4)")
+	fs.Duration("bulk-sync", 0, "experiment: gossip BulkSyncInterval (0: the default 30s)")
 }
 
 // OptionsFrom reads the options defined by RegisterFlags after parsing.
@@ -61,7 +63,7 @@ func OptionsFrom(fs *flag.FlagSet) (Options, error) {
 	ints := []struct {
 		name string
 		dst  *int
-	}{{"gogc", &o.GCPercent}, {"trials", &o.Params.Trials}, {"join-wave", &o.Params.JoinWave}}
+	}{{"gogc", &o.GCPercent}, {"trials", &o.Params.Trials}, {"join-wave", &o.Params.JoinWave}, {"suspicion-mult", &o.Params.SuspicionMult}}
 	for _, f := range ints {
 		if *f.dst, err = strconv.Atoi(get(f.name)); err != nil {
 			return o, fmt.Errorf("-%s: %w", f.name, err)
@@ -70,7 +72,7 @@ func OptionsFrom(fs *flag.FlagSet) (Options, error) {
 	durs := []struct {
 		name string
 		dst  *time.Duration
-	}{{"churn-window", &o.Params.ChurnWindow}, {"failure-window", &o.Params.FailureWindow}, {"idle-window", &o.Params.IdleWindow}}
+	}{{"churn-window", &o.Params.ChurnWindow}, {"failure-window", &o.Params.FailureWindow}, {"idle-window", &o.Params.IdleWindow}, {"bulk-sync", &o.Params.BulkSync}}
 	for _, f := range durs {
 		if *f.dst, err = time.ParseDuration(get(f.name)); err != nil {
 			return o, fmt.Errorf("-%s: %w", f.name, err)

@@ -42,6 +42,10 @@ type Params struct {
 	// needs only convergence and bytes).
 	Failures bool
 	Seed     uint64
+	// Experiments, off (0) in the published defaults: memberlist's
+	// SuspicionMult and meshnet's BulkSyncInterval.
+	SuspicionMult int
+	BulkSync      time.Duration
 }
 
 // DefaultParams are the published run's parameters.
@@ -125,6 +129,7 @@ func Run(n int, p Params, log *slog.Logger) (res Result, err error) {
 		N: n, Extra: extra, TopologyAware: p.TopologyAware, MetaSize: p.MetaSize,
 		JoinWave: p.JoinWave, WavePause: p.WavePause, ReadyTimeout: p.ReadyTimeout,
 		Seed: p.Seed, Log: log.With("n", n),
+		SuspicionMult: p.SuspicionMult, BulkSync: p.BulkSync,
 	})
 	if err != nil {
 		return res, err

@@ -48,8 +48,13 @@ func TestScale(t *testing.T) {
 		debug.SetMemoryLimit(int64(o.MemLimitGiB * (1 << 30)))
 	}
 	debug.SetGCPercent(o.GCPercent)
+	// go test runs in the package directory; -out is relative to the
+	// module root, where make and people run it from.
+	if o.Out != "" && !filepath.IsAbs(o.Out) {
+		o.Out = filepath.Join("..", o.Out)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	rep := Report{Command: "go test ./sim " + strings.Join(os.Args[1:], " "), Host: HostInfo()}
+	rep := Report{Command: commandLine(os.Args[1:]), Host: HostInfo()}
 	run := func(n int, p Params) (Result, bool) {
 		runtime.GC()
 		debug.FreeOSMemory()
@@ -185,4 +190,16 @@ func TestSmallClusters(t *testing.T) {
 			}
 		}
 	}
+}
+
+// commandLine is the go test command that reproduces this run: the
+// testing package's own flags (-test.*) are left out, ours follow -args.
+func commandLine(args []string) string {
+	var own []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-test.") {
+			own = append(own, a)
+		}
+	}
+	return "go test ./sim -run '^TestScale$' -count=1 -timeout 0 -args " + strings.Join(own, " ")
 }
