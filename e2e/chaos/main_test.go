@@ -136,14 +136,6 @@ var chaosClockOffset = func() int64 {
 }()
 `
 
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Helper()
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 func testenvTools(t *testing.T, names ...string) {
 	t.Helper()
 	testenv.RequireRoot(t)
