@@ -45,6 +45,11 @@ type PerformanceConfig struct {
 	// does. Frames from static VXLAN peers are always verified. Off: every
 	// frame is verified before coalescing and by the kernel. Default true.
 	TrustTransport *bool `yaml:"trust_transport"`
+	// DirectSend reads frames of encrypted networks from the device straight
+	// into the encrypted transport's own buffers, saving a copy per packet.
+	// Off: frames are read into the forwarder's buffers and copied, as for
+	// plain networks. Default true.
+	DirectSend *bool `yaml:"direct_send"`
 	// WireGuardReceiveQueue bounds the data packets the encrypted transport
 	// holds between its socket and delivery; each costs a 64 KiB buffer in
 	// the embedded WireGuard, whose own queues are unbounded in practice
@@ -61,6 +66,7 @@ type PerformanceConfig struct {
 type perfSpec struct {
 	deviceOffload, coalesceUDP, udpOffload bool
 	checksumOffload, trustTransport        bool
+	directSend                             bool
 	wgReceiveQueue                         int
 	cpuProfile                             string
 }
@@ -83,6 +89,7 @@ func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) per
 		udpOffload:      on(p.UDPOffload),
 		checksumOffload: on(p.ChecksumOffload),
 		trustTransport:  on(p.TrustTransport),
+		directSend:      on(p.DirectSend),
 		wgReceiveQueue:  p.WireGuardReceiveQueue,
 		cpuProfile:      p.CPUProfile,
 	}
@@ -114,9 +121,9 @@ func (p perfSpec) wireGuardConfig(c encap.WireGuardConfig) encap.WireGuardConfig
 	return c
 }
 
-// forwarderConfig applies the checksum-trust switch to the Forwarder's
-// config.
+// forwarderConfig applies the checksum-trust and direct-send switches to
+// the Forwarder's config.
 func (p perfSpec) forwarderConfig(c routing.Config) routing.Config {
-	c.VerifyInnerChecksums = !p.trustTransport
+	c.VerifyInnerChecksums, c.CopySend = !p.trustTransport, !p.directSend
 	return c
 }

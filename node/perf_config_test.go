@@ -20,11 +20,11 @@ func TestPerformanceDefaultsOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.perf
-	if !p.deviceOffload || !p.udpOffload || !p.checksumOffload || !p.trustTransport || p.coalesceUDP || p.cpuProfile != "" {
+	if !p.deviceOffload || !p.udpOffload || !p.checksumOffload || !p.trustTransport || !p.directSend || p.coalesceUDP || p.cpuProfile != "" {
 		t.Fatalf("defaults %+v: want every offload on, UDP coalescing and profiling off", p)
 	}
 	off := false
-	c.Performance = PerformanceConfig{DeviceOffload: &off, UDPOffload: &off, ChecksumOffload: &off, TrustTransport: &off}
+	c.Performance = PerformanceConfig{DeviceOffload: &off, UDPOffload: &off, ChecksumOffload: &off, TrustTransport: &off, DirectSend: &off}
 	s, err = c.validate()
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func TestPerformanceDefaultsOn(t *testing.T) {
 	tap, tn := s.perf.tapConfig(tun.TAPConfig{}), s.perf.tunConfig(tun.TUNConfig{})
 	wg := s.perf.wireGuardConfig(encap.WireGuardConfig{})
 	if !tap.DisableOffload || !tn.DisableOffload || !wg.DisableOffload || !wg.FullInnerChecksum ||
-		!s.perf.plainConfig(encap.PlainConfig{}).DisableOffload || !s.perf.forwarderConfig(routing.Config{}).VerifyInnerChecksums {
+		!s.perf.plainConfig(encap.PlainConfig{}).DisableOffload || !s.perf.forwarderConfig(routing.Config{}).VerifyInnerChecksums || !s.perf.forwarderConfig(routing.Config{}).CopySend {
 		t.Fatal("switches set to false did not reach the device, transport and forwarder configs")
 	}
 }

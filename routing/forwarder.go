@@ -69,7 +69,11 @@ type Config struct {
 	// IPv4 by default) are always verified. A second verification costs a
 	// pass over every byte and proves nothing the first did not.
 	VerifyInnerChecksums bool
-	Logger               *slog.Logger
+	// CopySend turns direct sends off (direct.go): frames of encrypted
+	// networks are read into the port's own buffers and copied into the
+	// secure transport's, as for plain networks.
+	CopySend bool
+	Logger   *slog.Logger
 }
 
 // Defaults for the broadcast/multicast rate bound: enough for ARP storms of a

@@ -30,9 +30,14 @@ type Port struct {
 	// TCP super-frame above all) mostly share source and destination, and
 	// one snapshot serves the whole batch, so repeating a lookup changes
 	// nothing. Cleared at the start of every batch.
-	known   epKey // last source confirmed as a known local endpoint
-	knownOK bool
-	dst     dstMemo
+	known    epKey // last source confirmed as a known local endpoint
+	knownOK  bool
+	dst      dstMemo
+	refilled bool // the BUM bucket was refilled for this batch
+
+	db       encap.DirectBatch // the transport's buffers, while lent (direct.go)
+	spilled  int               // broadcast frames of a direct batch copied to p.bufs
+	spillLen []int             // their lengths
 }
 
 // dstMemo is the last destination MAC looked up in a batch.
@@ -56,6 +61,7 @@ func newPort(f *Forwarder, vni uint32, dev Device) *Port {
 		sizes:    make([]int, n),
 		replies:  make([][]byte, n),
 		replyOut: make([][]byte, 0, n),
+		spillLen: make([]int, n),
 		bum:      newBucket(f.cfg.BUMRate, f.cfg.BUMBurst),
 		pending:  map[epKey]struct{}{},
 	}
@@ -73,31 +79,84 @@ func newPort(f *Forwarder, vni uint32, dev Device) *Port {
 func (p *Port) VNI() uint32 { return p.vni }
 
 // Run forwards frames read from the device until a read fails, typically
-// because the device was closed, and returns that error.
+// because the device was closed, and returns that error. For an encrypted
+// network whose device and transport allow it, frames are read straight
+// into the transport's buffers (direct.go).
 func (p *Port) Run() error {
+	if ds, pd, ok := p.direct(); ok {
+		return p.runDirect(ds, pd)
+	}
 	for {
-		n, err := p.dev.Read(p.bufs, p.sizes, encap.Headroom)
-		if n > 0 {
-			p.outbound(n)
-		}
-		if err != nil {
+		if err := p.readAndForward(); err != nil {
 			return err
 		}
 	}
 }
 
-// outbound handles n frames just read into p.bufs.
-func (p *Port) outbound(n int) {
+// readAndForward reads one batch into the port's own buffers and forwards
+// it.
+func (p *Port) readAndForward() error {
+	n, err := p.dev.Read(p.bufs, p.sizes, encap.Headroom)
+	if n > 0 {
+		p.outbound(n)
+	}
+	return err
+}
+
+// startBatch prepares the per-batch state for n frames and returns the
+// port's network, or nil when it has none (the frames are counted as
+// dropped).
+func (p *Port) startBatch(n int) *Network {
 	snap := p.f.cfg.Table.Snapshot()
 	net := snap.Network(p.vni)
 	if net == nil {
 		p.Stats.Drops.Add(DropUnknownVNI, uint64(n))
-		return
+		return nil
 	}
 	p.grow(len(snap.peers))
-	p.knownOK, p.dst = false, dstMemo{}
-	hook := p.f.cfg.Hook
-	refilled := false
+	p.knownOK, p.dst, p.refilled = false, dstMemo{}, false
+	return net
+}
+
+// route decides where one frame goes: it learns the source, answers
+// ARP/ND, runs the hook and looks the destination up. It returns the peer
+// a unicast frame goes to, or nil when the frame was answered or dropped
+// (and counted); bum reports a broadcast or multicast frame, which the
+// caller replicates.
+func (p *Port) route(net *Network, frame []byte) (peer *Peer, bum bool) {
+	p.learn(net, frame)
+	if p.answer(net, frame) {
+		return nil, false
+	}
+	if IsMulticast(dstMAC(frame)) {
+		if !p.refilled {
+			p.bum.refill(time.Now())
+			p.refilled = true
+		}
+		return nil, true
+	}
+	if hook := p.f.cfg.Hook; hook != nil && hook.Outbound(p.vni, frame) == Drop {
+		p.Stats.Drops.Add(DropPolicy, 1)
+		return nil, false
+	}
+	peer, local, ok := p.lookupDst(net, dstMAC(frame))
+	switch {
+	case !ok:
+		p.Stats.Drops.Add(DropUnknownUnicast, 1)
+	case local:
+		p.Stats.Drops.Add(DropLocalDst, 1)
+	default:
+		return peer, false
+	}
+	return nil, false
+}
+
+// outbound handles n frames just read into p.bufs.
+func (p *Port) outbound(n int) {
+	net := p.startBatch(n)
+	if net == nil {
+		return
+	}
 	for i := range n {
 		size := p.sizes[i]
 		if size < EthHeaderLen {
@@ -105,30 +164,11 @@ func (p *Port) outbound(n int) {
 			continue
 		}
 		buf := p.bufs[i][:encap.Headroom+size]
-		frame := buf[encap.Headroom:]
-		p.learn(net, frame)
-		if p.answer(net, frame) {
-			continue
-		}
-		if IsMulticast(dstMAC(frame)) {
-			if !refilled {
-				p.bum.refill(time.Now())
-				refilled = true
-			}
-			p.replicate(net, buf)
-			continue
-		}
-		if hook != nil && hook.Outbound(p.vni, frame) == Drop {
-			p.Stats.Drops.Add(DropPolicy, 1)
-			continue
-		}
-		peer, local, ok := p.lookupDst(net, dstMAC(frame))
+		peer, bum := p.route(net, buf[encap.Headroom:])
 		switch {
-		case !ok:
-			p.Stats.Drops.Add(DropUnknownUnicast, 1)
-		case local:
-			p.Stats.Drops.Add(DropLocalDst, 1)
-		default:
+		case bum:
+			p.replicate(net, buf)
+		case peer != nil:
 			encap.Encode(buf[encap.Headroom-encap.HeaderLen:], p.vni)
 			p.enqueue(net, peer, buf)
 		}

@@ -29,6 +29,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,10 +49,13 @@ type kqueue struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	readMu sync.Mutex
-	rd     readBatch             // guarded by readMu
-	drain  func(fd uintptr) bool // q.drainLocked, bound once
-	vr     *vnetReader           // guarded by readMu; nil without offloads
+	readMu   sync.Mutex
+	rd       readBatch             // guarded by readMu
+	drain    func(fd uintptr) bool // q.drainLocked, bound once
+	readable func(fd uintptr) bool // q.readableLocked, bound once
+	pollfd   [1]unix.PollFd        // guarded by readMu
+	iov      [2]unix.Iovec         // guarded by readMu
+	vr       *vnetReader           // guarded by readMu; nil without offloads
 
 	offloads    Offloads
 	coalesceUDP bool      // Write coalesces UDP datagrams too (needs USO)
@@ -61,11 +65,12 @@ type kqueue struct {
 
 // readBatch is the state of one Read, shared with the poller callback.
 type readBatch struct {
-	bufs   [][]byte
-	sizes  []int
-	offset int
-	n      int
-	err    error
+	bufs     [][]byte
+	sizes    []int
+	offset   int
+	n        int
+	err      error
+	nonblock bool // return at EAGAIN even with nothing read
 }
 
 // offloadOpts are a device config's offload switches.
@@ -112,12 +117,14 @@ func openKQueue(kind string, flags uint16, name string, mode openMode, opts devi
 		return nil, fmt.Errorf("tun: %s %q: %w", kind, q.name, err)
 	}
 	k.drain = k.drainLocked
+	k.readable = k.readableLocked
 	return k, nil
 }
 
 // read reads up to min(len(bufs), kqBatchSize) frames (Ethernet frames for
-// a TAP, IP packets for a TUN) at offset.
-func (k *kqueue) read(bufs [][]byte, sizes []int, offset int) (int, error) {
+// a TAP, IP packets for a TUN) at offset, blocking for the first unless
+// nonblock.
+func (k *kqueue) read(bufs [][]byte, sizes []int, offset int, nonblock bool) (int, error) {
 	k.readMu.Lock()
 	defer k.readMu.Unlock()
 	if k.closed.Load() {
@@ -127,16 +134,17 @@ func (k *kqueue) read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	if max == 0 {
 		return 0, nil
 	}
-	k.rd = readBatch{bufs: bufs[:max], sizes: sizes, offset: offset}
+	k.rd = readBatch{bufs: bufs[:max], sizes: sizes, offset: offset, nonblock: nonblock}
 	err := k.rc.Read(k.drain)
 	n, rerr := k.rd.n, k.rd.err
 	k.rd = readBatch{} // do not keep the caller's buffers
 	if err == nil {
 		err = rerr
 	}
-	if n > 0 {
+	if n > 0 || err == nil {
 		// Frames already read are delivered; a persistent error shows again
-		// on the next Read.
+		// on the next Read. Nothing and no error: a non-blocking read found
+		// nothing queued.
 		return n, nil
 	}
 	return 0, k.readErr(err)
@@ -148,32 +156,100 @@ func (k *kqueue) read(bufs [][]byte, sizes []int, offset int) (int, error) {
 func (k *kqueue) drainLocked(fd uintptr) bool {
 	b := &k.rd
 	for b.n < len(b.bufs) {
-		if k.vr != nil && k.vr.pending() {
+		if k.vr != nil && k.vr.pending {
 			b.n += k.vr.emitPending(b.bufs[b.n:], b.sizes[b.n:], b.offset)
 			continue
 		}
-		dst := b.bufs[b.n][b.offset:]
 		if k.vr != nil {
-			dst = k.vr.target(b.bufs[b.n], b.offset)
+			dst, inPlace := k.vr.target(b.bufs[b.n], b.offset)
+			m, err := k.readv(fd, dst, inPlace)
+			switch {
+			case err == nil && !inPlace && m > len(dst):
+				k.drops.add(DropTruncated, 1) // the kernel reports what did not fit
+			case err == nil && m > len(dst):
+				b.n += k.vr.consume(k.vr.spilled(dst, m), false, b.bufs[b.n:], b.sizes[b.n:], b.offset)
+			case err == nil:
+				b.n += k.vr.consume(dst[:m], inPlace, b.bufs[b.n:], b.sizes[b.n:], b.offset)
+			case err == unix.EINTR:
+			case err == unix.EAGAIN:
+				return b.n > 0 || b.nonblock
+			default:
+				b.err = err
+				return true
+			}
+			continue
 		}
+		dst := b.bufs[b.n][b.offset:]
 		m, err := unix.Read(int(fd), dst)
 		switch {
 		case err == nil && m > len(dst):
 			k.drops.add(DropTruncated, 1) // the kernel reports what did not fit
-		case err == nil && k.vr != nil:
-			b.n += k.vr.consume(dst[:m], b.bufs[b.n:], b.sizes[b.n:], b.offset)
 		case err == nil:
 			b.sizes[b.n] = m
 			b.n++
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
-			return b.n > 0
+			return b.n > 0 || b.nonblock
 		default:
 			b.err = err
 			return true
 		}
 	}
 	return true
+}
+
+// readv reads one frame into dst and, when the read is in place, on into
+// the reader's own buffer (one system call either way), so a frame longer
+// than dst is not cut. It returns the frame's full length. Must hold
+// readMu.
+func (k *kqueue) readv(fd uintptr, dst []byte, spill bool) (int, error) {
+	iov := k.iov[:1]
+	iov[0].Base = &dst[0]
+	iov[0].SetLen(len(dst))
+	if spill {
+		iov = k.iov[:2]
+		iov[1].Base = &k.vr.own[0]
+		iov[1].SetLen(len(k.vr.own))
+	}
+	n, _, errno := unix.Syscall(unix.SYS_READV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	k.iov[0].Base, k.iov[1].Base = nil, nil // do not keep the caller's buffer
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// waitReadable blocks until a read would return something: the kernel has
+// a frame queued, or segments of a super-frame are still to come.
+func (k *kqueue) waitReadable() error {
+	k.readMu.Lock()
+	defer k.readMu.Unlock()
+	if k.closed.Load() {
+		return ErrClosed
+	}
+	if k.vr != nil && k.vr.pending {
+		return nil
+	}
+	if err := k.rc.Read(k.readable); err != nil {
+		return k.readErr(err)
+	}
+	return nil
+}
+
+// readableLocked is the poller callback of waitReadable: it looks without
+// reading, so the poller waits only while nothing is queued (the poller
+// is edge-triggered, so an arrival before the wait must be seen here).
+// Must hold readMu.
+func (k *kqueue) readableLocked(fd uintptr) bool {
+	k.pollfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	for {
+		n, err := unix.Poll(k.pollfd[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		// An error or a hang-up is for the next read to report.
+		return err != nil || n > 0
+	}
 }
 
 func (k *kqueue) readErr(err error) error {

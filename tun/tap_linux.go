@@ -63,8 +63,17 @@ func newTAP(cfg TAPConfig, mode openMode) (*TAP, error) {
 // needs 64 KiB after offset, and Read uses the 10 bytes before offset for
 // the virtio-net header when they exist.
 func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	return t.q.read(bufs, sizes, offset)
+	return t.q.read(bufs, sizes, offset, false)
 }
+
+// TryRead is Read without waiting: it returns what is queued, possibly
+// nothing.
+func (t *TAP) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
+	return t.q.read(bufs, sizes, offset, true)
+}
+
+// WaitReadable blocks until a Read would not block.
+func (t *TAP) WaitReadable() error { return t.q.waitReadable() }
 
 // Write implements Device: one write(2) per frame. A frame the kernel refuses
 // does not stop the rest; Write returns how many frames went in and the

@@ -104,7 +104,7 @@ func RandomMAC() (MAC, error) {
 // bufs[i] needs room for offset+EthHeaderLen+MTU bytes.
 func (t *TUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	for {
-		n, err := t.q.read(bufs, sizes, offset+EthHeaderLen)
+		n, err := t.q.read(bufs, sizes, offset+EthHeaderLen, false)
 		if err != nil {
 			return 0, err
 		}
@@ -113,6 +113,20 @@ func (t *TUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 		}
 	}
 }
+
+// TryRead is Read without waiting: it returns what is queued, possibly
+// nothing.
+func (t *TUN) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
+	n, err := t.q.read(bufs, sizes, offset+EthHeaderLen, true)
+	if err != nil {
+		return 0, err
+	}
+	return t.frameAll(bufs[:n], sizes, offset), nil
+}
+
+// WaitReadable blocks until a Read would not block (though the packets it
+// finds may all be dropped, leaving Read to wait again).
+func (t *TUN) WaitReadable() error { return t.q.waitReadable() }
 
 // frameAll puts an Ethernet header in front of each packet and compacts the
 // batch over packets that are not IP (which a TUN should never hand us, so

@@ -223,10 +223,10 @@ func TestVnetReaderCutsSuperFrames(t *testing.T) {
 				copy(bufs[0][off-vnetHdrLen:], rd)
 				var drops dropCounters
 				r := newVnetReader(f.eth, &drops)
-				n := r.consume(bufs[0][off-vnetHdrLen:off+len(rd)-vnetHdrLen], bufs, sizes, off)
+				n := r.consume(bufs[0][off-vnetHdrLen:off+len(rd)-vnetHdrLen], true, bufs, sizes, off)
 				segs := (size + gso - 1) / gso
-				if n != segs || r.pending() {
-					t.Fatalf("got %d segments (pending %t), want %d; drops %v", n, r.pending(), segs, drops.snapshot())
+				if n != segs || r.pending {
+					t.Fatalf("got %d segments (pending %t), want %d; drops %v", n, r.pending, segs, drops.snapshot())
 				}
 				for i := range n {
 					seg := bufs[i][off : off+sizes[i]]
@@ -271,12 +271,12 @@ func TestVnetReaderKeepsWhatDoesNotFit(t *testing.T) {
 	bufs, sizes := vnetTestBufs(10, off)
 	copy(bufs[0][off-vnetHdrLen:], rd)
 	var got [][]byte
-	n := r.consume(bufs[0][off-vnetHdrLen:off+len(rd)-vnetHdrLen], bufs, sizes, off)
+	n := r.consume(bufs[0][off-vnetHdrLen:off+len(rd)-vnetHdrLen], true, bufs, sizes, off)
 	for {
 		for i := range n {
 			got = append(got, bytes.Clone(bufs[i][off:off+sizes[i]]))
 		}
-		if !r.pending() {
+		if !r.pending {
 			break
 		}
 		n = r.emitPending(bufs, sizes, off)
@@ -313,7 +313,7 @@ func TestVnetReaderFinishesChecksums(t *testing.T) {
 		copy(rd[vnetHdrLen:], pkt)
 		var drops dropCounters
 		bufs, sizes := vnetTestBufs(1, 0)
-		if n := newVnetReader(f.eth, &drops).consume(rd, bufs, sizes, 0); n != 1 {
+		if n := newVnetReader(f.eth, &drops).consume(rd, false, bufs, sizes, 0); n != 1 {
 			t.Fatalf("%s: consume = %d", f, n)
 		}
 		if got := bufs[0][:sizes[0]]; !bytes.Equal(got, want) {
@@ -381,7 +381,7 @@ func TestGROInvertsSegmentation(t *testing.T) {
 			var drops dropCounters
 			bufs, sizes := vnetTestBufs(len(segs), 64)
 			copy(bufs[0][64-vnetHdrLen:], rd)
-			n := newVnetReader(f.eth, &drops).consume(bufs[0][64-vnetHdrLen:64+len(out[0])], bufs, sizes, 64)
+			n := newVnetReader(f.eth, &drops).consume(bufs[0][64-vnetHdrLen:64+len(out[0])], true, bufs, sizes, 64)
 			if n != len(segs) {
 				t.Fatalf("re-cut into %d segments, want %d (drops %v)", n, len(segs), drops.snapshot())
 			}
@@ -455,7 +455,7 @@ func TestOffloadPathsDoNotAllocate(t *testing.T) {
 	r := newVnetReader(true, &drops)
 	if a := testing.AllocsPerRun(20, func() {
 		copy(bufs[0][off-vnetHdrLen:], rd)
-		r.consume(bufs[0][off-vnetHdrLen:off-vnetHdrLen+len(rd)], bufs, sizes, off)
+		r.consume(bufs[0][off-vnetHdrLen:off-vnetHdrLen+len(rd)], true, bufs, sizes, off)
 	}); a != 0 {
 		t.Errorf("cutting a super-frame allocated %.1f times", a)
 	}
@@ -493,11 +493,19 @@ func FuzzVnetRead(f *testing.F) {
 		for i := range bufs {
 			bufs[i] = make([]byte, off+4000)
 		}
-		dst := r.target(bufs[0], off)
+		dst, inPlace := r.target(bufs[0], off)
+		var n int
 		if len(rd) > len(dst) {
-			return // the device drops what the kernel could not fit
+			// The device reads on into the reader's own buffer.
+			if len(rd) > len(dst)+len(r.own) {
+				return
+			}
+			copy(dst, rd)
+			copy(r.own, rd[len(dst):])
+			n = r.consume(r.spilled(dst, len(rd)), false, bufs, sizes, off)
+		} else {
+			n = r.consume(dst[:copy(dst, rd)], inPlace, bufs, sizes, off)
 		}
-		n := r.consume(dst[:copy(dst, rd)], bufs, sizes, off)
 		// Up to 64 Ki segments of one byte, four at a time.
 		for range 1 << 15 {
 			if n > len(bufs) {
@@ -508,7 +516,7 @@ func FuzzVnetRead(f *testing.F) {
 					t.Fatalf("frame %d: size %d", i, sizes[i])
 				}
 			}
-			if !r.pending() {
+			if !r.pending {
 				return
 			}
 			n = r.emitPending(bufs, sizes, off)
@@ -541,4 +549,33 @@ func FuzzGRO(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVnetReaderSpill: a super-frame longer than the caller's buffer spills
+// into the reader's own (as readv leaves it) and is cut whole.
+func TestVnetReaderSpill(t *testing.T) {
+	const gso, off = 1000, 72
+	f := testFlow{eth: true}
+	payload := testPayload(9500)
+	rd := f.superFrame(payload, gso, tcpFlagACK)
+	var drops dropCounters
+	r := newVnetReader(true, &drops)
+	bufs := make([][]byte, 16)
+	for i := range bufs {
+		bufs[i] = make([]byte, off+1600) // far shorter than the super-frame
+	}
+	sizes := make([]int, len(bufs))
+	dst, inPlace := r.target(bufs[0], off)
+	if !inPlace {
+		t.Fatal("a buffer with headroom was not read in place")
+	}
+	copy(dst, rd)
+	copy(r.own, rd[len(dst):])
+	n := r.consume(r.spilled(dst, len(rd)), false, bufs, sizes, off)
+	if n != 10 || r.pending {
+		t.Fatalf("got %d segments (pending %t), want 10; drops %v", n, r.pending, drops.snapshot())
+	}
+	for i := range n {
+		checkSegment(t, f, bufs[i][off:off+sizes[i]], i, n, payload[i*gso:min(len(payload), (i+1)*gso)])
+	}
 }
