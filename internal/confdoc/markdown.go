@@ -27,7 +27,7 @@ every key.
   ` + "`config: networks[0].subnet \"10.0.0.0/33\": not a CIDR prefix; write it like 10.20.0.0/24`" + `.
 - Durations are written with a unit: ` + "`300ms`, `2s`, `1m30s`, `12h`" + `.
 - Keys written ` + "`a[].b`" + ` are keys of each entry of the list ` + "`a`" + `.
-- The daemon reads the file when it starts. (since this release) SIGHUP
+- The daemon reads the file when it starts. SIGHUP
   (` + "`systemctl reload meshnet`" + `) reads it again and applies ` + "`log.level`" + `,
   ` + "`metrics.address`, `keys.rotation_interval`" + ` and the ` + "`networks`" + ` list at
   once; other keys need a restart
