@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// Bulk sync (anti-entropy): every BulkSyncInterval, for every joined
-// network, this node sends its whole replica of that network (entries,
-// tombstones and membership records) to one random member over a stream,
-// asking for the member's replica back; both merge. It also syncs right
-// after joining a network or the cluster. Because the merge is the same
+// Bulk sync (anti-entropy): this node sends its whole replica of a network
+// (entries, tombstones and membership records) to one member over a
+// stream, asking for the member's replica back; both merge. It syncs right
+// after joining a network or the cluster, and whenever a periodic digest
+// shows that its replica and a member's differ (digest.go). Because the merge is the same
 // Lamport-time rule as for gossip, any two replicas that have exchanged
 // state hold identical tables, which is what heals partitions and lost
 // gossip.
@@ -118,58 +118,62 @@ func (d *DB) bulkSyncLoop() {
 	// A random first delay keeps nodes started together out of lockstep.
 	t := time.NewTimer(rand.N(d.cfg.BulkSyncInterval) + 1)
 	defer t.Stop()
-	reconnecting := make(chan struct{}, 1)
 	for {
 		select {
 		case <-d.stop:
 			return
 		case <-t.C:
 			t.Reset(d.cfg.BulkSyncInterval)
-			if addr := d.bulkSyncRound(); addr != "" {
-				d.reconnect(addr, reconnecting)
-			}
+			d.sendAll(d.bulkSyncRound(), false)
 		}
 	}
 }
 
-// bulkSyncRound schedules one sync per joined network and returns a
-// failed member ("name/host:port") to try to reach, or "".
-func (d *DB) bulkSyncRound() string {
+// bulkSyncRound prepares this interval's digests (digest.go), which start
+// a full exchange only where replicas differ, and tries to reach one failed
+// member again.
+func (d *DB) bulkSyncRound() []outMsg {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, id := range d.sortedNetworkIDsLocked() {
-		if peers := d.networkPeersLocked(id); len(peers) > 0 {
-			d.scheduleSyncLocked(id, peers[rand.IntN(len(peers))], true)
-		}
+	if d.closed {
+		return nil
 	}
+	out := d.digestRoundLocked(d.now())
 	var failed []string
 	for name, m := range d.members {
 		if m.state == StateFailed && m.addr.IsValid() {
 			failed = append(failed, name+"/"+m.addr.String())
 		}
 	}
-	if len(failed) == 0 {
-		return ""
+	if len(failed) > 0 {
+		// memberlist on its own never talks to a node again once it has
+		// given up on it, so without this a partition that outlasts
+		// failure detection would split the cluster for good.
+		d.joinLocked(failed[rand.IntN(len(failed))], d.reconnecting)
 	}
-	return failed[rand.IntN(len(failed))]
+	return out
 }
 
-// reconnect tries to rejoin a failed member, at most one attempt at a time.
-// memberlist on its own never talks to a node again once it has given up on
-// it, so without this a partition that outlasts failure detection would
-// split the cluster for good.
-func (d *DB) reconnect(addr string, busy chan struct{}) {
+// joinLocked runs memberlist's Join with addr ("name/host:port") in the
+// background, unless busy shows one already running. A Join with a member
+// is a full push/pull: both merge each other's member list and membership
+// records.
+func (d *DB) joinLocked(addr string, busy chan struct{}) {
+	if d.closed {
+		return
+	}
 	select {
 	case busy <- struct{}{}:
 	default:
 		return
 	}
+	// Added under mu with closed unset, so Shutdown's Wait covers it.
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		defer func() { <-busy }()
 		if _, err := d.ml.Join([]string{addr}); err != nil {
-			d.log.Debug("reconnect failed", "node", addr, "err", err)
+			d.log.Debug("push/pull failed", "node", addr, "err", err)
 		}
 	}()
 }

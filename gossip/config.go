@@ -40,8 +40,9 @@ type Config struct {
 	GossipInterval time.Duration
 	// Fanout is how many members of a network get its events per interval.
 	Fanout int
-	// BulkSyncInterval is how often each network's whole table is exchanged
-	// with one random member of it (anti-entropy).
+	// BulkSyncInterval is how often each network's digest goes to one
+	// random member of it, and a membership digest to one random node; a
+	// mismatch starts the full exchange (anti-entropy, digest.go).
 	BulkSyncInterval time.Duration
 	// TombstoneTTL is how long a delete is remembered; the remaining
 	// lifetime travels with the tombstone.
@@ -88,8 +89,9 @@ const (
 	// DefaultFanout of 3 spreads an event to n nodes in about log3(n)
 	// intervals while keeping per-node traffic constant.
 	DefaultFanout = 3
-	// DefaultBulkSyncInterval matches memberlist's push/pull interval:
-	// anti-entropy only repairs what gossip missed, so it can be slow.
+	// DefaultBulkSyncInterval matches memberlist's default push/pull
+	// interval: anti-entropy only repairs what gossip missed, so it can be
+	// slow, and a round costs one small digest per network.
 	DefaultBulkSyncInterval = 30 * time.Second
 	// DefaultTombstoneTTL must outlast any realistic partition so a node
 	// that was away still learns about deletes instead of resurrecting.

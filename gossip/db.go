@@ -49,6 +49,11 @@ type DB struct {
 	leaving      bool // Leave has begun: no more local changes
 	closed       bool
 
+	// reconnecting and pushPulling each let one memberlist Join run at a
+	// time: to a failed member, and to a peer whose membership differs.
+	reconnecting chan struct{}
+	pushPulling  chan struct{}
+
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	shutOnce sync.Once
@@ -99,6 +104,8 @@ func New(cfg Config) (*DB, error) {
 		networks:     make(map[string]*network),
 		records:      make(map[string]map[string]*memberRec),
 		pendingSyncs: make(map[syncTask]bool),
+		reconnecting: make(chan struct{}, 1),
+		pushPulling:  make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 	}
 	d.mlLog = newLogBridge(cfg.Logger.With("component", "memberlist"), &d.stats, cfg.Now)

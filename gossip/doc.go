@@ -20,7 +20,8 @@
 // A node stores and relays a network's entries only after joining it.
 // Which node is in which network is itself replicated cluster-wide (a
 // second Lamport clock), in gossip, in every bulk sync and in memberlist's
-// push/pull, so a lost join message heals. ClusterScope is the network
+// push/pull (run when membership digests differ), so a lost join message
+// heals. ClusterScope is the network
 // every node is in, for cluster-wide tables.
 //
 // # Spreading
@@ -30,10 +31,13 @@
 // event a bounded number of times (scaled with log of the member count);
 // receivers relay what was news to them. With TopologyAware the targets
 // are mostly the nearest members by Vivaldi coordinates (carried on
-// memberlist's ping acks), plus one uniformly random member. Every
-// BulkSyncInterval, and right after joining a network, a node exchanges the
-// whole network replica with one member over a stream: this anti-entropy
-// heals lost gossip and partitions.
+// memberlist's ping acks), plus one uniformly random member. Right after
+// joining a network a node exchanges the whole network replica with
+// members over a stream. Every BulkSyncInterval it sends one random member
+// of each network a digest of its replica, and one random node a digest
+// of membership, and the full exchange (bulk sync, memberlist push/pull)
+// runs only where they differ: this anti-entropy heals lost gossip and
+// partitions at a per-node cost that doesn't grow with the cluster.
 //
 // # Failures
 //

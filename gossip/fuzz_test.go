@@ -58,6 +58,21 @@ func FuzzBulkSync(f *testing.F) {
 	})
 }
 
+func FuzzDigest(f *testing.F) {
+	f.Add(sampleDigest().encode())
+	f.Add(digestMsg{Sender: "mngsp-a", Members: true, Digest: digest{count: 1, sum: 2}}.encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeDigest(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeDigest(m.encode())
+		if err != nil || again != m {
+			t.Fatalf("round trip: %+v, %v; want %+v", again, err, m)
+		}
+	})
+}
+
 func FuzzCoordinate(f *testing.F) {
 	f.Add(appendCoordinate(nil, sampleCoordinate(), 1.7e9))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -75,7 +90,7 @@ func FuzzCoordinate(f *testing.F) {
 // FuzzHandleMessage feeds arbitrary messages through the whole receive
 // path of a DB that knows a peer, so merge logic sees hostile input too.
 func FuzzHandleMessage(f *testing.F) {
-	for _, b := range [][]byte{sampleTableEvents().encode(), sampleNetworkEvents().encode(), sampleBulkSync().encode()} {
+	for _, b := range [][]byte{sampleTableEvents().encode(), sampleNetworkEvents().encode(), sampleBulkSync().encode(), sampleDigest().encode()} {
 		f.Add(b)
 	}
 	d := fuzzDB(f)

@@ -19,7 +19,6 @@ func fastMemberlist(c *memberlist.Config) {
 	c.ProbeInterval = 100 * time.Millisecond
 	c.ProbeTimeout = 50 * time.Millisecond
 	c.GossipInterval = 20 * time.Millisecond
-	c.PushPullInterval = 2 * time.Second
 	c.SuspicionMult = 2
 	c.SuspicionMaxTimeoutMult = 2
 	c.TCPTimeout = 500 * time.Millisecond
@@ -117,8 +116,9 @@ func (c *cluster) joinAll() {
 func (c *cluster) waitMembers(names ...string) {
 	c.t.Helper()
 	want := slices.Sorted(slices.Values(names))
-	// Generous: with memberlist's default timings a node that missed an
-	// alive message waits for a push/pull (30s).
+	// Generous: a node that missed an alive message waits for a
+	// membership digest to differ and start a push/pull (BulkSyncInterval,
+	// 30 s by default).
 	waitFor(c.t, 90*time.Second, func() error {
 		for _, n := range names {
 			if got := c.nodes[n].NetworkMembers(ClusterScope); !slices.Equal(got, want) {

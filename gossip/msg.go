@@ -28,7 +28,8 @@ const (
 	msgTableEvents   msgType = 1 // table events of one network, gossiped
 	msgNetworkEvents msgType = 2 // network membership records, gossiped and pushed/pulled
 	msgBulkSync      msgType = 3 // one network's table and membership, over a stream
-	msgTypeCount             = 4 // one more than the largest type, for counters
+	msgDigest        msgType = 4 // a summary of one network's replica or of membership, gossiped
+	msgTypeCount             = 5 // one more than the largest type, for counters
 )
 
 func (t msgType) String() string {
@@ -39,6 +40,8 @@ func (t msgType) String() string {
 		return "network-events"
 	case msgBulkSync:
 		return "bulk-sync"
+	case msgDigest:
+		return "digest"
 	}
 	return fmt.Sprintf("msg-type(%d)", uint8(t))
 }
@@ -64,7 +67,7 @@ func splitHeader(buf []byte) (msgType, []byte, error) {
 	}
 	t := msgType(buf[1])
 	switch t {
-	case msgTableEvents, msgNetworkEvents, msgBulkSync:
+	case msgTableEvents, msgNetworkEvents, msgBulkSync, msgDigest:
 		return t, buf[2:], nil
 	}
 	return 0, nil, fmt.Errorf("%w %d", errType, buf[1])

@@ -41,6 +41,10 @@ func sampleBulkSync() bulkSyncMsg {
 	}
 }
 
+func sampleDigest() digestMsg {
+	return digestMsg{Sender: "mngsp-a", Network: "blue", Digest: digest{count: 3, sum: 1<<64 - 1}}
+}
+
 func TestCodecRoundTrip(t *testing.T) {
 	te := sampleTableEvents()
 	gotTE, err := decodeTableEvents(te.encode())
@@ -57,6 +61,36 @@ func TestCodecRoundTrip(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(gotBS, bs) {
 		t.Errorf("bulk sync: got %+v, %v; want %+v", gotBS, err, bs)
 	}
+	for _, dg := range []digestMsg{sampleDigest(), {Sender: "mngsp-b", Members: true}, {Sender: "mngsp-b", Network: ClusterScope}} {
+		got, err := decodeDigest(dg.encode())
+		if err != nil || got != dg {
+			t.Errorf("digest: got %+v, %v; want %+v", got, err, dg)
+		}
+	}
+}
+
+// A digest is a packet: its size is bounded, and a membership digest
+// names no network.
+func TestDigestCodecRejects(t *testing.T) {
+	longest := digestMsg{Sender: strings.Repeat("s", MaxNodeNameLen), Network: strings.Repeat("n", MaxNetworkIDLen), Digest: digest{1<<64 - 1, 1<<64 - 1}}
+	if b := longest.encode(); len(b) > maxDigestMsgSize {
+		t.Errorf("longest digest is %d bytes, over maxDigestMsgSize %d", len(b), maxDigestMsgSize)
+	}
+	for _, tc := range []struct {
+		name string
+		buf  []byte
+		want error
+	}{
+		{"members with network", digestMsg{Sender: "s", Network: "blue", Members: true}.encode(), errDigestScope},
+		{"reserved flag", func() []byte { b := digestMsg{Sender: "s"}.encode(); b[len(b)-3] = 0x80; return b }(), errReserved},
+		{"oversized", append(longest.encode(), make([]byte, 200)...), errOversized},
+		{"empty sender", digestMsg{Network: "blue"}.encode(), errEmptyField},
+		{"wrong type for decoder", sampleNetworkEvents().encode(), errType},
+	} {
+		if _, err := decodeDigest(tc.buf); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
 }
 
 // Every strict prefix of a valid message is an error, never a panic or a
@@ -69,6 +103,7 @@ func TestCodecTruncated(t *testing.T) {
 		"table":   {sampleTableEvents().encode(), func(b []byte) error { _, err := decodeTableEvents(b); return err }},
 		"network": {sampleNetworkEvents().encode(), func(b []byte) error { _, err := decodeNetworkEvents(b); return err }},
 		"bulk":    {sampleBulkSync().encode(), func(b []byte) error { _, err := decodeBulkSync(b); return err }},
+		"digest":  {sampleDigest().encode(), func(b []byte) error { _, err := decodeDigest(b); return err }},
 	} {
 		for i := range len(tc.buf) {
 			if err := tc.decode(tc.buf[:i]); err == nil {

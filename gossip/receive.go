@@ -36,6 +36,13 @@ func (d *DB) handleMessage(buf []byte) {
 			return
 		}
 		d.mergeBulkSync(m)
+	case msgDigest:
+		m, err := decodeDigest(buf)
+		if err != nil {
+			d.stats.drop(dropReasonFor(err), 1)
+			return
+		}
+		d.mergeDigest(m)
 	}
 }
 

@@ -67,7 +67,8 @@ func (t TransportStats) BytesReceived() uint64 {
 // Stats is a snapshot of a DB's counters.
 type Stats struct {
 	// Sent and Received count this package's messages by type
-	// ("table-events", "network-events", "bulk-sync"), payload bytes only.
+	// ("table-events", "network-events", "bulk-sync", "digest"), payload
+	// bytes only.
 	Sent     map[string]Traffic
 	Received map[string]Traffic
 	// Dropped counts discarded input by reason ("malformed", "version",
@@ -85,6 +86,9 @@ type Stats struct {
 	PendingWatchEvents int
 	// Transport counts all bytes on the wire, memberlist's included.
 	Transport TransportStats
+	// DigestMismatches counts digests from peers that differed from ours,
+	// each of which started a full exchange (digest.go).
+	DigestMismatches uint64
 	// LTime and NetworkLTime are the Lamport clocks.
 	LTime, NetworkLTime uint64
 }
@@ -93,6 +97,7 @@ type counters struct {
 	sentMsgs, sentBytes [msgTypeCount]atomic.Uint64
 	recvMsgs, recvBytes [msgTypeCount]atomic.Uint64
 	drops               [dropReasonCount]atomic.Uint64
+	digestMismatches    atomic.Uint64
 	transport           transportCounters
 }
 
@@ -129,6 +134,7 @@ func (c *counters) fill(s *Stats) {
 			s.Dropped[r.String()] = v
 		}
 	}
+	s.DigestMismatches = c.digestMismatches.Load()
 	t := &c.transport
 	s.Transport = TransportStats{
 		PacketsSent:         t.packetsSent.Load(),
