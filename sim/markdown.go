@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+
+	"meshnet.dev/meshnet/gossip"
 )
 
 // The generated part of the results page sits between these markers;
@@ -25,14 +27,14 @@ func (rep Report) Generated(figures []string) string {
 	p("Host: %s. All times are virtual (see above); wall, CPU and peak RSS are real.\n\n", rep.Host)
 	if len(rep.Main) > 0 {
 		pr := rep.Main[0].Params
-		p("Parameters: production gossip defaults (`gossip.DefaultConfig`: 200 ms gossip interval, fanout 3, 30 s bulk sync, topology-aware fanout) and memberlist `DefaultLANConfig` (1 s probe interval, 500 ms probe timeout, suspicion multiplier 4, 30 s push/pull scaled with N, compression on), a 3-key AES-GCM keyring, %d-byte node metadata. "+
+		p("Parameters: production gossip defaults (`gossip.DefaultConfig`: 200 ms gossip interval, fanout 3, 30 s bulk sync, topology-aware fanout) and memberlist as `gossip` configures it: `DefaultLANConfig` (1 s probe interval, 500 ms probe timeout, compression on) with suspicion multiplier %d and no periodic push/pull (a membership digest every bulk-sync interval pushes/pulls only on a mismatch), a 3-key AES-GCM keyring, %d-byte node metadata. "+
 			"Regions: 3, nodes assigned round-robin; one-way delay 1 ms inside a region, 40 / 60 / 80 ms between regions 0-1 / 1-2 / 0-2. "+
 			"Workload: every node is in network `%s` and owns one endpoint entry in it. Joins: waves of up to %d nodes, each through a random earlier node, %v apart. "+
-			"Settle %v after convergence; idle window max(120 s, push/pull interval); %d timed writes %v apart; churn %.0f%% of nodes per second for %v; one crash per loss rate, %v window each; bulk join: %d entries written by %d members. Seed %d.\n\n",
-			pr.MetaSize, testNetwork, pr.JoinWave, pr.WavePause, pr.Settle, pr.Trials, pr.Gap, pr.Churn*100, pr.ChurnWindow, pr.FailureWindow, pr.BulkEntries, pr.BulkMembers, pr.Seed)
+			"Settle %v after convergence; idle window %v; %d timed writes %v apart; churn %.0f%% of nodes per second for %v; one crash per loss rate, %v window each; bulk join: %d entries written by %d members. Seed %d.\n\n",
+			gossip.SuspicionMult, pr.MetaSize, testNetwork, pr.JoinWave, pr.WavePause, pr.Settle, idleWindow(pr), pr.Trials, pr.Gap, pr.Churn*100, pr.ChurnWindow, pr.FailureWindow, pr.BulkEntries, pr.BulkMembers, pr.Seed)
 		var changed []string
 		if pr.SuspicionMult > 0 {
-			changed = append(changed, fmt.Sprintf("memberlist SuspicionMult %d (default 4)", pr.SuspicionMult))
+			changed = append(changed, fmt.Sprintf("memberlist SuspicionMult %d (default %d)", pr.SuspicionMult, gossip.SuspicionMult))
 		}
 		if pr.BulkSync > 0 {
 			changed = append(changed, fmt.Sprintf("gossip BulkSyncInterval %v (default 30s)", pr.BulkSync))

@@ -36,10 +36,10 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.Int("trials", d.Trials, "timed writes per size")
 	fs.Duration("churn-window", d.ChurnWindow, "virtual time of the churn measurement")
 	fs.Duration("failure-window", d.FailureWindow, "virtual time per loss rate of the failure measurement")
-	fs.Duration("idle-window", 0, "virtual time of the idle measurement (0: max(120s, push/pull interval))")
+	fs.Duration("idle-window", 0, "virtual time of the idle measurement (0: 120s, four bulk-sync intervals)")
 	fs.Int("join-wave", d.JoinWave, "most nodes joining at once")
 	fs.Uint64("seed", d.Seed, "seed for loss, keys and the harness's choices")
-	fs.Int("suspicion-mult", 0, "experiment: memberlist SuspicionMult (0: DefaultLANConfig's 4)")
+	fs.Int("suspicion-mult", 0, "experiment: memberlist SuspicionMult (0: gossip.SuspicionMult, the production value)")
 	fs.Duration("bulk-sync", 0, "experiment: gossip BulkSyncInterval (0: the default 30s)")
 }
 

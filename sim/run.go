@@ -19,9 +19,9 @@ type Params struct {
 	// anything is measured (the join storm's syncs die down, Vivaldi
 	// coordinates start to form).
 	Settle time.Duration
-	// IdleWindow is the idle measurement; 0 picks memberlist's push/pull
-	// interval at this size (at least 120 s), so every node's periodic
-	// full-state exchange is in it.
+	// IdleWindow is the idle measurement; 0 picks 120 s, four bulk-sync
+	// intervals, so every node's periodic digests (and any full exchange
+	// they start) are in it. memberlist's own push/pull timer is off.
 	IdleWindow time.Duration
 	// Trials writes are timed, Gap apart; WriteTimeout bounds each.
 	Trials       int
@@ -99,18 +99,15 @@ type Result struct {
 	BuildDrops map[string]uint64
 }
 
-// pushPullInterval is memberlist's push/pull interval at n nodes (30 s,
-// scaled up above 32 nodes).
-func pushPullInterval(n int) time.Duration {
-	const base, threshold = 30 * time.Second, 32
-	if n <= threshold {
-		return base
+// defaultIdleWindow is four times the longest periodic exchange, the
+// 30 s bulk-sync digest round.
+const defaultIdleWindow = 120 * time.Second
+
+func idleWindow(p Params) time.Duration {
+	if p.IdleWindow > 0 {
+		return p.IdleWindow
 	}
-	m := 1
-	for x := threshold; x < n; x *= 2 {
-		m++
-	}
-	return time.Duration(m) * base
+	return defaultIdleWindow
 }
 
 // Run builds a cluster of n nodes and measures it. It must run inside a
@@ -159,11 +156,7 @@ func Run(n int, p Params, log *slog.Logger) (res Result, err error) {
 	time.Sleep(p.Settle)
 
 	w = wallNow()
-	idle := p.IdleWindow
-	if idle == 0 {
-		idle = max(120*time.Second, pushPullInterval(n))
-	}
-	if res.Idle, err = c.measureBandwidth(idle, 0); err != nil {
+	if res.Idle, err = c.measureBandwidth(idleWindow(p), 0); err != nil {
 		return res, err
 	}
 	phase("idle", w)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"meshnet.dev/meshnet/gossip"
 )
 
 func TestMain(m *testing.M) {
@@ -115,11 +117,11 @@ func quickParams() Params {
 }
 
 // suspicionBounds are memberlist's lower and upper suspicion timeouts at
-// n nodes with DefaultLANConfig: no member can mark a crashed node failed
+// n nodes with gossip's memberlist configuration: no member can mark a crashed node failed
 // sooner than the lower one after suspecting it, and without any
 // confirmation it waits the upper one.
 func suspicionBounds(n int) (lo, hi time.Duration) {
-	lo = time.Duration(4 * math.Max(1, math.Log10(float64(n))) * float64(time.Second))
+	lo = time.Duration(gossip.SuspicionMult * math.Max(1, math.Log10(float64(n))) * float64(time.Second))
 	return lo, 6 * lo
 }
 
@@ -130,6 +132,7 @@ func TestSmallClusters(t *testing.T) {
 		t.Skip("simulates clusters for tens of seconds")
 	}
 	log := slog.New(slog.DiscardHandler)
+	idle := make(map[int]float64)
 	for _, n := range []int{10, 50} {
 		p := quickParams()
 		if n == 10 {
@@ -176,11 +179,12 @@ func TestSmallClusters(t *testing.T) {
 		}
 
 		// Idle: a probe and its ack (with a Vivaldi coordinate) per
-		// second, and a few periodic syncs; anything far outside means
+		// second, and two digests per 30 s; anything far outside means
 		// something loops or nothing runs.
 		if r.Idle.PerNode < 100 || r.Idle.PerNode > 5000 {
 			t.Errorf("n=%d: idle node sends %.0f B/s, want 100..5000", n, r.Idle.PerNode)
 		}
+		idle[n] = r.Idle.PerNode
 		if r.Churn.PerNode <= r.Idle.PerNode {
 			t.Errorf("n=%d: churn (%.0f B/s) costs no more than idle (%.0f B/s)", n, r.Churn.PerNode, r.Idle.PerNode)
 		}
@@ -189,6 +193,11 @@ func TestSmallClusters(t *testing.T) {
 				t.Errorf("n=%d: joining a %d-entry network: %+v", n, p.BulkEntries, b)
 			}
 		}
+	}
+	// Idle load per node doesn't grow with N: anti-entropy sends digests,
+	// not state, unless replicas differ.
+	if lo, hi := idle[10], idle[50]; hi > 1.2*lo || hi < 0.8*lo {
+		t.Errorf("idle B/s per node: %.0f at 10 nodes, %.0f at 50, want within 20%%", lo, hi)
 	}
 }
 
