@@ -107,7 +107,7 @@ func TestUserOwnedDevice(t *testing.T) {
 	_, hosts := newLab(t, 2)
 	testenvTools(t, "setpriv")
 	admin, user := hosts[0], hosts[1]
-	_, token, adminIP := adminWithRed(t, admin)
+	adminNode, token, adminIP := adminWithRed(t, admin)
 	if out, err := user.Run(bin.meshnet, "device", "create", "mn-red", "--user", "nobody", "--addr", "10.10.0.77/24", "--mtu", "1370"); err != nil {
 		t.Fatalf("device create: %v\n%s", err, out)
 	}
@@ -125,7 +125,7 @@ func TestUserOwnedDevice(t *testing.T) {
 	if _, err := m.WaitNetworks(60*time.Second, "red"); err != nil {
 		t.Fatal(err)
 	}
-	waitEndpoints(t, []*netlab.Meshnet{m}, "red", 2)
+	waitEndpoints(t, []*netlab.Meshnet{adminNode, m}, "red", 2)
 	ping(t, admin, mustAddr("10.10.0.77"), 3)
 	ping(t, user, mustAddr(adminIP), 3)
 	// The device outlives the daemon: it is the user's.

@@ -60,6 +60,10 @@ func (n *Node) Doctor() []api.Check {
 		add(api.Check{Name: "network " + w, Status: "warn", Detail: "this node wants network " + w + " but nobody has defined it",
 			Fix: "meshnet network create " + w + " --subnet CIDR (on any node)"})
 	}
+	for _, w := range rep.keyless {
+		add(api.Check{Name: "network " + w, Status: "warn", Detail: "encrypted network " + w + " waits for this node's cluster keys",
+			Fix: "make sure the admin node runs and reaches this node; a node that was evicted needs a new identity and token"})
+	}
 	slices.SortStableFunc(out, func(a, b api.Check) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

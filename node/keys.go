@@ -198,6 +198,10 @@ func (k *keys) gossipKeys() (keys [][]byte, primary int) {
 // epoch is the data epoch this node has applied.
 func (k *keys) epoch() uint64 { return k.member.State().Epochs.Current.Number }
 
+// holdsKeys reports whether this node holds cluster data keys, without
+// which it can neither send nor receive on an encrypted network.
+func (n *Node) holdsKeys() bool { return n.keys.epoch() != 0 }
+
 func appendUnique(list []string, s string) []string {
 	for _, x := range list {
 		if x == s {

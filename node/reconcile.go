@@ -25,6 +25,7 @@ type clusterReport struct {
 	conflicts  []string // network definitions that lost
 	duplicates []duplicate
 	waiting    []string // wanted networks nobody has defined yet
+	keyless    []string // wanted encrypted networks held back until keys arrive
 }
 
 // duplicate is one IP claimed by more than one endpoint.
@@ -63,7 +64,7 @@ func (n *Node) reconcile() {
 	var rep clusterReport
 	rep.conflicts = n.handleConflicts(lost)
 	n.defineWanted(won)
-	rep.waiting = n.syncAttachments(won)
+	rep.waiting, rep.keyless = n.syncAttachments(won)
 	n.syncPeers()
 	n.mu.Lock()
 	atts := make([]*attachment, 0, len(n.nets))
@@ -182,8 +183,9 @@ func (n *Node) createNetwork(name string, subnet netip.Prefix, vni uint32, encry
 
 // syncAttachments attaches wanted networks that have a definition, detaches
 // unwanted ones, and re-attaches any whose definition changed. It returns the
-// wanted networks still waiting for a definition.
-func (n *Node) syncAttachments(won map[string]netDef) []string {
+// wanted networks still waiting for a definition, and the encrypted ones
+// waiting for this node's first cluster keys.
+func (n *Node) syncAttachments(won map[string]netDef) (waiting, keyless []string) {
 	n.mu.Lock()
 	want := make(map[string]netSpec, len(n.want))
 	for k, v := range n.want {
@@ -195,7 +197,6 @@ func (n *Node) syncAttachments(won map[string]netDef) []string {
 	}
 	n.mu.Unlock()
 
-	var waiting []string
 	for name, a := range have {
 		d, ok := won[name]
 		if _, wanted := want[name]; wanted && ok && d.sameNetwork(a.def) {
@@ -219,6 +220,13 @@ func (n *Node) syncAttachments(won map[string]netDef) []string {
 		if attached {
 			continue
 		}
+		if d.Encrypted && !n.holdsKeys() {
+			// Attaching would publish an endpoint no peer can send to yet:
+			// the first packets to it would be dropped. The grant follows
+			// within a reconcile pass of the admin node seeing this node.
+			keyless = append(keyless, name)
+			continue
+		}
 		a, err := n.attach(d, w)
 		if err != nil {
 			n.log.Error("cannot attach network", "network", name, "err", err)
@@ -233,7 +241,8 @@ func (n *Node) syncAttachments(won map[string]netDef) []string {
 		n.adopt(d)
 	}
 	slices.Sort(waiting)
-	return waiting
+	slices.Sort(keyless)
+	return waiting, keyless
 }
 
 // adopt republishes a network's definition under this node's name, so the

@@ -48,7 +48,7 @@ func (n *Node) Status() api.Status {
 		}
 	}
 	st.Node.Members++ // this node
-	st.Conflicts, st.Waiting = rep.conflicts, rep.waiting
+	st.Conflicts, st.Waiting, st.WaitingKeys = rep.conflicts, rep.waiting, rep.keyless
 	ks := n.keys.member.State()
 	st.Keys = api.Keys{Cluster: ks.ClusterID.String(), PublicKey: n.keys.pub.String(), Admin: n.keys.issuer != nil,
 		Epoch: ks.Epochs.Current.Number, Evicted: len(ks.Evicted), Rejected: n.keyRejects.Load()}

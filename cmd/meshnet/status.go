@@ -71,6 +71,9 @@ func printStatus(w io.Writer, st *api.Status) {
 	for _, w8 := range st.Waiting {
 		fmt.Fprintf(w, "\nWaiting for network %s to be defined (meshnet network create %s --subnet CIDR)\n", w8, w8)
 	}
+	for _, w8 := range st.WaitingKeys {
+		fmt.Fprintf(w, "\nWaiting for the cluster keys to attach encrypted network %s (the admin node grants them once it sees this node)\n", w8)
+	}
 	for _, c := range st.Conflicts {
 		fmt.Fprintf(w, "\nCONFLICT: %s\n", c)
 	}

@@ -20,6 +20,9 @@ type Status struct {
 	Duplicates []Duplicate `json:"duplicates,omitempty"`
 	// Waiting are networks this node wants that nobody has defined yet.
 	Waiting []string `json:"waiting,omitempty"`
+	// WaitingKeys are encrypted networks this node attaches once the
+	// admin node has granted it the cluster keys.
+	WaitingKeys []string `json:"waiting_keys,omitempty"`
 	// Gossip counts the control plane's traffic.
 	Gossip GossipStats `json:"gossip"`
 	// Keys is the node's key state.
