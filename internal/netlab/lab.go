@@ -31,6 +31,7 @@ type Lab struct {
 	procs    []*Proc
 	nextAddr netip.Addr
 	ownDir   bool
+	closed   bool // Close ran: the lab lock is released once
 }
 
 // Options tune a lab.
@@ -62,6 +63,9 @@ func New(o Options) (*Lab, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if err := acquireLock(func(msg string) { fmt.Fprintln(o.Log, "#", msg) }); err != nil {
+		return nil, err
+	}
 	var rnd [3]byte
 	rand.Read(rnd[:])
 	l := &Lab{Prefix: o.Prefix + hex.EncodeToString(rnd[:]), Dir: o.Dir, Subnet: o.Subnet, log: o.Log,
@@ -69,12 +73,14 @@ func New(o Options) (*Lab, error) {
 	if l.Dir == "" {
 		d, err := os.MkdirTemp("", l.Prefix+"-")
 		if err != nil {
+			releaseLock()
 			return nil, err
 		}
 		l.Dir, l.ownDir = d, true
 	}
 	ul := l.underlay()
 	if err := l.run("ip", "netns", "add", ul); err != nil {
+		releaseLock()
 		return nil, err
 	}
 	if err := l.runIn(ul, "ip", "link", "add", "br0", "type", "bridge"); err != nil {
@@ -140,7 +146,12 @@ func (l *Lab) Close() error {
 	l.mu.Lock()
 	procs, hosts := l.procs, l.hosts
 	l.procs, l.hosts = nil, nil
+	closed := l.closed
+	l.closed = true
 	l.mu.Unlock()
+	if !closed {
+		defer releaseLock()
+	}
 	for _, p := range procs {
 		p.Kill()
 	}
