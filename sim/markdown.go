@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"meshnet.dev/meshnet/gossip"
 )
@@ -30,8 +31,8 @@ func (rep Report) Generated(figures []string) string {
 		p("Parameters: production gossip defaults (`gossip.DefaultConfig`: 200 ms gossip interval, fanout 3, 30 s bulk sync, topology-aware fanout) and memberlist as `gossip` configures it: `DefaultLANConfig` (1 s probe interval, 500 ms probe timeout, compression on) with suspicion multiplier %d and no periodic push/pull (a membership digest every bulk-sync interval pushes/pulls only on a mismatch), a 3-key AES-GCM keyring, %d-byte node metadata. "+
 			"Regions: 3, nodes assigned round-robin; one-way delay 1 ms inside a region, 40 / 60 / 80 ms between regions 0-1 / 1-2 / 0-2. "+
 			"Workload: every node is in network `%s` and owns one endpoint entry in it. Joins: waves of up to %d nodes, each through a random earlier node, %v apart. "+
-			"Settle %v after convergence; idle window %v; %d timed writes %v apart; churn %.0f%% of nodes per second for %v; one crash per loss rate, %v window each; bulk join: %d entries written by %d members. Seed %d.\n\n",
-			gossip.SuspicionMult, pr.MetaSize, testNetwork, pr.JoinWave, pr.WavePause, pr.Settle, idleWindow(pr), pr.Trials, pr.Gap, pr.Churn*100, pr.ChurnWindow, pr.FailureWindow, pr.BulkEntries, pr.BulkMembers, pr.Seed)
+			"Settle at least %v after convergence, then until the packet rate is steady (a 10 s window within 10%% of the one before; at most %v in all; waited: %s); idle window %v; %d timed writes %v apart; churn %.0f%% of nodes per second for %v; one crash per loss rate, %v window each; bulk join: %d entries written by %d members. Seed %d.\n\n",
+			gossip.SuspicionMult, pr.MetaSize, testNetwork, pr.JoinWave, pr.WavePause, pr.Settle, pr.MaxSettle, rep.settledText(), idleWindow(pr), pr.Trials, pr.Gap, pr.Churn*100, pr.ChurnWindow, pr.FailureWindow, pr.BulkEntries, pr.BulkMembers, pr.Seed)
 		var changed []string
 		if pr.SuspicionMult > 0 {
 			changed = append(changed, fmt.Sprintf("memberlist SuspicionMult %d (default %d)", pr.SuspicionMult, gossip.SuspicionMult))
@@ -74,4 +75,13 @@ func UpdateFile(path, block string) error {
 // HostInfo describes the machine for the results page.
 func HostInfo() string {
 	return fmt.Sprintf("%d CPU cores (GOMAXPROCS %d), %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+}
+
+// settledText lists how long each size waited to settle.
+func (rep Report) settledText() string {
+	var parts []string
+	for _, r := range rep.Main {
+		parts = append(parts, fmt.Sprintf("%v at %d nodes", r.Settled.Round(time.Second), r.N))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -15,10 +15,11 @@ type Params struct {
 	JoinWave      int
 	WavePause     time.Duration
 	ReadyTimeout  time.Duration
-	// Settle is the quiet time after the cluster converged and before
-	// anything is measured (the join storm's syncs die down, Vivaldi
-	// coordinates start to form).
-	Settle time.Duration
+	// Settle is the least quiet time after the cluster converged and
+	// before anything is measured (the join storm's syncs die down,
+	// Vivaldi coordinates start to form); the wait then goes on until the
+	// packet rate is steady (settle), at most MaxSettle in all.
+	Settle, MaxSettle time.Duration
 	// IdleWindow is the idle measurement; 0 picks 120 s, four bulk-sync
 	// intervals, so every node's periodic digests (and any full exchange
 	// they start) are in it. memberlist's own push/pull timer is off.
@@ -57,6 +58,7 @@ func DefaultParams() Params {
 		WavePause:     500 * time.Millisecond,
 		ReadyTimeout:  30 * time.Minute,
 		Settle:        30 * time.Second,
+		MaxSettle:     5 * time.Minute,
 		Trials:        5,
 		Gap:           3 * time.Second,
 		WriteTimeout:  3 * time.Minute,
@@ -78,11 +80,14 @@ type Result struct {
 	// Build is the virtual time from the first join until every node saw
 	// every other with its endpoint; BuildWall is the real time it took.
 	Build, BuildWall time.Duration
-	Idle, Churn      Bandwidth
-	Writes           []Convergence
-	Write            ConvergenceSummary
-	Failures         []FailureRun
-	Bulk             *BulkJoin
+	// Settled is the virtual time waited after building for the packet
+	// rate to be steady, before the idle measurement.
+	Settled     time.Duration
+	Idle, Churn Bandwidth
+	Writes      []Convergence
+	Write       ConvergenceSummary
+	Failures    []FailureRun
+	Bulk        *BulkJoin
 	// Coords is the fraction of peers a sample of nodes has a Vivaldi
 	// estimate for when writes are timed.
 	Coords float64
@@ -97,6 +102,42 @@ type Result struct {
 	LiveHeap uint64
 	// BuildDrops sums every node's gossip Stats.Dropped while building.
 	BuildDrops map[string]uint64
+}
+
+// settleStep is the window over which settle compares packet rates.
+const settleStep = 10 * time.Second
+
+// settle waits at least least, then until the packets live nodes send per
+// second stop falling (one settleStep within 10% of the one before), at
+// most most in all, and returns how long it waited. memberlist retransmits
+// every alive message of the join storm about 4 log10(N) times from every
+// node, a backlog that at 1,000 nodes takes minutes to drain: bytes sent
+// while it drains are the join's, not idle load.
+func (c *cluster) settle(least, most time.Duration, log *slog.Logger) time.Duration {
+	start := time.Now()
+	time.Sleep(least)
+	rate := func() float64 {
+		var before, after uint64
+		live := c.live()
+		for _, n := range live {
+			before += c.net.Counters(n.name).PacketBytesSent
+		}
+		time.Sleep(settleStep)
+		for _, n := range live {
+			after += c.net.Counters(n.name).PacketBytesSent
+		}
+		return float64(after-before) / float64(len(live)) / settleStep.Seconds()
+	}
+	prev := rate()
+	for time.Since(start) < most {
+		cur := rate()
+		log.Info("settling", "virtual", time.Since(start).Round(time.Second), "packet-bytes-per-node-s", int(cur))
+		if cur >= 0.9*prev {
+			break
+		}
+		prev = cur
+	}
+	return time.Since(start)
 }
 
 // defaultIdleWindow is four times the longest periodic exchange, the
@@ -153,7 +194,7 @@ func Run(n int, p Params, log *slog.Logger) (res Result, err error) {
 	res.LiveHeap = ms.HeapAlloc
 	res.BuildDrops = c.drops()
 	phase("build", w)
-	time.Sleep(p.Settle)
+	res.Settled = c.settle(p.Settle, p.MaxSettle, log.With("n", n))
 
 	w = wallNow()
 	if res.Idle, err = c.measureBandwidth(idleWindow(p), 0); err != nil {
