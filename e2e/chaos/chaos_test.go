@@ -186,9 +186,9 @@ func TestChaos(t *testing.T) {
 		name := fmt.Sprintf("%s clock %+dd", c.hosts[skewed].Name, off/86400)
 		fault(name, func(ph *phase) {
 			c.kill(skewed)
-			o := fmt.Sprint(off)
+			o, ns := fmt.Sprint(off), fmt.Sprint(timensOffset(off))
 			c.restart(skewed, bin.skewed, "env", clockOffsetEnv+"="+o,
-				"unshare", "--time", "--monotonic", o, "--boottime", o, "--fork", "--kill-child")
+				"unshare", "--time", "--monotonic", ns, "--boottime", ns, "--fork", "--kill-child")
 			d, err := c.converge(p.bound)
 			if err != nil {
 				t.Errorf("the cluster does not converge with %s's clock %+d s off: %v", c.hosts[skewed].Name, off, err)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,6 +70,26 @@ const clockOffsetEnv = "MESHNET_CHAOS_CLOCK_OFFSET"
 // the monotonic clock are untouched, as on a host whose clock is set
 // wrong). The chaos run starts this binary inside a time namespace too, so
 // the monotonic and boot clocks are off by the same amount.
+// timensOffset is the monotonic and boot clock offset for a node whose
+// wall clock is off by off seconds: the same, except that a time namespace
+// cannot move those clocks below zero (the kernel refuses with ERANGE), so
+// a clock set back further than the machine's uptime goes back to one
+// minute after boot.
+func timensOffset(off int64) int64 {
+	if off >= 0 {
+		return off
+	}
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	up, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	if err != nil {
+		return 0
+	}
+	return max(off, -max(int64(up)-60, 0))
+}
+
 func buildSkewed(out, dir string) error {
 	goroot, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
