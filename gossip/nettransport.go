@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,7 +97,9 @@ func (t *netTransport) readPackets() {
 	defer t.wg.Done()
 	buf := make([]byte, maxGossipPacket+1) // one more: a full read means too long
 	for {
-		n, from, err := t.udp.ReadFromUDP(buf)
+		// ReadFromUDPAddrPort allocates nothing: a flood of junk, dropped
+		// below, makes no garbage for the collector to chase.
+		n, ap, err := t.udp.ReadFromUDPAddrPort(buf)
 		ts := time.Now()
 		if err != nil {
 			if t.closed.Load() {
@@ -110,13 +113,14 @@ func (t *netTransport) readPackets() {
 			continue
 		}
 		if n < 1 {
-			t.log("[ERR] memberlist: UDP packet too short (%d bytes) from=%s", n, from)
+			t.log("[ERR] memberlist: UDP packet too short (%d bytes) from=%s", n, ap)
 			continue
 		}
 		if t.auth != nil && !t.auth.ok(buf[:n]) {
 			t.rejected()
 			continue
 		}
+		from := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 		p := &memberlist.Packet{Buf: append([]byte(nil), buf[:n]...), From: from, Timestamp: ts}
 		select {
 		case t.packetCh <- p:
