@@ -50,6 +50,12 @@ type WGPeer struct {
 	// Keepalive is the persistent keepalive interval, rounded up to whole
 	// seconds; zero turns it off.
 	Keepalive time.Duration
+	// Generation identifies one run of the peer (it changes when the
+	// peer restarts); zero means unknown. A new generation starts the pair
+	// afresh: WireGuard refuses handshakes whose timestamp is older than
+	// the newest it saw from a peer, so a peer that restarted with its
+	// clock set back could not handshake with this node again otherwise.
+	Generation uint64
 }
 
 // wgPeerRecord is what SetPeers configured for a peer.
@@ -58,6 +64,7 @@ type wgPeerRecord struct {
 	endpoint  netip.AddrPort
 	vtep      netip.Addr
 	keepalive time.Duration
+	gen       uint64
 }
 
 // SetPeers makes the device's peers exactly peers: it adds new ones,
@@ -95,9 +102,15 @@ func (w *WireGuard) SetPeers(peers []WGPeer) error {
 	var kick [][32]byte
 	for _, pub := range slices.SortedFunc(maps.Keys(want), func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) }) {
 		old, recorded := w.peers[pub]
-		writePeerConfig(&b, pub, want[pub], have[pub], old, recorded)
+		dev := have[pub]
+		if dev != nil && recorded && old.gen != 0 && want[pub].gen != old.gen {
+			// The peer restarted: drop its session and replay state.
+			fmt.Fprintf(&b, "public_key=%x\nremove=true\n", pub)
+			dev, recorded = nil, false
+		}
+		writePeerConfig(&b, pub, want[pub], dev, old, recorded)
 		if pskChanged := !recorded || old.psk != want[pub].psk; pskChanged && want[pub].psk != "" &&
-			(have[pub] == nil || have[pub].lastHandshake.IsZero()) {
+			(dev == nil || dev.lastHandshake.IsZero()) {
 			kick = append(kick, pub)
 		}
 	}
@@ -252,7 +265,7 @@ func (w *WireGuard) checkPeersLocked(peers []WGPeer) (map[[32]byte]wgPeerRecord,
 }
 
 func (w *WireGuard) checkPeerLocked(p WGPeer, ownVTEP netip.Addr) (wgPeerRecord, error) {
-	r := wgPeerRecord{endpoint: p.Endpoint, vtep: p.VTEP}
+	r := wgPeerRecord{endpoint: p.Endpoint, vtep: p.VTEP, gen: p.Generation}
 	if p.PublicKey == ([32]byte{}) {
 		return r, errors.New("public key is all zeros")
 	}

@@ -332,3 +332,32 @@ func TestWireGuardSetPrivateKey(t *testing.T) {
 		t.Error("SetPrivateKey with a zero key: no error")
 	}
 }
+
+// A peer that restarted (a new generation) is configured afresh: its old
+// session and WireGuard's record of its newest handshake timestamp go, so
+// a peer whose clock went back can handshake again. Same-generation
+// updates keep the session.
+func TestWireGuardSetPeersNewGenerationStartsAfresh(t *testing.T) {
+	a, b := newWGNode(t, nil), newWGNode(t, nil)
+	psk := newTestKey(t)
+	pa, pb := a.peer(psk), b.peer(psk)
+	pb.Generation = 1
+	a.setPeers(pb)
+	b.setPeers(pa)
+	sendAndCheck(t, a, b, 1, 2)
+	before, _ := a.peerStats(b.pub)
+	if before.LastHandshake.IsZero() || before.RxBytes == 0 {
+		t.Fatalf("no session after traffic: %+v", before)
+	}
+	a.setPeers(pb) // same generation: nothing changes
+	if st, _ := a.peerStats(b.pub); !st.LastHandshake.Equal(before.LastHandshake) {
+		t.Fatalf("same generation re-handshook: %v, was %v", st.LastHandshake, before.LastHandshake)
+	}
+	pb.Generation = 2
+	a.setPeers(pb)
+	if st, _ := a.peerStats(b.pub); !st.LastHandshake.IsZero() || st.RxBytes != 0 {
+		t.Fatalf("a new generation kept the old session: %+v", st)
+	}
+	sendAndCheck(t, a, b, 1, 2)
+	sendAndCheck(t, b, a, 1, 2)
+}

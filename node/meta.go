@@ -29,6 +29,10 @@ type nodeMeta struct {
 	// (zero if it started without one): the admin grants no keys to a new
 	// node whose token predates the latest eviction.
 	Token time.Time `json:"token,omitzero"`
+	// Boot is random for each start of the daemon: a peer that sees it
+	// change starts its WireGuard pairing with this node afresh, so a
+	// restart with the clock set back is not refused as a replay.
+	Boot uint64 `json:"boot,omitempty"`
 }
 
 const (

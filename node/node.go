@@ -66,6 +66,7 @@ type secureTransport interface {
 
 // Node is one running meshnet daemon.
 type Node struct {
+	boot     uint64 // random per start; see nodeMeta.Boot
 	spec     *spec
 	opts     Options
 	log      *slog.Logger
@@ -136,6 +137,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 		opts.Logger = NewLogger(os.Stderr, level, s.logJSON)
 	}
 	n := &Node{
+		boot:    bootID(),
 		spec:    s,
 		opts:    opts,
 		log:     opts.Logger.With("node", s.name),

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"net/netip"
 	"os"
 	"time"
@@ -52,6 +54,14 @@ func (n *Node) openSecure() error {
 	return nil
 }
 
+// bootID returns a random non-zero identifier for this start of the
+// daemon.
+func bootID() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) | 1
+}
+
 // publishMeta tells the cluster how to reach this node, its public key and
 // its key epoch.
 func (n *Node) publishMeta() {
@@ -65,7 +75,7 @@ func (n *Node) publishMeta() {
 }
 
 func (n *Node) meta() ([]byte, error) {
-	m := nodeMeta{VXLAN: n.underlay, Key: n.keys.pub, Epoch: n.keys.epoch(), Token: n.keys.tokenIssued}
+	m := nodeMeta{VXLAN: n.underlay, Key: n.keys.pub, Epoch: n.keys.epoch(), Token: n.keys.tokenIssued, Boot: n.boot}
 	if n.secure != nil {
 		m.WG = netip.AddrPortFrom(n.underlay.Addr(), n.secure.LocalPort())
 	}
@@ -95,7 +105,7 @@ func (n *Node) syncSecurePeers(members []gossip.Member) {
 		if psk.IsZero() {
 			continue
 		}
-		p := encap.WGPeer{PublicKey: meta.Key.Raw32(), PSK: psk, Endpoint: meta.WG, VTEP: keydist.VTEP(meta.Key)}
+		p := encap.WGPeer{PublicKey: meta.Key.Raw32(), PSK: psk, Endpoint: meta.WG, VTEP: keydist.VTEP(meta.Key), Generation: meta.Boot}
 		// One end of each pair keeps it alive: two ends that start
 		// keepalives at the same moment send crossing handshakes, which
 		// WireGuard only sorts out on its five-second retry.
