@@ -79,6 +79,7 @@ type accounting struct {
 type stall struct {
 	from, to time.Time
 	excused  bool // inside a fault's window
+	backoff  bool // began in a fault's window; TCP's retransmission timer, see account
 }
 
 // excuse returns the fault whose window holds t, if any.
@@ -166,6 +167,24 @@ func (tl *timeline) account(samples []sample, sr *streamResult, stallMin time.Du
 		}
 	}
 	sort.Slice(a.outside, func(i, j int) bool { return a.outside[i].t.Before(a.outside[j].t) })
+	// A stall that began inside a fault's window and outlasts it is the
+	// sender's retransmission timer, armed during the fault: TCP doubles
+	// it with every loss (minutes, at worst) and sends nothing until it
+	// runs out. That is the fault's doing, not the overlay's, as long as
+	// the overlay delivered every probe in the stall after the window.
+	for i := range a.stalls {
+		st := &a.stalls[i]
+		if st.excused || tl.excuse(st.from) == nil {
+			continue
+		}
+		delivered := true
+		for _, s := range a.outside {
+			if !s.t.Before(st.from) && s.t.Before(st.to) {
+				delivered = false
+			}
+		}
+		st.excused, st.backoff = delivered, delivered
+	}
 	return a
 }
 
@@ -222,6 +241,9 @@ func (tl *timeline) report(w io.Writer, a *accounting, sr *streamResult) {
 	if sr != nil {
 		var excused, bad time.Duration
 		for _, st := range a.stalls {
+			if st.backoff {
+				fmt.Fprintf(w, "  stream stall from a fault into the recovery: %s to %s (TCP retransmission backoff; every probe delivered meanwhile)\n", rel(st.from), rel(st.to))
+			}
 			if st.excused {
 				excused += st.to.Sub(st.from)
 			} else {
