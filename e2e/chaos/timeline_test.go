@@ -75,6 +75,10 @@ type accounting struct {
 	stalls   []stall                       // stream stalls
 }
 
+// backoffSpan is how soon after a fault's window a stream stall may start
+// and still be TCP's retransmission backoff from that fault.
+const backoffSpan = 15 * time.Second
+
 // stall is a stretch in which the TCP stream's receiver got nothing.
 type stall struct {
 	from, to time.Time
@@ -167,14 +171,16 @@ func (tl *timeline) account(samples []sample, sr *streamResult, stallMin time.Du
 		}
 	}
 	sort.Slice(a.outside, func(i, j int) bool { return a.outside[i].t.Before(a.outside[j].t) })
-	// A stall that began inside a fault's window and outlasts it is the
-	// sender's retransmission timer, armed during the fault: TCP doubles
-	// it with every loss (minutes, at worst) and sends nothing until it
-	// runs out. That is the fault's doing, not the overlay's, as long as
-	// the overlay delivered every probe in the stall after the window.
+	// A stall that began inside a fault's window, or within backoffSpan
+	// of one, is the sender's retransmission timer, armed during the
+	// fault: TCP doubles it with every loss and keeps it doubled until new
+	// data is acknowledged (Karn), so the stream may stall again soon after
+	// the first retransmission gets through. That is the fault's doing,
+	// not the overlay's, as long as the overlay delivered every probe sent
+	// during the stall.
 	for i := range a.stalls {
 		st := &a.stalls[i]
-		if st.excused || tl.excuse(st.from) == nil {
+		if st.excused || (tl.excuse(st.from) == nil && tl.excuse(st.from.Add(-backoffSpan)) == nil) {
 			continue
 		}
 		delivered := true
