@@ -277,8 +277,20 @@ func TestPartitionHealsAndConverges(t *testing.T) {
 		}
 	}
 	// Both sides change endpoints while apart.
-	majorityNew := netip.MustParseAddr("10.10.0.201")
-	minorityNew := netip.MustParseAddr("10.10.0.204")
+	// Addresses IPAM did not give a node (it assigns at random).
+	used := map[netip.Addr]bool{}
+	for _, h := range hosts {
+		used[addrs[h.Name]["red"]] = true
+	}
+	free := func(from netip.Addr) netip.Addr {
+		for used[from] {
+			from = from.Next()
+		}
+		used[from] = true
+		return from
+	}
+	majorityNew := free(netip.MustParseAddr("10.10.0.201"))
+	minorityNew := free(netip.MustParseAddr("10.10.0.204"))
 	addEndpoint(t, hosts[0], "mn-red", majorityNew, addrs[hosts[1].Name]["red"])
 	addEndpoint(t, hosts[3], "mn-red", minorityNew, addrs[hosts[4].Name]["red"])
 	waitEndpoints(t, ms[:3], "red", 4) // 3 nodes + the new one; the far side's are hidden
