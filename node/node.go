@@ -103,7 +103,10 @@ type Node struct {
 	catchUpServed  atomic.Uint64 // grants handed to members catching up
 	catchUpRefused atomic.Uint64 // key requests refused (malformed, foreign, evicted)
 
-	mu         sync.Mutex // guards the fields below
+	mu sync.Mutex // guards the fields below
+	// paired are the members WireGuard is configured for: only their
+	// endpoints of encrypted networks are routed (nil: no secure transport).
+	paired     map[string]bool
 	want       map[string]netSpec
 	nets       map[string]*attachment
 	joinedAt   time.Time

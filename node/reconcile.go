@@ -319,7 +319,16 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 		ltime uint64
 	}
 	var eps []owned
+	n.mu.Lock()
+	paired := n.paired
+	n.mu.Unlock()
 	n.db.Walk(name, tableEndpoints, func(e gossip.Entry) bool {
+		if a.def.Encrypted && paired != nil && e.Owner != n.spec.name && !paired[e.Owner] {
+			// No WireGuard peer for the owner yet (its metadata with
+			// the keys it holds has not arrived): an endpoint listed
+			// now would take traffic that can only be dropped.
+			return true
+		}
 		ep, err := decodeEndpoint(e, subnet)
 		if err != nil {
 			n.log.Debug("ignoring malformed endpoint", "network", name, "owner", e.Owner, "key", e.Key)

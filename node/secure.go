@@ -90,6 +90,12 @@ func (n *Node) syncSecurePeers(members []gossip.Member) {
 		return
 	}
 	var peers []encap.WGPeer
+	paired := map[string]bool{}
+	defer func() {
+		n.mu.Lock()
+		n.paired = paired
+		n.mu.Unlock()
+	}()
 	for _, m := range members {
 		if m.Name == n.spec.name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
 			continue
@@ -113,6 +119,7 @@ func (n *Node) syncSecurePeers(members []gossip.Member) {
 			p.Keepalive = wgKeepalive
 		}
 		peers = append(peers, p)
+		paired[m.Name] = true
 	}
 	if err := n.secure.SetPeers(peers); err != nil {
 		n.log.Error("configuring encrypted peers", "err", err)
