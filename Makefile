@@ -41,7 +41,7 @@ demo: deps-apt build
 # Every test: lint, unit, fuzz seed corpora, in-process clusters, and the
 # root-only end-to-end suites (which skip without root unless CI=true).
 test: deps lint
-	$(GO) test $(GOTESTFLAGS) -timeout 30m ./...
+	$(GO) test -count=1 $(GOTESTFLAGS) -timeout 30m ./...
 
 # Only what runs without root.
 test-unit:
