@@ -26,140 +26,80 @@ func (n *Node) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/doctor", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Doctor())
 	})
-	mux.HandleFunc("POST /v1/ping", func(w http.ResponseWriter, r *http.Request) {
-		var req api.PingRequest
-		if !readJSON(w, r, &req) {
-			return
-		}
-		res, err := n.Ping(req)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
-	})
 	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.peers(n.table.Snapshot()))
 	})
 	mux.HandleFunc("GET /v1/networks", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Networks())
 	})
-	mux.HandleFunc("POST /v1/networks", func(w http.ResponseWriter, r *http.Request) {
-		var req api.CreateNetwork
-		if !readJSON(w, r, &req) {
-			return
-		}
-		out, err := n.CreateNetwork(req)
-		if err != nil {
-			code := http.StatusBadRequest
-			if errors.Is(err, errConflict) {
-				code = http.StatusConflict
-			}
-			writeError(w, code, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, out)
-	})
-	mux.HandleFunc("POST /v1/networks/{name}/join", func(w http.ResponseWriter, r *http.Request) {
-		var req api.JoinNetwork
-		if !readJSON(w, r, &req) {
-			return
-		}
-		if err := n.JoinNetwork(r.PathValue("name"), req); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	})
-	mux.HandleFunc("POST /v1/token", func(w http.ResponseWriter, r *http.Request) {
-		var req api.TokenRequest
-		if !readJSON(w, r, &req) {
-			return
-		}
-		tok, err := n.IssueToken(time.Duration(req.TTLSeconds) * time.Second)
-		if err != nil {
-			writeError(w, adminCode(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, tok)
-	})
-	mux.HandleFunc("POST /v1/keys/rotate", func(w http.ResponseWriter, r *http.Request) {
-		var req api.RotateRequest
-		if !readJSON(w, r, &req) {
-			return
-		}
-		if err := n.RotateKeys(req.Node); err != nil {
-			writeError(w, adminCode(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	})
-	mux.HandleFunc("POST /v1/evict", func(w http.ResponseWriter, r *http.Request) {
-		var req api.EvictRequest
-		if !readJSON(w, r, &req) {
-			return
-		}
-		if err := n.Evict(req.Node); err != nil {
-			writeError(w, adminCode(err), err)
-			return
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	})
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Services())
 	})
-	mux.HandleFunc("POST /v1/services", func(w http.ResponseWriter, r *http.Request) {
-		var req api.CreateService
+	mux.HandleFunc("POST /v1/ping", call(http.StatusOK, badRequest, func(_ *http.Request, req api.PingRequest) (api.PingResult, error) {
+		return n.Ping(req)
+	}))
+	mux.HandleFunc("POST /v1/networks", call(http.StatusCreated, conflictCode, func(_ *http.Request, req api.CreateNetwork) (api.ClusterNetwork, error) {
+		return n.CreateNetwork(req)
+	}))
+	mux.HandleFunc("POST /v1/networks/{name}/join", call(http.StatusOK, badRequest, func(r *http.Request, req api.JoinNetwork) (struct{}, error) {
+		return done(n.JoinNetwork(r.PathValue("name"), req))
+	}))
+	mux.HandleFunc("POST /v1/networks/{name}/leave", call(http.StatusOK, badRequest, func(r *http.Request, _ struct{}) (struct{}, error) {
+		return done(n.LeaveNetwork(r.PathValue("name")))
+	}))
+	mux.HandleFunc("POST /v1/token", call(http.StatusOK, adminCode, func(_ *http.Request, req api.TokenRequest) (api.Token, error) {
+		return n.IssueToken(time.Duration(req.TTLSeconds) * time.Second)
+	}))
+	mux.HandleFunc("POST /v1/keys/rotate", call(http.StatusOK, adminCode, func(_ *http.Request, req api.RotateRequest) (struct{}, error) {
+		return done(n.RotateKeys(req.Node))
+	}))
+	mux.HandleFunc("POST /v1/evict", call(http.StatusOK, adminCode, func(_ *http.Request, req api.EvictRequest) (struct{}, error) {
+		return done(n.Evict(req.Node))
+	}))
+	mux.HandleFunc("POST /v1/services", call(http.StatusCreated, conflictCode, func(_ *http.Request, req api.CreateService) (api.Service, error) {
+		return n.CreateService(req)
+	}))
+	mux.HandleFunc("DELETE /v1/services/{name}", call(http.StatusOK, badRequest, func(r *http.Request, _ struct{}) (struct{}, error) {
+		return done(n.RemoveService(r.PathValue("name")))
+	}))
+	mux.HandleFunc("POST /v1/services/{name}/backends", call(http.StatusOK, badRequest, func(r *http.Request, req api.BackendRequest) (struct{}, error) {
+		return done(n.AddBackend(r.PathValue("name"), req.Addr))
+	}))
+	mux.HandleFunc("POST /v1/services/{name}/backends/remove", call(http.StatusOK, badRequest, func(r *http.Request, req api.BackendRequest) (struct{}, error) {
+		return done(n.RemoveBackend(r.PathValue("name"), req.Addr))
+	}))
+}
+
+// call makes the handler of a request whose JSON body decodes into R: it
+// answers fn's result with status ok, or fn's error with code(err).
+func call[R, T any](ok int, code func(error) int, fn func(*http.Request, R) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req R
 		if !readJSON(w, r, &req) {
 			return
 		}
-		out, err := n.CreateService(req)
+		out, err := fn(r, req)
 		if err != nil {
-			code := http.StatusBadRequest
-			if errors.Is(err, errConflict) {
-				code = http.StatusConflict
-			}
-			writeError(w, code, err)
+			writeError(w, code(err), err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, out)
-	})
-	mux.HandleFunc("DELETE /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
-		if err := n.RemoveService(r.PathValue("name")); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	})
-	mux.HandleFunc("POST /v1/services/{name}/backends", func(w http.ResponseWriter, r *http.Request) {
-		var req api.BackendRequest
-		if !readJSON(w, r, &req) {
-			return
-		}
-		if err := n.AddBackend(r.PathValue("name"), req.Addr); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	})
-	mux.HandleFunc("POST /v1/services/{name}/backends/remove", func(w http.ResponseWriter, r *http.Request) {
-		var req api.BackendRequest
-		if !readJSON(w, r, &req) {
-			return
-		}
-		if err := n.RemoveBackend(r.PathValue("name"), req.Addr); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	})
-	mux.HandleFunc("POST /v1/networks/{name}/leave", func(w http.ResponseWriter, r *http.Request) {
-		if err := n.LeaveNetwork(r.PathValue("name")); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, struct{}{})
-	})
+		writeJSON(w, ok, out)
+	}
+}
+
+// done is the result of an operation that returns nothing but an error.
+func done(err error) (struct{}, error) { return struct{}{}, err }
+
+// badRequest maps every error to 400.
+func badRequest(error) int { return http.StatusBadRequest }
+
+// conflictCode maps a definition that conflicts with an existing one to
+// 409, other errors to 400.
+func conflictCode(err error) int {
+	if errors.Is(err, errConflict) {
+		return http.StatusConflict
+	}
+	return http.StatusBadRequest
 }
 
 // adminCode maps errors of admin operations to HTTP status codes.
