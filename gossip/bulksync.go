@@ -35,6 +35,30 @@ func (d *DB) scheduleSyncLocked(network, peer string, respond bool) {
 	}
 }
 
+// askJoinSyncLocked asks peer for its replica of n, which this node has
+// just joined (or joined before it knew any member).
+func (d *DB) askJoinSyncLocked(n *network, peer string) {
+	n.joinAsked = d.now()
+	d.scheduleSyncLocked(n.id, peer, true)
+}
+
+// retryJoinSyncsLocked asks one more random member of every joined network
+// that no bulk sync has reached joinSyncRetry after the last request. A
+// member drops a sync from a node it doesn't know yet, unanswered, and
+// right after a cluster join only the seeds know the joiner: without this
+// the joiner's table would wait for a digest round (BulkSyncInterval).
+func (d *DB) retryJoinSyncsLocked(now time.Time) {
+	for _, n := range d.networks {
+		if n.synced || n.joinAsked.IsZero() || n.joinRetries >= joinSyncRetries || now.Sub(n.joinAsked) < joinSyncRetry {
+			continue
+		}
+		for _, p := range pickRandom(d.networkPeersLocked(n.id), 1) {
+			n.joinRetries++
+			d.askJoinSyncLocked(n, p)
+		}
+	}
+}
+
 func (d *DB) syncWorker() {
 	defer d.wg.Done()
 	for {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,15 +159,51 @@ func (d *DB) Join(seeds []string) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("gossip: joining the cluster via %v: %w (check the addresses, ports and gossip keys)", seeds, err)
 	}
+	answered := d.seedNames(seeds)
 	d.mu.Lock()
 	for id, nw := range d.networks {
-		peers := d.networkPeersLocked(id)
-		for _, p := range pickRandom(peers, joinSyncPeers) {
-			d.scheduleSyncLocked(nw.id, p, true)
+		for _, p := range joinSyncTargets(d.networkPeersLocked(id), answered) {
+			d.askJoinSyncLocked(nw, p)
 		}
 	}
 	d.mu.Unlock()
 	return n, nil
+}
+
+// seedNames returns the names of the members at the seeds' addresses.
+// They answered the join with a push/pull, so unlike the rest of the
+// cluster they already know this node and will answer its bulk syncs.
+func (d *DB) seedNames(seeds []string) map[string]bool {
+	want := make(map[string]bool, len(seeds))
+	for _, s := range seeds {
+		if i := strings.LastIndexByte(s, '/'); i >= 0 {
+			s = s[i+1:]
+		}
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			want[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()] = true
+		}
+	}
+	out := make(map[string]bool)
+	for name, n := range d.mlNodes() {
+		if name != d.name && want[addrPort(n).String()] {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// joinSyncTargets picks joinSyncPeers of peers, those in answered first.
+func joinSyncTargets(peers []string, answered map[string]bool) []string {
+	var first, rest []string
+	for _, p := range peers {
+		if answered[p] {
+			first = append(first, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	out := pickRandom(first, joinSyncPeers)
+	return append(out, pickRandom(rest, joinSyncPeers-len(out))...)
 }
 
 // Shutdown stops the node abruptly, without telling anyone: to its peers

@@ -32,8 +32,10 @@
 // receivers relay what was news to them. With TopologyAware the targets
 // are mostly the nearest members by Vivaldi coordinates (carried on
 // memberlist's ping acks), plus one uniformly random member. Right after
-// joining a network a node exchanges the whole network replica with
-// members over a stream. Every BulkSyncInterval it sends one random member
+// joining a network (or the cluster, seeds first: only they know the
+// joiner yet) a node exchanges the whole network replica with members over
+// a stream, and asks one more member every second until a replica has
+// arrived. Every BulkSyncInterval it sends one random member
 // of each network a digest of its replica, and one random node a digest
 // of membership, and the full exchange (bulk sync, memberlist push/pull)
 // runs only where they differ: this anti-entropy heals lost gossip and

@@ -46,6 +46,7 @@ func (d *DB) gossipRound() []outMsg {
 		return nil
 	}
 	now := d.now()
+	d.retryJoinSyncsLocked(now)
 	var out []outMsg
 	for _, id := range d.sortedNetworkIDsLocked() {
 		n := d.networks[id]

@@ -263,3 +263,72 @@ func (c *cluster) waitNetworkMembers(network string, names []string) {
 		return nil
 	})
 }
+
+// A node that joins the cluster with a network already joined, as the
+// daemon does, holds the network's table within a few seconds even when
+// its seed is not a member of that network: its first syncs go to members
+// that don't know it yet and are dropped unanswered, so it asks others
+// until one answers. Digests, which would repair it too, run only hourly.
+func TestJoinSyncsRetryUntilAnswered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 12, func(cfg *Config) {
+			cfg.BulkSyncInterval = time.Hour
+			cfg.Tune = func(mc *memberlist.Config) {
+				fastMemberlist(mc)
+				// News of the joiner spreads at the production pace, slower
+				// than its join syncs travel.
+				mc.GossipInterval = 200 * time.Millisecond
+			}
+		})
+		c.joinAll()
+		members := c.names[1:] // the seed, names[0], stays out of blue
+		for _, name := range members {
+			mustOK(t, c.nodes[name].JoinNetwork("blue"))
+			mustOK(t, c.nodes[name].Put("blue", "ep", name, []byte("x")))
+		}
+		c.waitNetworkMembers("blue", members)
+
+		joiner := c.start("mngsp-joiner")
+		mustOK(t, joiner.JoinNetwork("blue"))
+		start := time.Now()
+		if _, err := joiner.Join([]string{c.addr(c.names[0])}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, func() error {
+			if got := len(dump(joiner, "blue", "ep")); got != len(members) {
+				return fmt.Errorf("joiner holds %d of %d entries", got, len(members))
+			}
+			return nil
+		})
+		took := time.Since(start)
+		t.Logf("joiner held the table %v after Join (virtual); %d syncs dropped as from an unknown sender", took, dropsOf(c, dropUnknownSender))
+		if took > 5*time.Second {
+			t.Errorf("joiner held the table %v after Join, want within a few join-sync retries", took)
+		}
+		c.stop()
+	})
+}
+
+func dropsOf(c *cluster, reason dropReason) uint64 {
+	var sum uint64
+	for _, d := range c.live() {
+		sum += d.Stats().Dropped[reason.String()]
+	}
+	return sum
+}
+
+func TestJoinSyncTargetsPreferSeeds(t *testing.T) {
+	peers := []string{"a", "b", "c", "d", "e"}
+	for range 20 {
+		got := joinSyncTargets(peers, map[string]bool{"d": true, "x": true})
+		if len(got) != joinSyncPeers || got[0] != "d" || got[1] == "d" {
+			t.Fatalf("targets %v: want d first, then one other", got)
+		}
+	}
+	if got := joinSyncTargets([]string{"a"}, nil); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("one peer: %v", got)
+	}
+	if got := joinSyncTargets(nil, map[string]bool{"a": true}); len(got) != 0 {
+		t.Errorf("no peers: %v", got)
+	}
+}

@@ -61,6 +61,14 @@ const (
 	// joinSyncPeers is how many members a node bulk-syncs with right after
 	// joining a network, so a single slow or stale peer can't delay it.
 	joinSyncPeers = 2
+	// joinSyncRetry is how long a node waits for any bulk sync of a
+	// network it joined before asking one more member; a member that did
+	// not know the joiner yet dropped the request unanswered, and a second
+	// later the joiner's alive message has reached most of the cluster.
+	joinSyncRetry = time.Second
+	// joinSyncRetries bounds those extra requests; after them the periodic
+	// digests repair the replica (BulkSyncInterval).
+	joinSyncRetries = 10
 	// maxSyncRelay is the most entry changes one bulk-sync message may
 	// bring for them to be relayed by gossip too (see mergeBulkSync).
 	maxSyncRelay = 64

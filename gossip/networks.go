@@ -37,7 +37,7 @@ func (d *DB) JoinNetwork(id string) error {
 	d.disp.emit(Event{Kind: NetworkJoin, Network: id, Member: Member{Name: d.name}})
 	for _, p := range pickRandom(d.networkPeersLocked(id), joinSyncPeers) {
 		n.joinSyncs++
-		d.scheduleSyncLocked(id, p, true)
+		d.askJoinSyncLocked(n, p)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func (d *DB) applyRecordLocked(r netRecord, now time.Time) bool {
 		d.disp.emit(Event{Kind: NetworkJoin, Network: r.Network, Member: Member{Name: r.Node}})
 		if n := d.networks[r.Network]; n != nil && !n.synced && n.joinSyncs < joinSyncPeers && d.aliveLocked(r.Node) {
 			n.joinSyncs++
-			d.scheduleSyncLocked(r.Network, r.Node, true)
+			d.askJoinSyncLocked(n, r.Node)
 		}
 	case r.Leave && wasMember:
 		d.disp.emit(Event{Kind: NetworkLeave, Network: r.Network, Member: Member{Name: r.Node}})

@@ -29,8 +29,12 @@ type network struct {
 	// node that joined before it knew any member asks the first ones it
 	// learns of; joinSyncs counts those requests, at most joinSyncPeers,
 	// so that nodes creating a network together don't sync n² times.
-	synced    bool
-	joinSyncs int
+	// Until synced, one more member is asked every joinSyncRetry after
+	// joinAsked, joinRetries times at most (retryJoinSyncsLocked).
+	synced      bool
+	joinSyncs   int
+	joinAsked   time.Time
+	joinRetries int
 }
 
 func newNetwork(id string) *network {
