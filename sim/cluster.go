@@ -34,9 +34,11 @@ type clusterConfig struct {
 	// reproducible (gossip's own randomness is not seeded).
 	Seed uint64
 	Log  *slog.Logger
-	// SuspicionMult and BulkSync override memberlist's suspicion
-	// multiplier and gossip's BulkSyncInterval when not zero.
+	// SuspicionMult, ProbeInterval and BulkSync override memberlist's
+	// suspicion multiplier and probe period and gossip's BulkSyncInterval
+	// when not zero.
 	SuspicionMult int
+	ProbeInterval time.Duration
 	BulkSync      time.Duration
 }
 
@@ -102,8 +104,15 @@ func (c *cluster) startNode() (*simNode, error) {
 	cfg.Meta = c.randomBytes(c.cfg.MetaSize)
 	cfg.TopologyAware = c.cfg.TopologyAware
 	cfg.BulkSyncInterval = c.cfg.BulkSync // 0 keeps the default
-	if m := c.cfg.SuspicionMult; m > 0 {
-		cfg.Tune = func(mc *memberlist.Config) { mc.SuspicionMult = m }
+	if m, pi := c.cfg.SuspicionMult, c.cfg.ProbeInterval; m > 0 || pi > 0 {
+		cfg.Tune = func(mc *memberlist.Config) {
+			if m > 0 {
+				mc.SuspicionMult = m
+			}
+			if pi > 0 {
+				mc.ProbeInterval, mc.ProbeTimeout = pi, pi/2
+			}
+		}
 	}
 	db, err := gossip.New(cfg)
 	if err != nil {

@@ -39,7 +39,9 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.Duration("idle-window", 0, "virtual time of the idle measurement (0: 120s, four bulk-sync intervals)")
 	fs.Int("join-wave", d.JoinWave, "most nodes joining at once")
 	fs.Uint64("seed", d.Seed, "seed for loss, keys and the harness's choices")
+	fs.Int("crashes", d.Crashes, "crashes per loss rate, spread over the failure window")
 	fs.Int("suspicion-mult", 0, "experiment: memberlist SuspicionMult (0: gossip.SuspicionMult, the production value)")
+	fs.Duration("probe-interval", 0, "experiment: memberlist ProbeInterval, probe timeout half of it (0: gossip.ProbeInterval, the production value)")
 	fs.Duration("bulk-sync", 0, "experiment: gossip BulkSyncInterval (0: the default 30s)")
 }
 
@@ -63,7 +65,7 @@ func OptionsFrom(fs *flag.FlagSet) (Options, error) {
 	ints := []struct {
 		name string
 		dst  *int
-	}{{"gogc", &o.GCPercent}, {"trials", &o.Params.Trials}, {"join-wave", &o.Params.JoinWave}, {"suspicion-mult", &o.Params.SuspicionMult}}
+	}{{"gogc", &o.GCPercent}, {"trials", &o.Params.Trials}, {"join-wave", &o.Params.JoinWave}, {"crashes", &o.Params.Crashes}, {"suspicion-mult", &o.Params.SuspicionMult}}
 	for _, f := range ints {
 		if *f.dst, err = strconv.Atoi(get(f.name)); err != nil {
 			return o, fmt.Errorf("-%s: %w", f.name, err)
@@ -72,7 +74,7 @@ func OptionsFrom(fs *flag.FlagSet) (Options, error) {
 	durs := []struct {
 		name string
 		dst  *time.Duration
-	}{{"churn-window", &o.Params.ChurnWindow}, {"failure-window", &o.Params.FailureWindow}, {"idle-window", &o.Params.IdleWindow}, {"bulk-sync", &o.Params.BulkSync}}
+	}{{"churn-window", &o.Params.ChurnWindow}, {"failure-window", &o.Params.FailureWindow}, {"idle-window", &o.Params.IdleWindow}, {"probe-interval", &o.Params.ProbeInterval}, {"bulk-sync", &o.Params.BulkSync}}
 	for _, f := range durs {
 		if *f.dst, err = time.ParseDuration(get(f.name)); err != nil {
 			return o, fmt.Errorf("-%s: %w", f.name, err)

@@ -43,7 +43,7 @@ func (rep Report) WritePlots(dir string) ([]string, error) {
 			{"idle, streams", func(r Result) (float64, bool) { return r.Idle.Stream, r.Idle.Stream > 0 }},
 			{"1% churn/s, all", func(r Result) (float64, bool) { return r.Churn.PerNode, r.Churn.PerNode > 0 }},
 		}},
-		{"scale-failure.svg", "Crash until every member marked it failed", "virtual seconds", false, lossSeries(rep.Main)},
+		{"scale-failure.svg", "Crash until every member marked it failed (slowest crash)", "virtual seconds", false, lossSeries(rep.Main)},
 	}
 	var out []string
 	for _, f := range figs {
@@ -93,8 +93,8 @@ func lossSeries(rs []Result) []series {
 	for _, f := range rs[0].Failures {
 		loss := f.Loss
 		out = append(out, series{fmt.Sprintf("%.0f%% loss", loss*100), func(r Result) (float64, bool) {
-			if fr := r.failure(loss); fr != nil && fr.All >= 0 {
-				return fr.All.Seconds(), true
+			if fr := r.failure(loss); fr != nil && fr.Worst >= 0 {
+				return fr.Worst.Seconds(), true
 			}
 			return 0, false
 		}})

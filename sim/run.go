@@ -32,9 +32,11 @@ type Params struct {
 	// second during ChurnWindow.
 	Churn       float64
 	ChurnWindow time.Duration
-	// Losses are the packet loss rates failure detection runs under, one
-	// crash each, counting false positives for FailureWindow.
+	// Losses are the packet loss rates failure detection runs under,
+	// Crashes crashes each, spread over FailureWindow, counting false
+	// positives over all of it.
 	Losses        []float64
+	Crashes       int
 	FailureWindow time.Duration
 	// BulkEntries > 0 measures a node joining a network of BulkMembers
 	// members holding that many entries.
@@ -44,8 +46,9 @@ type Params struct {
 	Failures bool
 	Seed     uint64
 	// Experiments, off (0) in the published defaults: memberlist's
-	// SuspicionMult and meshnet's BulkSyncInterval.
+	// SuspicionMult and ProbeInterval and meshnet's BulkSyncInterval.
 	SuspicionMult int
+	ProbeInterval time.Duration
 	BulkSync      time.Duration
 }
 
@@ -65,6 +68,7 @@ func DefaultParams() Params {
 		Churn:         0.01,
 		ChurnWindow:   60 * time.Second,
 		Losses:        []float64{0, 0.05, 0.10},
+		Crashes:       5,
 		FailureWindow: 3 * time.Minute,
 		BulkEntries:   10_000,
 		BulkMembers:   50,
@@ -102,6 +106,13 @@ type Result struct {
 	LiveHeap uint64
 	// BuildDrops sums every node's gossip Stats.Dropped while building.
 	BuildDrops map[string]uint64
+}
+
+// crashesAt is how many crashes each loss rate gets at n nodes: p.Crashes,
+// but no more than a quarter of the nodes in all, so that the cluster
+// measured last is the size it says.
+func crashesAt(n int, p Params) int {
+	return max(1, min(p.Crashes, n/4/max(len(p.Losses), 1)))
 }
 
 // settleStep is the window over which settle compares packet rates.
@@ -167,7 +178,7 @@ func Run(n int, p Params, log *slog.Logger) (res Result, err error) {
 		N: n, Extra: extra, TopologyAware: p.TopologyAware, MetaSize: p.MetaSize,
 		JoinWave: p.JoinWave, WavePause: p.WavePause, ReadyTimeout: p.ReadyTimeout,
 		Seed: p.Seed, Log: log.With("n", n),
-		SuspicionMult: p.SuspicionMult, BulkSync: p.BulkSync,
+		SuspicionMult: p.SuspicionMult, ProbeInterval: p.ProbeInterval, BulkSync: p.BulkSync,
 	})
 	if err != nil {
 		return res, err
@@ -221,7 +232,7 @@ func Run(n int, p Params, log *slog.Logger) (res Result, err error) {
 	if p.Failures {
 		for _, loss := range p.Losses {
 			w = wallNow()
-			res.Failures = append(res.Failures, c.measureFailure(loss, p.FailureWindow))
+			res.Failures = append(res.Failures, c.measureFailure(loss, crashesAt(n, p), p.FailureWindow))
 			phase(fmt.Sprintf("failure-%.0f%%", loss*100), w)
 		}
 	}
