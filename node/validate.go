@@ -316,7 +316,7 @@ func validateGossip(g GossipConfig, bad func(key, val, problem, fix string)) {
 		bad("gossip.bulk_sync_interval", g.BulkSyncInterval.String(), "too short", "use 1s or more (30s is the default)")
 	}
 	if g.ProbeInterval < 50*time.Millisecond || g.ProbeInterval > time.Minute {
-		bad("gossip.probe_interval", g.ProbeInterval.String(), "out of range", "use 50ms-1m (1s is the default)")
+		bad("gossip.probe_interval", g.ProbeInterval.String(), "out of range", "use 50ms-1m (800ms is the default)")
 	}
 }
 

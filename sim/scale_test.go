@@ -121,7 +121,7 @@ func quickParams() Params {
 // sooner than the lower one after suspecting it, and without any
 // confirmation it waits the upper one.
 func suspicionBounds(n int) (lo, hi time.Duration) {
-	lo = time.Duration(gossip.SuspicionMult * math.Max(1, math.Log10(float64(n))) * float64(time.Second))
+	lo = time.Duration(gossip.SuspicionMult * math.Max(1, math.Log10(float64(n))) * float64(gossip.ProbeInterval))
 	return lo, 6 * lo
 }
 
@@ -167,12 +167,14 @@ func TestSmallClusters(t *testing.T) {
 		switch {
 		case f == nil:
 			t.Fatalf("n=%d: no failure run", n)
-		case f.All < 0:
-			t.Errorf("n=%d: only %.0f%% of members marked the crashed node failed within %v", n, f.Marked*100, f.Window)
-		case f.First < lo:
-			t.Errorf("n=%d: a member marked the crash failed after %v, before memberlist's minimum suspicion %v", n, f.First, lo)
-		case f.All > hi+5*time.Second:
-			t.Errorf("n=%d: all members marked the crash failed after %v, beyond the %v suspicion ceiling", n, f.All, hi)
+		case len(f.Crashes) != crashesAt(n, p):
+			t.Errorf("n=%d: %d crashes timed, want %d", n, len(f.Crashes), crashesAt(n, p))
+		case f.Worst < 0:
+			t.Errorf("n=%d: a crash was marked failed by only %.0f%% of members before the next", n, f.Marked*100)
+		case f.Earliest < lo:
+			t.Errorf("n=%d: a member marked a crash failed after %v, before memberlist's minimum suspicion %v", n, f.Earliest, lo)
+		case f.Worst > hi+5*time.Second:
+			t.Errorf("n=%d: all members marked a crash failed after %v, beyond the %v suspicion ceiling", n, f.Worst, hi)
 		}
 		if f != nil && f.FalsePositives != 0 {
 			t.Errorf("n=%d: %d false positives without loss", n, f.FalsePositives)
