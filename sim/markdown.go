@@ -28,7 +28,7 @@ func (rep Report) Generated(figures []string) string {
 	p("Host: %s. All times are virtual (see above); wall, CPU and peak RSS are real.\n\n", rep.Host)
 	if len(rep.Main) > 0 {
 		pr := rep.Main[0].Params
-		p("Parameters: production gossip defaults (`gossip.DefaultConfig`: 200 ms gossip interval, fanout 3, 30 s bulk sync, topology-aware fanout) and memberlist as `gossip` configures it: `DefaultLANConfig` (compression on) with a %v probe interval, %v probe timeout, suspicion multiplier %d and no periodic push/pull (a membership digest every bulk-sync interval pushes/pulls only on a mismatch), a 3-key AES-GCM keyring, %d-byte node metadata. "+
+		p("Parameters: production gossip defaults (`gossip.DefaultConfig`: 200 ms gossip interval, fanout 3, 30 s bulk sync, topology-aware fanout) and memberlist as `gossip` configures it: `DefaultLANConfig` (compression on) with probe interval %v, probe timeout %v, suspicion multiplier %d and no periodic push/pull (a membership digest every bulk-sync interval pushes/pulls only on a mismatch), a 3-key AES-GCM keyring, %d-byte node metadata. "+
 			"Regions: 3, nodes assigned round-robin; one-way delay 1 ms inside a region, 40 / 60 / 80 ms between regions 0-1 / 1-2 / 0-2. "+
 			"Workload: every node is in network `%s` and owns one endpoint entry in it. Joins: waves of up to %d nodes, each through a random earlier node, %v apart. "+
 			"Settle at least %v after convergence, then until the packet rate is steady (a 10 s window within 10%% of the one before; at most %v in all; waited: %s); idle window %v; %d timed writes %v apart; churn %.0f%% of nodes per second for %v; up to %d crashes per loss rate in a %v window each; bulk join: %d entries written by %d members. Seed %d.\n\n",
