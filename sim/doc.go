@@ -12,8 +12,9 @@
 // Everything above the transport is production code with production
 // defaults: gossip.DefaultConfig (200 ms gossip interval, fanout 3, 30 s
 // bulk sync, topology-aware fanout) and memberlist's DefaultLANConfig as
-// gossip configures it (suspicion multiplier, no push/pull timer), with
-// a three-key AES-GCM gossip keyring and node metadata of a realistic size.
+// gossip configures it (800 ms probes, suspicion multiplier, no push/pull
+// timer), with a three-key AES-GCM gossip keyring and node metadata of a
+// realistic size.
 // Below it memnet delivers packets with a latency model of three regions
 // (Regions), random loss, and crashes (a black hole, then DB.Shutdown).
 //
