@@ -220,6 +220,7 @@ func (n *Node) catchUpKeys(addrs []string) bool {
 			continue
 		}
 		n.log.Info("caught up on cluster keys missed while away", "from", a.addr, "epoch", rec.Epoch)
+		n.catchUpApplied.Add(1)
 		applied = true
 	}
 	return applied

@@ -35,8 +35,11 @@ func TestMemberCatchesUpOnMissedRotations(t *testing.T) {
 		return away.keys.epoch() == admin.keys.epoch() && allAlive(c)
 	})
 	c.converged()
-	if away.catchUpServed.Load() != 0 || admin.catchUpServed.Load()+c.hosts[1].node.catchUpServed.Load() == 0 {
-		t.Fatal("host3 came back without a catch-up answer")
+	// Rotations go on every second, so once back host3 may itself answer
+	// a member that fell one behind; what matters is that it was answered.
+	if away.catchUpApplied.Load() == 0 || admin.catchUpServed.Load()+c.hosts[1].node.catchUpServed.Load() == 0 {
+		t.Fatalf("host3 came back without a catch-up answer: it applied %d catch-up grants; host1 and host2 served %d and %d",
+			away.catchUpApplied.Load(), admin.catchUpServed.Load(), c.hosts[1].node.catchUpServed.Load())
 	}
 }
 

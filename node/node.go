@@ -101,6 +101,7 @@ type Node struct {
 	keyApply       sync.Mutex // one grant applied at a time (reconciler, catch-up)
 	resealLimit    resealLimiter
 	catchUpServed  atomic.Uint64 // grants handed to members catching up
+	catchUpApplied atomic.Uint64 // grants this node caught up with
 	catchUpRefused atomic.Uint64 // key requests refused (malformed, foreign, evicted)
 
 	mu sync.Mutex // guards the fields below
