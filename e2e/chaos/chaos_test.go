@@ -75,10 +75,13 @@ func TestChaos(t *testing.T) {
 		remove(ph)
 		ph.end = time.Now()
 		tl.begin("recovery after "+name, false)
-		d, err := c.converge(p.bound)
+		d, last, err := c.convergeExplained(p.bound)
 		if err != nil {
 			tl.finish()
 			t.Fatalf("no reconvergence %s after %s ended: %v\n%s", p.bound, name, err, tl.summary())
+		}
+		if d > slowReconvergence {
+			ph.notes = append(ph.notes, "last difference: "+last)
 		}
 		tl.recovered(ph, d)
 		t.Logf("%s: reconverged %s after the fault ended", name, d.Round(10*time.Millisecond))

@@ -144,9 +144,28 @@ func (c *cluster) checkConverged() error {
 // converge polls until the cluster has converged and returns how long that
 // took, or the last difference after timeout.
 func (c *cluster) converge(timeout time.Duration) (time.Duration, error) {
+	d, _, err := c.convergeExplained(timeout)
+	return d, err
+}
+
+// convergeExplained is converge that also says what kept the cluster
+// apart last, and for how long, so a slow reconvergence in a report names
+// its cause ("" if it had converged at the first look).
+func (c *cluster) convergeExplained(timeout time.Duration) (time.Duration, string, error) {
 	start := time.Now()
-	err := netlab.Poll(timeout, 250*time.Millisecond, c.checkConverged)
-	return time.Since(start), err
+	var last string
+	var since time.Time
+	err := netlab.Poll(timeout, 250*time.Millisecond, func() error {
+		err := c.checkConverged()
+		if err != nil && err.Error() != last {
+			last, since = err.Error(), time.Now()
+		}
+		return err
+	})
+	if last != "" {
+		last = fmt.Sprintf("%s (for %s)", last, time.Since(since).Round(100*time.Millisecond))
+	}
+	return time.Since(start), last, err
 }
 
 // describe is a one-line summary of node i's view, for reports.

@@ -57,3 +57,8 @@ func chaosParams() params {
 	}
 	return p
 }
+
+// slowReconvergence is the reconvergence time past which the report notes
+// what kept the cluster apart last: a SIGKILLed node is normally back in
+// every view within a few seconds.
+const slowReconvergence = 5 * time.Second
