@@ -53,12 +53,15 @@ type Config struct {
 	// TopologyAware biases the fanout towards members that are near by
 	// Vivaldi distance, keeping one uniformly random target.
 	TopologyAware bool
+	// ProbeInterval is the SWIM period: how often this node probes one
+	// other member. The probe timeout follows from it (ProbeTimeout).
+	ProbeInterval time.Duration
 
 	// Transport carries all gossip; nil means real UDP/TCP sockets on
 	// BindAddr:BindPort. Tests and the simulator pass an in-memory one.
 	Transport memberlist.NodeAwareTransport
 	// Tune, if set, gets the last word on the memberlist configuration
-	// (probe interval, timeouts) for tests and the simulator.
+	// (timeouts, suspicion) for tests and the simulator.
 	Tune func(*memberlist.Config)
 	// Logger receives the DB's and memberlist's logs; nil discards them.
 	Logger *slog.Logger
@@ -116,6 +119,7 @@ func DefaultConfig() Config {
 		TombstoneTTL:     DefaultTombstoneTTL,
 		NodeReapTimeout:  DefaultNodeReapTimeout,
 		TopologyAware:    true,
+		ProbeInterval:    DefaultProbeInterval,
 	}
 }
 
@@ -151,6 +155,7 @@ func (c *Config) validate() error {
 		{"BulkSyncInterval", &c.BulkSyncInterval, DefaultBulkSyncInterval},
 		{"TombstoneTTL", &c.TombstoneTTL, DefaultTombstoneTTL},
 		{"NodeReapTimeout", &c.NodeReapTimeout, DefaultNodeReapTimeout},
+		{"ProbeInterval", &c.ProbeInterval, DefaultProbeInterval},
 	} {
 		if *d.v < 0 {
 			return fmt.Errorf("gossip: config %s %v is negative: use a positive duration or 0 for the default", d.name, *d.v)
@@ -179,9 +184,9 @@ func (c *Config) validate() error {
 
 // String describes the config with the keyring redacted.
 func (c Config) String() string {
-	return fmt.Sprintf("gossip.Config{Name:%q Bind:%s:%d Advertise:%s:%d Keys:%d(redacted) GossipInterval:%v Fanout:%d BulkSyncInterval:%v TombstoneTTL:%v NodeReapTimeout:%v TopologyAware:%v}",
+	return fmt.Sprintf("gossip.Config{Name:%q Bind:%s:%d Advertise:%s:%d Keys:%d(redacted) GossipInterval:%v Fanout:%d BulkSyncInterval:%v TombstoneTTL:%v NodeReapTimeout:%v TopologyAware:%v ProbeInterval:%v}",
 		c.Name, c.BindAddr, c.BindPort, c.AdvertiseAddr, c.AdvertisePort, len(c.Keys),
-		c.GossipInterval, c.Fanout, c.BulkSyncInterval, c.TombstoneTTL, c.NodeReapTimeout, c.TopologyAware)
+		c.GossipInterval, c.Fanout, c.BulkSyncInterval, c.TombstoneTTL, c.NodeReapTimeout, c.TopologyAware, c.ProbeInterval)
 }
 
 // GoString is String, so that %#v does not print the keys either.

@@ -11,26 +11,32 @@ import (
 // SuspicionMult is memberlist's suspicion multiplier in meshnet (LAN
 // default 4): a suspected node is declared dead after SuspicionMult x
 // max(1, log10 N) probe intervals unless it refutes, which is 4.8 s at
-// 1,000 nodes with the 800 ms probe interval, so every member marks a
+// 1,000 nodes with the default 800 ms probe interval, so every member marks a
 // crash failed within 10 s. With 2, memberlist waits for no independent
 // confirmation (it asks for SuspicionMult-2), so a live node is saved only
 // by refuting, which it does as soon as the suspicion's gossip reaches it:
 // well under the 2 s it has at 10 nodes.
 const SuspicionMult = 2
 
-// ProbeInterval is how often each node probes one other member, the SWIM
-// period (memberlist's LAN default is 1 s). Detection takes the wait for
+// DefaultProbeInterval is how often each node probes one other member, the
+// SWIM period (memberlist's LAN default is 1 s). Detection takes the wait for
 // some member to probe the crashed node (about one interval: N members
 // each probe one of N), a probe round, the suspicion timeout and the dead
 // message's gossip; at 800 ms that is about 7 s at 1,000 simulated nodes
 // and under 10 s for all 30 crashes measured, where 1 s gave 8.2 to
 // 10.7 s (docs/SCALE.md), for 25% more probe packets.
-const ProbeInterval = 800 * time.Millisecond
+const DefaultProbeInterval = 800 * time.Millisecond
 
-// ProbeTimeout is how long a direct probe waits for its ack before
-// asking other members to probe indirectly; the rest of the interval is
-// theirs. 400 ms covers round trips between continents.
-const ProbeTimeout = ProbeInterval / 2
+// maxProbeTimeout covers round trips between continents.
+const maxProbeTimeout = 400 * time.Millisecond
+
+// ProbeTimeout is how long a direct probe waits for its ack, with probe
+// period interval, before asking other members to probe indirectly: half
+// the period, so the indirect probes have the rest, and at most 400 ms
+// (400 ms at the default 800 ms).
+func ProbeTimeout(interval time.Duration) time.Duration {
+	return min(maxProbeTimeout, interval/2)
+}
 
 // memberlistConfig builds memberlist's configuration: the LAN defaults,
 // our delegates, the keyring, dead-node reclaim so a crashed node can come
@@ -51,7 +57,7 @@ func (d *DB) memberlistConfig(t memberlist.NodeAwareTransport) *memberlist.Confi
 	c.Keyring = d.keyring
 	c.DeadNodeReclaimTime = deadNodeReclaimTime
 	c.SuspicionMult = SuspicionMult
-	c.ProbeInterval, c.ProbeTimeout = ProbeInterval, ProbeTimeout
+	c.ProbeInterval, c.ProbeTimeout = d.cfg.ProbeInterval, ProbeTimeout(d.cfg.ProbeInterval)
 	// memberlist's timer sends the whole member list every 30 s (scaled by
 	// log N), O(N) bytes per node per interval.
 	c.PushPullInterval = 0

@@ -235,3 +235,29 @@ func TestConfigRedactsKeys(t *testing.T) {
 		}
 	}
 }
+
+// The probe period reaches memberlist with a timeout derived from it the
+// same way for the daemon, the simulator and tests; zero is the default.
+func TestProbeIntervalSetsMemberlistTimings(t *testing.T) {
+	for _, tc := range []struct{ interval, wantInterval, wantTimeout time.Duration }{
+		{0, DefaultProbeInterval, 400 * time.Millisecond},
+		{500 * time.Millisecond, 500 * time.Millisecond, 250 * time.Millisecond},
+		{5 * time.Second, 5 * time.Second, 400 * time.Millisecond},
+	} {
+		cfg := Config{Name: "mngsp-a", ProbeInterval: tc.interval}
+		if err := cfg.validate(); err != nil {
+			t.Fatal(err)
+		}
+		d := &DB{cfg: cfg}
+		d.mlLog = newLogBridge(cfg.Logger, &d.stats, cfg.Now)
+		mc := d.memberlistConfig(nil)
+		if mc.ProbeInterval != tc.wantInterval || mc.ProbeTimeout != tc.wantTimeout {
+			t.Errorf("ProbeInterval %v: memberlist probes every %v with timeout %v, want %v and %v",
+				tc.interval, mc.ProbeInterval, mc.ProbeTimeout, tc.wantInterval, tc.wantTimeout)
+		}
+	}
+	bad := Config{Name: "mngsp-a", ProbeInterval: -time.Second}
+	if err := bad.validate(); err == nil || !strings.Contains(err.Error(), "ProbeInterval") {
+		t.Errorf("negative ProbeInterval: %v", err)
+	}
+}

@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/memberlist"
-
 	"meshnet.dev/meshnet/gossip"
 )
 
@@ -39,14 +37,8 @@ func (n *Node) startGossip() error {
 	g.Transport = n.opts.GossipTransport
 	g.Admit = n.admit
 	g.Side = n.answerKeyRequest
-	probe := n.spec.gossip.ProbeInterval
-	g.Tune = func(c *memberlist.Config) {
-		c.ProbeInterval = probe
-		c.ProbeTimeout = min(c.ProbeTimeout, probe/2)
-		if n.opts.GossipTune != nil {
-			n.opts.GossipTune(c)
-		}
-	}
+	g.ProbeInterval = n.spec.gossip.ProbeInterval
+	g.Tune = n.opts.GossipTune
 	db, err := gossip.New(g)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {

@@ -224,11 +224,11 @@ func DefaultConfig() Config {
 		DNS:       DNSConfig{Domain: "meshnet.internal.", Port: 53},
 		Health:    HealthConfig{Interval: 2 * time.Second}, // a dead backend is out within about three probes
 		Gossip: GossipConfig{
-			Port:             7946,                   // memberlist's well-known port
-			Interval:         200 * time.Millisecond, // an endpoint is usable cluster-wide within a second
-			Fanout:           3,                      // log3(n) rounds to reach n nodes at constant load per node
-			BulkSyncInterval: 30 * time.Second,       // anti-entropy: heals partitions and missed events
-			ProbeInterval:    gossip.ProbeInterval,   // SWIM probe period: dead in ~3 s on a small LAN, within 10 s at 1,000 nodes
+			Port:             7946,                        // memberlist's well-known port
+			Interval:         200 * time.Millisecond,      // an endpoint is usable cluster-wide within a second
+			Fanout:           3,                           // log3(n) rounds to reach n nodes at constant load per node
+			BulkSyncInterval: 30 * time.Second,            // anti-entropy: heals partitions and missed events
+			ProbeInterval:    gossip.DefaultProbeInterval, // SWIM probe period: dead in ~3 s on a small LAN, within 10 s at 1,000 nodes
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}

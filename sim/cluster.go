@@ -104,15 +104,11 @@ func (c *cluster) startNode() (*simNode, error) {
 	cfg.Meta = c.randomBytes(c.cfg.MetaSize)
 	cfg.TopologyAware = c.cfg.TopologyAware
 	cfg.BulkSyncInterval = c.cfg.BulkSync // 0 keeps the default
-	if m, pi := c.cfg.SuspicionMult, c.cfg.ProbeInterval; m > 0 || pi > 0 {
-		cfg.Tune = func(mc *memberlist.Config) {
-			if m > 0 {
-				mc.SuspicionMult = m
-			}
-			if pi > 0 {
-				mc.ProbeInterval, mc.ProbeTimeout = pi, pi/2
-			}
-		}
+	if pi := c.cfg.ProbeInterval; pi > 0 {
+		cfg.ProbeInterval = pi
+	}
+	if m := c.cfg.SuspicionMult; m > 0 {
+		cfg.Tune = func(mc *memberlist.Config) { mc.SuspicionMult = m }
 	}
 	db, err := gossip.New(cfg)
 	if err != nil {

@@ -32,13 +32,13 @@ func (rep Report) Generated(figures []string) string {
 			"Regions: 3, nodes assigned round-robin; one-way delay 1 ms inside a region, 40 / 60 / 80 ms between regions 0-1 / 1-2 / 0-2. "+
 			"Workload: every node is in network `%s` and owns one endpoint entry in it. Joins: waves of up to %d nodes, each through a random earlier node, %v apart. "+
 			"Settle at least %v after convergence, then until the packet rate is steady (a 10 s window within 10%% of the one before; at most %v in all; waited: %s); idle window %v; %d timed writes %v apart; churn %.0f%% of nodes per second for %v; up to %d crashes per loss rate in a %v window each; bulk join: %d entries written by %d members. Seed %d.\n\n",
-			gossip.ProbeInterval, gossip.ProbeTimeout, gossip.SuspicionMult, pr.MetaSize, testNetwork, pr.JoinWave, pr.WavePause, pr.Settle, pr.MaxSettle, rep.settledText(), idleWindow(pr), pr.Trials, pr.Gap, pr.Churn*100, pr.ChurnWindow, max(pr.Crashes, 1), pr.FailureWindow, pr.BulkEntries, pr.BulkMembers, pr.Seed)
+			gossip.DefaultProbeInterval, gossip.ProbeTimeout(gossip.DefaultProbeInterval), gossip.SuspicionMult, pr.MetaSize, testNetwork, pr.JoinWave, pr.WavePause, pr.Settle, pr.MaxSettle, rep.settledText(), idleWindow(pr), pr.Trials, pr.Gap, pr.Churn*100, pr.ChurnWindow, max(pr.Crashes, 1), pr.FailureWindow, pr.BulkEntries, pr.BulkMembers, pr.Seed)
 		var changed []string
 		if pr.SuspicionMult > 0 {
 			changed = append(changed, fmt.Sprintf("memberlist SuspicionMult %d (default %d)", pr.SuspicionMult, gossip.SuspicionMult))
 		}
 		if pr.ProbeInterval > 0 {
-			changed = append(changed, fmt.Sprintf("memberlist ProbeInterval %v and ProbeTimeout %v (default %v and %v)", pr.ProbeInterval, pr.ProbeInterval/2, gossip.ProbeInterval, gossip.ProbeTimeout))
+			changed = append(changed, fmt.Sprintf("gossip ProbeInterval %v, probe timeout %v (default %v and %v)", pr.ProbeInterval, gossip.ProbeTimeout(pr.ProbeInterval), gossip.DefaultProbeInterval, gossip.ProbeTimeout(gossip.DefaultProbeInterval)))
 		}
 		if pr.BulkSync > 0 {
 			changed = append(changed, fmt.Sprintf("gossip BulkSyncInterval %v (default 30s)", pr.BulkSync))

@@ -41,7 +41,7 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.Uint64("seed", d.Seed, "seed for loss, keys and the harness's choices")
 	fs.Int("crashes", d.Crashes, "crashes per loss rate, spread over the failure window")
 	fs.Int("suspicion-mult", 0, "experiment: memberlist SuspicionMult (0: gossip.SuspicionMult, the production value)")
-	fs.Duration("probe-interval", 0, "experiment: memberlist ProbeInterval, probe timeout half of it (0: gossip.ProbeInterval, the production value)")
+	fs.Duration("probe-interval", 0, "experiment: gossip ProbeInterval, probe timeout as the daemon derives it (0: gossip.DefaultProbeInterval, the production value)")
 	fs.Duration("bulk-sync", 0, "experiment: gossip BulkSyncInterval (0: the default 30s)")
 }
 

@@ -121,7 +121,7 @@ func quickParams() Params {
 // sooner than the lower one after suspecting it, and without any
 // confirmation it waits the upper one.
 func suspicionBounds(n int) (lo, hi time.Duration) {
-	lo = time.Duration(gossip.SuspicionMult * math.Max(1, math.Log10(float64(n))) * float64(gossip.ProbeInterval))
+	lo = time.Duration(gossip.SuspicionMult * math.Max(1, math.Log10(float64(n))) * float64(gossip.DefaultProbeInterval))
 	return lo, 6 * lo
 }
 
