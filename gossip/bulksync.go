@@ -27,6 +27,9 @@ func (d *DB) scheduleSyncLocked(network, peer string, respond bool) {
 	if d.pendingSyncs[t] || d.closed {
 		return
 	}
+	if d.hooks.syncScheduled != nil {
+		d.hooks.syncScheduled(t)
+	}
 	select {
 	case d.syncs <- t:
 		d.pendingSyncs[t] = true
@@ -181,15 +184,15 @@ func (d *DB) bulkSyncRound() []outMsg {
 // joinLocked runs memberlist's Join with addr ("name/host:port") in the
 // background, unless busy shows one already running. A Join with a member
 // is a full push/pull: both merge each other's member list and membership
-// records.
-func (d *DB) joinLocked(addr string, busy chan struct{}) {
+// records. It reports whether the Join started.
+func (d *DB) joinLocked(addr string, busy chan struct{}) bool {
 	if d.closed {
-		return
+		return false
 	}
 	select {
 	case busy <- struct{}{}:
 	default:
-		return
+		return false
 	}
 	// Added under mu with closed unset, so Shutdown's Wait covers it.
 	d.wg.Add(1)
@@ -200,4 +203,5 @@ func (d *DB) joinLocked(addr string, busy chan struct{}) {
 			d.log.Debug("push/pull failed", "node", addr, "err", err)
 		}
 	}()
+	return true
 }

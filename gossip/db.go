@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -47,7 +48,9 @@ type DB struct {
 	records      map[string]map[string]*memberRec // network -> node -> record
 	netQueue     eventQueue[recordID]
 	pendingSyncs map[syncTask]bool
-	leaving      bool // Leave has begun: no more local changes
+	gaps         map[string]*gap // nodes named before memberlist told us of them
+	heldItems    int             // items held across gaps
+	leaving      bool            // Leave has begun: no more local changes
 	closed       bool
 
 	// reconnecting and pushPulling each let one memberlist Join run at a
@@ -66,6 +69,11 @@ type testHooks struct {
 	// dropGossipRecord, if set, makes this node ignore a membership record
 	// that came by gossip or memberlist push/pull (not by bulk sync).
 	dropGossipRecord func(netRecord) bool
+	// refuseAlive, if set, makes memberlist here ignore alive messages
+	// about the nodes it names, as if it had missed them.
+	refuseAlive atomic.Pointer[func(name string) bool]
+	// syncScheduled, if set, sees every bulk sync scheduled (under d.mu).
+	syncScheduled func(syncTask)
 }
 
 var (
@@ -105,6 +113,7 @@ func New(cfg Config) (*DB, error) {
 		networks:     make(map[string]*network),
 		records:      make(map[string]map[string]*memberRec),
 		pendingSyncs: make(map[syncTask]bool),
+		gaps:         make(map[string]*gap),
 		reconnecting: make(chan struct{}, 1),
 		pushPulling:  make(chan struct{}, 1),
 		stop:         make(chan struct{}),

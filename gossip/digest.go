@@ -165,7 +165,11 @@ func (d *DB) digestRoundLocked(now time.Time) []outMsg {
 func (d *DB) mergeDigest(m digestMsg) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.acceptSenderLocked(m.Sender, 1) || m.Sender == d.name {
+	if !d.acceptSenderLocked(m.Sender, 1) {
+		d.gapLocked(m.Sender, "")
+		return
+	}
+	if m.Sender == d.name {
 		return
 	}
 	now := d.now()

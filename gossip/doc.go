@@ -40,6 +40,10 @@
 // of membership, and the full exchange (bulk sync, memberlist push/pull)
 // runs only where they differ: this anti-entropy heals lost gossip and
 // partitions at a per-node cost that doesn't grow with the cluster.
+// Gossip that names a node memberlist hasn't told us of yet (its alive
+// message is late or missed us) is held, a push/pull with the member that
+// sent it runs if the node is still unknown a second later, and the held
+// gossip is applied once the node is known, without waiting for a digest.
 //
 // # Failures
 //

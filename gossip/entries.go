@@ -148,7 +148,7 @@ func wireEntry(id entryID, r *entryRec, now time.Time) tableEvent {
 // applyEntryLocked merges an event for network n and reports whether it
 // changed the stored state (and so should be relayed). An event wins only
 // with a strictly greater Lamport time than the stored record.
-func (d *DB) applyEntryLocked(n *network, ev tableEvent, now time.Time) bool {
+func (d *DB) applyEntryLocked(n *network, ev tableEvent, from string, now time.Time) bool {
 	if ev.Owner == d.name {
 		d.checkOwnEntryLocked(n, ev, now)
 		return false
@@ -156,6 +156,7 @@ func (d *DB) applyEntryLocked(n *network, ev tableEvent, now time.Time) bool {
 	m := d.members[ev.Owner]
 	if m == nil {
 		d.stats.drop(dropUnknownOwner, 1)
+		d.holdEntryLocked(ev.Owner, from, n.id, ev, now)
 		return false
 	}
 	if ev.LTime > d.clock.Time()+maxLTimeAhead {

@@ -47,6 +47,7 @@ func (d *DB) gossipRound() []outMsg {
 	}
 	now := d.now()
 	d.retryJoinSyncsLocked(now)
+	d.repairGapsLocked(now)
 	var out []outMsg
 	for _, id := range d.sortedNetworkIDsLocked() {
 		n := d.networks[id]

@@ -88,6 +88,7 @@ func (d *DB) onMemberJoin(n *memberlist.Node) {
 	wasFailed := ok && m.state == StateFailed
 	m.addr, m.meta, m.state, m.since = addrPort(n), append([]byte(nil), n.Meta...), StateAlive, d.now()
 	d.disp.emit(Event{Kind: MemberJoin, Member: d.memberLocked(m)})
+	d.closeGapLocked(n.Name)
 	if wasFailed {
 		d.emitOwnerEntriesLocked(n.Name, EntryPut)
 	}

@@ -59,6 +59,7 @@ func dropReasonFor(err error) dropReason {
 }
 
 // acceptSenderLocked checks that a message comes from a member we know.
+// The caller holds (gaps.go) what a stranger's message carried.
 func (d *DB) acceptSenderLocked(sender string, items int) bool {
 	if d.closed {
 		return false
@@ -73,9 +74,6 @@ func (d *DB) acceptSenderLocked(sender string, items int) bool {
 func (d *DB) mergeTableEvents(m tableEventsMsg) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.acceptSenderLocked(m.Sender, len(m.Events)) {
-		return
-	}
 	n, ok := d.networks[m.Network]
 	if !ok {
 		// Never stored, not even for a moment: a node holds entries only of
@@ -84,8 +82,14 @@ func (d *DB) mergeTableEvents(m tableEventsMsg) {
 		return
 	}
 	now := d.now()
+	if !d.acceptSenderLocked(m.Sender, len(m.Events)) {
+		for _, ev := range m.Events {
+			d.holdEntryLocked(m.Sender, m.Sender, n.id, ev, now)
+		}
+		return
+	}
 	for _, ev := range m.Events {
-		if d.applyEntryLocked(n, ev, now) {
+		if d.applyEntryLocked(n, ev, m.Sender, now) {
 			d.queueEntryLocked(n, entryID{ev.Table, ev.Key, ev.Owner})
 		}
 	}
@@ -94,15 +98,18 @@ func (d *DB) mergeTableEvents(m tableEventsMsg) {
 func (d *DB) mergeGossipRecords(m networkEventsMsg) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.now()
 	if !d.acceptSenderLocked(m.Sender, len(m.Records)) {
+		for _, r := range m.Records {
+			d.holdRecordLocked(m.Sender, m.Sender, r, now)
+		}
 		return
 	}
-	now := d.now()
 	for _, r := range m.Records {
 		if d.hooks.dropGossipRecord != nil && d.hooks.dropGossipRecord(r) {
 			continue
 		}
-		if d.applyRecordLocked(r, now) {
+		if d.applyRecordLocked(r, m.Sender, now) {
 			d.queueRecordLocked(recordID{r.Node, r.Network})
 		}
 	}
@@ -120,15 +127,18 @@ func (d *DB) mergePushPull(buf []byte) {
 	d.stats.received(msgNetworkEvents, len(buf))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.now()
 	if !d.acceptSenderLocked(m.Sender, len(m.Records)) {
+		for _, r := range m.Records {
+			d.holdRecordLocked(m.Sender, m.Sender, r, now)
+		}
 		return
 	}
-	now := d.now()
 	for _, r := range m.Records {
 		if d.hooks.dropGossipRecord != nil && d.hooks.dropGossipRecord(r) {
 			continue
 		}
-		if d.applyRecordLocked(r, now) {
+		if d.applyRecordLocked(r, m.Sender, now) {
 			d.queueRecordLocked(recordID{r.Node, r.Network})
 		}
 	}
@@ -138,6 +148,12 @@ func (d *DB) mergeBulkSync(m bulkSyncMsg) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.acceptSenderLocked(m.Sender, len(m.Entries)) {
+		// A sync is repaired by a sync, once the sender is known.
+		if g := d.gapLocked(m.Sender, ""); g != nil {
+			if _, joined := d.networks[m.Network]; joined {
+				g.overflow[m.Network] = true
+			}
+		}
 		return
 	}
 	n, ok := d.networks[m.Network]
@@ -153,13 +169,13 @@ func (d *DB) mergeBulkSync(m bulkSyncMsg) {
 	// not be relayed) passes them on, while a sync that filled a newcomer's
 	// table doesn't flood everyone's queues with what they already have.
 	for _, r := range m.Records {
-		if d.applyRecordLocked(r, now) {
+		if d.applyRecordLocked(r, m.Sender, now) {
 			d.queueRecordLocked(recordID{r.Node, r.Network})
 		}
 	}
 	var changed []entryID
 	for _, ev := range m.Entries {
-		if d.applyEntryLocked(n, ev, now) && len(changed) <= maxSyncRelay {
+		if d.applyEntryLocked(n, ev, m.Sender, now) && len(changed) <= maxSyncRelay {
 			changed = append(changed, entryID{ev.Table, ev.Key, ev.Owner})
 		}
 	}

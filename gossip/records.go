@@ -47,7 +47,7 @@ func (d *DB) queueRecordLocked(id recordID) {
 
 // applyRecordLocked merges a membership record from the network and
 // reports whether it changed anything (and so should be relayed).
-func (d *DB) applyRecordLocked(r netRecord, now time.Time) bool {
+func (d *DB) applyRecordLocked(r netRecord, from string, now time.Time) bool {
 	// records always holds ClusterScope, which MaxNetworks doesn't count.
 	if _, ok := d.records[r.Network]; !ok && len(d.records)-1 >= MaxNetworks {
 		d.stats.drop(dropTooManyNetworks, 1)
@@ -59,6 +59,7 @@ func (d *DB) applyRecordLocked(r netRecord, now time.Time) bool {
 	}
 	if !d.knownLocked(r.Node) {
 		d.stats.drop(dropUnknownOwner, 1)
+		d.holdRecordLocked(r.Node, from, r, now)
 		return false
 	}
 	if r.LTime > d.netClock.Time()+maxLTimeAhead {

@@ -89,6 +89,9 @@ type Stats struct {
 	// DigestMismatches counts digests from peers that differed from ours,
 	// each of which started a full exchange (digest.go).
 	DigestMismatches uint64
+	// GapRepairs counts push/pulls started because a message named a node
+	// memberlist had not told us of (gaps.go).
+	GapRepairs uint64
 	// LTime and NetworkLTime are the Lamport clocks.
 	LTime, NetworkLTime uint64
 }
@@ -98,6 +101,7 @@ type counters struct {
 	recvMsgs, recvBytes [msgTypeCount]atomic.Uint64
 	drops               [dropReasonCount]atomic.Uint64
 	digestMismatches    atomic.Uint64
+	gapRepairs          atomic.Uint64
 	transport           transportCounters
 }
 
@@ -135,6 +139,7 @@ func (c *counters) fill(s *Stats) {
 		}
 	}
 	s.DigestMismatches = c.digestMismatches.Load()
+	s.GapRepairs = c.gapRepairs.Load()
 	t := &c.transport
 	s.Transport = TransportStats{
 		PacketsSent:         t.packetsSent.Load(),

@@ -1,0 +1,160 @@
+package gossip
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// A node that missed memberlist's alive message for a joiner learns of it
+// from the gossip that named the joiner, and fetches the entries it
+// dropped meanwhile, without waiting for a digest round (gaps.go).
+func TestMissedJoinRepairedFromGossip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 4, func(cfg *Config) {
+			cfg.BulkSyncInterval = 1000 * time.Hour // no digest round to fall back on
+		})
+		joiner, deaf := c.names[3], c.nodes[c.names[2]]
+		refuse := func(name string) bool { return name == joiner }
+		deaf.hooks.refuseAlive.Store(&refuse)
+		seed := c.addr(c.names[0])
+		for _, n := range c.names[1:3] {
+			if _, err := c.nodes[n].Join([]string{seed}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.waitMembers(c.names[:3]...)
+		for _, n := range c.names {
+			mustOK(t, c.nodes[n].JoinNetwork("blue"))
+		}
+		waitFor(t, 10*time.Second, func() error {
+			for _, n := range c.names[:3] {
+				if got := c.nodes[n].NetworkMembers("blue"); !slices.Equal(got, c.names[:3]) {
+					return fmt.Errorf("%s sees %v in blue", n, got)
+				}
+			}
+			return nil
+		})
+
+		if _, err := c.nodes[joiner].Join([]string{seed}); err != nil {
+			t.Fatal(err)
+		}
+		mustOK(t, c.nodes[joiner].Put("blue", "ep", "k", []byte("v")))
+		// The deaf node drops the joiner's gossip as from a stranger.
+		waitFor(t, 10*time.Second, func() error {
+			s := deaf.Stats()
+			if n := s.Dropped["unknown-owner"] + s.Dropped["unknown-sender"]; n == 0 {
+				return fmt.Errorf("%s has not dropped gossip about %s yet", deaf.LocalName(), joiner)
+			}
+			return nil
+		})
+		if slices.Contains(deaf.NetworkMembers(ClusterScope), joiner) {
+			t.Fatalf("%s knows %s despite the hook", deaf.LocalName(), joiner)
+		}
+		// memberlist passes an alive message on a few times within ~100 ms
+		// (20 ms rounds); once they are spent it never sends it again.
+		time.Sleep(gapGrace / 2)
+		deaf.hooks.refuseAlive.Store(nil)
+		start := time.Now()
+		waitFor(t, 10*time.Second, func() error {
+			if got := deaf.NetworkMembers(ClusterScope); !slices.Contains(got, joiner) {
+				return fmt.Errorf("%s sees %v", deaf.LocalName(), got)
+			}
+			if got := deaf.Lookup("blue", "ep", "k"); len(got) != 1 {
+				return fmt.Errorf("%s holds %d entries for ep/k", deaf.LocalName(), len(got))
+			}
+			return nil
+		})
+		t.Logf("%s learnt of %s and its entry %v after the hook lifted", deaf.LocalName(), joiner, time.Since(start))
+		if s := deaf.Stats(); s.GapRepairs == 0 || s.DigestMismatches != 0 {
+			t.Errorf("gap repairs %d, digest mismatches %d: want the repair from the gap", s.GapRepairs, s.DigestMismatches)
+		}
+		c.stop()
+	})
+}
+
+// Entries and records that name a node not yet known are held, and applied
+// the moment memberlist reports the node, as gossip arriving then would be.
+func TestHeldGossipAppliedWhenNodeBecomesKnown(t *testing.T) {
+	const late = "mngsp-late"
+	d := loneDB(t, "mngsp-relay")
+	log := watchAll(d)
+	feed(d, "mngsp-relay", "blue", tableEvent{Table: "ep", Key: "a", Owner: late, LTime: 1, Value: []byte("relayed")})
+	feed(d, late, "blue", tableEvent{Table: "ep", Key: "b", Owner: late, LTime: 2, Value: []byte("direct")})
+	d.handleMessage(networkEventsMsg{Sender: "mngsp-relay", Records: []netRecord{{Node: late, Network: "blue", LTime: 1}}}.encode())
+	if got := d.Lookup("blue", "ep", "a"); len(got) != 0 {
+		t.Fatalf("entry of an unknown owner stored: %v", got)
+	}
+	s := d.Stats()
+	if s.Dropped["unknown-owner"] != 2 || s.Dropped["unknown-sender"] != 1 {
+		t.Fatalf("drops %v, want 2 unknown-owner and 1 unknown-sender", s.Dropped)
+	}
+
+	d.onMemberJoin(nodeAt(late, 2))
+	for key, want := range map[string]string{"a": "relayed", "b": "direct"} {
+		if got := d.Lookup("blue", "ep", key); len(got) != 1 || string(got[0].Value) != want {
+			t.Errorf("ep/%s = %v after %s became known, want %q", key, got, late, want)
+		}
+	}
+	if got := d.NetworkMembers("blue"); !slices.Contains(got, late) {
+		t.Errorf("blue members %v, want %s among them", got, late)
+	}
+	d.mu.Lock()
+	gaps, held := len(d.gaps), d.heldItems
+	d.mu.Unlock()
+	if gaps != 0 || held != 0 {
+		t.Errorf("%d gaps and %d held items left, want none", gaps, held)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		if n := log.count(EntryPut, func(e Event) bool { return e.Entry.Owner == late }); n != 2 {
+			return fmt.Errorf("watchers saw %d puts of %s's entries, want 2", n, late)
+		}
+		return nil
+	})
+}
+
+// Holding is bounded: past maxHeldItems a joined network is marked for a
+// bulk sync with the node once it is known, and past maxGaps new strangers
+// are not tracked at all.
+func TestHeldGossipIsBounded(t *testing.T) {
+	const late = "mngsp-late"
+	d := loneDB(t, "mngsp-relay")
+	evs := make([]tableEvent, 0, 64)
+	for i := range maxHeldItems + 100 {
+		evs = append(evs, tableEvent{Table: "ep", Key: fmt.Sprint(i), Owner: late, LTime: uint64(i + 1), Value: []byte("v")})
+		if len(evs) == cap(evs) {
+			feed(d, "mngsp-relay", "blue", evs...)
+			evs = evs[:0]
+		}
+	}
+	feed(d, "mngsp-relay", "blue", evs...)
+	for i := range 2 * maxGaps {
+		feed(d, "mngsp-relay", "blue", tableEvent{Table: "ep", Key: "x", Owner: fmt.Sprintf("mngsp-s%03d", i), LTime: 1})
+	}
+	d.mu.Lock()
+	gaps, held, overflow := len(d.gaps), d.heldItems, d.gaps[late].overflow["blue"]
+	d.mu.Unlock()
+	if gaps != maxGaps || held != maxHeldItems || !overflow {
+		t.Fatalf("%d gaps, %d held, blue overflowed %v: want %d, %d, true", gaps, held, overflow, maxGaps, maxHeldItems)
+	}
+
+	var synced []syncTask
+	d.mu.Lock()
+	d.hooks.syncScheduled = func(t syncTask) { synced = append(synced, t) }
+	d.mu.Unlock()
+	d.onMemberJoin(nodeAt(late, 2))
+	n := 0
+	d.Walk("blue", "ep", func(e Entry) bool {
+		if e.Owner == late {
+			n++
+		}
+		return true
+	})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if want := []syncTask{{"blue", late, true}}; n != maxHeldItems || !slices.Equal(synced, want) {
+		t.Errorf("%d of %s's entries applied, syncs scheduled %v: want %d and %v", n, late, synced, maxHeldItems, want)
+	}
+}
