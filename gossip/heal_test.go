@@ -183,8 +183,10 @@ func TestVivaldiEstimates(t *testing.T) {
 					far = append(far, rtt)
 				}
 			}
-			if mean(near)*3 > mean(far) {
-				t.Errorf("%s: near peers %v, far peers %v: want far clearly farther (true RTTs 4ms and 80ms)", d.LocalName(), mean(near), mean(far))
+			// Medians: one peer's estimate still settling (once in ~1,500
+			// runs) must not hide that the rest are right.
+			if median(near)*3 > median(far) {
+				t.Errorf("%s: near peers %v, far peers %v (medians %v, %v): want far clearly farther (true RTTs 4ms and 80ms)", d.LocalName(), near, far, median(near), median(far))
 			}
 		}
 		n0 := c.nodes[c.names[0]]
@@ -209,12 +211,9 @@ func TestVivaldiEstimates(t *testing.T) {
 	})
 }
 
-func mean(ds []time.Duration) time.Duration {
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
-	}
-	return sum / time.Duration(len(ds))
+func median(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	return s[len(s)/2]
 }
 
 // A node joining a network that already holds 10,000 entries gets them by
