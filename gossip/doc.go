@@ -28,7 +28,8 @@
 //
 // Per network, every GossipInterval, queued events go to Fanout live
 // members of that network, in packets of up to about 1300 bytes, each
-// event a bounded number of times (scaled with log of the member count);
+// event a bounded number of times (scaled with log of the member count,
+// and to every member in a network of under ten);
 // receivers relay what was news to them. With TopologyAware the targets
 // are mostly the nearest members by Vivaldi coordinates (carried on
 // memberlist's ping acks), plus one uniformly random member. Right after
