@@ -45,6 +45,8 @@
 // message is late or missed us) is held, a push/pull with the member that
 // sent it runs if the node is still unknown a second later, and the held
 // gossip is applied once the node is known, without waiting for a digest.
+// Gossip from a node believed failed (it restarted) starts the same
+// push/pull.
 //
 // # Failures
 //

@@ -14,8 +14,15 @@ import (
 // would wait for a digest round (BulkSyncInterval) both to learn of the
 // joiner and to get its entries.
 //
+// The same alive message announces a node that restarted, and a member
+// that missed it goes on believing the node failed, hiding its entries,
+// until a rejoin round.
+//
 // Such a drop is evidence: an authenticated message named a node we don't
-// know. We note it as a gap and hold what we could not apply (bounded).
+// know, or came from one we believe failed (memberlist's packets are
+// authenticated, so the node is back). We note it as a gap and hold what
+// we could not apply (bounded: entries of a failed node are stored anyway,
+// hidden).
 // A gap still open after gapGrace (an alive message in flight lands well
 // within it) starts a memberlist push/pull with the member that named the
 // node. Once the node is known, by either path, the held items are applied
@@ -40,7 +47,7 @@ const (
 	maxHeldItems = 1024
 )
 
-// gap is a node named by a message before memberlist told us of it.
+// gap is a node that gossip shows alive before memberlist does.
 type gap struct {
 	since    time.Time       // first noted, or last push/pull started
 	via      string          // a known member that named the node
@@ -59,10 +66,10 @@ type heldItem struct {
 }
 
 // gapLocked returns the open gap for node, noting a new one if the node is
-// unknown and not given up on; via is a known member that named it. It
-// returns nil when nothing should be held.
+// not alive here and not given up on; via is a live member that named it.
+// It returns nil when nothing should be held.
 func (d *DB) gapLocked(node, via string) *gap {
-	if node == d.name || d.knownLocked(node) {
+	if node == d.name || d.aliveLocked(node) {
 		return nil
 	}
 	g := d.gaps[node]
@@ -111,14 +118,17 @@ func (d *DB) holdLocked(g *gap, it heldItem) {
 	}
 }
 
-// repairGapsLocked closes the gaps of nodes now known and starts a
+// repairGapsLocked closes the gaps of nodes now alive and starts a
 // push/pull for each other gap open longer than gapGrace, one at a time,
 // giving up on a gap after gapTries.
 func (d *DB) repairGapsLocked(now time.Time) {
 	for node, g := range d.gaps {
-		if d.knownLocked(node) {
+		if d.aliveLocked(node) {
 			d.closeGapLocked(node)
 			continue
+		}
+		if len(g.held) > 0 && d.knownLocked(node) {
+			d.replayHeldLocked(g, now) // known as failed: stored, hidden
 		}
 		if g.tries >= gapTries {
 			if now.Sub(g.since) >= gapGrace {
@@ -140,7 +150,7 @@ func (d *DB) repairGapsLocked(now time.Time) {
 			}
 			peer = peers[rand.IntN(len(peers))]
 		}
-		if !d.joinLocked(peer+"/"+d.members[peer].addr.String(), d.pushPulling) {
+		if !d.pushPullLocked(peer) {
 			return // one push/pull at a time; the next round tries again
 		}
 		g.tries++
@@ -149,20 +159,15 @@ func (d *DB) repairGapsLocked(now time.Time) {
 	}
 }
 
-// closeGapLocked applies what was held for node, now known, and bulk-syncs
-// the networks whose items did not fit.
+// closeGapLocked applies what was held for node, now alive, and
+// bulk-syncs the networks whose items did not fit.
 func (d *DB) closeGapLocked(node string) {
 	g := d.gaps[node]
 	if g == nil {
 		return
 	}
 	delete(d.gaps, node)
-	held := g.held
-	d.dropHeldLocked(g)
-	now := d.now()
-	for _, it := range held {
-		d.replayLocked(it, now)
-	}
+	d.replayHeldLocked(g, d.now())
 	// The node has its own entries; the member that named it has them too.
 	peer := node
 	if !d.aliveLocked(peer) {
@@ -175,6 +180,14 @@ func (d *DB) closeGapLocked(node string) {
 		if _, joined := d.networks[network]; joined {
 			d.scheduleSyncLocked(network, peer, true)
 		}
+	}
+}
+
+func (d *DB) replayHeldLocked(g *gap, now time.Time) {
+	held := g.held
+	d.dropHeldLocked(g)
+	for _, it := range held {
+		d.replayLocked(it, now)
 	}
 }
 
@@ -211,4 +224,10 @@ func (d *DB) replayLocked(it heldItem, now time.Time) {
 	if d.applyEntryLocked(n, *ev, it.from, now) {
 		d.queueEntryLocked(n, entryID{ev.Table, ev.Key, ev.Owner})
 	}
+}
+
+// pushPullLocked starts a memberlist push/pull with a live member unless
+// one is already running.
+func (d *DB) pushPullLocked(peer string) bool {
+	return d.joinLocked(peer+"/"+d.members[peer].addr.String(), d.pushPulling)
 }

@@ -158,3 +158,64 @@ func TestHeldGossipIsBounded(t *testing.T) {
 		t.Errorf("%d of %s's entries applied, syncs scheduled %v: want %d and %v", n, late, synced, maxHeldItems, want)
 	}
 }
+
+// A node that restarted is back for a member that missed memberlist's
+// alive message as soon as the node's gossip reaches it, not a rejoin
+// round later.
+func TestMissedRestartRepairedFromGossip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, 4, func(cfg *Config) {
+			cfg.BulkSyncInterval = 1000 * time.Hour // no rejoin round
+		})
+		c.joinAll()
+		for _, n := range c.names {
+			mustOK(t, c.nodes[n].JoinNetwork("blue"))
+		}
+		c.waitNetworkMembers("blue", c.names)
+		back, deaf := c.names[3], c.nodes[c.names[2]]
+		mustOK(t, c.nodes[back].Shutdown())
+		c.waitMembers(c.names[:3]...)
+		// memberlist lets a dead node's name move to a new address only
+		// after DeadNodeReclaimTime (200 ms here).
+		time.Sleep(time.Second)
+
+		refuse := func(name string) bool { return name == back }
+		deaf.hooks.refuseAlive.Store(&refuse)
+		d := c.start(back) // a new address, as after a restart elsewhere
+		mustOK(t, d.JoinNetwork("blue"))
+		if _, err := d.Join([]string{c.addr(c.names[0])}); err != nil {
+			t.Fatal(err)
+		}
+		mustOK(t, d.Put("blue", "ep", "k", []byte("v")))
+		waitFor(t, 10*time.Second, func() error {
+			for _, n := range c.names[:2] {
+				if got := c.nodes[n].Lookup("blue", "ep", "k"); len(got) != 1 {
+					return fmt.Errorf("%s holds %d entries for ep/k; members %v; %+v", n, len(got), c.nodes[n].NetworkMembers(ClusterScope), c.nodes[n].Stats().Dropped)
+				}
+			}
+			return nil
+		})
+		// The entry reached the deaf node too, hidden: it believes its
+		// owner failed.
+		time.Sleep(gapGrace / 2) // the alive message's few sends are spent
+		if slices.Contains(deaf.NetworkMembers(ClusterScope), back) {
+			t.Fatalf("%s saw %s return despite the hook", deaf.LocalName(), back)
+		}
+		deaf.hooks.refuseAlive.Store(nil)
+		start := time.Now()
+		waitFor(t, 10*time.Second, func() error {
+			if got := deaf.NetworkMembers(ClusterScope); !slices.Contains(got, back) {
+				return fmt.Errorf("%s sees %v", deaf.LocalName(), got)
+			}
+			if got := deaf.Lookup("blue", "ep", "k"); len(got) != 1 {
+				return fmt.Errorf("%s shows %d entries for ep/k", deaf.LocalName(), len(got))
+			}
+			return nil
+		})
+		t.Logf("%s saw %s back, with its entry, %v after the hook lifted", deaf.LocalName(), back, time.Since(start))
+		if s := deaf.Stats(); s.GapRepairs == 0 {
+			t.Errorf("no push/pull started by %s's gossip", back)
+		}
+		c.stop()
+	})
+}

@@ -64,9 +64,15 @@ func (d *DB) acceptSenderLocked(sender string, items int) bool {
 	if d.closed {
 		return false
 	}
-	if !d.knownLocked(sender) {
+	m := d.members[sender]
+	if m == nil {
 		d.stats.drop(dropUnknownSender, max(items, 1))
 		return false
+	}
+	if !m.visible() {
+		// It is back, or memberlist would not have let it in to talk; a
+		// gap brings its alive message if memberlist here missed it.
+		d.gapLocked(sender, "")
 	}
 	return true
 }

@@ -90,7 +90,8 @@ type Stats struct {
 	// each of which started a full exchange (digest.go).
 	DigestMismatches uint64
 	// GapRepairs counts push/pulls started because a message named a node
-	// memberlist had not told us of (gaps.go).
+	// memberlist had not told us of, or came from one we believe failed
+	// (gaps.go).
 	GapRepairs uint64
 	// LTime and NetworkLTime are the Lamport clocks.
 	LTime, NetworkLTime uint64
