@@ -50,6 +50,7 @@ type DB struct {
 	pendingSyncs map[syncTask]bool
 	gaps         map[string]*gap // nodes named before memberlist told us of them
 	heldItems    int             // items held across gaps
+	gapRepairAt  time.Time       // last push/pull started for a gap
 	leaving      bool            // Leave has begun: no more local changes
 	closed       bool
 

@@ -139,7 +139,9 @@ func (d *DB) repairGapsLocked(now time.Time) {
 			}
 			continue
 		}
-		if now.Sub(g.since) < gapGrace {
+		// One push/pull brings all of memberlist's state, so one a second
+		// closes every gap it can, even in a join storm.
+		if now.Sub(g.since) < gapGrace || now.Sub(d.gapRepairAt) < gapGrace {
 			continue
 		}
 		peer := g.via
@@ -154,7 +156,7 @@ func (d *DB) repairGapsLocked(now time.Time) {
 			return // one push/pull at a time; the next round tries again
 		}
 		g.tries++
-		g.since = now
+		g.since, d.gapRepairAt = now, now
 		d.stats.gapRepairs.Add(1)
 	}
 }
