@@ -1,7 +1,9 @@
 package chaos
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +21,7 @@ type view struct {
 	services  []string // services and their backends, sorted
 	epoch     uint64
 	problems  []string // duplicates and other things that must never be
+	drops     string   // gossip drop counters other than stale, for reports
 }
 
 // viewOf reads node i's view from its status and service list.
@@ -77,6 +80,13 @@ func (c *cluster) viewOf(i int) (view, error) {
 	}
 	slices.Sort(v.services)
 	v.epoch = st.Keys.Epoch
+	var drops []string
+	for _, r := range slices.Sorted(maps.Keys(st.Gossip.Dropped)) {
+		if r != "stale" {
+			drops = append(drops, fmt.Sprintf("%s=%d", r, st.Gossip.Dropped[r]))
+		}
+	}
+	v.drops = strings.Join(drops, " ")
 	return v, nil
 }
 
@@ -91,8 +101,7 @@ func (c *cluster) checkConverged() error {
 		want = append(want, c.hosts[i].Name)
 	}
 	slices.Sort(want)
-	var first view
-	var firstName string
+	views := make(map[string]view, len(live))
 	var minEpoch, maxEpoch uint64
 	for k, i := range live {
 		name := c.hosts[i].Name
@@ -122,23 +131,68 @@ func (c *cluster) checkConverged() error {
 				return fmt.Errorf("%s still uses an endpoint of %s: %s", name, node, e)
 			}
 		}
+		views[name] = v
 		if k == 0 {
-			first, firstName = v, name
 			minEpoch, maxEpoch = v.epoch, v.epoch
-			continue
-		}
-		if !slices.Equal(v.endpoints, first.endpoints) {
-			return fmt.Errorf("%s's endpoints differ from %s's:\n  %v\n  %v", name, firstName, v.endpoints, first.endpoints)
-		}
-		if !slices.Equal(v.services, first.services) {
-			return fmt.Errorf("%s's services differ from %s's:\n  %v\n  %v", name, firstName, v.services, first.services)
 		}
 		minEpoch, maxEpoch = min(minEpoch, v.epoch), max(maxEpoch, v.epoch)
+	}
+	if err := differences("endpoints", views, func(v view) []string { return v.endpoints }); err != nil {
+		return err
+	}
+	if err := differences("services", views, func(v view) []string { return v.services }); err != nil {
+		return err
 	}
 	if maxEpoch-minEpoch > 1 {
 		return fmt.Errorf("data-key epochs range from %d to %d", minEpoch, maxEpoch)
 	}
 	return nil
+}
+
+// divergence is a difference between views, with counters that change
+// while it lasts and so are not part of what it is.
+type divergence struct{ what, counters string }
+
+func (d *divergence) Error() string { return d.what + d.counters }
+
+// sameDifference reports whether a and b are the same difference.
+func sameDifference(a, b error) bool {
+	var da, db *divergence
+	if errors.As(a, &da) && errors.As(b, &db) {
+		return da.what == db.what
+	}
+	return a.Error() == b.Error()
+}
+
+// differences returns nil if every view lists the same items, or an error
+// that groups the nodes by what they list: a slow reconvergence must show
+// whether one node lacks an item or only one node has it.
+func differences(what string, views map[string]view, items func(view) []string) error {
+	var variants [][]string // distinct item lists, in order of first node
+	holders := map[int][]string{}
+	for _, name := range slices.Sorted(maps.Keys(views)) {
+		its := items(views[name])
+		k := slices.IndexFunc(variants, func(v []string) bool { return slices.Equal(v, its) })
+		if k < 0 {
+			k = len(variants)
+			variants = append(variants, its)
+		}
+		holders[k] = append(holders[k], name)
+	}
+	if len(variants) <= 1 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s differ:", what)
+	for k, v := range variants {
+		fmt.Fprintf(&b, "\n  %s: %v", strings.Join(holders[k], ","), v)
+	}
+	// Why a node may lack an item: what its gossip dropped since it started.
+	var drops strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(views)) {
+		fmt.Fprintf(&drops, "\n  %s dropped: %s", name, views[name].drops)
+	}
+	return &divergence{b.String(), drops.String()}
 }
 
 // converge polls until the cluster has converged and returns how long that
@@ -153,19 +207,22 @@ func (c *cluster) converge(timeout time.Duration) (time.Duration, error) {
 // its cause ("" if it had converged at the first look).
 func (c *cluster) convergeExplained(timeout time.Duration) (time.Duration, string, error) {
 	start := time.Now()
-	var last string
+	var last error
 	var since time.Time
 	err := netlab.Poll(timeout, 250*time.Millisecond, func() error {
 		err := c.checkConverged()
-		if err != nil && err.Error() != last {
-			last, since = err.Error(), time.Now()
+		if err != nil {
+			if last == nil || !sameDifference(err, last) {
+				since = time.Now()
+			}
+			last = err
 		}
 		return err
 	})
-	if last != "" {
-		last = fmt.Sprintf("%s (for %s)", last, time.Since(since).Round(100*time.Millisecond))
+	if last == nil {
+		return time.Since(start), "", err
 	}
-	return time.Since(start), last, err
+	return time.Since(start), fmt.Sprintf("%s (for %s)", last, time.Since(since).Round(100*time.Millisecond)), err
 }
 
 // describe is a one-line summary of node i's view, for reports.
