@@ -22,8 +22,7 @@ import (
 // know, or came from one we believe failed (memberlist's packets are
 // authenticated, so the node is back). We note it as a gap and hold what
 // we could not apply (bounded: entries of a failed node are stored anyway,
-// hidden).
-// A gap still open after gapGrace (an alive message in flight lands well
+// hidden). A gap still open after gapGrace (an alive message in flight lands well
 // within it) starts a memberlist push/pull with the member that named the
 // node. Once the node is known, by either path, the held items are applied
 // as if they had just arrived, and networks whose items did not fit are
