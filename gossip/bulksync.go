@@ -205,3 +205,13 @@ func (d *DB) joinLocked(addr string, busy chan struct{}) bool {
 	}()
 	return true
 }
+
+// pushPullLocked starts a memberlist push/pull with a known member at its
+// last address unless one is already running, and reports whether it did.
+func (d *DB) pushPullLocked(peer string) bool {
+	m := d.members[peer]
+	if m == nil || !m.addr.IsValid() {
+		return false
+	}
+	return d.joinLocked(peer+"/"+m.addr.String(), d.pushPulling)
+}

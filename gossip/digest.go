@@ -178,9 +178,7 @@ func (d *DB) mergeDigest(m digestMsg) {
 			return
 		}
 		d.stats.digestMismatches.Add(1)
-		if peer := d.members[m.Sender]; peer.addr.IsValid() {
-			d.joinLocked(m.Sender+"/"+peer.addr.String(), d.pushPulling)
-		}
+		d.pushPullLocked(m.Sender)
 		return
 	}
 	n, ok := d.networks[m.Network]

@@ -226,9 +226,3 @@ func (d *DB) replayLocked(it heldItem, now time.Time) {
 		d.queueEntryLocked(n, entryID{ev.Table, ev.Key, ev.Owner})
 	}
 }
-
-// pushPullLocked starts a memberlist push/pull with a live member unless
-// one is already running.
-func (d *DB) pushPullLocked(peer string) bool {
-	return d.joinLocked(peer+"/"+d.members[peer].addr.String(), d.pushPulling)
-}

@@ -104,6 +104,12 @@ func (d *DB) mergeTableEvents(m tableEventsMsg) {
 func (d *DB) mergeGossipRecords(m networkEventsMsg) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.mergeRecordsLocked(m)
+}
+
+// mergeRecordsLocked merges membership records that came by gossip or
+// push/pull, holding them if the sender is a stranger.
+func (d *DB) mergeRecordsLocked(m networkEventsMsg) {
 	now := d.now()
 	if !d.acceptSenderLocked(m.Sender, len(m.Records)) {
 		for _, r := range m.Records {
@@ -133,21 +139,7 @@ func (d *DB) mergePushPull(buf []byte) {
 	d.stats.received(msgNetworkEvents, len(buf))
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := d.now()
-	if !d.acceptSenderLocked(m.Sender, len(m.Records)) {
-		for _, r := range m.Records {
-			d.holdRecordLocked(m.Sender, m.Sender, r, now)
-		}
-		return
-	}
-	for _, r := range m.Records {
-		if d.hooks.dropGossipRecord != nil && d.hooks.dropGossipRecord(r) {
-			continue
-		}
-		if d.applyRecordLocked(r, m.Sender, now) {
-			d.queueRecordLocked(recordID{r.Node, r.Network})
-		}
-	}
+	d.mergeRecordsLocked(m)
 }
 
 func (d *DB) mergeBulkSync(m bulkSyncMsg) {
