@@ -56,18 +56,8 @@ func TestMissedJoinRepairedFromGossip(t *testing.T) {
 		// memberlist passes an alive message on a few times within ~100 ms
 		// (20 ms rounds); once they are spent it never sends it again.
 		time.Sleep(gapGrace / 2)
-		deaf.hooks.refuseAlive.Store(nil)
-		start := time.Now()
-		waitFor(t, 10*time.Second, func() error {
-			if got := deaf.NetworkMembers(ClusterScope); !slices.Contains(got, joiner) {
-				return fmt.Errorf("%s sees %v", deaf.LocalName(), got)
-			}
-			if got := deaf.Lookup("blue", "ep", "k"); len(got) != 1 {
-				return fmt.Errorf("%s holds %d entries for ep/k", deaf.LocalName(), len(got))
-			}
-			return nil
-		})
-		t.Logf("%s learnt of %s and its entry %v after the hook lifted", deaf.LocalName(), joiner, time.Since(start))
+		took := liftAndWait(t, deaf, joiner)
+		t.Logf("%s learnt of %s and its entry %v after the hook lifted", deaf.LocalName(), joiner, took)
 		if s := deaf.Stats(); s.GapRepairs == 0 || s.DigestMismatches != 0 {
 			t.Errorf("gap repairs %d, digest mismatches %d: want the repair from the gap", s.GapRepairs, s.DigestMismatches)
 		}
@@ -201,21 +191,30 @@ func TestMissedRestartRepairedFromGossip(t *testing.T) {
 		if slices.Contains(deaf.NetworkMembers(ClusterScope), back) {
 			t.Fatalf("%s saw %s return despite the hook", deaf.LocalName(), back)
 		}
-		deaf.hooks.refuseAlive.Store(nil)
-		start := time.Now()
-		waitFor(t, 10*time.Second, func() error {
-			if got := deaf.NetworkMembers(ClusterScope); !slices.Contains(got, back) {
-				return fmt.Errorf("%s sees %v", deaf.LocalName(), got)
-			}
-			if got := deaf.Lookup("blue", "ep", "k"); len(got) != 1 {
-				return fmt.Errorf("%s shows %d entries for ep/k", deaf.LocalName(), len(got))
-			}
-			return nil
-		})
-		t.Logf("%s saw %s back, with its entry, %v after the hook lifted", deaf.LocalName(), back, time.Since(start))
+		took := liftAndWait(t, deaf, back)
+		t.Logf("%s saw %s back, with its entry, %v after the hook lifted", deaf.LocalName(), back, took)
 		if s := deaf.Stats(); s.GapRepairs == 0 {
 			t.Errorf("no push/pull started by %s's gossip", back)
 		}
 		c.stop()
 	})
+}
+
+// liftAndWait lets deaf hear node's alive messages again and waits until
+// it shows node alive with its entry blue/ep/k, returning how long that
+// took. memberlist won't send the missed message again: only a repair can.
+func liftAndWait(t *testing.T, deaf *DB, node string) time.Duration {
+	t.Helper()
+	deaf.hooks.refuseAlive.Store(nil)
+	start := time.Now()
+	waitFor(t, 10*time.Second, func() error {
+		if got := deaf.NetworkMembers(ClusterScope); !slices.Contains(got, node) {
+			return fmt.Errorf("%s sees %v", deaf.LocalName(), got)
+		}
+		if got := deaf.Lookup("blue", "ep", "k"); len(got) != 1 {
+			return fmt.Errorf("%s shows %d entries for ep/k", deaf.LocalName(), len(got))
+		}
+		return nil
+	})
+	return time.Since(start)
 }

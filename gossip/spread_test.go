@@ -25,7 +25,16 @@ func TestSmallClusterWritesReachEveryone(t *testing.T) {
 			owner := c.nodes[c.names[i%len(c.names)]]
 			key := fmt.Sprint(i)
 			mustOK(t, owner.Put("blue", "ep", key, []byte("v")))
-			time.Sleep(2 * time.Second) // many gossip rounds: the event's sends are spent
+			// Wait until every node has spent the event's sends (and any
+			// relay's): what hasn't arrived then never will by gossip.
+			waitFor(t, 10*time.Second, func() error {
+				for _, d := range c.live() {
+					if q := d.Stats().Queued["blue"]; q != 0 {
+						return fmt.Errorf("%s still has %d events queued", d.LocalName(), q)
+					}
+				}
+				return nil
+			})
 			for _, d := range c.live() {
 				if len(d.Lookup("blue", "ep", key)) != 1 {
 					missed++
