@@ -94,6 +94,7 @@ install: build
 	@if [ -e $(DESTDIR)/etc/meshnet/meshnet.yaml ]; then \
 		echo "keeping $(DESTDIR)/etc/meshnet/meshnet.yaml (the shipped one is configs/meshnet.yaml)"; \
 	else install -m 0640 configs/meshnet.yaml $(DESTDIR)/etc/meshnet/meshnet.yaml; fi
+	install -D -m 0644 configs/60-meshnet-tun.rules $(DESTDIR)/etc/udev/rules.d/60-meshnet-tun.rules
 	install -d -m 0755 $(DESTDIR)/etc/systemd/system
 	sed 's|/usr/local/|$(PREFIX)/|g' configs/meshnet.service > $(DESTDIR)/etc/systemd/system/meshnet.service
 	chmod 0644 $(DESTDIR)/etc/systemd/system/meshnet.service
@@ -105,10 +106,11 @@ install: build
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/doc/meshnet
 	install -m 0644 docs/*.md $(wildcard docs/*.svg) configs/grafana-meshnet.json $(DESTDIR)$(PREFIX)/share/doc/meshnet/
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@if [ -z "$(DESTDIR)" ] && [ -e /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
 	@echo "installed; next: edit /etc/meshnet/meshnet.yaml, then \`systemctl enable --now meshnet\` (or \`meshnet up -d -c /etc/meshnet/meshnet.yaml\`)"
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/meshnet $(DESTDIR)/etc/systemd/system/meshnet.service
+	rm -f $(DESTDIR)$(PREFIX)/bin/meshnet $(DESTDIR)/etc/systemd/system/meshnet.service $(DESTDIR)/etc/udev/rules.d/60-meshnet-tun.rules
 	rm -f $(COMPLETIONS)/bash-completion/completions/meshnet $(COMPLETIONS)/zsh/site-functions/_meshnet $(COMPLETIONS)/fish/vendor_completions.d/meshnet.fish
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/meshnet
 	@echo "left in place: /etc/meshnet (configuration) and /var/lib/meshnet (keys and state)"

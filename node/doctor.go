@@ -13,6 +13,7 @@ import (
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/tun"
 )
 
 // Doctor checks what commonly breaks and says what to do about each
@@ -25,6 +26,9 @@ func (n *Node) Doctor() []api.Check {
 	var out []api.Check
 	add := func(c api.Check) { out = append(out, c) }
 	add(n.checkDevice())
+	if !n.spec.userspace {
+		add(checkCloneMode(tun.StatClone()))
+	}
 	members := n.db.Members()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -76,7 +80,7 @@ func (n *Node) checkDevice() api.Check {
 	case n.spec.userspace:
 		c.Detail = "userspace stacks: no TAP/TUN and no privileges needed"
 	default:
-		f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+		f, err := os.OpenFile(tun.CloneDevice, os.O_RDWR, 0)
 		if err != nil {
 			c.Status, c.Detail = "fail", "cannot open /dev/net/tun: "+err.Error()
 			c.Fix = "load the tun module (modprobe tun), or run with --userspace"
@@ -84,6 +88,23 @@ func (n *Node) checkDevice() api.Check {
 		}
 		f.Close()
 		c.Detail = fmt.Sprintf("%s devices via /dev/net/tun, running as uid %d with CAP_NET_ADMIN %s", n.modeName(), os.Getuid(), yesno(hasNetAdmin()))
+	}
+	return c
+}
+
+// checkCloneMode reports whether users can open /dev/net/tun, which
+// they need for devices made for them with `meshnet device create`.
+func checkCloneMode(a tun.CloneAccess, err error) api.Check {
+	c := api.Check{Name: "device permissions"}
+	switch {
+	case err != nil:
+		c.Status, c.Detail = "warn", err.Error()
+	case a.Perm&0o006 == 0o006:
+		c.Status, c.Detail = "ok", fmt.Sprintf("%s is mode %04o: users can open devices made for them (meshnet device create)", tun.CloneDevice, a.Perm)
+	default:
+		c.Status = "warn"
+		c.Detail = fmt.Sprintf("%s is mode %04o: only root (or its group) can open it, so a user cannot run meshnet on a device made for them", tun.CloneDevice, a.Perm)
+		c.Fix = fmt.Sprintf("if users run meshnet on their own devices: meshnet device create ... --fix-perms (or chmod 0666 %s); make install adds a udev rule that keeps it after reboot", tun.CloneDevice)
 	}
 	return c
 }

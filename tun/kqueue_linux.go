@@ -111,7 +111,7 @@ func openKQueue(kind string, flags uint16, name string, mode openMode, opts devi
 		return nil, err
 	}
 	// The descriptor is non-blocking, so the runtime poller takes it.
-	k.file = os.NewFile(uintptr(q.fd), cloneDevice)
+	k.file = os.NewFile(uintptr(q.fd), CloneDevice)
 	if k.rc, err = k.file.SyscallConn(); err != nil {
 		k.file.Close()
 		return nil, fmt.Errorf("tun: %s %q: %w", kind, q.name, err)

@@ -13,8 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const cloneDevice = "/dev/net/tun"
-
 // openMode says whether an open may create the device.
 type openMode int
 
@@ -43,7 +41,7 @@ func openQueue(name string, flags uint16, mode openMode, opts deviceOpts) (queue
 	if len(name) >= unix.IFNAMSIZ {
 		return queue{}, fmt.Errorf("tun: device name %q is longer than %d bytes; choose a shorter name", name, unix.IFNAMSIZ-1)
 	}
-	fd, err := unix.Open(cloneDevice, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(CloneDevice, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return queue{}, explainClone(err)
 	}
@@ -132,11 +130,11 @@ func (q *queue) abandon() {
 func explainClone(err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENODEV):
-		return fmt.Errorf("tun: %s is missing; load the tun module (modprobe tun) or, in a container, pass the device in (--device /dev/net/tun): %w", cloneDevice, err)
+		return fmt.Errorf("tun: %s is missing; load the tun module (modprobe tun) or, in a container, pass the device in (--device /dev/net/tun): %w", CloneDevice, err)
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return fmt.Errorf("tun: cannot open %s; it should be mode 0666 (a container may need it passed in with --device /dev/net/tun): %w", cloneDevice, err)
+		return fmt.Errorf("tun: uid %d may not open %s (most systems make it mode 0666); as root, run `chmod 0666 %s`, or create this user's device with `meshnet device create NAME --user USER --fix-perms` (a container may need it passed in with --device /dev/net/tun): %w", os.Getuid(), CloneDevice, CloneDevice, err)
 	}
-	return fmt.Errorf("tun: open %s: %w", cloneDevice, err)
+	return fmt.Errorf("tun: open %s: %w", CloneDevice, err)
 }
 
 func explainAttach(name string, err error) error {

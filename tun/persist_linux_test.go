@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // nobody is the unprivileged uid and gid the helper process runs as.
@@ -20,6 +22,7 @@ const nobody = 65534
 // nobody as root, then a helper running as nobody (no capabilities) opens it
 // and answers the kernel's ping through it.
 func TestPersistentDeviceServesItsOwnerWithoutPrivilege(t *testing.T) {
+	openCloneToUsers(t)
 	for i, kind := range []string{ModeTAP, ModeTUN} {
 		t.Run(kind, func(t *testing.T) {
 			ns := newTestNS(t)
@@ -64,6 +67,20 @@ func TestPersistentDeviceServesItsOwnerWithoutPrivilege(t *testing.T) {
 	}
 }
 
+// openCloneToUsers does what a user is told to when /dev/net/tun is 0600
+// (`meshnet device create --fix-perms` calls OpenCloneToUsers), and puts
+// the mode back after the test.
+func openCloneToUsers(t *testing.T) {
+	t.Helper()
+	testenv.HoldCloneMode(t)
+	if _, err := OpenCloneToUsers(); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckCloneFor("nobody", nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // waitExit waits for a process, giving up after ten seconds.
 func waitExit(wait func() error) error {
 	done := make(chan error, 1)
@@ -78,6 +95,7 @@ func waitExit(wait func() error) error {
 
 func TestPersistentDeviceRefusesOtherUsers(t *testing.T) {
 	ns := newTestNS(t)
+	openCloneToUsers(t)
 	ns.do(t, func() {
 		if err := CreatePersistent("mnproot", ModeTAP, 0, 0); err != nil {
 			t.Fatal(err)

@@ -29,10 +29,20 @@ binary the one capability it needs: setcap cap_net_admin+ep $(which meshnet).`,
 func deviceCreateCmd(g *globals) *cobra.Command {
 	var owner, mode, addr string
 	var mtu int
+	var fixPerms bool
 	c := &cobra.Command{
-		Use:   "create NAME --user USER --addr CIDR [--mode tap|tun] [--mtu N]",
+		Use:   "create NAME --user USER --addr CIDR [--mode tap|tun] [--mtu N] [--fix-perms]",
 		Short: "Create a persistent device owned by USER (needs root)",
-		Example: `  sudo meshnet device create mn-blue --user alice --addr 10.42.0.7/24 --mtu 1370
+		Long: `Create a persistent TAP or TUN device owned by USER, with its address and
+MTU, for 'meshnet up --device NAME' run by that user without privileges.
+
+USER must be able to open /dev/net/tun. Most distributions make it mode
+0666; containers, minimal images and some hosts leave it 0600, and then
+create stops before making anything and says so. --fix-perms makes it
+0666 instead: safe, because creating a device or taking over one that
+belongs to another user still needs CAP_NET_ADMIN. The mode lasts until
+reboot; 'make install' adds a udev rule that keeps it.`,
+		Example: `  sudo meshnet device create mn-blue --user alice --addr 10.42.0.7/24 --mtu 1370 --fix-perms
   meshnet up --device mn-blue --network blue --token TOKEN     # then, as alice`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,7 +50,7 @@ func deviceCreateCmd(g *globals) *cobra.Command {
 			if owner == "" || addr == "" {
 				return usageError{fmt.Errorf("--user and --addr are required")}
 			}
-			uid, gid, err := lookupUser(owner)
+			uid, gid, groups, err := lookupUser(owner)
 			if err != nil {
 				return usageError{err}
 			}
@@ -50,6 +60,18 @@ func deviceCreateCmd(g *globals) *cobra.Command {
 			}
 			if mtu < 576 || mtu > 65000 {
 				return usageError{fmt.Errorf("--mtu %d: use 576-65000 (1370 suits an encrypted network over a 1500-byte underlay)", mtu)}
+			}
+			if fixPerms {
+				changed, err := tun.OpenCloneToUsers()
+				if err != nil {
+					return err
+				}
+				if changed {
+					fmt.Fprintf(g.stdout, "%s is now mode %04o, so users can open devices made for them\n", tun.CloneDevice, tun.CloneModeForUsers)
+				}
+			}
+			if err := tun.CheckCloneFor(owner, uid, groups...); err != nil {
+				return err
 			}
 			if err := tun.CreatePersistent(name, mode, uid, gid); err != nil {
 				return err
@@ -74,6 +96,7 @@ func deviceCreateCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&mode, "mode", tun.ModeTAP, "tap or tun")
 	c.Flags().StringVar(&addr, "addr", "", "the node's address on the network, with its length")
 	c.Flags().IntVar(&mtu, "mtu", 1370, "device MTU")
+	c.Flags().BoolVar(&fixPerms, "fix-perms", false, "make /dev/net/tun mode 0666 if USER cannot open it")
 	return c
 }
 
@@ -93,15 +116,23 @@ func deviceRmCmd(g *globals) *cobra.Command {
 	}
 }
 
-// lookupUser resolves a user name or numeric id.
-func lookupUser(s string) (uid, gid int, err error) {
+// lookupUser resolves a user name or numeric id to its uid, primary gid
+// and every group it is in.
+func lookupUser(s string) (uid, gid int, groups []int, err error) {
 	u, err := user.Lookup(s)
 	if err != nil {
 		if u, err = user.LookupId(s); err != nil {
-			return 0, 0, fmt.Errorf("no user %q", s)
+			return 0, 0, nil, fmt.Errorf("no user %q", s)
 		}
 	}
 	uid, _ = strconv.Atoi(u.Uid)
 	gid, _ = strconv.Atoi(u.Gid)
-	return uid, gid, nil
+	groups = []int{gid}
+	ids, _ := u.GroupIds() // best effort: the primary group is what counts most
+	for _, id := range ids {
+		if g, err := strconv.Atoi(id); err == nil {
+			groups = append(groups, g)
+		}
+	}
+	return uid, gid, groups, nil
 }

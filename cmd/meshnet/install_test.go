@@ -65,6 +65,10 @@ func TestMakeInstall(t *testing.T) {
 			t.Errorf("%s missing or empty: %v", p, err)
 		}
 	}
+	rule, err := os.ReadFile(filepath.Join(root, "etc/udev/rules.d/60-meshnet-tun.rules"))
+	if err != nil || !strings.Contains(string(rule), `KERNEL=="tun", MODE="0666"`) {
+		t.Errorf("the udev rule that keeps /dev/net/tun open to users is missing: %v\n%s", err, rule)
+	}
 	conf := filepath.Join(root, "etc/meshnet/meshnet.yaml")
 	if err := os.WriteFile(conf, []byte("name: edited\n"), 0o640); err != nil {
 		t.Fatal(err)
@@ -74,8 +78,10 @@ func TestMakeInstall(t *testing.T) {
 		t.Error("a second install overwrote the edited config")
 	}
 	make("uninstall")
-	if _, err := os.Stat(bin); !os.IsNotExist(err) {
-		t.Errorf("uninstall left the binary: %v", err)
+	for _, p := range []string{bin, filepath.Join(root, "etc/udev/rules.d/60-meshnet-tun.rules")} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("uninstall left %s: %v", p, err)
+		}
 	}
 	if _, err := os.Stat(conf); err != nil {
 		t.Errorf("uninstall removed the config: %v", err)
