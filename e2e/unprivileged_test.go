@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/internal/testenv"
 	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/tun"
 )
 
 const nobody = 65534
@@ -108,7 +110,21 @@ func TestUserOwnedDevice(t *testing.T) {
 	testenvTools(t, "setpriv")
 	admin, user := hosts[0], hosts[1]
 	adminNode, token, adminIP := adminWithRed(t, admin)
-	if out, err := user.Run(bin.meshnet, "device", "create", "mn-red", "--user", "nobody", "--addr", "10.10.0.77/24", "--mtu", "1370"); err != nil {
+	// A bare machine may keep /dev/net/tun 0600. Then device create stops
+	// before making anything and names the fix; with --fix-perms it
+	// applies it. The mode is restored after the test.
+	testenv.HoldCloneMode(t)
+	create := []string{"device", "create", "mn-red", "--user", "nobody", "--addr", "10.10.0.77/24", "--mtu", "1370"}
+	if a, err := tun.StatClone(); err == nil && !a.Allows(nobody, nobody) {
+		out, err := user.Run(bin.meshnet, create...)
+		if err == nil || !strings.Contains(out, "--fix-perms") {
+			t.Fatalf("device create on a %04o /dev/net/tun: %v\n%s", a.Perm, err, out)
+		}
+		if _, err := user.Run("ip", "link", "show", "mn-red"); err == nil {
+			t.Fatal("a refused device create left the device behind")
+		}
+	}
+	if out, err := user.Run(bin.meshnet, append(create, "--fix-perms")...); err != nil {
 		t.Fatalf("device create: %v\n%s", err, out)
 	}
 	c := node.DefaultConfig()
@@ -128,6 +144,9 @@ func TestUserOwnedDevice(t *testing.T) {
 	waitEndpoints(t, []*netlab.Meshnet{adminNode, m}, "red", 2)
 	ping(t, admin, mustAddr("10.10.0.77"), 3)
 	ping(t, user, mustAddr(adminIP), 3)
+	if out, _ := m.CLI("doctor"); !strings.Contains(out, "device permissions: /dev/net/tun is mode 0666") {
+		t.Errorf("doctor does not report the fixed mode:\n%s", out)
+	}
 	// The device outlives the daemon: it is the user's.
 	m.Proc.Kill()
 	if _, err := user.Run("ip", "link", "show", "mn-red"); err != nil {
