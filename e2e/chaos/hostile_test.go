@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -106,11 +105,10 @@ func TestHostileInput(t *testing.T) {
 		o.dropsBefore = dropCounters(c, target)
 		logBefore := fileSize(logPath)
 		// A capture of what the target sends back to the attacker.
-		pcap := filepath.Join(evil.Dir, strings.ReplaceAll(hc.name, " ", "-")+".pcap")
-		ctx, cancel := context.WithCancel(t.Context())
-		dump := evil.Command(ctx, "tcpdump", "-i", "eth0", "-U", "-n", "-w", pcap, "src", addr, "and", "udp", "src", "port", fmt.Sprint(hc.port))
-		dump.Start()
-		waitFile(pcap)
+		capture, err := evil.StartCapture(strings.ReplaceAll(hc.name, " ", "-"), "eth0", "src", addr, "and", "udp", "src", "port", fmt.Sprint(hc.port))
+		if err != nil {
+			t.Fatal(err)
+		}
 		// Sample the target's RSS through the flood.
 		stopSampling := make(chan struct{})
 		peak := make(chan int64, 1)
@@ -136,19 +134,23 @@ func TestHostileInput(t *testing.T) {
 		tl.begin("after "+hc.name, false)
 		close(stopSampling)
 		o.rssPeak = <-peak
-		cancel()
-		dump.Wait()
 		if err != nil {
 			t.Fatalf("%s: %v", hc.name, err)
 		}
 		if err := json.Unmarshal([]byte(out), &o.res); err != nil {
 			t.Fatalf("%s: flood said %q: %v", hc.name, out, err)
 		}
-		if out, err := evil.Run("tcpdump", "-r", pcap, "-n", "udp[8] == 3"); err == nil {
-			for _, line := range strings.Split(out, "\n") {
-				if strings.Contains(line, " IP ") { // not tcpdump's "reading from file" note
-					o.cookies++
-				}
+		data, err := capture.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames, err := netlab.ReadPcap(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range frames {
+			if _, _, payload, ok := netlab.UDPPorts(f); ok && len(payload) > 0 && payload[0] == 3 {
+				o.cookies++ // a WireGuard cookie reply
 			}
 		}
 		o.dropsAfter = dropCounters(c, target)
@@ -273,14 +275,4 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-// waitFile waits until a capture file exists and has its header.
-func waitFile(path string) {
-	netlab.Poll(10*time.Second, 50*time.Millisecond, func() error {
-		if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
-			return fmt.Errorf("capture not started")
-		}
-		return nil
-	})
 }
