@@ -61,7 +61,7 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 		u.run()
 		return nil, fmt.Errorf("meshnet %s: %w", mode, err)
 	}
-	var joinArgs []string
+	var token string
 	for i, h := range e.hostPair() {
 		c := node.DefaultConfig()
 		// Unique per run: the node name also names its WireGuard UAPI
@@ -79,7 +79,15 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 		if i == 1 && !tokens {
 			c.Join = []string{e.a.Addr.String()}
 		}
-		m, err := h.StartMeshnet(bin, c, joinArgs...)
+		if i == 1 && tokens {
+			// As users are told: the token in a file only root reads,
+			// never on the command line.
+			c.TokenFile = filepath.Join(h.Dir, "token-"+stateDirName(mode, encrypted))
+			if err := os.WriteFile(c.TokenFile, []byte(token+"\n"), 0o600); err != nil {
+				return fail(err)
+			}
+		}
+		m, err := h.StartMeshnet(bin, c)
 		if m != nil && m.Proc != nil {
 			u.add(func() error { return stopMeshnet(m) })
 		}
@@ -98,11 +106,9 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 			return fail(fmt.Errorf("%w\n%s", err, out))
 		}
 		if tokens {
-			tok, err := meshnetJoinToken(ctx, m)
-			if err != nil {
+			if token, err = meshnetJoinToken(ctx, m); err != nil {
 				return fail(err)
 			}
-			joinArgs = []string{"--token", tok}
 		}
 	}
 	var dst netip.Addr
@@ -203,7 +209,7 @@ func meshnetHasCommand(ctx context.Context, bin, name string) bool {
 }
 
 // meshnetJoinToken asks node A, the cluster's admin node, for a join token.
-// The token is a secret: it goes to node B's command line and nowhere else.
+// The token is a secret: it goes to node B's token file and nowhere else.
 func meshnetJoinToken(ctx context.Context, m *netlab.Meshnet) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,8 +19,10 @@ import (
 
 // startDetached re-runs `meshnet up` without -d in a new session, with its
 // output appended to <state-dir>/meshnet.log, and returns once the daemon
-// answers on its control socket (or has failed).
-func startDetached(g *globals, stateDir string) error {
+// answers on its control socket (or has failed). A join token read from
+// the command line, standard input or the environment reaches the daemon
+// on a pipe (--token -), never in its argv.
+func startDetached(g *globals, stateDir, token string) error {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return err
 	}
@@ -34,10 +36,13 @@ func startDetached(g *globals, stateDir string) error {
 	if err != nil {
 		return err
 	}
-	args := slices.DeleteFunc(slices.Clone(os.Args[1:]), func(a string) bool { return a == "-d" || a == "--detach" || a == "--detach=true" })
+	args := daemonArgs(os.Args[1:], token != "")
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = logf, logf, nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if token != "" {
+		cmd.Stdin = strings.NewReader(token + "\n")
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -61,6 +66,28 @@ func startDetached(g *globals, stateDir string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// daemonArgs are the arguments of the detached daemon: those of `up -d`
+// without -d and, when the token goes on a pipe, without the token flags,
+// plus --token -.
+func daemonArgs(args []string, tokenOnPipe bool) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-d" || a == "--detach" || a == "--detach=true":
+		case tokenOnPipe && (a == "--token" || a == "--token-file"):
+			i++ // and its value
+		case tokenOnPipe && (strings.HasPrefix(a, "--token=") || strings.HasPrefix(a, "--token-file=")):
+		default:
+			out = append(out, a)
+		}
+	}
+	if tokenOnPipe {
+		out = append(out, "--token", "-")
+	}
+	return out
 }
 
 func downCmd(g *globals) *cobra.Command {

@@ -43,7 +43,7 @@ create stops before making anything and says so. --fix-perms makes it
 belongs to another user still needs CAP_NET_ADMIN. The mode lasts until
 reboot; 'make install' adds a udev rule that keeps it.`,
 		Example: `  sudo meshnet device create mn-blue --user alice --addr 10.42.0.7/24 --mtu 1370 --fix-perms
-  meshnet up --device mn-blue --network blue --token TOKEN     # then, as alice`,
+  meshnet up --device mn-blue --network blue --token-file token     # then, as alice`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -88,7 +88,7 @@ reboot; 'make install' adds a udev rule that keeps it.`,
 				}
 			}
 			fmt.Fprintf(g.stdout, "%s device %s created for %s (uid %d) with %s, MTU %d\n", mode, name, owner, uid, prefix, mtu)
-			fmt.Fprintf(g.stdout, "as %s: meshnet up --device %s --network NAME --token TOKEN\n", owner, name)
+			fmt.Fprintf(g.stdout, "as %s: meshnet up --device %s --network NAME --token-file FILE\n", owner, name)
 			return nil
 		},
 	}

@@ -17,7 +17,7 @@ func initCmd(g *globals) *cobra.Command {
 		Long: `Start a new cluster in the state directory: a node key, the cluster's admin
 key, the first gossip keyring and data-key epoch. The node that ran init is
 an admin node: it issues join tokens (meshnet token), rotates keys and
-evicts nodes. A first 'meshnet up' without --join or --token runs init by
+evicts nodes. A first 'meshnet up' without --join or a token runs init by
 itself.`,
 		Example: "  meshnet init --state-dir /var/lib/meshnet",
 		Args:    cobra.NoArgs,
@@ -39,7 +39,7 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "Print a join token for a new node (admin nodes only)",
 		Long: `Print a join token: the cluster id, this node's address, the admin public key
 and the current gossip keys, signed by the admin key. A new node joins with
-'meshnet up --token TOKEN'. The token is a secret until it expires; keep its
+'meshnet up --token-file FILE' (or piped: --token -). The token is a secret until it expires; keep its
 lifetime short (it stops working after two key rotations anyway).`,
 		Example: "  meshnet token --ttl 30m",
 		Args:    cobra.NoArgs,

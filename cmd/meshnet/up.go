@@ -16,23 +16,29 @@ import (
 // upFlags are the settings `meshnet up` takes on the command line; they
 // override the config file.
 type upFlags struct {
-	config   string
-	name     string
-	join     []string
-	networks []string
-	mode     string
-	underlay string
-	port     int
-	gossip   int
-	logLevel string
-	token    string
-	user     bool
-	forwards []string
-	exposes  []string
-	socks5   string
-	http     string
-	device   string
-	detach   bool
+	config    string
+	name      string
+	join      []string
+	networks  []string
+	mode      string
+	underlay  string
+	port      int
+	gossip    int
+	logLevel  string
+	token     string // --token: the token, or "-" for standard input
+	tokenFile string
+	user      bool
+	forwards  []string
+	exposes   []string
+	socks5    string
+	http      string
+	device    string
+	detach    bool
+
+	// What resolveToken found, read once so a reload does not read
+	// standard input again.
+	tokenValue string
+	tokenFrom  tokenSource
 }
 
 func upCmd(g *globals) *cobra.Command {
@@ -53,25 +59,37 @@ With -d it runs in the background; 'meshnet down' stops it.`,
   meshnet up -c /etc/meshnet/meshnet.yaml
 
   # any other node, the first time: join with a token (from meshnet token
-  # on the first node) and attach to "blue"
-  meshnet up --token TOKEN --network blue
+  # on the first node, saved in a file only you can read) and attach to
+  # "blue"
+  meshnet up --token-file token --network blue
+
+  # the token piped in, never written down
+  ssh node1 meshnet token | meshnet up -d --token - --network blue
 
   # a member restarting: its keys are in the state directory
   meshnet up --join 192.0.2.10 --network blue
 
   # with a static address on blue
-  meshnet up --token TOKEN --network blue=10.42.0.7
+  meshnet up --token-file token --network blue=10.42.0.7
 
   # unprivileged, in a userspace stack, with a SOCKS5 proxy on 127.0.0.1:1080
-  meshnet up --userspace --token TOKEN --network blue --expose tcp:8080`,
+  meshnet up --userspace --token-file token --network blue --expose tcp:8080
+
+A token is a secret: pass it with --token-file, --token - (standard input)
+or the MESHNET_TOKEN environment variable, never as --token TOKEN, which
+other users can read in ps until meshnet hides it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if f.tokenValue, f.tokenFrom, err = f.resolveToken(cmd.InOrStdin()); err != nil {
+				return err
+			}
 			cfg, err := f.toConfig(cmd, g)
 			if err != nil {
 				return err
 			}
 			if f.detach {
-				return startDetached(g, cfg.StateDir)
+				return startDetached(g, cfg.StateDir, f.tokenValue)
 			}
 			n, err := node.New(cfg, node.Options{})
 			if err != nil {
@@ -109,7 +127,8 @@ With -d it runs in the background; 'meshnet down' stops it.`,
 	fl.IntVar(&f.port, "vxlan-port", 0, "UDP port for VXLAN (default 4789)")
 	fl.IntVar(&f.gossip, "gossip-port", 0, "gossip port (default 7946)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
-	fl.StringVar(&f.token, "token", "", "join `TOKEN` printed by meshnet token on an admin node")
+	fl.StringVar(&f.token, "token", "", "join token from meshnet token; \"-\" reads it from standard input (a token itself here is visible in ps)")
+	fl.StringVar(&f.tokenFile, "token-file", "", "read the join token from `FILE` (keep it mode 0600)")
 	fl.StringVar(&f.device, "device", "", "run the (single) network on the existing device `NAME` (see meshnet device create)")
 	fl.BoolVar(&f.user, "userspace", false, "run networks in an unprivileged userspace stack (no root, no TAP/TUN)")
 	fl.StringArrayVar(&f.forwards, "forward", nil, "userspace: relay a local port into the overlay, tcp:LOCALPORT:NAME_OR_IP:PORT (or udp:)")
@@ -166,8 +185,11 @@ func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (node.Config, error) 
 	if f.logLevel != "" {
 		cfg.Log.Level = f.logLevel
 	}
-	if f.token != "" {
-		cfg.Token, cfg.TokenFile = f.token, ""
+	switch f.tokenFrom {
+	case tokenFile:
+		cfg.Token, cfg.TokenFile = "", f.tokenFile
+	case tokenValue:
+		cfg.Token, cfg.TokenFile = f.tokenValue, ""
 	}
 	if f.user {
 		cfg.Userspace = true

@@ -99,7 +99,7 @@ func runMode(binary, mode string, verbose bool) (int, error) {
 			if out, err := m.CLI("network", "create", "blue", "--subnet", "10.42.0.0/24"); err != nil {
 				return 0, fmt.Errorf("%v: %s", err, out)
 			}
-			fmt.Printf("  $ meshnet token   (on %s; the others start with meshnet up --token ...)\n", h.Name)
+			fmt.Printf("  $ meshnet token   (on %s; the others start with meshnet up --token-file ...)\n", h.Name)
 			out, err := m.CLI("token", "--ttl", "10m")
 			if err != nil {
 				return 0, fmt.Errorf("%v: %s", err, out)
