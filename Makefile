@@ -17,7 +17,7 @@ GO        ?= go
 BIN       := bin
 STATICCHECK_VERSION := v0.8.2
 # Host tools the end-to-end tests, demo and benchmarks use.
-DEB_PACKAGES := iproute2 iputils-ping nftables ethtool tshark tcpdump iperf3 wireguard-tools kmod procps
+DEB_PACKAGES := iproute2 iputils-ping nftables ethtool tshark tcpdump iperf3 wireguard-tools kmod procps socat avahi-daemon
 GOTESTFLAGS ?=
 
 .PHONY: all build demo test test-unit lint deps deps-go deps-apt fuzz clean

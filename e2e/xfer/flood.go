@@ -45,9 +45,11 @@ const (
 //	wg-junk     garbage datagrams to the WireGuard port
 //	wg-init     well-formed WireGuard handshake initiations with a valid
 //	            mac1 for -pubkey (garbage inside), counting what comes back
+//	broadcast   64-byte UDP datagrams to a broadcast address (a host on the
+//	            overlay flooding its network)
 func flood(args []string) error {
 	fs := flag.NewFlagSet("flood", flag.ExitOnError)
-	kind := fs.String("kind", "", "vxlan, gossip-udp, gossip-tcp, wg-junk or wg-init")
+	kind := fs.String("kind", "", "vxlan, gossip-udp, gossip-tcp, wg-junk, wg-init or broadcast")
 	to := fs.String("to", "", "target ip:port")
 	rate := fs.Int("rate", 1000, "packets per second (0: as fast as possible)")
 	duration := fs.Duration("duration", 5*time.Second, "how long to flood")
@@ -61,7 +63,7 @@ func flood(args []string) error {
 	switch *kind {
 	case "gossip-tcp":
 		err = floodStreams(*to, *conns, *claim, *duration, &res)
-	case "vxlan", "gossip-udp", "wg-junk", "wg-init":
+	case "vxlan", "gossip-udp", "wg-junk", "wg-init", "broadcast":
 		err = floodDatagrams(*kind, *to, *rate, *duration, *pubkey, &res)
 	default:
 		err = fmt.Errorf("unknown flood kind %q", *kind)
@@ -166,6 +168,10 @@ func hostileDatagram(kind string, i int, buf []byte, mac1Key *[blake2s.Size]byte
 		if len(p) >= 4 {
 			p[0] = byte(1 + i%4) // claim a real message type
 		}
+		return p
+	case "broadcast":
+		p := buf[:64]
+		binary.BigEndian.PutUint64(p, uint64(i))
 		return p
 	case "wg-init":
 		p := buf[:wgInitiationSize]

@@ -9,6 +9,8 @@
 //	xfer serve -listen 10.42.0.2:80 -name h2                (HTTP: answers its name)
 //	xfer get -url http://web.meshnet.internal/ -n 300 -dns 10.42.0.1:53
 //	xfer dig -dns 10.42.0.1:53 -name web.meshnet.internal
+//	xfer mdns -name h2.local -iface mn-red                 (one-shot mDNS query)
+//	xfer flood -kind broadcast -to 10.42.0.255:9 -rate 20000
 package main
 
 import (
@@ -65,6 +67,8 @@ func main() {
 		err = recvlog(os.Args[2:])
 	case "flood":
 		err = flood(os.Args[2:])
+	case "mdns":
+		err = mdns(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
