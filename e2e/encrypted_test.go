@@ -32,6 +32,13 @@ func dumpWG(t *testing.T, ms []*netlab.Meshnet) {
 func encryptedPair(t *testing.T, n int, o clusterOpts) ([]*netlab.Host, []*netlab.Meshnet, []string) {
 	t.Helper()
 	_, hosts := newLab(t, n)
+	return encryptedOn(t, hosts, o)
+}
+
+// encryptedOn is encryptedPair on hosts of a lab the caller made.
+func encryptedOn(t *testing.T, hosts []*netlab.Host, o clusterOpts) ([]*netlab.Host, []*netlab.Meshnet, []string) {
+	t.Helper()
+	n := len(hosts)
 	nets := make([][]string, n)
 	for i := range nets {
 		nets[i] = []string{"red"}
