@@ -129,22 +129,30 @@ func (w *WireGuard) SetPeers(peers []WGPeer) error {
 	// initiation may have reached this node before it knew the peer (the
 	// two ends configure each other moments apart) and been dropped; left
 	// alone, WireGuard would retry only after its five-second rekey
-	// timeout. The delay lets an initiation already under way finish, and
-	// WireGuard itself refuses to initiate twice within that timeout, so
-	// handshakes never cross.
+	// timeout. Two ends that configure each other at the same moment must
+	// not both initiate: crossing initiations overwrite each other's
+	// handshake state, both responses are refused, and both wait for the
+	// retry. So the end with the smaller public key kicks first and the
+	// other only if no handshake has completed a while later.
 	for _, pub := range kick {
 		w.scheduleKickLocked(pub)
 	}
 	return nil
 }
 
-// kickDelay is how long after configuring a peer without a session this
-// node waits for a handshake before starting one itself: a few round trips
-// on any LAN, short enough that a new member is reachable at once.
-const kickDelay = 100 * time.Millisecond
+// kickDelay is how long after configuring a peer without a session the
+// end with the smaller public key waits for a handshake before starting
+// one itself: a few round trips on any LAN, short enough that a new member
+// is reachable at once. The other end waits kickFallback, long enough for
+// the first end's handshake to finish, and kicks only if it has not (the
+// first end configured this one long before, and its kick was dropped).
+const (
+	kickDelay    = 100 * time.Millisecond
+	kickFallback = time.Second
+)
 
-// scheduleKickLocked arranges a handshake with pub after kickDelay if none
-// has completed by then. Must hold w.mu.
+// scheduleKickLocked arranges a handshake with pub if none has completed
+// by its turn. Must hold w.mu.
 func (w *WireGuard) scheduleKickLocked(pub [32]byte) {
 	if w.kicks == nil {
 		w.kicks = map[[32]byte]*time.Timer{}
@@ -152,7 +160,11 @@ func (w *WireGuard) scheduleKickLocked(pub [32]byte) {
 	if t := w.kicks[pub]; t != nil {
 		t.Stop()
 	}
-	w.kicks[pub] = time.AfterFunc(kickDelay, func() { w.kick(pub) })
+	delay := kickDelay
+	if bytes.Compare(w.pub[:], pub[:]) > 0 {
+		delay = kickFallback
+	}
+	w.kicks[pub] = time.AfterFunc(delay, func() { w.kick(pub) })
 }
 
 // kick starts a handshake with pub unless it has a session already.
