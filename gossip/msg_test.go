@@ -183,3 +183,7 @@ func TestTTLCapped(t *testing.T) {
 		t.Errorf("TTL %v, want capped at %v", got.Records[0].TTL, maxTTL)
 	}
 }
+
+func sampleMembersDigest() digestMsg {
+	return digestMsg{Sender: "mngsp-b", Members: true, Digest: digest{count: 300, sum: 42}}
+}
