@@ -3,6 +3,8 @@ package gossip
 import (
 	"math/rand/v2"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // Bulk sync (anti-entropy): this node sends its whole replica of a network
@@ -95,7 +97,7 @@ func (d *DB) runSync(t syncTask) {
 			d.log.Debug("bulk sync failed", "network", t.network, "peer", t.peer, "err", err)
 			return
 		}
-		d.stats.sent(msgBulkSync, len(c))
+		d.stats.sent(wire.TypeBulkSync, len(c))
 	}
 }
 
@@ -104,19 +106,19 @@ func (d *DB) runSync(t syncTask) {
 func (d *DB) bulkChunksLocked(n *network, respond bool, now time.Time) [][]byte {
 	var (
 		chunks  [][]byte
-		msg     = bulkSyncMsg{Sender: d.name, Network: n.id}
+		msg     = wire.BulkSync{Sender: d.name, Network: n.id}
 		size    int
 		scratch []byte
 	)
 	seal := func() {
-		chunks = append(chunks, msg.encode())
+		chunks = append(chunks, msg.Append(nil))
 		msg.Records, msg.Entries, size = nil, nil, 0
 	}
 	for _, r := range d.recordsLocked(n.id, now) {
 		if r.Leave && r.TTL <= 0 {
 			continue
 		}
-		scratch = appendNetRecord(scratch[:0], &r)
+		scratch = r.Append(scratch[:0])
 		if size > 0 && size+len(scratch) > bulkChunkSize {
 			seal()
 		}
@@ -128,7 +130,7 @@ func (d *DB) bulkChunksLocked(n *network, respond bool, now time.Time) [][]byte 
 		if ev.Deleted && ev.TTL <= 0 {
 			return
 		}
-		scratch = appendTableEvent(scratch[:0], &ev)
+		scratch = ev.Append(scratch[:0])
 		if size > 0 && size+len(scratch) > bulkChunkSize {
 			seal()
 		}

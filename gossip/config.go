@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // Config configures a DB. Start from DefaultConfig; it is read once by New
@@ -164,8 +166,8 @@ func (c *Config) validate() error {
 			*d.v = d.def
 		}
 	}
-	if c.TombstoneTTL > maxTTL {
-		return fmt.Errorf("gossip: config TombstoneTTL %v is above the %v peers accept", c.TombstoneTTL, maxTTL)
+	if c.TombstoneTTL > wire.MaxTTL {
+		return fmt.Errorf("gossip: config TombstoneTTL %v is above the %v peers accept", c.TombstoneTTL, wire.MaxTTL)
 	}
 	if c.Fanout == 0 {
 		c.Fanout = DefaultFanout

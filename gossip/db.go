@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // DB is one node's view of the cluster and its replicated tables.
@@ -69,7 +71,7 @@ type DB struct {
 type testHooks struct {
 	// dropGossipRecord, if set, makes this node ignore a membership record
 	// that came by gossip or memberlist push/pull (not by bulk sync).
-	dropGossipRecord func(netRecord) bool
+	dropGossipRecord func(wire.NetRecord) bool
 	// refuseAlive, if set, makes memberlist here ignore alive messages
 	// about the nodes it names, as if it had missed them.
 	refuseAlive atomic.Pointer[func(name string) bool]

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // mlDelegate adapts the DB to memberlist's delegate interfaces, keeping
@@ -44,9 +46,9 @@ func (m mlDelegate) LocalState(join bool) []byte {
 	d := m.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	msg := networkEventsMsg{Sender: d.name, Records: d.allRecordsLocked(d.now())}
-	b := msg.encode()
-	d.stats.sent(msgNetworkEvents, len(b))
+	msg := wire.NetworkEvents{Sender: d.name, Records: d.allRecordsLocked(d.now())}
+	b := msg.Append(nil)
+	d.stats.sent(wire.TypeNetworkEvents, len(b))
 	return b
 }
 

@@ -6,14 +6,16 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // A digest depends on the items, not on the order they were stored in,
 // and any field the merge compares changes it.
 func TestDigestOrderIndependent(t *testing.T) {
 	now := time.Unix(1000, 0)
-	evs := sampleTableEvents().Events
-	build := func(order []int, edit func(*tableEvent)) digest {
+	evs := sampleEvents()
+	build := func(order []int, edit func(*wire.TableEvent)) wire.Summary {
 		d := &DB{records: map[string]map[string]*memberRec{}}
 		n := newNetwork("blue")
 		for _, i := range order {
@@ -34,27 +36,27 @@ func TestDigestOrderIndependent(t *testing.T) {
 	if got := build([]int{2, 0, 1}, nil); got != base {
 		t.Fatalf("reordered: %+v, want %+v", got, base)
 	}
-	if base.count != 4 {
-		t.Errorf("count %d, want 4 (3 entries, 1 record)", base.count)
+	if base.Count != 4 {
+		t.Errorf("count %d, want 4 (3 entries, 1 record)", base.Count)
 	}
-	for name, edit := range map[string]func(*tableEvent){
-		"ltime":   func(ev *tableEvent) { ev.LTime++ },
-		"value":   func(ev *tableEvent) { ev.Value = append([]byte("x"), ev.Value...) },
-		"deleted": func(ev *tableEvent) { ev.Deleted, ev.TTL = !ev.Deleted, time.Minute },
-		"owner":   func(ev *tableEvent) { ev.Owner += "x" },
+	for name, edit := range map[string]func(*wire.TableEvent){
+		"ltime":   func(ev *wire.TableEvent) { ev.LTime++ },
+		"value":   func(ev *wire.TableEvent) { ev.Value = append([]byte("x"), ev.Value...) },
+		"deleted": func(ev *wire.TableEvent) { ev.Deleted, ev.TTL = !ev.Deleted, time.Minute },
+		"owner":   func(ev *wire.TableEvent) { ev.Owner += "x" },
 	} {
 		if got := build([]int{0, 1, 2}, edit); got == base {
 			t.Errorf("%s changed but the digest did not", name)
 		}
 	}
 	// An expired tombstone is not carried by a bulk sync, nor counted.
-	expired := build([]int{0, 1, 2}, func(ev *tableEvent) {
+	expired := build([]int{0, 1, 2}, func(ev *wire.TableEvent) {
 		if ev.Deleted {
 			ev.TTL = 0
 		}
 	})
-	if expired.count != base.count-1 {
-		t.Errorf("expired tombstone counted: %d items, want %d", expired.count, base.count-1)
+	if expired.Count != base.Count-1 {
+		t.Errorf("expired tombstone counted: %d items, want %d", expired.Count, base.Count-1)
 	}
 }
 
@@ -135,7 +137,7 @@ func TestMembershipDigestHealsMissedRecord(t *testing.T) {
 				d.mu.Lock()
 				d.hooks.dropGossipRecord = nil
 				if on {
-					d.hooks.dropGossipRecord = func(r netRecord) bool { return r.Node == x && r.Network == "red" }
+					d.hooks.dropGossipRecord = func(r wire.NetRecord) bool { return r.Node == x && r.Network == "red" }
 				}
 				d.mu.Unlock()
 			}

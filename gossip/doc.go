@@ -62,7 +62,7 @@
 // event dispatcher, transport counters) and stops them all in Shutdown or
 // Leave. Watchers run on the dispatcher goroutine, in order, never under
 // the DB's lock. Every incoming message goes through versioned, bounded
-// decoders (see the limits in limits.go); bad input is dropped and counted
+// decoders (package wire, limits in wire/limits.go); bad input is dropped and counted
 // in Stats, never trusted.
 //
 // Package memnet provides the in-memory transport for tests and the

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // ErrNotJoined is returned by Put and Delete for a network this node has
@@ -135,8 +137,8 @@ func (d *DB) Walk(network, table string, fn func(Entry) bool) {
 }
 
 // wireEntry returns a stored record as it travels now.
-func wireEntry(id entryID, r *entryRec, now time.Time) tableEvent {
-	ev := tableEvent{Table: id.table, Key: id.key, Owner: id.owner, LTime: r.ltime, Deleted: r.deleted}
+func wireEntry(id entryID, r *entryRec, now time.Time) wire.TableEvent {
+	ev := wire.TableEvent{Table: id.table, Key: id.key, Owner: id.owner, LTime: r.ltime, Deleted: r.deleted}
 	if r.deleted {
 		ev.TTL = r.reapAt.Sub(now)
 	} else {
@@ -148,7 +150,7 @@ func wireEntry(id entryID, r *entryRec, now time.Time) tableEvent {
 // applyEntryLocked merges an event for network n and reports whether it
 // changed the stored state (and so should be relayed). An event wins only
 // with a strictly greater Lamport time than the stored record.
-func (d *DB) applyEntryLocked(n *network, ev tableEvent, from string, now time.Time) bool {
+func (d *DB) applyEntryLocked(n *network, ev wire.TableEvent, from string, now time.Time) bool {
 	if ev.Owner == d.name {
 		d.checkOwnEntryLocked(n, ev, now)
 		return false
@@ -205,7 +207,7 @@ func (d *DB) applyEntryLocked(n *network, ev tableEvent, from string, now time.T
 // different was not written by this incarnation (a run before a restart,
 // or a forgery): it is dropped, and our real state is re-asserted with a
 // later time so that it wins everywhere.
-func (d *DB) checkOwnEntryLocked(n *network, ev tableEvent, now time.Time) {
+func (d *DB) checkOwnEntryLocked(n *network, ev wire.TableEvent, now time.Time) {
 	id := entryID{ev.Table, ev.Key, d.name}
 	ours := n.get(id)
 	switch {

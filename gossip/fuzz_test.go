@@ -4,93 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"net"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/memberlist"
 
 	"meshnet.dev/meshnet/gossip/memnet"
+	"meshnet.dev/meshnet/gossip/wire"
 )
-
-// Each decoder must never panic, and whatever it accepts must survive an
-// encode/decode round trip unchanged. Seeds live in testdata/fuzz.
-
-func FuzzTableEvents(f *testing.F) {
-	f.Add(sampleTableEvents().encode())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeTableEvents(b)
-		if err != nil {
-			return
-		}
-		again, err := decodeTableEvents(m.encode())
-		if err != nil || !reflect.DeepEqual(again, m) {
-			t.Fatalf("round trip: %+v, %v; want %+v", again, err, m)
-		}
-	})
-}
-
-func FuzzNetworkEvents(f *testing.F) {
-	f.Add(sampleNetworkEvents().encode())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeNetworkEvents(b)
-		if err != nil {
-			return
-		}
-		again, err := decodeNetworkEvents(m.encode())
-		if err != nil || !reflect.DeepEqual(again, m) {
-			t.Fatalf("round trip: %+v, %v; want %+v", again, err, m)
-		}
-	})
-}
-
-func FuzzBulkSync(f *testing.F) {
-	f.Add(sampleBulkSync().encode())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeBulkSync(b)
-		if err != nil {
-			return
-		}
-		again, err := decodeBulkSync(m.encode())
-		if err != nil || !reflect.DeepEqual(again, m) {
-			t.Fatalf("round trip: %+v, %v; want %+v", again, err, m)
-		}
-	})
-}
-
-func FuzzDigest(f *testing.F) {
-	f.Add(sampleDigest().encode())
-	f.Add(digestMsg{Sender: "mngsp-a", Members: true, Digest: digest{count: 1, sum: 2}}.encode())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeDigest(b)
-		if err != nil {
-			return
-		}
-		again, err := decodeDigest(m.encode())
-		if err != nil || again != m {
-			t.Fatalf("round trip: %+v, %v; want %+v", again, err, m)
-		}
-	})
-}
-
-func FuzzCoordinate(f *testing.F) {
-	f.Add(appendCoordinate(nil, sampleCoordinate(), 1.7e9))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, clock, err := decodeCoordinate(b)
-		if err != nil {
-			return
-		}
-		again, clock2, err := decodeCoordinate(appendCoordinate(nil, c, clock))
-		if err != nil || !reflect.DeepEqual(again, c) || clock2 != clock {
-			t.Fatalf("round trip: %+v, %v; want %+v", again, err, c)
-		}
-	})
-}
 
 // FuzzHandleMessage feeds arbitrary messages through the whole receive
 // path of a DB that knows a peer, so merge logic sees hostile input too.
 func FuzzHandleMessage(f *testing.F) {
-	for _, b := range [][]byte{sampleTableEvents().encode(), sampleNetworkEvents().encode(), sampleBulkSync().encode(), sampleDigest().encode()} {
+	for _, b := range sampleMessages() {
 		f.Add(b)
 	}
 	d := fuzzDB(f)
@@ -106,6 +32,31 @@ func FuzzHandleMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sampleMessages are one message of each type, from and about the members
+// fuzzDB knows.
+func sampleMessages() [][]byte {
+	events := sampleEvents()
+	records := []wire.NetRecord{
+		{Node: "mngsp-a", Network: "blue", LTime: 3},
+		{Node: "mngsp-b", Network: ClusterScope, LTime: 9, Leave: true, TTL: time.Minute},
+	}
+	return [][]byte{
+		wire.TableEvents{Sender: "mngsp-a", Network: "blue", Events: events}.Append(nil),
+		wire.NetworkEvents{Sender: "mngsp-a", Records: records}.Append(nil),
+		wire.BulkSync{Sender: "mngsp-a", Network: "blue", Respond: true, Records: records, Entries: events}.Append(nil),
+		wire.Digest{Sender: "mngsp-a", Network: "blue", Summary: wire.Summary{Count: 3, Sum: 1<<64 - 1}}.Append(nil),
+	}
+}
+
+// sampleEvents are a value, a tombstone and an empty value, of three owners.
+func sampleEvents() []wire.TableEvent {
+	return []wire.TableEvent{
+		{Table: "ep", Key: "10.0.0.1", Owner: "mngsp-a", LTime: 7, Value: []byte("02:42:ac:11:00:02")},
+		{Table: "ep", Key: "10.0.0.2", Owner: "mngsp-b", LTime: 1 << 40, Deleted: true, TTL: 90 * time.Second},
+		{Table: "svc", Key: "ünïcode", Owner: "mngsp-c", LTime: 1, Value: []byte{}},
+	}
 }
 
 // fuzzDB is a lone DB that has joined "blue" and knows the members named
@@ -135,7 +86,7 @@ func FuzzStreamGuard(f *testing.F) {
 	f.Add([]byte{mlEncryptMsg, 0, 0, 1, 0})
 	f.Add([]byte{mlEncryptMsg, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{mlHasLabelMsg, 3, 'a', 'b', 'c', mlEncryptMsg, 0, 0, 0, 9})
-	f.Add([]byte{sideRequestMsg, 0, 1, 'x'})
+	f.Add([]byte{wire.SideRequestMsg, 0, 1, 'x'})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g := &streamGuard{refused: func() {}, side: func(c net.Conn, _ *bufio.Reader) { c.Close() }}

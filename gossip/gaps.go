@@ -3,6 +3,8 @@ package gossip
 import (
 	"math/rand/v2"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // Membership gaps. memberlist spreads a join as an alive message that each
@@ -60,8 +62,8 @@ type heldItem struct {
 	at      time.Time
 	from    string
 	network string // the entry's network
-	entry   *tableEvent
-	record  *netRecord
+	entry   *wire.TableEvent
+	record  *wire.NetRecord
 }
 
 // gapLocked returns the open gap for node, noting a new one if the node is
@@ -90,7 +92,7 @@ func (d *DB) gapLocked(node, via string) *gap {
 
 // holdEntryLocked keeps an entry of network that was dropped because node
 // (its owner or the message's sender) is unknown.
-func (d *DB) holdEntryLocked(node, from, network string, ev tableEvent, now time.Time) {
+func (d *DB) holdEntryLocked(node, from, network string, ev wire.TableEvent, now time.Time) {
 	if g := d.gapLocked(node, from); g != nil {
 		d.holdLocked(g, heldItem{at: now, from: from, network: network, entry: &ev})
 	}
@@ -98,7 +100,7 @@ func (d *DB) holdEntryLocked(node, from, network string, ev tableEvent, now time
 
 // holdRecordLocked keeps a membership record dropped because node is
 // unknown.
-func (d *DB) holdRecordLocked(node, from string, r netRecord, now time.Time) {
+func (d *DB) holdRecordLocked(node, from string, r wire.NetRecord, now time.Time) {
 	if g := d.gapLocked(node, from); g != nil {
 		d.holdLocked(g, heldItem{at: now, from: from, network: r.Network, record: &r})
 	}

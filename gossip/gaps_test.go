@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // A node that missed memberlist's alive message for a joiner learns of it
@@ -71,9 +73,9 @@ func TestHeldGossipAppliedWhenNodeBecomesKnown(t *testing.T) {
 	const late = "mngsp-late"
 	d := loneDB(t, "mngsp-relay")
 	log := watchAll(d)
-	feed(d, "mngsp-relay", "blue", tableEvent{Table: "ep", Key: "a", Owner: late, LTime: 1, Value: []byte("relayed")})
-	feed(d, late, "blue", tableEvent{Table: "ep", Key: "b", Owner: late, LTime: 2, Value: []byte("direct")})
-	d.handleMessage(networkEventsMsg{Sender: "mngsp-relay", Records: []netRecord{{Node: late, Network: "blue", LTime: 1}}}.encode())
+	feed(d, "mngsp-relay", "blue", wire.TableEvent{Table: "ep", Key: "a", Owner: late, LTime: 1, Value: []byte("relayed")})
+	feed(d, late, "blue", wire.TableEvent{Table: "ep", Key: "b", Owner: late, LTime: 2, Value: []byte("direct")})
+	d.handleMessage(wire.NetworkEvents{Sender: "mngsp-relay", Records: []wire.NetRecord{{Node: late, Network: "blue", LTime: 1}}}.Append(nil))
 	if got := d.Lookup("blue", "ep", "a"); len(got) != 0 {
 		t.Fatalf("entry of an unknown owner stored: %v", got)
 	}
@@ -111,9 +113,9 @@ func TestHeldGossipAppliedWhenNodeBecomesKnown(t *testing.T) {
 func TestHeldGossipIsBounded(t *testing.T) {
 	const late = "mngsp-late"
 	d := loneDB(t, "mngsp-relay")
-	evs := make([]tableEvent, 0, 64)
+	evs := make([]wire.TableEvent, 0, 64)
 	for i := range maxHeldItems + 100 {
-		evs = append(evs, tableEvent{Table: "ep", Key: fmt.Sprint(i), Owner: late, LTime: uint64(i + 1), Value: []byte("v")})
+		evs = append(evs, wire.TableEvent{Table: "ep", Key: fmt.Sprint(i), Owner: late, LTime: uint64(i + 1), Value: []byte("v")})
 		if len(evs) == cap(evs) {
 			feed(d, "mngsp-relay", "blue", evs...)
 			evs = evs[:0]
@@ -121,7 +123,7 @@ func TestHeldGossipIsBounded(t *testing.T) {
 	}
 	feed(d, "mngsp-relay", "blue", evs...)
 	for i := range 2 * maxGaps {
-		feed(d, "mngsp-relay", "blue", tableEvent{Table: "ep", Key: "x", Owner: fmt.Sprintf("mngsp-s%03d", i), LTime: 1})
+		feed(d, "mngsp-relay", "blue", wire.TableEvent{Table: "ep", Key: "x", Owner: fmt.Sprintf("mngsp-s%03d", i), LTime: 1})
 	}
 	d.mu.Lock()
 	gaps, held, overflow := len(d.gaps), d.heldItems, d.gaps[late].overflow["blue"]

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // Fanout: every GossipInterval, for every joined network with queued
@@ -20,7 +22,7 @@ const packetsPerTarget = 4
 // outMsg is a message prepared under the lock and sent after it.
 type outMsg struct {
 	to      string
-	typ     msgType
+	typ     wire.Type
 	payload []byte
 }
 
@@ -76,14 +78,14 @@ func (d *DB) distance() func(string) (time.Duration, bool) {
 }
 
 func (d *DB) packEntriesLocked(n *network, to string, limit int, now time.Time, maxPackets int) []outMsg {
-	head := tableEventsMsg{Sender: d.name, Network: n.id}
-	p := packer{head: head.appendHead, max: maxPackets}
+	head := wire.TableEvents{Sender: d.name, Network: n.id}
+	p := packer{head: head.AppendHead, max: maxPackets}
 	for _, it := range n.queue.ordered() {
 		if it.wasSentTo(to) {
 			continue
 		}
 		r := n.get(it.id)
-		ev := tableEvent{}
+		ev := wire.TableEvent{}
 		if r != nil {
 			ev = wireEntry(it.id, r, now)
 		}
@@ -91,23 +93,23 @@ func (d *DB) packEntriesLocked(n *network, to string, limit int, now time.Time, 
 			n.queue.remove(it.id)
 			continue
 		}
-		if !p.add(appendTableEvent(nil, &ev)) {
+		if !p.add(ev.Append(nil)) {
 			break
 		}
 		n.queue.sent(it, to, limit)
 	}
-	return p.finish(to, msgTableEvents)
+	return p.finish(to, wire.TypeTableEvents)
 }
 
 func (d *DB) packRecordsLocked(to string, limit int, now time.Time, maxPackets int) []outMsg {
-	head := networkEventsMsg{Sender: d.name}
-	p := packer{head: head.appendHead, max: maxPackets}
+	head := wire.NetworkEvents{Sender: d.name}
+	p := packer{head: head.AppendHead, max: maxPackets}
 	for _, it := range d.netQueue.ordered() {
 		if it.wasSentTo(to) {
 			continue
 		}
 		r := d.records[it.id.network][it.id.node]
-		nr := netRecord{}
+		nr := wire.NetRecord{}
 		if r != nil {
 			nr = d.wireRecordLocked(it.id, r, now)
 		}
@@ -115,12 +117,12 @@ func (d *DB) packRecordsLocked(to string, limit int, now time.Time, maxPackets i
 			d.netQueue.remove(it.id)
 			continue
 		}
-		if !p.add(appendNetRecord(nil, &nr)) {
+		if !p.add(nr.Append(nil)) {
 			break
 		}
 		d.netQueue.sent(it, to, limit)
 	}
-	return p.finish(to, msgNetworkEvents)
+	return p.finish(to, wire.TypeNetworkEvents)
 }
 
 // packer fills packets of up to packetBudget bytes with encoded items.
@@ -155,7 +157,7 @@ func (p *packer) seal() {
 	p.body, p.count = nil, 0
 }
 
-func (p *packer) finish(to string, t msgType) []outMsg {
+func (p *packer) finish(to string, t wire.Type) []outMsg {
 	p.seal()
 	out := make([]outMsg, len(p.out))
 	for i, b := range p.out {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // A network join that half the nodes never hear about by gossip (neither
@@ -23,7 +25,7 @@ func TestMissedNetworkJoinHealsByBulkSync(t *testing.T) {
 		for _, n := range deaf {
 			d := c.nodes[n]
 			d.mu.Lock()
-			d.hooks.dropGossipRecord = func(r netRecord) bool {
+			d.hooks.dropGossipRecord = func(r wire.NetRecord) bool {
 				if r.Node == x && r.Network == "blue" {
 					dropped.Add(1)
 					return true

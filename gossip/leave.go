@@ -2,6 +2,8 @@ package gossip
 
 import (
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // defaultLeaveTimeout bounds Leave when the caller gives no timeout; without
@@ -28,7 +30,7 @@ func (d *DB) Leave(timeout time.Duration) error {
 	now := d.now()
 	type push struct {
 		peers []string
-		msg   bulkSyncMsg
+		msg   wire.BulkSync
 	}
 	var pushes []push
 	for _, id := range d.sortedNetworkIDsLocked() {
@@ -37,9 +39,9 @@ func (d *DB) Leave(timeout time.Duration) error {
 		}
 		n := d.networks[id]
 		p := push{peers: pickRandom(d.networkPeersLocked(id), d.cfg.Fanout)}
-		p.msg = bulkSyncMsg{Sender: d.name, Network: id}
+		p.msg = wire.BulkSync{Sender: d.name, Network: id}
 		p.msg.Entries = d.leaveNetworkLocked(n, now)
-		p.msg.Records = []netRecord{d.wireRecordLocked(recordID{d.name, id}, d.records[id][d.name], now)}
+		p.msg.Records = []wire.NetRecord{d.wireRecordLocked(recordID{d.name, id}, d.records[id][d.name], now)}
 		pushes = append(pushes, p)
 	}
 	// The cluster-scope push goes last and carries every record of ours,
@@ -49,7 +51,7 @@ func (d *DB) Leave(timeout time.Duration) error {
 	d.setRecordLocked(ClusterScope, d.name, &memberRec{ltime: d.netClock.Increment(), leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
 	d.queueRecordLocked(recordID{d.name, ClusterScope})
 	cluster := push{peers: pickRandom(d.networkPeersLocked(ClusterScope), d.cfg.Fanout)}
-	cluster.msg = bulkSyncMsg{Sender: d.name, Network: ClusterScope, Entries: d.ownWireEntriesLocked(n, now)}
+	cluster.msg = wire.BulkSync{Sender: d.name, Network: ClusterScope, Entries: d.ownWireEntriesLocked(n, now)}
 	for network, nodes := range d.records {
 		if r := nodes[d.name]; r != nil {
 			cluster.msg.Records = append(cluster.msg.Records, d.wireRecordLocked(recordID{d.name, network}, r, now))
@@ -61,7 +63,7 @@ func (d *DB) Leave(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	nodes := d.mlNodes()
 	for _, p := range pushes {
-		b := p.msg.encode()
+		b := p.msg.Append(nil)
 		for _, to := range p.peers {
 			node, ok := nodes[to]
 			if !ok || time.Now().After(deadline) {
@@ -71,7 +73,7 @@ func (d *DB) Leave(timeout time.Duration) error {
 				d.log.Debug("leave push failed", "to", to, "err", err)
 				continue
 			}
-			d.stats.sent(msgBulkSync, len(b))
+			d.stats.sent(wire.TypeBulkSync, len(b))
 		}
 	}
 	d.awaitRecordSent(recordID{d.name, ClusterScope}, deadline)
@@ -83,8 +85,8 @@ func (d *DB) Leave(timeout time.Duration) error {
 }
 
 // ownWireEntriesLocked returns our records in n as they travel now.
-func (d *DB) ownWireEntriesLocked(n *network, now time.Time) []tableEvent {
-	var out []tableEvent
+func (d *DB) ownWireEntriesLocked(n *network, now time.Time) []wire.TableEvent {
+	var out []wire.TableEvent
 	n.each(func(id entryID, r *entryRec) {
 		if id.owner == d.name {
 			out = append(out, wireEntry(id, r, now))

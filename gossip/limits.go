@@ -1,22 +1,34 @@
 package gossip
 
-import "time"
+import (
+	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
+)
 
 // Limits on everything that arrives from the network. A message or record
-// exceeding one of them is dropped and counted, never truncated.
+// exceeding one of them is dropped and counted, never truncated. The
+// limits of the wire format itself are package wire's; they are repeated
+// here because they are also what local writes must respect.
 const (
 	// MaxNodeNameLen bounds node names; longer names are refused at the
 	// memberlist alive check, so they can never own entries.
-	MaxNodeNameLen = 128
+	MaxNodeNameLen = wire.MaxNodeNameLen
 	// MaxNetworkIDLen bounds network ids.
-	MaxNetworkIDLen = 64
+	MaxNetworkIDLen = wire.MaxNetworkIDLen
 	// MaxTableNameLen bounds table names.
-	MaxTableNameLen = 64
+	MaxTableNameLen = wire.MaxTableNameLen
 	// MaxKeyLen bounds entry keys.
-	MaxKeyLen = 256
-	// MaxValueLen bounds entry values. Values are control-plane records
-	// (endpoints, service definitions, sealed keys), not bulk data.
-	MaxValueLen = 4096
+	MaxKeyLen = wire.MaxKeyLen
+	// MaxValueLen bounds entry values.
+	MaxValueLen = wire.MaxValueLen
+	// MaxMessageSize bounds any message we decode.
+	MaxMessageSize = wire.MaxMessageSize
+	// MaxRecordsPerMessage bounds the membership records in one message.
+	MaxRecordsPerMessage = wire.MaxRecordsPerMessage
+	// MaxEventsPerMessage bounds the table events in one gossip packet or
+	// bulk-sync chunk: at least MaxEntriesPerNetwork.
+	MaxEventsPerMessage = wire.MaxEventsPerMessage
 
 	// MaxNetworks bounds the networks a node joins and the distinct network
 	// ids it tracks membership records for (ClusterScope not counted).
@@ -24,15 +36,6 @@ const (
 	// MaxEntriesPerNetwork bounds the records (live, hidden and tombstones)
 	// one node stores for one network.
 	MaxEntriesPerNetwork = 100_000
-	// MaxMessageSize bounds any message we decode. Stream messages (bulk
-	// sync chunks) are far below memberlist's own 20 MiB user-message cap.
-	MaxMessageSize = 8 << 20
-	// MaxRecordsPerMessage bounds the membership records in one message
-	// (push/pull state carries all of them: nodes x networks).
-	MaxRecordsPerMessage = 1 << 20
-	// MaxEventsPerMessage bounds the table events in one gossip packet or
-	// bulk-sync chunk.
-	MaxEventsPerMessage = MaxEntriesPerNetwork
 
 	// maxQueuedEvents bounds the events waiting for fanout per network; the
 	// oldest are dropped first (bulk sync repairs what gossip lost).
@@ -43,9 +46,6 @@ const (
 	// time may be. A hostile or corrupt time near 2^64 would otherwise make
 	// the clock wrap and every later write lose.
 	maxLTimeAhead = 1 << 40
-	// maxTTL caps any lifetime a message carries; receivers also cap it at
-	// their own TombstoneTTL.
-	maxTTL = 30 * 24 * time.Hour
 )
 
 // Sizes used when building messages.

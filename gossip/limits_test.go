@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 func TestLocalWritesChecked(t *testing.T) {
@@ -51,8 +53,16 @@ func TestMaxNetworks(t *testing.T) {
 	}
 	// Records about more networks than that are dropped, not stored.
 	d.onMemberJoin(nodeAt("mngsp-peer", 1))
-	d.handleMessage(networkEventsMsg{Sender: "mngsp-peer", Records: []netRecord{{Node: "mngsp-peer", Network: "one-too-many", LTime: 1}}}.encode())
+	d.handleMessage(wire.NetworkEvents{Sender: "mngsp-peer", Records: []wire.NetRecord{{Node: "mngsp-peer", Network: "one-too-many", LTime: 1}}}.Append(nil))
 	if got := d.Stats().Dropped["too-many-networks"]; got != 1 {
 		t.Errorf("too-many-networks drops %d, want 1", got)
+	}
+}
+
+// A bulk-sync chunk may carry a whole network's table: the wire format
+// must accept as many events as a node may store for one network.
+func TestWireCarriesAWholeNetwork(t *testing.T) {
+	if MaxEventsPerMessage < MaxEntriesPerNetwork {
+		t.Errorf("MaxEventsPerMessage %d is below MaxEntriesPerNetwork %d", MaxEventsPerMessage, MaxEntriesPerNetwork)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"meshnet.dev/meshnet/gossip/memnet"
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // nodeAt is a memberlist node as its join would report it.
@@ -41,8 +42,8 @@ func loneDB(t testing.TB, peers ...string) *DB {
 	return d
 }
 
-func feed(d *DB, sender, network string, evs ...tableEvent) {
-	d.handleMessage(tableEventsMsg{Sender: sender, Network: network, Events: evs}.encode())
+func feed(d *DB, sender, network string, evs ...wire.TableEvent) {
+	d.handleMessage(wire.TableEvents{Sender: sender, Network: network, Events: evs}.Append(nil))
 }
 
 // eventLog records what a watcher saw.
@@ -81,9 +82,9 @@ func TestReorderedEventsConvergeToOwnersLatest(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 200 {
 		key := fmt.Sprintf("k%03d", trial)
-		var history []tableEvent
+		var history []wire.TableEvent
 		for lt := uint64(1); lt <= uint64(2+rng.IntN(8)); lt++ {
-			ev := tableEvent{Table: "ep", Key: key, Owner: "mngsp-owner", LTime: lt + uint64(trial)*100}
+			ev := wire.TableEvent{Table: "ep", Key: key, Owner: "mngsp-owner", LTime: lt + uint64(trial)*100}
 			if rng.IntN(3) == 0 {
 				ev.Deleted, ev.TTL = true, time.Hour
 			} else {
@@ -113,9 +114,9 @@ func TestReorderedEventsConvergeToOwnersLatest(t *testing.T) {
 
 func TestEqualLTimeLoses(t *testing.T) {
 	d := loneDB(t, "mngsp-owner")
-	feed(d, "mngsp-owner", "blue", tableEvent{Table: "ep", Key: "k", Owner: "mngsp-owner", LTime: 5, Value: []byte("first")})
-	feed(d, "mngsp-owner", "blue", tableEvent{Table: "ep", Key: "k", Owner: "mngsp-owner", LTime: 5, Value: []byte("second")})
-	feed(d, "mngsp-owner", "blue", tableEvent{Table: "ep", Key: "k", Owner: "mngsp-owner", LTime: 4, Deleted: true, TTL: time.Hour})
+	feed(d, "mngsp-owner", "blue", wire.TableEvent{Table: "ep", Key: "k", Owner: "mngsp-owner", LTime: 5, Value: []byte("first")})
+	feed(d, "mngsp-owner", "blue", wire.TableEvent{Table: "ep", Key: "k", Owner: "mngsp-owner", LTime: 5, Value: []byte("second")})
+	feed(d, "mngsp-owner", "blue", wire.TableEvent{Table: "ep", Key: "k", Owner: "mngsp-owner", LTime: 4, Deleted: true, TTL: time.Hour})
 	if v, _ := lookupValue(d, "blue", "ep", "k", "mngsp-owner"); v != "first" {
 		t.Errorf("value %q, want the first write at the same time to stay", v)
 	}
@@ -131,8 +132,8 @@ func TestTombstoneLifetimeTravels(t *testing.T) {
 	d := loneDB(t, "mngsp-owner")
 	d.now = func() time.Time { return now }
 	feed(d, "mngsp-owner", "blue",
-		tableEvent{Table: "ep", Key: "short", Owner: "mngsp-owner", LTime: 3, Deleted: true, TTL: 2 * time.Second},
-		tableEvent{Table: "ep", Key: "long", Owner: "mngsp-owner", LTime: 3, Deleted: true, TTL: 1000 * time.Hour})
+		wire.TableEvent{Table: "ep", Key: "short", Owner: "mngsp-owner", LTime: 3, Deleted: true, TTL: 2 * time.Second},
+		wire.TableEvent{Table: "ep", Key: "long", Owner: "mngsp-owner", LTime: 3, Deleted: true, TTL: 1000 * time.Hour})
 	d.mu.Lock()
 	n := d.networks["blue"]
 	short := wireEntry(entryID{"ep", "short", "mngsp-owner"}, n.get(entryID{"ep", "short", "mngsp-owner"}), now.Add(500*time.Millisecond))
@@ -145,7 +146,7 @@ func TestTombstoneLifetimeTravels(t *testing.T) {
 		t.Errorf("long tombstone lives %v, want capped at TombstoneTTL %v", got, d.cfg.TombstoneTTL)
 	}
 	// An older create must not resurrect the entry while the tombstone lives.
-	feed(d, "mngsp-owner", "blue", tableEvent{Table: "ep", Key: "short", Owner: "mngsp-owner", LTime: 2, Value: []byte("old")})
+	feed(d, "mngsp-owner", "blue", wire.TableEvent{Table: "ep", Key: "short", Owner: "mngsp-owner", LTime: 2, Value: []byte("old")})
 	if got := d.Lookup("blue", "ep", "short"); len(got) != 0 {
 		t.Fatalf("older create resurrected a deleted entry: %+v", got)
 	}
@@ -167,8 +168,8 @@ func TestForeignOwnEntryReasserted(t *testing.T) {
 		t.Fatal(err)
 	}
 	feed(d, "mngsp-evil", "blue",
-		tableEvent{Table: "ep", Key: "mine", Owner: d.name, LTime: 100, Value: []byte("forged")},
-		tableEvent{Table: "ep", Key: "never", Owner: d.name, LTime: 50, Value: []byte("forged")})
+		wire.TableEvent{Table: "ep", Key: "mine", Owner: d.name, LTime: 100, Value: []byte("forged")},
+		wire.TableEvent{Table: "ep", Key: "never", Owner: d.name, LTime: 50, Value: []byte("forged")})
 	if v, _ := lookupValue(d, "blue", "ep", "mine", d.name); v != "real" {
 		t.Fatalf("own entry became %q", v)
 	}
@@ -190,7 +191,7 @@ func TestForeignOwnEntryReasserted(t *testing.T) {
 		t.Errorf("re-assertions not queued for fanout (%d queued)", queued)
 	}
 	// Our own events coming back are not foreign.
-	feed(d, "mngsp-evil", "blue", tableEvent{Table: "ep", Key: "mine", Owner: d.name, LTime: mine.ltime, Value: []byte("real")})
+	feed(d, "mngsp-evil", "blue", wire.TableEvent{Table: "ep", Key: "mine", Owner: d.name, LTime: mine.ltime, Value: []byte("real")})
 	if got := d.Stats().Dropped["foreign-owner"]; got != 2 {
 		t.Errorf("an echo of our own entry counted as foreign")
 	}
@@ -198,8 +199,8 @@ func TestForeignOwnEntryReasserted(t *testing.T) {
 
 func TestHostileInputDroppedAndCounted(t *testing.T) {
 	d := loneDB(t, "mngsp-peer")
-	ok := tableEvent{Table: "ep", Key: "k", Owner: "mngsp-peer", LTime: 1, Value: []byte("v")}
-	valid := tableEventsMsg{Sender: "mngsp-peer", Network: "blue", Events: []tableEvent{ok}}.encode()
+	ok := wire.TableEvent{Table: "ep", Key: "k", Owner: "mngsp-peer", LTime: 1, Value: []byte("v")}
+	valid := wire.TableEvents{Sender: "mngsp-peer", Network: "blue", Events: []wire.TableEvent{ok}}.Append(nil)
 	badVersion := append([]byte{9}, valid[1:]...)
 	badType := append([]byte{1, 99}, valid[2:]...)
 	for _, tc := range []struct {
@@ -210,12 +211,12 @@ func TestHostileInputDroppedAndCounted(t *testing.T) {
 		{"unknown-type", badType},
 		{"oversized", make([]byte, MaxMessageSize+1)},
 		{"malformed", valid[:len(valid)-1]},
-		{"not-member", tableEventsMsg{Sender: "mngsp-peer", Network: "red", Events: []tableEvent{ok}}.encode()},
-		{"unknown-sender", tableEventsMsg{Sender: "mngsp-stranger", Network: "blue", Events: []tableEvent{ok}}.encode()},
-		{"unknown-owner", tableEventsMsg{Sender: "mngsp-peer", Network: "blue", Events: []tableEvent{{Table: "ep", Key: "k", Owner: "mngsp-stranger", LTime: 1}}}.encode()},
-		{"ltime-jump", tableEventsMsg{Sender: "mngsp-peer", Network: "blue", Events: []tableEvent{{Table: "ep", Key: "k", Owner: "mngsp-peer", LTime: 1 << 62}}}.encode()},
-		{"not-member", bulkSyncMsg{Sender: "mngsp-peer", Network: "red", Entries: []tableEvent{ok}}.encode()},
-		{"unknown-owner", networkEventsMsg{Sender: "mngsp-peer", Records: []netRecord{{Node: "mngsp-stranger", Network: "blue", LTime: 1}}}.encode()},
+		{"not-member", wire.TableEvents{Sender: "mngsp-peer", Network: "red", Events: []wire.TableEvent{ok}}.Append(nil)},
+		{"unknown-sender", wire.TableEvents{Sender: "mngsp-stranger", Network: "blue", Events: []wire.TableEvent{ok}}.Append(nil)},
+		{"unknown-owner", wire.TableEvents{Sender: "mngsp-peer", Network: "blue", Events: []wire.TableEvent{{Table: "ep", Key: "k", Owner: "mngsp-stranger", LTime: 1}}}.Append(nil)},
+		{"ltime-jump", wire.TableEvents{Sender: "mngsp-peer", Network: "blue", Events: []wire.TableEvent{{Table: "ep", Key: "k", Owner: "mngsp-peer", LTime: 1 << 62}}}.Append(nil)},
+		{"not-member", wire.BulkSync{Sender: "mngsp-peer", Network: "red", Entries: []wire.TableEvent{ok}}.Append(nil)},
+		{"unknown-owner", wire.NetworkEvents{Sender: "mngsp-peer", Records: []wire.NetRecord{{Node: "mngsp-stranger", Network: "blue", LTime: 1}}}.Append(nil)},
 	} {
 		before := d.Stats().Dropped[tc.reason]
 		d.handleMessage(tc.msg)
@@ -242,7 +243,7 @@ func TestHostileInputDroppedAndCounted(t *testing.T) {
 func TestFailedOwnerHiddenThenRestored(t *testing.T) {
 	d := loneDB(t, "mngsp-peer")
 	log := watchAll(d)
-	feed(d, "mngsp-peer", "blue", tableEvent{Table: "ep", Key: "k", Owner: "mngsp-peer", LTime: 1, Value: []byte("v")})
+	feed(d, "mngsp-peer", "blue", wire.TableEvent{Table: "ep", Key: "k", Owner: "mngsp-peer", LTime: 1, Value: []byte("v")})
 	node := &memberlist.Node{Name: "mngsp-peer", Addr: net.IPv4(10, 9, 0, 1), Port: 7946}
 	d.onMemberLeave(node)
 	if got := d.Lookup("blue", "ep", "k"); len(got) != 0 {
@@ -280,14 +281,16 @@ func TestFailedOwnerHiddenThenRestored(t *testing.T) {
 // stored as deleted, whatever the order.
 func TestLeaveRecordRetractsEntries(t *testing.T) {
 	d := loneDB(t, "mngsp-peer")
-	recs := func(rs ...netRecord) []byte { return networkEventsMsg{Sender: "mngsp-peer", Records: rs}.encode() }
-	d.handleMessage(recs(netRecord{Node: "mngsp-peer", Network: "blue", LTime: 1}))
+	recs := func(rs ...wire.NetRecord) []byte {
+		return wire.NetworkEvents{Sender: "mngsp-peer", Records: rs}.Append(nil)
+	}
+	d.handleMessage(recs(wire.NetRecord{Node: "mngsp-peer", Network: "blue", LTime: 1}))
 	if got := d.NetworkMembers("blue"); !slices.Equal(got, []string{"mngsp-peer", d.name}) {
 		t.Fatalf("members %v", got)
 	}
-	feed(d, "mngsp-peer", "blue", tableEvent{Table: "ep", Key: "a", Owner: "mngsp-peer", LTime: 1, Value: []byte("v")})
-	d.handleMessage(recs(netRecord{Node: "mngsp-peer", Network: "blue", LTime: 2, Leave: true, TTL: time.Minute}))
-	feed(d, "mngsp-peer", "blue", tableEvent{Table: "ep", Key: "b", Owner: "mngsp-peer", LTime: 2, Value: []byte("late")})
+	feed(d, "mngsp-peer", "blue", wire.TableEvent{Table: "ep", Key: "a", Owner: "mngsp-peer", LTime: 1, Value: []byte("v")})
+	d.handleMessage(recs(wire.NetRecord{Node: "mngsp-peer", Network: "blue", LTime: 2, Leave: true, TTL: time.Minute}))
+	feed(d, "mngsp-peer", "blue", wire.TableEvent{Table: "ep", Key: "b", Owner: "mngsp-peer", LTime: 2, Value: []byte("late")})
 	if got := d.Lookup("blue", "ep", "a"); len(got) != 0 {
 		t.Errorf("entry of a node that left the network still visible")
 	}
@@ -298,7 +301,7 @@ func TestLeaveRecordRetractsEntries(t *testing.T) {
 		t.Errorf("members %v after leave", got)
 	}
 	// A stale join (older time) does not undo the leave.
-	d.handleMessage(recs(netRecord{Node: "mngsp-peer", Network: "blue", LTime: 1}))
+	d.handleMessage(recs(wire.NetRecord{Node: "mngsp-peer", Network: "blue", LTime: 1}))
 	if got := d.NetworkMembers("blue"); len(got) != 1 {
 		t.Errorf("stale join undid a leave: %v", got)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // JoinNetwork makes this node a member of network id: it starts receiving,
@@ -65,16 +67,16 @@ func (d *DB) LeaveNetwork(id string) error {
 	peers := pickRandom(d.networkPeersLocked(id), d.cfg.Fanout)
 	gone := d.leaveNetworkLocked(n, now)
 	d.mu.Unlock()
-	head := tableEventsMsg{Sender: d.name, Network: id}
-	p := packer{head: head.appendHead, max: maxQueuedEvents}
+	head := wire.TableEvents{Sender: d.name, Network: id}
+	p := packer{head: head.AppendHead, max: maxQueuedEvents}
 	for i := range gone {
-		p.add(appendTableEvent(nil, &gone[i]))
+		p.add(gone[i].Append(nil))
 	}
 	p.seal()
 	var out []outMsg
 	for _, to := range peers {
 		for _, b := range p.out {
-			out = append(out, outMsg{to: to, typ: msgTableEvents, payload: b})
+			out = append(out, outMsg{to: to, typ: wire.TypeTableEvents, payload: b})
 		}
 	}
 	d.sendAll(out, false)
@@ -83,9 +85,9 @@ func (d *DB) LeaveNetwork(id string) error {
 
 // leaveNetworkLocked does LeaveNetwork's state changes and returns our
 // tombstones in n, as they travel, for telling members directly.
-func (d *DB) leaveNetworkLocked(n *network, now time.Time) []tableEvent {
+func (d *DB) leaveNetworkLocked(n *network, now time.Time) []wire.TableEvent {
 	d.tombstoneOwnLocked(n, now)
-	var gone []tableEvent
+	var gone []wire.TableEvent
 	n.each(func(id entryID, r *entryRec) {
 		if id.owner == d.name && r.deleted {
 			gone = append(gone, wireEntry(id, r, now))

@@ -2,57 +2,50 @@ package gossip
 
 import (
 	"errors"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // handleMessage is the entry point for every message memberlist hands us,
 // by packet or stream. It never panics on bad input: every failure is a
 // counted drop.
 func (d *DB) handleMessage(buf []byte) {
-	t, _, err := splitHeader(buf)
+	t, err := wire.PeekType(buf)
 	if err != nil {
 		d.stats.drop(dropReasonFor(err), 1)
 		return
 	}
 	d.stats.received(t, len(buf))
 	switch t {
-	case msgTableEvents:
-		m, err := decodeTableEvents(buf)
-		if err != nil {
-			d.stats.drop(dropReasonFor(err), 1)
-			return
-		}
-		d.mergeTableEvents(m)
-	case msgNetworkEvents:
-		m, err := decodeNetworkEvents(buf)
-		if err != nil {
-			d.stats.drop(dropReasonFor(err), 1)
-			return
-		}
-		d.mergeGossipRecords(m)
-	case msgBulkSync:
-		m, err := decodeBulkSync(buf)
-		if err != nil {
-			d.stats.drop(dropReasonFor(err), 1)
-			return
-		}
-		d.mergeBulkSync(m)
-	case msgDigest:
-		m, err := decodeDigest(buf)
-		if err != nil {
-			d.stats.drop(dropReasonFor(err), 1)
-			return
-		}
-		d.mergeDigest(m)
+	case wire.TypeTableEvents:
+		decodeThen(d, buf, wire.DecodeTableEvents, d.mergeTableEvents)
+	case wire.TypeNetworkEvents:
+		decodeThen(d, buf, wire.DecodeNetworkEvents, d.mergeGossipRecords)
+	case wire.TypeBulkSync:
+		decodeThen(d, buf, wire.DecodeBulkSync, d.mergeBulkSync)
+	case wire.TypeDigest:
+		decodeThen(d, buf, wire.DecodeDigest, d.mergeDigest)
 	}
+}
+
+// decodeThen decodes buf and merges the message, or counts why it could
+// not be decoded.
+func decodeThen[M any](d *DB, buf []byte, decode func([]byte) (M, error), merge func(M)) {
+	m, err := decode(buf)
+	if err != nil {
+		d.stats.drop(dropReasonFor(err), 1)
+		return
+	}
+	merge(m)
 }
 
 func dropReasonFor(err error) dropReason {
 	switch {
-	case errors.Is(err, errOversized), errors.Is(err, errTooLong):
+	case errors.Is(err, wire.ErrOversized), errors.Is(err, wire.ErrTooLong):
 		return dropOversized
-	case errors.Is(err, errVersion):
+	case errors.Is(err, wire.ErrVersion):
 		return dropVersion
-	case errors.Is(err, errType):
+	case errors.Is(err, wire.ErrType):
 		return dropUnknownType
 	}
 	return dropMalformed
@@ -77,7 +70,7 @@ func (d *DB) acceptSenderLocked(sender string, items int) bool {
 	return true
 }
 
-func (d *DB) mergeTableEvents(m tableEventsMsg) {
+func (d *DB) mergeTableEvents(m wire.TableEvents) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n, ok := d.networks[m.Network]
@@ -101,7 +94,7 @@ func (d *DB) mergeTableEvents(m tableEventsMsg) {
 	}
 }
 
-func (d *DB) mergeGossipRecords(m networkEventsMsg) {
+func (d *DB) mergeGossipRecords(m wire.NetworkEvents) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.mergeRecordsLocked(m)
@@ -109,7 +102,7 @@ func (d *DB) mergeGossipRecords(m networkEventsMsg) {
 
 // mergeRecordsLocked merges membership records that came by gossip or
 // push/pull, holding them if the sender is a stranger.
-func (d *DB) mergeRecordsLocked(m networkEventsMsg) {
+func (d *DB) mergeRecordsLocked(m wire.NetworkEvents) {
 	now := d.now()
 	if !d.acceptSenderLocked(m.Sender, len(m.Records)) {
 		for _, r := range m.Records {
@@ -131,18 +124,18 @@ func (d *DB) mergeRecordsLocked(m networkEventsMsg) {
 // carried, which is how a missed join heals cluster-wide even for nodes
 // outside the network.
 func (d *DB) mergePushPull(buf []byte) {
-	m, err := decodeNetworkEvents(buf)
+	m, err := wire.DecodeNetworkEvents(buf)
 	if err != nil {
 		d.stats.drop(dropReasonFor(err), 1)
 		return
 	}
-	d.stats.received(msgNetworkEvents, len(buf))
+	d.stats.received(wire.TypeNetworkEvents, len(buf))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.mergeRecordsLocked(m)
 }
 
-func (d *DB) mergeBulkSync(m bulkSyncMsg) {
+func (d *DB) mergeBulkSync(m wire.BulkSync) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.acceptSenderLocked(m.Sender, len(m.Entries)) {

@@ -3,6 +3,8 @@ package gossip
 import (
 	"slices"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // memberRec is the latest membership record of one node in one network.
@@ -32,8 +34,8 @@ func (d *DB) removeRecordLocked(network, node string) {
 }
 
 // wireRecordLocked returns the record as it travels now.
-func (d *DB) wireRecordLocked(id recordID, r *memberRec, now time.Time) netRecord {
-	nr := netRecord{Node: id.node, Network: id.network, LTime: r.ltime, Leave: r.leave}
+func (d *DB) wireRecordLocked(id recordID, r *memberRec, now time.Time) wire.NetRecord {
+	nr := wire.NetRecord{Node: id.node, Network: id.network, LTime: r.ltime, Leave: r.leave}
 	if r.leave {
 		nr.TTL = r.reapAt.Sub(now)
 	}
@@ -47,7 +49,7 @@ func (d *DB) queueRecordLocked(id recordID) {
 
 // applyRecordLocked merges a membership record from the network and
 // reports whether it changed anything (and so should be relayed).
-func (d *DB) applyRecordLocked(r netRecord, from string, now time.Time) bool {
+func (d *DB) applyRecordLocked(r wire.NetRecord, from string, now time.Time) bool {
 	// records always holds ClusterScope, which MaxNetworks doesn't count.
 	if _, ok := d.records[r.Network]; !ok && len(d.records)-1 >= MaxNetworks {
 		d.stats.drop(dropTooManyNetworks, 1)
@@ -102,7 +104,7 @@ func (d *DB) applyRecordLocked(r netRecord, from string, now time.Time) bool {
 // own records coming back are normal; anything newer or different was not
 // written by this incarnation (a previous run under our name, or a forgery)
 // and is overridden by re-asserting our real state with a later time.
-func (d *DB) checkOwnRecordLocked(r netRecord, now time.Time) {
+func (d *DB) checkOwnRecordLocked(r wire.NetRecord, now time.Time) {
 	ours := d.records[r.Network][d.name]
 	switch {
 	case ours != nil && r.LTime < ours.ltime:
@@ -193,8 +195,8 @@ func (d *DB) networkPeersLocked(network string) []string {
 
 // recordsLocked returns the records of network as they travel now: a
 // bulk sync of a network carries its membership.
-func (d *DB) recordsLocked(network string, now time.Time) []netRecord {
-	out := make([]netRecord, 0, len(d.records[network]))
+func (d *DB) recordsLocked(network string, now time.Time) []wire.NetRecord {
+	out := make([]wire.NetRecord, 0, len(d.records[network]))
 	for node, r := range d.records[network] {
 		out = append(out, d.wireRecordLocked(recordID{node, network}, r, now))
 	}
@@ -203,8 +205,8 @@ func (d *DB) recordsLocked(network string, now time.Time) []netRecord {
 
 // allRecordsLocked returns every record, for memberlist's push/pull, which
 // is how nodes outside a network learn of a join they missed.
-func (d *DB) allRecordsLocked(now time.Time) []netRecord {
-	var out []netRecord
+func (d *DB) allRecordsLocked(now time.Time) []wire.NetRecord {
+	var out []wire.NetRecord
 	for network := range d.records {
 		out = append(out, d.recordsLocked(network, now)...)
 	}

@@ -1,6 +1,10 @@
 package gossip
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"meshnet.dev/meshnet/gossip/wire"
+)
 
 // dropReason says why an incoming message, record or event was discarded.
 type dropReason uint8
@@ -98,8 +102,8 @@ type Stats struct {
 }
 
 type counters struct {
-	sentMsgs, sentBytes [msgTypeCount]atomic.Uint64
-	recvMsgs, recvBytes [msgTypeCount]atomic.Uint64
+	sentMsgs, sentBytes [wire.NumTypes]atomic.Uint64
+	recvMsgs, recvBytes [wire.NumTypes]atomic.Uint64
 	drops               [dropReasonCount]atomic.Uint64
 	digestMismatches    atomic.Uint64
 	gapRepairs          atomic.Uint64
@@ -115,12 +119,12 @@ type transportCounters struct {
 
 func (c *counters) drop(r dropReason, n int) { c.drops[r].Add(uint64(n)) }
 
-func (c *counters) sent(t msgType, bytes int) {
+func (c *counters) sent(t wire.Type, bytes int) {
 	c.sentMsgs[t].Add(1)
 	c.sentBytes[t].Add(uint64(bytes))
 }
 
-func (c *counters) received(t msgType, bytes int) {
+func (c *counters) received(t wire.Type, bytes int) {
 	c.recvMsgs[t].Add(1)
 	c.recvBytes[t].Add(uint64(bytes))
 }
@@ -129,7 +133,7 @@ func (c *counters) received(t msgType, bytes int) {
 func (c *counters) fill(s *Stats) {
 	s.Sent = make(map[string]Traffic)
 	s.Received = make(map[string]Traffic)
-	for t := msgTableEvents; t < msgTypeCount; t++ {
+	for t := wire.TypeTableEvents; t < wire.NumTypes; t++ {
 		s.Sent[t.String()] = Traffic{c.sentMsgs[t].Load(), c.sentBytes[t].Load()}
 		s.Received[t.String()] = Traffic{c.recvMsgs[t].Load(), c.recvBytes[t].Load()}
 	}

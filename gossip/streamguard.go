@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // Limits on inbound streams before memberlist has authenticated a byte of
@@ -72,7 +74,7 @@ func (g *streamGuard) admit(conn net.Conn) net.Conn {
 	}
 	var claim int64
 	switch b[off] {
-	case sideRequestMsg:
+	case wire.SideRequestMsg:
 		if off != 0 || g.side == nil {
 			return g.refuse(conn)
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // startLoopback starts one encrypted node on a random loopback port and
@@ -131,7 +133,7 @@ func TestSideRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Write(binary.BigEndian.AppendUint16([]byte{sideRequestMsg}, MaxSideRequest+1))
+	c.Write(binary.BigEndian.AppendUint16([]byte{wire.SideRequestMsg}, MaxSideRequest+1))
 	if !closedByPeer(c) {
 		t.Fatal("an oversized side request was not closed")
 	}

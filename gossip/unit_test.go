@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 func TestLamportClock(t *testing.T) {
@@ -197,7 +199,7 @@ func TestConfigValidate(t *testing.T) {
 		"primary":    {func(c *Config) { c.Keys = [][]byte{make([]byte, 32)}; c.PrimaryKey = 1 }, "PrimaryKey"},
 		"negative":   {func(c *Config) { c.GossipInterval = -1 }, "GossipInterval"},
 		"meta":       {func(c *Config) { c.Meta = make([]byte, 600) }, "Meta"},
-		"tombstone":  {func(c *Config) { c.TombstoneTTL = 2 * maxTTL }, "TombstoneTTL"},
+		"tombstone":  {func(c *Config) { c.TombstoneTTL = 2 * wire.MaxTTL }, "TombstoneTTL"},
 		"neg fanout": {func(c *Config) { c.Fanout = -2 }, "Fanout"},
 	} {
 		c := ok

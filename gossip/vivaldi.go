@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/serf/coordinate"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // vivaldi keeps this node's network coordinate, fed by memberlist probe
@@ -20,7 +22,7 @@ type vivaldi struct {
 
 func newVivaldi(now func() time.Time) (*vivaldi, error) {
 	cfg := coordinate.DefaultConfig()
-	cfg.Dimensionality = coordDims
+	cfg.Dimensionality = wire.CoordDims
 	c, err := coordinate.NewClient(cfg)
 	if err != nil {
 		return nil, err
@@ -30,14 +32,14 @@ func newVivaldi(now func() time.Time) (*vivaldi, error) {
 
 // payload is our coordinate and clock, for our ping acks.
 func (v *vivaldi) payload() []byte {
-	return appendCoordinate(nil, v.client.GetCoordinate(), float64(v.now().UnixNano())/1e9)
+	return wire.AppendCoordinate(nil, v.client.GetCoordinate(), float64(v.now().UnixNano())/1e9)
 }
 
 // observe records a ping round trip to node and the coordinate it sent,
 // and estimates its clock skew: it built the ack about half a round trip
 // before the ack arrived.
 func (v *vivaldi) observe(node string, rtt time.Duration, payload []byte) error {
-	c, clock, err := decodeCoordinate(payload)
+	c, clock, err := wire.DecodeCoordinate(payload)
 	if err != nil {
 		return err
 	}

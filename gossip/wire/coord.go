@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"errors"
@@ -19,18 +19,16 @@ import (
 // Version 1 acks (no clock) are still accepted.
 const (
 	coordVersion = 2
-	// coordDims is the coordinate's dimensionality; the ack payload
+	// CoordDims is the coordinate's dimensionality; the ack payload
 	// carries it so a change can be detected and refused.
-	coordDims = 8
-	// maxCoordComponent bounds every component, in seconds: far beyond
-	// any real round trip, small enough that one forged coordinate can't
-	// throw ours to infinity.
-	maxCoordComponent = 100.0
+	CoordDims = 8
 )
 
-var errBadCoord = errors.New("coordinate is invalid")
+// ErrBadCoord: a coordinate's shape or values are out of bounds.
+var ErrBadCoord = errors.New("coordinate is invalid")
 
-func appendCoordinate(b []byte, c *coordinate.Coordinate, clock float64) []byte {
+// AppendCoordinate appends an ack payload: c and the acker's clock.
+func AppendCoordinate(b []byte, c *coordinate.Coordinate, clock float64) []byte {
 	b = append(b, coordVersion, byte(len(c.Vec)))
 	for _, v := range c.Vec {
 		b = appendFloat(b, v)
@@ -41,17 +39,17 @@ func appendCoordinate(b []byte, c *coordinate.Coordinate, clock float64) []byte 
 	return appendFloat(b, clock)
 }
 
-// decodeCoordinate decodes an ack payload: the coordinate and, from
+// DecodeCoordinate decodes an ack payload: the coordinate and, from
 // version 2 on, the acker's clock (0 when absent).
-func decodeCoordinate(buf []byte) (*coordinate.Coordinate, float64, error) {
+func DecodeCoordinate(buf []byte) (*coordinate.Coordinate, float64, error) {
 	r := reader{buf: buf}
 	version := r.byte()
 	if r.err == nil && version != 1 && version != coordVersion {
-		return nil, 0, fmt.Errorf("%w %d", errVersion, version)
+		return nil, 0, fmt.Errorf("%w %d", ErrVersion, version)
 	}
 	dims := int(r.byte())
-	if r.err == nil && dims != coordDims {
-		return nil, 0, fmt.Errorf("%w: %d dimensions, want %d", errBadCoord, dims, coordDims)
+	if r.err == nil && dims != CoordDims {
+		return nil, 0, fmt.Errorf("%w: %d dimensions, want %d", ErrBadCoord, dims, CoordDims)
 	}
 	c := &coordinate.Coordinate{Vec: make([]float64, dims)}
 	for i := range c.Vec {
@@ -68,23 +66,20 @@ func decodeCoordinate(buf []byte) (*coordinate.Coordinate, float64, error) {
 		return nil, 0, err
 	}
 	if !c.IsValid() || c.Error < 0 || c.Height < 0 {
-		return nil, 0, errBadCoord
+		return nil, 0, ErrBadCoord
 	}
 	if !bounded(c.Error) || !bounded(c.Adjustment) || !bounded(c.Height) {
-		return nil, 0, errBadCoord
+		return nil, 0, ErrBadCoord
 	}
 	for _, v := range c.Vec {
 		if !bounded(v) {
-			return nil, 0, errBadCoord
+			return nil, 0, ErrBadCoord
 		}
 	}
 	if math.IsNaN(clock) || math.IsInf(clock, 0) || clock < 0 || clock > maxClock {
-		return nil, 0, errBadCoord
+		return nil, 0, ErrBadCoord
 	}
 	return c, clock, nil
 }
-
-// maxClock bounds a reported clock (year 2262, the end of Unix nanoseconds).
-const maxClock = 9.2e9
 
 func bounded(v float64) bool { return math.Abs(v) <= maxCoordComponent }

@@ -1,23 +1,16 @@
-package gossip
+package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
-// Wire primitives. Every message is built by appending to a byte slice and
-// read back by a reader that checks each length against the bytes left and
-// a named limit before allocating, and that remembers its first error so a
+// Primitives. Every message is built by appending to a byte slice and read
+// back by a reader that checks each length against the bytes left and a
+// named limit before allocating, and that remembers its first error so a
 // decoder can read a whole structure and check once.
-
-var (
-	errTruncated = errors.New("message truncated")
-	errTooLong   = errors.New("field exceeds its limit")
-	errTrailing  = errors.New("trailing bytes after message")
-	errReserved  = errors.New("reserved flag bits set")
-)
 
 func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 
@@ -33,6 +26,29 @@ func appendBytes(b []byte, p []byte) []byte {
 
 func appendFloat(b []byte, f float64) []byte {
 	return binary.BigEndian.AppendUint64(b, math.Float64bits(f))
+}
+
+// appendFlag appends a flags byte with bit set when on.
+func appendFlag(b []byte, bit byte, on bool) []byte {
+	if on {
+		return append(b, bit)
+	}
+	return append(b, 0)
+}
+
+// Lifetimes travel as remaining milliseconds, never as absolute times, so
+// a receiver's clock skew doesn't matter.
+func appendTTL(b []byte, d time.Duration) []byte {
+	return appendUvarint(b, uint64(max(d, 0)/time.Millisecond))
+}
+
+// appendList appends a count and then each item.
+func appendList[T any](b []byte, items []T, add func(*T, []byte) []byte) []byte {
+	b = appendUvarint(b, uint64(len(items)))
+	for i := range items {
+		b = add(&items[i], b)
+	}
+	return b
 }
 
 type reader struct {
@@ -51,12 +67,22 @@ func (r *reader) byte() byte {
 		return 0
 	}
 	if len(r.buf) < 1 {
-		r.fail(errTruncated)
+		r.fail(ErrTruncated)
 		return 0
 	}
 	v := r.buf[0]
 	r.buf = r.buf[1:]
 	return v
+}
+
+// flags reads a flags byte in which only the bits of known may be set.
+func (r *reader) flags(known byte) byte {
+	f := r.byte()
+	if f&^known != 0 {
+		r.fail(ErrReserved)
+		return 0
+	}
+	return f
 }
 
 func (r *reader) uvarint() uint64 {
@@ -65,7 +91,7 @@ func (r *reader) uvarint() uint64 {
 	}
 	v, n := binary.Uvarint(r.buf)
 	if n <= 0 {
-		r.fail(errTruncated)
+		r.fail(ErrTruncated)
 		return 0
 	}
 	r.buf = r.buf[n:]
@@ -81,14 +107,27 @@ func (r *reader) count(max, minSize int) int {
 		return 0
 	}
 	if n > uint64(max) {
-		r.fail(fmt.Errorf("list of %d: %w (%d)", n, errTooLong, max))
+		r.fail(fmt.Errorf("list of %d: %w (%d)", n, ErrTooLong, max))
 		return 0
 	}
 	if n*uint64(minSize) > uint64(len(r.buf)) {
-		r.fail(errTruncated)
+		r.fail(ErrTruncated)
 		return 0
 	}
 	return int(n)
+}
+
+// readList reads a list written by appendList: nil when empty.
+func readList[T any](r *reader, max, minSize int, read func(*reader) T) []T {
+	n := r.count(max, minSize)
+	if n == 0 {
+		return nil
+	}
+	out := make([]T, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		out = append(out, read(r))
+	}
+	return out
 }
 
 func (r *reader) raw(max int) []byte {
@@ -97,11 +136,11 @@ func (r *reader) raw(max int) []byte {
 		return nil
 	}
 	if n > uint64(max) {
-		r.fail(fmt.Errorf("field of %d bytes: %w (%d)", n, errTooLong, max))
+		r.fail(fmt.Errorf("field of %d bytes: %w (%d)", n, ErrTooLong, max))
 		return nil
 	}
 	if n > uint64(len(r.buf)) {
-		r.fail(errTruncated)
+		r.fail(ErrTruncated)
 		return nil
 	}
 	v := r.buf[:n:n]
@@ -110,6 +149,15 @@ func (r *reader) raw(max int) []byte {
 }
 
 func (r *reader) string(max int) string { return string(r.raw(max)) }
+
+// name reads a required, bounded string.
+func (r *reader) name(max int) string {
+	s := r.string(max)
+	if r.err == nil && s == "" {
+		r.fail(ErrEmptyField)
+	}
+	return s
+}
 
 // bytes returns a copy: the caller's buffer is not ours to keep.
 func (r *reader) bytes(max int) []byte {
@@ -125,7 +173,7 @@ func (r *reader) float() float64 {
 		return 0
 	}
 	if len(r.buf) < 8 {
-		r.fail(errTruncated)
+		r.fail(ErrTruncated)
 		return 0
 	}
 	v := math.Float64frombits(binary.BigEndian.Uint64(r.buf))
@@ -133,10 +181,18 @@ func (r *reader) float() float64 {
 	return v
 }
 
-// finish reports the first error, or errTrailing if bytes are left over.
+func (r *reader) ttl() time.Duration {
+	ms := r.uvarint()
+	if ms > uint64(MaxTTL/time.Millisecond) {
+		return MaxTTL
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// finish reports the first error, or ErrTrailing if bytes are left over.
 func (r *reader) finish() error {
 	if r.err == nil && len(r.buf) != 0 {
-		r.err = errTrailing
+		r.err = ErrTrailing
 	}
 	return r.err
 }
