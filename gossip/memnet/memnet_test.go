@@ -166,3 +166,15 @@ func TestStreams(t *testing.T) {
 		}
 	})
 }
+
+func TestDialErrors(t *testing.T) {
+	n := New(1)
+	a, b := n.NewTransport("a"), n.NewTransport("b")
+	if _, err := a.DialTimeout("10.9.9.9:7946", time.Second); !errors.Is(err, errRefused) || err.Error() != "memnet: connection refused: 10.9.9.9:7946" {
+		t.Errorf("unknown address: %v", err)
+	}
+	n.Crash("b")
+	if _, err := a.DialAddressTimeout(memberlist.Address{Addr: b.Addr().String()}, time.Millisecond); !errors.Is(err, errTimeout) || err.Error() != "memnet: connection timed out: "+b.Addr().String() {
+		t.Errorf("crashed peer: %v", err)
+	}
+}

@@ -2,7 +2,6 @@ package memnet
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -101,11 +100,11 @@ func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 	}
 	dest := t.net.lookup(a.Addr)
 	if dest == nil || dest.isClosed() || (a.Name != "" && dest.name != a.Name) {
-		return nil, fmt.Errorf("%w: %s", errRefused, a.Addr)
+		return nil, &dialError{errRefused, a.Addr, ""}
 	}
 	if !t.net.reachable(t.name, dest.name) {
 		time.Sleep(timeout)
-		return nil, fmt.Errorf("%w: %s", errTimeout, a.Addr)
+		return nil, &dialError{errTimeout, a.Addr, ""}
 	}
 	if rtt := t.net.delay(t.name, dest.name) + t.net.delay(dest.name, t.name); rtt > 0 {
 		time.Sleep(min(rtt, timeout))
@@ -116,11 +115,24 @@ func (t *Transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 	select {
 	case dest.streamCh <- server:
 	default:
-		return nil, fmt.Errorf("%w: %s backlog full", errRefused, a.Addr)
+		return nil, &dialError{errRefused, a.Addr, " backlog full"}
 	}
 	t.counters.streamsOpened.Add(1)
 	return client, nil
 }
+
+// dialError is a failed dial to addr. It is built without fmt, as real
+// sockets build theirs: fmt's printer pool makes goroutines that format
+// errors look synchronized to the race detector, which would hide races
+// in the code under test.
+type dialError struct {
+	err    error
+	addr   string
+	detail string
+}
+
+func (e *dialError) Error() string { return e.err.Error() + ": " + e.addr + e.detail }
+func (e *dialError) Unwrap() error { return e.err }
 
 // StreamCh delivers incoming streams.
 func (t *Transport) StreamCh() <-chan net.Conn { return t.streamCh }
