@@ -80,13 +80,10 @@ func (d *DB) syncWorker() {
 }
 
 func (d *DB) runSync(t syncTask) {
-	node, ok := d.mlNodes()[t.peer]
-	if !ok {
-		return
-	}
 	d.mu.Lock()
+	node := d.mlNodeLocked(t.peer)
 	n, ok := d.networks[t.network]
-	if !ok || d.closed {
+	if !ok || node == nil || d.closed {
 		d.mu.Unlock()
 		return
 	}
@@ -153,7 +150,7 @@ func (d *DB) bulkSyncLoop() {
 			return
 		case <-t.C:
 			t.Reset(d.cfg.BulkSyncInterval)
-			d.sendAll(d.bulkSyncRound(), false)
+			d.sendAll(d.bulkSyncRound())
 		}
 	}
 }

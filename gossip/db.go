@@ -171,8 +171,8 @@ func (d *DB) Join(seeds []string) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("gossip: joining the cluster via %v: %w (check the addresses, ports and gossip keys)", seeds, err)
 	}
-	answered := d.seedNames(seeds)
 	d.mu.Lock()
+	answered := d.seedNamesLocked(seeds)
 	for id, nw := range d.networks {
 		for _, p := range joinSyncTargets(d.networkPeersLocked(id), answered) {
 			d.askJoinSyncLocked(nw, p)
@@ -182,10 +182,11 @@ func (d *DB) Join(seeds []string) (int, error) {
 	return n, nil
 }
 
-// seedNames returns the names of the members at the seeds' addresses.
-// They answered the join with a push/pull, so unlike the rest of the
-// cluster they already know this node and will answer its bulk syncs.
-func (d *DB) seedNames(seeds []string) map[string]bool {
+// seedNamesLocked returns the names of the members at the seeds'
+// addresses. They answered the join with a push/pull, so unlike the rest
+// of the cluster they already know this node and will answer its bulk
+// syncs.
+func (d *DB) seedNamesLocked(seeds []string) map[string]bool {
 	want := make(map[string]bool, len(seeds))
 	for _, s := range seeds {
 		if i := strings.LastIndexByte(s, '/'); i >= 0 {
@@ -196,8 +197,8 @@ func (d *DB) seedNames(seeds []string) map[string]bool {
 		}
 	}
 	out := make(map[string]bool)
-	for name, n := range d.mlNodes() {
-		if name != d.name && want[addrPort(n).String()] {
+	for name, m := range d.members {
+		if name != d.name && m.visible() && want[m.addr.String()] {
 			out[name] = true
 		}
 	}
@@ -292,13 +293,4 @@ func pickRandom(s []string, k int) []string {
 		s = s[:k]
 	}
 	return s
-}
-
-// addrPort converts memberlist's address form.
-func addrPort(n *memberlist.Node) netip.AddrPort {
-	a, ok := netip.AddrFromSlice(n.Addr)
-	if !ok {
-		return netip.AddrPort{}
-	}
-	return netip.AddrPortFrom(a.Unmap(), n.Port)
 }

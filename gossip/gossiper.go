@@ -35,7 +35,7 @@ func (d *DB) gossipLoop() {
 		case <-d.stop:
 			return
 		case <-t.C:
-			d.sendAll(d.gossipRound(), false)
+			d.sendAll(d.gossipRound())
 		}
 	}
 }
@@ -166,38 +166,29 @@ func (p *packer) finish(to string, t wire.Type) []outMsg {
 	return out
 }
 
-// sendAll sends prepared messages, best effort or over streams. It must be
-// called without holding d.mu.
-func (d *DB) sendAll(msgs []outMsg, reliable bool) {
+// sendAll sends prepared messages, best effort. It must be called
+// without holding d.mu.
+func (d *DB) sendAll(msgs []outMsg) {
 	if len(msgs) == 0 {
 		return
 	}
-	nodes := d.mlNodes()
+	nodes := make(map[string]*memberlist.Node)
+	d.mu.Lock()
 	for _, m := range msgs {
-		node, ok := nodes[m.to]
-		if !ok {
+		if _, ok := nodes[m.to]; !ok {
+			nodes[m.to] = d.mlNodeLocked(m.to)
+		}
+	}
+	d.mu.Unlock()
+	for _, m := range msgs {
+		node := nodes[m.to]
+		if node == nil {
 			continue
 		}
-		var err error
-		if reliable {
-			err = d.ml.SendReliable(node, m.payload)
-		} else {
-			err = d.ml.SendBestEffort(node, m.payload)
-		}
-		if err != nil {
+		if err := d.ml.SendBestEffort(node, m.payload); err != nil {
 			d.log.Debug("send failed", "to", m.to, "type", m.typ.String(), "err", err)
 			continue
 		}
 		d.stats.sent(m.typ, len(m.payload))
 	}
-}
-
-// mlNodes returns memberlist's live nodes by name.
-func (d *DB) mlNodes() map[string]*memberlist.Node {
-	ns := d.ml.Members()
-	out := make(map[string]*memberlist.Node, len(ns))
-	for _, n := range ns {
-		out[n.Name] = n
-	}
-	return out
 }

@@ -61,12 +61,13 @@ func (d *DB) Leave(timeout time.Duration) error {
 	d.mu.Unlock()
 
 	deadline := time.Now().Add(timeout)
-	nodes := d.mlNodes()
 	for _, p := range pushes {
 		b := p.msg.Append(nil)
 		for _, to := range p.peers {
-			node, ok := nodes[to]
-			if !ok || time.Now().After(deadline) {
+			// Looked up now: a peer may have moved while the pushes
+			// before took their time.
+			node := d.mlNode(to)
+			if node == nil || time.Now().After(deadline) {
 				continue
 			}
 			if err := d.ml.SendReliable(node, b); err != nil {

@@ -16,6 +16,48 @@ type member struct {
 	meta  []byte
 	state MemberState
 	since time.Time // last state change, local clock
+	// node is our copy of memberlist's node (without Meta), to address
+	// sends with: memberlist rewrites its own in place, under its lock, on
+	// every newer alive message (new metadata, a node back from another
+	// address), so no pointer of memberlist's is kept past a delegate call.
+	node memberlist.Node
+}
+
+// update copies what memberlist reports of the node. memberlist calls our
+// delegates under its lock and may rewrite n as soon as they return.
+func (m *member) update(n *memberlist.Node) {
+	m.node = *n
+	m.node.Addr = slices.Clone(n.Addr)
+	m.node.Meta = nil
+	m.addr = addrPort(n)
+	m.meta = slices.Clone(n.Meta)
+}
+
+// addrPort converts memberlist's address form.
+func addrPort(n *memberlist.Node) netip.AddrPort {
+	a, ok := netip.AddrFromSlice(n.Addr)
+	if !ok {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(a.Unmap(), n.Port)
+}
+
+// mlNode is mlNodeLocked for callers not holding d.mu.
+func (d *DB) mlNode(peer string) *memberlist.Node {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mlNodeLocked(peer)
+}
+
+// mlNodeLocked returns a copy of peer's node for memberlist's send calls,
+// or nil unless peer is a live member other than us.
+func (d *DB) mlNodeLocked(peer string) *memberlist.Node {
+	m := d.members[peer]
+	if m == nil || !m.visible() || peer == d.name || m.node.Name == "" {
+		return nil
+	}
+	n := m.node
+	return &n
 }
 
 // visible reports whether the member's entries are shown: a failed node's
@@ -86,7 +128,8 @@ func (d *DB) onMemberJoin(n *memberlist.Node) {
 		d.members[n.Name] = m
 	}
 	wasFailed := ok && m.state == StateFailed
-	m.addr, m.meta, m.state, m.since = addrPort(n), append([]byte(nil), n.Meta...), StateAlive, d.now()
+	m.update(n)
+	m.state, m.since = StateAlive, d.now()
 	d.disp.emit(Event{Kind: MemberJoin, Member: d.memberLocked(m)})
 	d.closeGapLocked(n.Name)
 	if wasFailed {
@@ -102,7 +145,7 @@ func (d *DB) onMemberUpdate(n *memberlist.Node) {
 	if !ok {
 		return
 	}
-	m.addr, m.meta = addrPort(n), append([]byte(nil), n.Meta...)
+	m.update(n)
 	d.disp.emit(Event{Kind: MemberUpdate, Member: d.memberLocked(m)})
 }
 

@@ -79,7 +79,7 @@ func (d *DB) LeaveNetwork(id string) error {
 			out = append(out, outMsg{to: to, typ: wire.TypeTableEvents, payload: b})
 		}
 	}
-	d.sendAll(out, false)
+	d.sendAll(out)
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // A node that left gracefully can come back under the same name (a daemon
@@ -121,5 +123,76 @@ func TestStatsCountAllTraffic(t *testing.T) {
 		s := c.nodes[c.names[0]].Stats()
 		t.Logf("5 nodes, 3s idle after convergence: node 0 sent %d bytes in %d packets and %d stream bytes; ours: %+v",
 			s.Transport.BytesSent(), s.Transport.PacketsSent, s.Transport.StreamBytesSent, s.Sent)
+	})
+}
+
+// A member that crashes and comes back under its name from another
+// address while this node is sending to it. memberlist rewrites the node
+// it knew in place, under its own lock, so a send under way must not hold
+// memberlist's node structs (go test -race reported it here). The sends
+// are a graceful leave's pushes, held up by a peer that doesn't answer
+// while the other peer moves.
+func TestLeavePushesWhileAPeerMoves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const dialTimeout = 2 * time.Second
+		c := newCluster(t, 3, func(cfg *Config) {
+			cfg.Tune = func(mc *memberlist.Config) {
+				fastMemberlist(mc)
+				mc.TCPTimeout = dialTimeout
+			}
+		})
+		c.joinAll()
+		leaver, mover, silent := c.names[0], c.names[1], c.names[2]
+		a := c.nodes[leaver]
+		// Leave pushes network by network, in id order: first to the
+		// silent peer alone, then to the mover alone.
+		for _, n := range []string{leaver, silent} {
+			mustOK(t, c.nodes[n].JoinNetwork("net-1"))
+		}
+		for _, n := range []string{leaver, mover} {
+			mustOK(t, c.nodes[n].JoinNetwork("net-2"))
+		}
+		c.waitNetworkMembers("net-1", []string{leaver, silent})
+		c.waitNetworkMembers("net-2", []string{leaver, mover})
+		seed, oldAddr := c.addr(leaver), c.addr(mover)
+		moves := watchAll(a)
+
+		// The push to the silent peer waits out its dial timeout; meanwhile
+		// the mover crashes and restarts elsewhere, just before the push
+		// gives up (the race detector remembers only the last few accesses
+		// to a word, and memberlist reads the address as it probes).
+		c.net.Partition([]string{leaver}, []string{silent})
+		left := make(chan error, 1)
+		start := time.Now()
+		// (Leave may wait out its timeout for its record to spread; the
+		// moved node must still hold that record when memberlist's leave
+		// reaches it, TombstoneTTL 20 s.)
+		go func() { left <- a.Leave(5 * time.Second) }()
+		mustOK(t, c.nodes[mover].Shutdown())
+		// The leaver marks it failed within a second and lets its name move
+		// after DeadNodeReclaimTime (200 ms); it keeps the node it knew, and
+		// rewrites its address when the node returns, for
+		// GossipToTheDeadTime (2 s).
+		time.Sleep(time.Until(start.Add(dialTimeout - time.Millisecond)))
+		m := c.start(mover)
+		if _, err := m.Join([]string{seed}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-left; err != nil {
+			t.Fatalf("leave: %v", err)
+		}
+		moved := moves.count(MemberJoin, func(e Event) bool {
+			return e.Member.Name == mover && e.Member.Addr.String() != oldAddr
+		})
+		if moved != 1 {
+			t.Fatalf("the leaver saw %s come back from a new address %d times, want 1", mover, moved)
+		}
+		waitFor(t, 10*time.Second, func() error {
+			if s := memberState(m, leaver); s != StateLeft {
+				return fmt.Errorf("the moved node sees the leaver as %v", s)
+			}
+			return nil
+		})
+		c.stop()
 	})
 }
