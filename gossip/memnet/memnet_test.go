@@ -178,3 +178,27 @@ func TestDialErrors(t *testing.T) {
 		t.Errorf("crashed peer: %v", err)
 	}
 }
+
+func TestFilter(t *testing.T) {
+	n := New(1)
+	a, b, c := n.NewTransport("a"), n.NewTransport("b"), n.NewTransport("c")
+	n.SetFilter(func(from, to string, p []byte) bool { return !(from == "a" && to == "b" && string(p) == "drop") })
+	for _, p := range []string{"drop", "keep"} {
+		for _, to := range []*Transport{b, c} {
+			if _, err := a.WriteToAddress([]byte(p), addr(to)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := recv(b); got != 1 || n.Counters("a").PacketsLost != 1 {
+		t.Errorf("b got %d packets, a lost %d: want the filtered one lost", got, n.Counters("a").PacketsLost)
+	}
+	if got := recv(c); got != 2 {
+		t.Errorf("c got %d packets, want both", got)
+	}
+	n.SetFilter(nil)
+	_, _ = a.WriteToAddress([]byte("drop"), addr(b))
+	if got := recv(b); got != 1 {
+		t.Errorf("b got %d packets after the filter was removed", got)
+	}
+}

@@ -1,8 +1,9 @@
 // Package memnet is an in-memory network for memberlist, for tests and the
 // gossip scale simulator. Every node gets a Transport with its own address;
-// the Network between them can add per-link latency and loss, partition
-// sets of nodes from each other, and crash a node (a black hole: nothing
-// reaches it or leaves it). It counts packets and bytes per node.
+// the Network between them can add per-link latency and loss, drop the
+// packets a filter picks, partition sets of nodes from each other, and
+// crash a node (a black hole: nothing reaches it or leaves it). It counts
+// packets and bytes per node.
 //
 // It uses no sockets and only the time package for delays, so it runs
 // inside testing/synctest bubbles, where its delays take no real time.
@@ -37,6 +38,7 @@ type Network struct {
 	rng      *rand.Rand
 	latency  func(from, to string) time.Duration
 	loss     func(from, to string) float64
+	filter   func(from, to string, packet []byte) bool
 	blocked  map[link]bool
 	crashed  map[string]bool
 	byAddr   map[string]*Transport
@@ -78,6 +80,24 @@ func (n *Network) SetLoss(f func(from, to string) float64) {
 	n.mu.Lock()
 	n.loss = f
 	n.mu.Unlock()
+}
+
+// SetFilter sets a filter that every packet passes before it is sent:
+// those for which it returns false are lost (a test losing particular
+// messages); nil passes all. Streams are not filtered. f is called without
+// the network's lock, from the sending goroutine, and must not keep packet.
+func (n *Network) SetFilter(f func(from, to string, packet []byte) bool) {
+	n.mu.Lock()
+	n.filter = f
+	n.mu.Unlock()
+}
+
+// passes reports whether the filter lets a packet through.
+func (n *Network) passes(from, to string, packet []byte) bool {
+	n.mu.Lock()
+	f := n.filter
+	n.mu.Unlock()
+	return f == nil || f(from, to, packet)
 }
 
 // Partition cuts every link between a node in a and a node in b, both

@@ -55,7 +55,7 @@ func (t *Transport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, e
 	t.counters.packetsSent.Add(1)
 	t.counters.packetBytesSent.Add(uint64(len(b)))
 	dest, delay := t.net.route(t.name, a.Addr, a.Name)
-	if dest == nil {
+	if dest == nil || !t.net.passes(t.name, dest.name, b) {
 		t.counters.packetsLost.Add(1)
 		return now, nil
 	}
