@@ -29,9 +29,6 @@ func (d *DB) scheduleSyncLocked(network, peer string, respond bool) {
 	if d.pendingSyncs[t] || d.closed {
 		return
 	}
-	if d.hooks.syncScheduled != nil {
-		d.hooks.syncScheduled(t)
-	}
 	select {
 	case d.syncs <- t:
 		d.pendingSyncs[t] = true

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -72,11 +71,6 @@ type testHooks struct {
 	// dropGossipRecord, if set, makes this node ignore a membership record
 	// that came by gossip or memberlist push/pull (not by bulk sync).
 	dropGossipRecord func(wire.NetRecord) bool
-	// refuseAlive, if set, makes memberlist here ignore alive messages
-	// about the nodes it names, as if it had missed them.
-	refuseAlive atomic.Pointer[func(name string) bool]
-	// syncScheduled, if set, sees every bulk sync scheduled (under d.mu).
-	syncScheduled func(syncTask)
 }
 
 var (

@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -70,9 +69,6 @@ func (m mlDelegate) NotifyPingComplete(other *memberlist.Node, rtt time.Duration
 func (m mlDelegate) NotifyAlive(n *memberlist.Node) error {
 	if n.Name == "" || len(n.Name) > MaxNodeNameLen {
 		return fmt.Errorf("node name of %d bytes: must be 1 to %d", len(n.Name), MaxNodeNameLen)
-	}
-	if refuse := m.d.hooks.refuseAlive.Load(); refuse != nil && (*refuse)(n.Name) {
-		return errors.New("refused by a test hook")
 	}
 	if admit := m.d.cfg.Admit; admit != nil && n.Name != m.d.name {
 		if err := admit(n.Name, n.Meta); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"meshnet.dev/meshnet/gossip/memnet"
 	"meshnet.dev/meshnet/gossip/wire"
 )
 
@@ -15,12 +16,15 @@ import (
 // dropped meanwhile, without waiting for a digest round (gaps.go).
 func TestMissedJoinRepairedFromGossip(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		var deafness refusal // the deaf node misses the joiner's alive messages
 		c := newCluster(t, 4, func(cfg *Config) {
 			cfg.BulkSyncInterval = 1000 * time.Hour // no digest round to fall back on
+			if cfg.Name == "mngsp-n02" {
+				cfg.Admit = deafness.admit
+			}
 		})
 		joiner, deaf := c.names[3], c.nodes[c.names[2]]
-		refuse := func(name string) bool { return name == joiner }
-		deaf.hooks.refuseAlive.Store(&refuse)
+		deafness.refuse(joiner)
 		seed := c.addr(c.names[0])
 		for _, n := range c.names[1:3] {
 			if _, err := c.nodes[n].Join([]string{seed}); err != nil {
@@ -53,13 +57,13 @@ func TestMissedJoinRepairedFromGossip(t *testing.T) {
 			return nil
 		})
 		if slices.Contains(deaf.NetworkMembers(ClusterScope), joiner) {
-			t.Fatalf("%s knows %s despite the hook", deaf.LocalName(), joiner)
+			t.Fatalf("%s knows %s despite the refusal", deaf.LocalName(), joiner)
 		}
 		// memberlist passes an alive message on a few times within ~100 ms
 		// (20 ms rounds); once they are spent it never sends it again.
 		time.Sleep(gapGrace / 2)
-		took := liftAndWait(t, deaf, joiner)
-		t.Logf("%s learnt of %s and its entry %v after the hook lifted", deaf.LocalName(), joiner, took)
+		took := liftAndWait(t, deaf, &deafness, joiner)
+		t.Logf("%s learnt of %s and its entry %v after the refusal lifted", deaf.LocalName(), joiner, took)
 		if s := deaf.Stats(); s.GapRepairs == 0 || s.DigestMismatches != 0 {
 			t.Errorf("gap repairs %d, digest mismatches %d: want the repair from the gap", s.GapRepairs, s.DigestMismatches)
 		}
@@ -112,7 +116,8 @@ func TestHeldGossipAppliedWhenNodeBecomesKnown(t *testing.T) {
 // are not tracked at all.
 func TestHeldGossipIsBounded(t *testing.T) {
 	const late = "mngsp-late"
-	d := loneDB(t, "mngsp-relay")
+	net := memnet.New(1)
+	d := loneDBOn(t, net, "mngsp-relay")
 	evs := make([]wire.TableEvent, 0, 64)
 	for i := range maxHeldItems + 100 {
 		evs = append(evs, wire.TableEvent{Table: "ep", Key: fmt.Sprint(i), Owner: late, LTime: uint64(i + 1), Value: []byte("v")})
@@ -132,23 +137,31 @@ func TestHeldGossipIsBounded(t *testing.T) {
 		t.Fatalf("%d gaps, %d held, blue overflowed %v: want %d, %d, true", gaps, held, overflow, maxGaps, maxHeldItems)
 	}
 
-	var synced []syncTask
-	d.mu.Lock()
-	d.hooks.syncScheduled = func(t syncTask) { synced = append(synced, t) }
-	d.mu.Unlock()
-	d.onMemberJoin(nodeAt(late, 2))
-	n := 0
-	d.Walk("blue", "ep", func(e Entry) bool {
-		if e.Owner == late {
-			n++
-		}
-		return true
-	})
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if want := []syncTask{{"blue", late, true}}; n != maxHeldItems || !slices.Equal(synced, want) {
-		t.Errorf("%d of %s's entries applied, syncs scheduled %v: want %d and %v", n, late, synced, maxHeldItems, want)
+	// The late node turns up; it has not joined blue as far as d knows, so
+	// only the overflow can make d bulk-sync blue with it.
+	p := startFakePeer(t, net, late)
+	i := slices.IndexFunc(d.Members(), func(m Member) bool { return m.Name == d.name })
+	if _, err := p.ml.Join([]string{d.Members()[i].Addr.String()}); err != nil {
+		t.Fatal(err)
 	}
+	waitFor(t, 10*time.Second, func() error {
+		n := 0
+		d.Walk("blue", "ep", func(e Entry) bool {
+			if e.Owner == late {
+				n++
+			}
+			return true
+		})
+		if n != maxHeldItems {
+			return fmt.Errorf("%d of %s's entries applied, want %d", n, late, maxHeldItems)
+		}
+		for _, m := range p.bulkSyncs() {
+			if m.Sender == d.name && m.Network == "blue" && m.Respond {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s got no bulk sync of blue asking for its own: %+v", late, p.bulkSyncs())
+	})
 }
 
 // A node that restarted is back for a member that missed memberlist's
@@ -156,8 +169,12 @@ func TestHeldGossipIsBounded(t *testing.T) {
 // round later.
 func TestMissedRestartRepairedFromGossip(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		var deafness refusal // the deaf node misses the restart's alive messages
 		c := newCluster(t, 4, func(cfg *Config) {
 			cfg.BulkSyncInterval = 1000 * time.Hour // no rejoin round
+			if cfg.Name == "mngsp-n02" {
+				cfg.Admit = deafness.admit
+			}
 		})
 		c.joinAll()
 		for _, n := range c.names {
@@ -171,8 +188,7 @@ func TestMissedRestartRepairedFromGossip(t *testing.T) {
 		// after DeadNodeReclaimTime (200 ms here).
 		time.Sleep(time.Second)
 
-		refuse := func(name string) bool { return name == back }
-		deaf.hooks.refuseAlive.Store(&refuse)
+		deafness.refuse(back)
 		d := c.start(back) // a new address, as after a restart elsewhere
 		mustOK(t, d.JoinNetwork("blue"))
 		if _, err := d.Join([]string{c.addr(c.names[0])}); err != nil {
@@ -191,10 +207,10 @@ func TestMissedRestartRepairedFromGossip(t *testing.T) {
 		// owner failed.
 		time.Sleep(gapGrace / 2) // the alive message's few sends are spent
 		if slices.Contains(deaf.NetworkMembers(ClusterScope), back) {
-			t.Fatalf("%s saw %s return despite the hook", deaf.LocalName(), back)
+			t.Fatalf("%s saw %s return despite the refusal", deaf.LocalName(), back)
 		}
-		took := liftAndWait(t, deaf, back)
-		t.Logf("%s saw %s back, with its entry, %v after the hook lifted", deaf.LocalName(), back, took)
+		took := liftAndWait(t, deaf, &deafness, back)
+		t.Logf("%s saw %s back, with its entry, %v after the refusal lifted", deaf.LocalName(), back, took)
 		if s := deaf.Stats(); s.GapRepairs == 0 {
 			t.Errorf("no push/pull started by %s's gossip", back)
 		}
@@ -205,9 +221,9 @@ func TestMissedRestartRepairedFromGossip(t *testing.T) {
 // liftAndWait lets deaf hear node's alive messages again and waits until
 // it shows node alive with its entry blue/ep/k, returning how long that
 // took. memberlist won't send the missed message again: only a repair can.
-func liftAndWait(t *testing.T, deaf *DB, node string) time.Duration {
+func liftAndWait(t *testing.T, deaf *DB, deafness *refusal, node string) time.Duration {
 	t.Helper()
-	deaf.hooks.refuseAlive.Store(nil)
+	deafness.lift()
 	start := time.Now()
 	waitFor(t, 10*time.Second, func() error {
 		if got := deaf.NetworkMembers(ClusterScope); !slices.Contains(got, node) {

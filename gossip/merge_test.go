@@ -24,9 +24,15 @@ func nodeAt(name string, host int) *memberlist.Node {
 // live members: messages can be fed straight into its receive path.
 func loneDB(t testing.TB, peers ...string) *DB {
 	t.Helper()
+	return loneDBOn(t, memnet.New(1), peers...)
+}
+
+// loneDBOn is loneDB on net, where real members may join it later.
+func loneDBOn(t testing.TB, net *memnet.Network, peers ...string) *DB {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Name = "mngsp-self"
-	cfg.Transport = memnet.New(1).NewTransport(cfg.Name)
+	cfg.Transport = net.NewTransport(cfg.Name)
 	cfg.Logger = testLogger()
 	d, err := New(cfg)
 	if err != nil {
