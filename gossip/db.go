@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-
-	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // DB is one node's view of the cluster and its replicated tables.
@@ -37,7 +35,6 @@ type DB struct {
 	stats   counters
 	disp    *dispatcher
 	syncs   chan syncTask
-	hooks   testHooks
 
 	clock    lamportClock // table events
 	netClock lamportClock // network membership records
@@ -64,13 +61,6 @@ type DB struct {
 	wg       sync.WaitGroup
 	shutOnce sync.Once
 	shutErr  error
-}
-
-// testHooks lets tests inside the package simulate lost gossip.
-type testHooks struct {
-	// dropGossipRecord, if set, makes this node ignore a membership record
-	// that came by gossip or memberlist push/pull (not by bulk sync).
-	dropGossipRecord func(wire.NetRecord) bool
 }
 
 var (

@@ -111,9 +111,6 @@ func (d *DB) mergeRecordsLocked(m wire.NetworkEvents) {
 		return
 	}
 	for _, r := range m.Records {
-		if d.hooks.dropGossipRecord != nil && d.hooks.dropGossipRecord(r) {
-			continue
-		}
 		if d.applyRecordLocked(r, m.Sender, now) {
 			d.queueRecordLocked(recordID{r.Node, r.Network})
 		}
