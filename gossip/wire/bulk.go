@@ -23,21 +23,17 @@ func (m BulkSync) Append(b []byte) []byte {
 	b = appendString(b, m.Sender)
 	b = appendString(b, m.Network)
 	b = appendFlag(b, flagRespond, m.Respond)
-	b = appendList(b, m.Records, (*NetRecord).Append)
-	return appendList(b, m.Entries, (*TableEvent).Append)
+	b = appendItems(b, appendCount, m.Records, (*NetRecord).Append)
+	return appendItems(b, appendCount, m.Entries, (*TableEvent).Append)
 }
 
 // DecodeBulkSync decodes a whole TypeBulkSync message.
 func DecodeBulkSync(buf []byte) (BulkSync, error) {
-	var m BulkSync
-	r, err := body(buf, TypeBulkSync)
-	if err != nil {
-		return m, err
-	}
-	m.Sender = r.name(MaxNodeNameLen)
-	m.Network = r.string(MaxNetworkIDLen)
-	m.Respond = r.flags(flagRespond)&flagRespond != 0
-	m.Records = readList(&r, MaxRecordsPerMessage, minNetRecordSize, (*reader).netRecord)
-	m.Entries = readList(&r, MaxEventsPerMessage, minTableEventSize, (*reader).tableEvent)
-	return m, r.finish()
+	return decode(buf, TypeBulkSync, func(r *reader, m *BulkSync) {
+		m.Sender = r.name(MaxNodeNameLen)
+		m.Network = r.string(MaxNetworkIDLen)
+		m.Respond = r.flags(flagRespond)&flagRespond != 0
+		m.Records = readList(r, MaxRecordsPerMessage, minNetRecordSize, (*reader).netRecord)
+		m.Entries = readList(r, MaxEventsPerMessage, minTableEventSize, (*reader).tableEvent)
+	})
 }

@@ -37,23 +37,19 @@ func (m Digest) Append(b []byte) []byte {
 
 // DecodeDigest decodes a whole TypeDigest message.
 func DecodeDigest(buf []byte) (Digest, error) {
-	var m Digest
 	if len(buf) > MaxDigestSize {
-		return m, fmt.Errorf("digest of %d bytes: %w", len(buf), ErrOversized)
+		return Digest{}, fmt.Errorf("digest of %d bytes: %w", len(buf), ErrOversized)
 	}
-	r, err := body(buf, TypeDigest)
-	if err != nil {
-		return m, err
-	}
-	m.Sender = r.name(MaxNodeNameLen)
-	m.Network = r.string(MaxNetworkIDLen)
-	m.Members = r.flags(flagMembers)&flagMembers != 0
-	m.Summary.Count = r.uvarint()
-	m.Summary.Sum = r.uvarint()
-	if r.err == nil && m.Members && m.Network != "" {
-		r.fail(ErrDigestScope)
-	}
-	return m, r.finish()
+	return decode(buf, TypeDigest, func(r *reader, m *Digest) {
+		m.Sender = r.name(MaxNodeNameLen)
+		m.Network = r.string(MaxNetworkIDLen)
+		m.Members = r.flags(flagMembers)&flagMembers != 0
+		m.Summary.Count = r.uvarint()
+		m.Summary.Sum = r.uvarint()
+		if r.err == nil && m.Members && m.Network != "" {
+			r.fail(ErrDigestScope)
+		}
+	})
 }
 
 // A Summary is the count and the sum (mod 2^64) of a 64-bit hash of every

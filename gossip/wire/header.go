@@ -72,15 +72,18 @@ func PeekType(buf []byte) (Type, error) {
 
 func appendHeader(b []byte, t Type) []byte { return append(b, Version, byte(t)) }
 
-// body checks that buf is a message of type want and returns a reader
-// positioned after its header.
-func body(buf []byte, want Type) (reader, error) {
+// decode decodes a whole message of type want: it checks the header, has
+// read fill m from the body, and checks that exactly the body was read.
+func decode[M any](buf []byte, want Type, read func(*reader, *M)) (M, error) {
+	var m M
 	t, err := PeekType(buf)
 	if err != nil {
-		return reader{}, err
+		return m, err
 	}
 	if t != want {
-		return reader{}, ErrType
+		return m, ErrType
 	}
-	return reader{buf: buf[headerLen:]}, nil
+	r := reader{buf: buf[headerLen:]}
+	read(&r, &m)
+	return m, r.finish()
 }

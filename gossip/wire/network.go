@@ -57,26 +57,18 @@ type NetworkEvents struct {
 func (m NetworkEvents) AppendHead(b []byte, count int) []byte {
 	b = appendHeader(b, TypeNetworkEvents)
 	b = appendString(b, m.Sender)
-	return appendUvarint(b, uint64(count))
+	return appendCount(b, count)
 }
 
 // Append appends the encoded message to b.
 func (m NetworkEvents) Append(b []byte) []byte {
-	b = m.AppendHead(b, len(m.Records))
-	for i := range m.Records {
-		b = m.Records[i].Append(b)
-	}
-	return b
+	return appendItems(b, m.AppendHead, m.Records, (*NetRecord).Append)
 }
 
 // DecodeNetworkEvents decodes a whole TypeNetworkEvents message.
 func DecodeNetworkEvents(buf []byte) (NetworkEvents, error) {
-	var m NetworkEvents
-	r, err := body(buf, TypeNetworkEvents)
-	if err != nil {
-		return m, err
-	}
-	m.Sender = r.name(MaxNodeNameLen)
-	m.Records = readList(&r, MaxRecordsPerMessage, minNetRecordSize, (*reader).netRecord)
-	return m, r.finish()
+	return decode(buf, TypeNetworkEvents, func(r *reader, m *NetworkEvents) {
+		m.Sender = r.name(MaxNodeNameLen)
+		m.Records = readList(r, MaxRecordsPerMessage, minNetRecordSize, (*reader).netRecord)
+	})
 }

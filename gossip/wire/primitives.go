@@ -42,14 +42,17 @@ func appendTTL(b []byte, d time.Duration) []byte {
 	return appendUvarint(b, uint64(max(d, 0)/time.Millisecond))
 }
 
-// appendList appends a count and then each item.
-func appendList[T any](b []byte, items []T, add func(*T, []byte) []byte) []byte {
-	b = appendUvarint(b, uint64(len(items)))
+// appendItems appends head(b, len(items)) and then every item: a list
+// with its count (head appendCount), or a message that ends in one.
+func appendItems[T any](b []byte, head func([]byte, int) []byte, items []T, add func(*T, []byte) []byte) []byte {
+	b = head(b, len(items))
 	for i := range items {
 		b = add(&items[i], b)
 	}
 	return b
 }
+
+func appendCount(b []byte, n int) []byte { return appendUvarint(b, uint64(n)) }
 
 type reader struct {
 	buf []byte
@@ -117,7 +120,7 @@ func (r *reader) count(max, minSize int) int {
 	return int(n)
 }
 
-// readList reads a list written by appendList: nil when empty.
+// readList reads a list and its count: nil when empty.
 func readList[T any](r *reader, max, minSize int, read func(*reader) T) []T {
 	n := r.count(max, minSize)
 	if n == 0 {

@@ -62,27 +62,19 @@ func (m TableEvents) AppendHead(b []byte, count int) []byte {
 	b = appendHeader(b, TypeTableEvents)
 	b = appendString(b, m.Sender)
 	b = appendString(b, m.Network)
-	return appendUvarint(b, uint64(count))
+	return appendCount(b, count)
 }
 
 // Append appends the encoded message to b.
 func (m TableEvents) Append(b []byte) []byte {
-	b = m.AppendHead(b, len(m.Events))
-	for i := range m.Events {
-		b = m.Events[i].Append(b)
-	}
-	return b
+	return appendItems(b, m.AppendHead, m.Events, (*TableEvent).Append)
 }
 
 // DecodeTableEvents decodes a whole TypeTableEvents message.
 func DecodeTableEvents(buf []byte) (TableEvents, error) {
-	var m TableEvents
-	r, err := body(buf, TypeTableEvents)
-	if err != nil {
-		return m, err
-	}
-	m.Sender = r.name(MaxNodeNameLen)
-	m.Network = r.string(MaxNetworkIDLen)
-	m.Events = readList(&r, MaxEventsPerMessage, minTableEventSize, (*reader).tableEvent)
-	return m, r.finish()
+	return decode(buf, TypeTableEvents, func(r *reader, m *TableEvents) {
+		m.Sender = r.name(MaxNodeNameLen)
+		m.Network = r.string(MaxNetworkIDLen)
+		m.Events = readList(r, MaxEventsPerMessage, minTableEventSize, (*reader).tableEvent)
+	})
 }
