@@ -108,7 +108,7 @@ func (d *DB) bulkChunksLocked(n *network, respond bool, now time.Time) [][]byte 
 		chunks = append(chunks, msg.Append(nil))
 		msg.Records, msg.Entries, size = nil, nil, 0
 	}
-	for _, r := range d.recordsLocked(n.id, now) {
+	for _, r := range d.records.ofNetwork(n.id, now) {
 		if r.Leave && r.TTL <= 0 {
 			continue
 		}

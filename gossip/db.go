@@ -41,9 +41,9 @@ type DB struct {
 
 	mu           sync.Mutex
 	meta         []byte
-	members      map[string]*member
-	networks     map[string]*network              // joined, ClusterScope included
-	records      map[string]map[string]*memberRec // network -> node -> record
+	members      memberTable
+	networks     map[string]*network // joined, ClusterScope included
+	records      recordTable         // network -> node -> record
 	netQueue     eventQueue[recordID]
 	pendingSyncs map[syncTask]bool
 	gaps         map[string]*gap // nodes named before memberlist told us of them
@@ -96,9 +96,9 @@ func New(cfg Config) (*DB, error) {
 		viv:          viv,
 		syncs:        make(chan syncTask, maxPendingSyncs),
 		meta:         append([]byte(nil), cfg.Meta...),
-		members:      make(map[string]*member),
+		members:      make(memberTable),
 		networks:     make(map[string]*network),
-		records:      make(map[string]map[string]*memberRec),
+		records:      make(recordTable),
 		pendingSyncs: make(map[syncTask]bool),
 		gaps:         make(map[string]*gap),
 		reconnecting: make(chan struct{}, 1),
@@ -116,7 +116,7 @@ func New(cfg Config) (*DB, error) {
 	// there is what a graceful leave later retracts.
 	d.networks[ClusterScope] = newNetwork(ClusterScope)
 	d.members[d.name] = &member{name: d.name, state: StateAlive, since: d.now()}
-	d.setRecordLocked(ClusterScope, d.name, &memberRec{ltime: d.netClock.Increment()})
+	d.records.set(ClusterScope, d.name, &memberRec{ltime: d.netClock.Increment()})
 
 	tr, err := d.transport()
 	if err != nil {

@@ -45,7 +45,7 @@ func (m mlDelegate) LocalState(join bool) []byte {
 	d := m.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	msg := wire.NetworkEvents{Sender: d.name, Records: d.allRecordsLocked(d.now())}
+	msg := wire.NetworkEvents{Sender: d.name, Records: d.records.all(d.now())}
 	b := msg.Append(nil)
 	d.stats.sent(wire.TypeNetworkEvents, len(b))
 	return b

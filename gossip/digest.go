@@ -24,46 +24,30 @@ import (
 // by transit time) but expired tombstones are skipped, as a bulk sync
 // skips them.
 
-// networkDigestLocked summarises what a bulk sync of n would carry: its
+// networkSummary summarises what a bulk sync of n would carry: its
 // membership records and its entries, live and tombstones.
-func (d *DB) networkDigestLocked(n *network, now time.Time) wire.Summary {
+func networkSummary(records recordTable, n *network, now time.Time) wire.Summary {
 	var g wire.Summary
-	for node, r := range d.records[n.id] {
-		if r.leave && !r.reapAt.After(now) {
-			continue
-		}
-		g.Add(wire.RecordHash(&wire.NetRecord{Node: node, Network: n.id, LTime: r.ltime, Leave: r.leave}))
-	}
-	n.each(func(id entryID, r *entryRec) {
-		if r.deleted && !r.reapAt.After(now) {
-			return
-		}
-		ev := wireEntry(id, r, now)
-		g.Add(wire.EntryHash(&ev))
-	})
+	records.addSummary(&g, n.id, now)
+	n.addSummary(&g, now)
 	return g
 }
 
-// membershipDigestLocked summarises what memberlist's push/pull would
-// change: every known node with its address, metadata and state (suspect
-// counts as alive, as memberlist doesn't report it), and every network
+// membershipSummary summarises what memberlist's push/pull would change:
+// every known node with its address, metadata and state (suspect counts
+// as alive, as memberlist doesn't report it), and every network
 // membership record, which rides on push/pull.
-func (d *DB) membershipDigestLocked(now time.Time) wire.Summary {
+func membershipSummary(members memberTable, records recordTable, now time.Time) wire.Summary {
 	var g wire.Summary
-	for name, m := range d.members {
+	for name, m := range members {
 		state := StateAlive
 		if !m.visible() {
 			state = m.state
 		}
 		g.Add(wire.MemberHash(name, m.addr.String(), m.meta, uint8(state)))
 	}
-	for network, nodes := range d.records {
-		for node, r := range nodes {
-			if r.leave && !r.reapAt.After(now) {
-				continue
-			}
-			g.Add(wire.RecordHash(&wire.NetRecord{Node: node, Network: network, LTime: r.ltime, Leave: r.leave}))
-		}
+	for network := range records {
+		records.addSummary(&g, network, now)
 	}
 	return g
 }
@@ -78,11 +62,11 @@ func (d *DB) digestRoundLocked(now time.Time) []outMsg {
 		if len(peers) == 0 {
 			continue
 		}
-		m := wire.Digest{Sender: d.name, Network: id, Summary: d.networkDigestLocked(d.networks[id], now)}
+		m := wire.Digest{Sender: d.name, Network: id, Summary: networkSummary(d.records, d.networks[id], now)}
 		out = append(out, outMsg{to: peers[rand.IntN(len(peers))], typ: wire.TypeDigest, payload: m.Append(nil)})
 	}
 	if peers := d.networkPeersLocked(ClusterScope); len(peers) > 0 {
-		m := wire.Digest{Sender: d.name, Members: true, Summary: d.membershipDigestLocked(now)}
+		m := wire.Digest{Sender: d.name, Members: true, Summary: membershipSummary(d.members, d.records, now)}
 		out = append(out, outMsg{to: peers[rand.IntN(len(peers))], typ: wire.TypeDigest, payload: m.Append(nil)})
 	}
 	return out
@@ -102,7 +86,7 @@ func (d *DB) mergeDigest(m wire.Digest) {
 	}
 	now := d.now()
 	if m.Members {
-		if d.membershipDigestLocked(now) == m.Summary {
+		if membershipSummary(d.members, d.records, now) == m.Summary {
 			return
 		}
 		d.stats.digestMismatches.Add(1)
@@ -114,11 +98,11 @@ func (d *DB) mergeDigest(m wire.Digest) {
 		d.stats.drop(dropNotMember, 1)
 		return
 	}
-	if d.networkDigestLocked(n, now) == m.Summary {
+	if networkSummary(d.records, n, now) == m.Summary {
 		return
 	}
 	d.stats.digestMismatches.Add(1)
-	if d.aliveLocked(m.Sender) {
+	if d.members.alive(m.Sender) {
 		d.scheduleSyncLocked(m.Network, m.Sender, true)
 	}
 }

@@ -17,7 +17,7 @@ func TestDigestOrderIndependent(t *testing.T) {
 	now := time.Unix(1000, 0)
 	evs := sampleEvents()
 	build := func(order []int, edit func(*wire.TableEvent)) wire.Summary {
-		d := &DB{records: map[string]map[string]*memberRec{}}
+		records := recordTable{}
 		n := newNetwork("blue")
 		for _, i := range order {
 			ev := evs[i]
@@ -30,8 +30,8 @@ func TestDigestOrderIndependent(t *testing.T) {
 			}
 			n.set(entryID{ev.Table, ev.Key, ev.Owner}, rec)
 		}
-		d.setRecordLocked("blue", "mngsp-a", &memberRec{ltime: 3})
-		return d.networkDigestLocked(n, now)
+		records.set("blue", "mngsp-a", &memberRec{ltime: 3})
+		return networkSummary(records, n, now)
 	}
 	base := build([]int{0, 1, 2}, nil)
 	if got := build([]int{2, 0, 1}, nil); got != base {

@@ -104,7 +104,7 @@ func (d *DB) Lookup(network, table, key string) []Entry {
 	owners := n.tables[table][key]
 	var out []Entry
 	for _, o := range sortedOwners(owners) {
-		if r := owners[o]; !r.deleted && d.aliveLocked(o) {
+		if r := owners[o]; !r.deleted && d.members.alive(o) {
 			out = append(out, r.entry(network, entryID{table, key, o}))
 		}
 	}
@@ -122,7 +122,7 @@ func (d *DB) Walk(network, table string, fn func(Entry) bool) {
 		for _, key := range n.sortedKeys(table) {
 			owners := n.tables[table][key]
 			for _, o := range sortedOwners(owners) {
-				if r := owners[o]; !r.deleted && d.aliveLocked(o) {
+				if r := owners[o]; !r.deleted && d.members.alive(o) {
 					snap = append(snap, r.entry(network, entryID{table, key, o}))
 				}
 			}
@@ -134,17 +134,6 @@ func (d *DB) Walk(network, table string, fn func(Entry) bool) {
 			return
 		}
 	}
-}
-
-// wireEntry returns a stored record as it travels now.
-func wireEntry(id entryID, r *entryRec, now time.Time) wire.TableEvent {
-	ev := wire.TableEvent{Table: id.table, Key: id.key, Owner: id.owner, LTime: r.ltime, Deleted: r.deleted}
-	if r.deleted {
-		ev.TTL = r.reapAt.Sub(now)
-	} else {
-		ev.Value = r.value
-	}
-	return ev
 }
 
 // applyEntryLocked merges an event for network n and reports whether it
@@ -166,7 +155,7 @@ func (d *DB) applyEntryLocked(n *network, ev wire.TableEvent, from string, now t
 		return false
 	}
 	d.clock.Witness(ev.LTime)
-	if !ev.Deleted && d.retractedLocked(n.id, ev.Owner) {
+	if !ev.Deleted && d.records.retracted(n.id, ev.Owner) {
 		// The owner has left the network (or the cluster): a copy of its
 		// entry still in flight is stored as deleted, so every replica that
 		// knows of the leave agrees, whatever order things arrived in.

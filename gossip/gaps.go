@@ -70,7 +70,7 @@ type heldItem struct {
 // not alive here and not given up on; via is a live member that named it.
 // It returns nil when nothing should be held.
 func (d *DB) gapLocked(node, via string) *gap {
-	if node == d.name || d.aliveLocked(node) {
+	if node == d.name || d.members.alive(node) {
 		return nil
 	}
 	g := d.gaps[node]
@@ -84,7 +84,7 @@ func (d *DB) gapLocked(node, via string) *gap {
 	if g.tries >= gapTries {
 		return nil
 	}
-	if via != "" && via != node && d.aliveLocked(via) {
+	if via != "" && via != node && d.members.alive(via) {
 		g.via = via
 	}
 	return g
@@ -124,11 +124,11 @@ func (d *DB) holdLocked(g *gap, it heldItem) {
 // giving up on a gap after gapTries.
 func (d *DB) repairGapsLocked(now time.Time) {
 	for node, g := range d.gaps {
-		if d.aliveLocked(node) {
+		if d.members.alive(node) {
 			d.closeGapLocked(node)
 			continue
 		}
-		if len(g.held) > 0 && d.knownLocked(node) {
+		if len(g.held) > 0 && d.members.known(node) {
 			d.replayHeldLocked(g, now) // known as failed: stored, hidden
 		}
 		if g.tries >= gapTries {
@@ -146,7 +146,7 @@ func (d *DB) repairGapsLocked(now time.Time) {
 			continue
 		}
 		peer := g.via
-		if !d.aliveLocked(peer) {
+		if !d.members.alive(peer) {
 			peers := d.networkPeersLocked(ClusterScope)
 			if len(peers) == 0 {
 				continue
@@ -173,10 +173,10 @@ func (d *DB) closeGapLocked(node string) {
 	d.replayHeldLocked(g, d.now())
 	// The node has its own entries; the member that named it has them too.
 	peer := node
-	if !d.aliveLocked(peer) {
+	if !d.members.alive(peer) {
 		peer = g.via
 	}
-	if !d.aliveLocked(peer) {
+	if !d.members.alive(peer) {
 		return
 	}
 	for network := range g.overflow {

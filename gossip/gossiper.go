@@ -108,10 +108,10 @@ func (d *DB) packRecordsLocked(to string, limit int, now time.Time, maxPackets i
 		if it.wasSentTo(to) {
 			continue
 		}
-		r := d.records[it.id.network][it.id.node]
+		r := d.records.get(it.id.network, it.id.node)
 		nr := wire.NetRecord{}
 		if r != nil {
-			nr = d.wireRecordLocked(it.id, r, now)
+			nr = wireRecord(it.id, r, now)
 		}
 		if r == nil || (nr.Leave && nr.TTL <= 0) {
 			d.netQueue.remove(it.id)

@@ -41,20 +41,20 @@ func (d *DB) Leave(timeout time.Duration) error {
 		p := push{peers: pickRandom(d.networkPeersLocked(id), d.cfg.Fanout)}
 		p.msg = wire.BulkSync{Sender: d.name, Network: id}
 		p.msg.Entries = d.leaveNetworkLocked(n, now)
-		p.msg.Records = []wire.NetRecord{d.wireRecordLocked(recordID{d.name, id}, d.records[id][d.name], now)}
+		p.msg.Records = []wire.NetRecord{wireRecord(recordID{d.name, id}, d.records.get(id, d.name), now)}
 		pushes = append(pushes, p)
 	}
 	// The cluster-scope push goes last and carries every record of ours,
 	// presence retracted, so peers learn of the leave after the deletes.
 	n := d.networks[ClusterScope]
 	d.tombstoneOwnLocked(n, now)
-	d.setRecordLocked(ClusterScope, d.name, &memberRec{ltime: d.netClock.Increment(), leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
+	d.records.set(ClusterScope, d.name, &memberRec{ltime: d.netClock.Increment(), leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
 	d.queueRecordLocked(recordID{d.name, ClusterScope})
 	cluster := push{peers: pickRandom(d.networkPeersLocked(ClusterScope), d.cfg.Fanout)}
-	cluster.msg = wire.BulkSync{Sender: d.name, Network: ClusterScope, Entries: d.ownWireEntriesLocked(n, now)}
+	cluster.msg = wire.BulkSync{Sender: d.name, Network: ClusterScope, Entries: n.wireEntriesOf(d.name, now)}
 	for network, nodes := range d.records {
 		if r := nodes[d.name]; r != nil {
-			cluster.msg.Records = append(cluster.msg.Records, d.wireRecordLocked(recordID{d.name, network}, r, now))
+			cluster.msg.Records = append(cluster.msg.Records, wireRecord(recordID{d.name, network}, r, now))
 		}
 	}
 	pushes = append(pushes, cluster)
@@ -83,17 +83,6 @@ func (d *DB) Leave(timeout time.Duration) error {
 		err = serr
 	}
 	return err
-}
-
-// ownWireEntriesLocked returns our records in n as they travel now.
-func (d *DB) ownWireEntriesLocked(n *network, now time.Time) []wire.TableEvent {
-	var out []wire.TableEvent
-	n.each(func(id entryID, r *entryRec) {
-		if id.owner == d.name {
-			out = append(out, wireEntry(id, r, now))
-		}
-	})
-	return out
 }
 
 // awaitRecordSent waits until our fanout has sent the record as often as

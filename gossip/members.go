@@ -60,6 +60,20 @@ func (d *DB) mlNodeLocked(peer string) *memberlist.Node {
 	return &n
 }
 
+// memberTable holds what this node knows about every cluster node, itself
+// included, by name. It is guarded by the DB's mu.
+type memberTable map[string]*member
+
+// known reports whether node is a cluster member we know of, in any state:
+// events of failed nodes are kept (hidden) for when they return.
+func (t memberTable) known(node string) bool { return t[node] != nil }
+
+// alive reports whether node is reachable.
+func (t memberTable) alive(node string) bool {
+	m := t[node]
+	return m != nil && m.visible()
+}
+
 // visible reports whether the member's entries are shown: a failed node's
 // entries are hidden until it returns or is reaped.
 func (m *member) visible() bool { return m.state == StateAlive || m.state == StateSuspect }
@@ -71,7 +85,7 @@ func (d *DB) memberLocked(m *member) Member {
 		Addr:     m.addr,
 		State:    m.state,
 		Meta:     append([]byte(nil), m.meta...),
-		Networks: d.networksOfLocked(m.name),
+		Networks: d.records.networksOf(m.name),
 	}
 }
 
@@ -163,7 +177,7 @@ func (d *DB) onMemberLeave(n *memberlist.Node) {
 		return
 	}
 	m.since = d.now()
-	if r := d.records[ClusterScope][n.Name]; r != nil && r.leave {
+	if r := d.records.get(ClusterScope, n.Name); r != nil && r.leave {
 		m.state = StateLeft
 		d.disp.emit(Event{Kind: MemberLeft, Member: d.memberLocked(m)})
 		return
@@ -179,42 +193,8 @@ func (d *DB) onMemberLeave(n *memberlist.Node) {
 func (d *DB) emitOwnerEntriesLocked(owner string, kind EventKind) {
 	for _, id := range d.sortedNetworkIDsLocked() {
 		n := d.networks[id]
-		for _, e := range d.ownerEntriesLocked(n, owner) {
+		for _, e := range n.ownerEntries(owner) {
 			d.disp.emit(Event{Kind: kind, Entry: e, Network: n.id})
 		}
 	}
-}
-
-// ownerEntriesLocked returns owner's live entries in n, sorted.
-func (d *DB) ownerEntriesLocked(n *network, owner string) []Entry {
-	var out []Entry
-	n.each(func(id entryID, r *entryRec) {
-		if id.owner == owner && !r.deleted {
-			out = append(out, r.entry(n.id, id))
-		}
-	})
-	slices.SortFunc(out, compareEntries)
-	return out
-}
-
-// knownLocked reports whether node is a cluster member we know of, in any
-// state: events of failed nodes are kept (hidden) for when they return.
-func (d *DB) knownLocked(node string) bool { return d.members[node] != nil }
-
-// aliveLocked reports whether node is reachable.
-func (d *DB) aliveLocked(node string) bool {
-	m := d.members[node]
-	return m != nil && m.visible()
-}
-
-func compareEntries(a, b Entry) int {
-	for _, c := range [...][2]string{{a.Table, b.Table}, {a.Key, b.Key}, {a.Owner, b.Owner}} {
-		if c[0] < c[1] {
-			return -1
-		}
-		if c[0] > c[1] {
-			return 1
-		}
-	}
-	return 0
 }

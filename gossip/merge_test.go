@@ -276,7 +276,7 @@ func TestFailedOwnerHiddenThenRestored(t *testing.T) {
 	d.onMemberLeave(node)
 	d.reap(time.Now().Add(d.cfg.NodeReapTimeout + time.Second))
 	d.mu.Lock()
-	known := d.knownLocked("mngsp-peer")
+	known := d.members.known("mngsp-peer")
 	d.mu.Unlock()
 	if d.Stats().Entries["blue"] != 0 || known {
 		t.Errorf("failed node not reaped: %v", d.Stats().Entries)

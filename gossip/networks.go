@@ -34,7 +34,7 @@ func (d *DB) JoinNetwork(id string) error {
 	}
 	n := newNetwork(id)
 	d.networks[id] = n
-	d.setRecordLocked(id, d.name, &memberRec{ltime: d.netClock.Increment()})
+	d.records.set(id, d.name, &memberRec{ltime: d.netClock.Increment()})
 	d.queueRecordLocked(recordID{d.name, id})
 	d.disp.emit(Event{Kind: NetworkJoin, Network: id, Member: Member{Name: d.name}})
 	for _, p := range pickRandom(d.networkPeersLocked(id), joinSyncPeers) {
@@ -93,13 +93,13 @@ func (d *DB) leaveNetworkLocked(n *network, now time.Time) []wire.TableEvent {
 			gone = append(gone, wireEntry(id, r, now))
 		}
 	})
-	d.setRecordLocked(n.id, d.name, &memberRec{ltime: d.netClock.Increment(), leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
+	d.records.set(n.id, d.name, &memberRec{ltime: d.netClock.Increment(), leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
 	d.queueRecordLocked(recordID{d.name, n.id})
-	for _, id := range sortedTables(n) {
+	for _, id := range n.sortedTables() {
 		for _, key := range n.sortedKeys(id) {
 			owners := n.tables[id][key]
 			for _, owner := range sortedOwners(owners) {
-				if r := owners[owner]; !r.deleted && d.aliveLocked(owner) && owner != d.name {
+				if r := owners[owner]; !r.deleted && d.members.alive(owner) && owner != d.name {
 					d.disp.emit(Event{Kind: EntryDelete, Entry: r.entry(n.id, entryID{id, key, owner}), Network: n.id})
 				}
 			}
@@ -112,7 +112,7 @@ func (d *DB) leaveNetworkLocked(n *network, now time.Time) []wire.TableEvent {
 
 // tombstoneOwnLocked deletes all our live entries in n.
 func (d *DB) tombstoneOwnLocked(n *network, now time.Time) {
-	for _, e := range d.ownerEntriesLocked(n, d.name) {
+	for _, e := range n.ownerEntries(d.name) {
 		d.deleteLocked(n, entryID{e.Table, e.Key, e.Owner}, now)
 	}
 }
@@ -149,15 +149,6 @@ func (d *DB) sortedNetworkIDsLocked() []string {
 	out := make([]string, 0, len(d.networks))
 	for id := range d.networks {
 		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func sortedTables(n *network) []string {
-	out := make([]string, 0, len(n.tables))
-	for t := range n.tables {
-		out = append(out, t)
 	}
 	slices.Sort(out)
 	return out

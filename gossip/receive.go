@@ -173,7 +173,7 @@ func (d *DB) mergeBulkSync(m wire.BulkSync) {
 		}
 	}
 	n.synced = true
-	if m.Respond && m.Sender != d.name && d.aliveLocked(m.Sender) {
+	if m.Respond && m.Sender != d.name && d.members.alive(m.Sender) {
 		d.scheduleSyncLocked(m.Network, m.Sender, false)
 	}
 }

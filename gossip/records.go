@@ -7,39 +7,10 @@ import (
 	"meshnet.dev/meshnet/gossip/wire"
 )
 
-// memberRec is the latest membership record of one node in one network.
-type memberRec struct {
-	ltime  uint64
-	leave  bool
-	reapAt time.Time // leave records: when to forget them
-}
-
-type recordID struct{ node, network string }
-
-func (d *DB) setRecordLocked(network, node string, r *memberRec) {
-	nodes, ok := d.records[network]
-	if !ok {
-		nodes = make(map[string]*memberRec)
-		d.records[network] = nodes
-	}
-	nodes[node] = r
-}
-
+// removeRecordLocked forgets a record, and any fanout of it.
 func (d *DB) removeRecordLocked(network, node string) {
-	delete(d.records[network], node)
-	if len(d.records[network]) == 0 {
-		delete(d.records, network)
-	}
+	d.records.remove(network, node)
 	d.netQueue.remove(recordID{node, network})
-}
-
-// wireRecordLocked returns the record as it travels now.
-func (d *DB) wireRecordLocked(id recordID, r *memberRec, now time.Time) wire.NetRecord {
-	nr := wire.NetRecord{Node: id.node, Network: id.network, LTime: r.ltime, Leave: r.leave}
-	if r.leave {
-		nr.TTL = r.reapAt.Sub(now)
-	}
-	return nr
 }
 
 // queueRecordLocked queues a changed record for cluster-wide fanout.
@@ -59,7 +30,7 @@ func (d *DB) applyRecordLocked(r wire.NetRecord, from string, now time.Time) boo
 		d.checkOwnRecordLocked(r, now)
 		return false
 	}
-	if !d.knownLocked(r.Node) {
+	if !d.members.known(r.Node) {
 		d.stats.drop(dropUnknownOwner, 1)
 		d.holdRecordLocked(r.Node, from, r, now)
 		return false
@@ -69,7 +40,7 @@ func (d *DB) applyRecordLocked(r wire.NetRecord, from string, now time.Time) boo
 		return false
 	}
 	d.netClock.Witness(r.LTime)
-	old := d.records[r.Network][r.Node]
+	old := d.records.get(r.Network, r.Node)
 	if old != nil && r.LTime <= old.ltime {
 		d.stats.drop(dropStale, 1)
 		return false
@@ -78,7 +49,7 @@ func (d *DB) applyRecordLocked(r wire.NetRecord, from string, now time.Time) boo
 	if r.Leave {
 		rec.reapAt = now.Add(min(r.TTL, d.cfg.TombstoneTTL))
 	}
-	d.setRecordLocked(r.Network, r.Node, rec)
+	d.records.set(r.Network, r.Node, rec)
 	wasMember := old != nil && !old.leave
 	switch {
 	case r.Network == ClusterScope:
@@ -87,7 +58,7 @@ func (d *DB) applyRecordLocked(r wire.NetRecord, from string, now time.Time) boo
 		}
 	case !r.Leave && !wasMember:
 		d.disp.emit(Event{Kind: NetworkJoin, Network: r.Network, Member: Member{Name: r.Node}})
-		if n := d.networks[r.Network]; n != nil && !n.synced && n.joinSyncs < joinSyncPeers && d.aliveLocked(r.Node) {
+		if n := d.networks[r.Network]; n != nil && !n.synced && n.joinSyncs < joinSyncPeers && d.members.alive(r.Node) {
 			n.joinSyncs++
 			d.askJoinSyncLocked(n, r.Node)
 		}
@@ -105,7 +76,7 @@ func (d *DB) applyRecordLocked(r wire.NetRecord, from string, now time.Time) boo
 // written by this incarnation (a previous run under our name, or a forgery)
 // and is overridden by re-asserting our real state with a later time.
 func (d *DB) checkOwnRecordLocked(r wire.NetRecord, now time.Time) {
-	ours := d.records[r.Network][d.name]
+	ours := d.records.get(r.Network, d.name)
 	switch {
 	case ours != nil && r.LTime < ours.ltime:
 		return
@@ -122,7 +93,7 @@ func (d *DB) checkOwnRecordLocked(r wire.NetRecord, now time.Time) {
 	d.netClock.Witness(r.LTime)
 	if ours == nil {
 		ours = &memberRec{leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)}
-		d.setRecordLocked(r.Network, d.name, ours)
+		d.records.set(r.Network, d.name, ours)
 	}
 	ours.ltime = d.netClock.Increment()
 	d.queueRecordLocked(recordID{d.name, r.Network})
@@ -150,8 +121,8 @@ func (d *DB) nodeLeftLocked(node string, now time.Time) {
 // retractOwnerLocked turns owner's live entries in n into tombstones at
 // their current times, so a late copy of the same write loses.
 func (d *DB) retractOwnerLocked(n *network, owner string, now time.Time) {
-	visible := d.aliveLocked(owner)
-	for _, e := range d.ownerEntriesLocked(n, owner) {
+	visible := d.members.alive(owner)
+	for _, e := range n.ownerEntries(owner) {
 		id := entryID{e.Table, e.Key, e.Owner}
 		old := n.get(id)
 		n.set(id, &entryRec{value: old.value, ltime: old.ltime, deleted: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
@@ -159,18 +130,6 @@ func (d *DB) retractOwnerLocked(n *network, owner string, now time.Time) {
 			d.disp.emit(Event{Kind: EntryDelete, Entry: e, Network: n.id})
 		}
 	}
-}
-
-// networksOfLocked returns the networks node is a member of, sorted.
-func (d *DB) networksOfLocked(node string) []string {
-	var out []string
-	for network, nodes := range d.records {
-		if r := nodes[node]; r != nil && !r.leave && network != ClusterScope {
-			out = append(out, network)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // networkPeersLocked returns the live members of network other than us.
@@ -184,41 +143,11 @@ func (d *DB) networkPeersLocked(network string) []string {
 		}
 	} else {
 		for node, r := range d.records[network] {
-			if node != d.name && !r.leave && d.aliveLocked(node) {
+			if node != d.name && !r.leave && d.members.alive(node) {
 				out = append(out, node)
 			}
 		}
 	}
 	slices.Sort(out)
 	return out
-}
-
-// recordsLocked returns the records of network as they travel now: a
-// bulk sync of a network carries its membership.
-func (d *DB) recordsLocked(network string, now time.Time) []wire.NetRecord {
-	out := make([]wire.NetRecord, 0, len(d.records[network]))
-	for node, r := range d.records[network] {
-		out = append(out, d.wireRecordLocked(recordID{node, network}, r, now))
-	}
-	return out
-}
-
-// allRecordsLocked returns every record, for memberlist's push/pull, which
-// is how nodes outside a network learn of a join they missed.
-func (d *DB) allRecordsLocked(now time.Time) []wire.NetRecord {
-	var out []wire.NetRecord
-	for network := range d.records {
-		out = append(out, d.recordsLocked(network, now)...)
-	}
-	return out
-}
-
-// retractedLocked reports whether owner's latest record says it left
-// network, or left the cluster.
-func (d *DB) retractedLocked(network, owner string) bool {
-	if r := d.records[network][owner]; r != nil && r.leave {
-		return true
-	}
-	r := d.records[ClusterScope][owner]
-	return r != nil && r.leave
 }

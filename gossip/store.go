@@ -1,9 +1,12 @@
 package gossip
 
 import (
+	"cmp"
+	"maps"
 	"slices"
-	"strings"
 	"time"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // entryRec is the stored state of one entry: a value or a tombstone.
@@ -92,21 +95,65 @@ func (n *network) each(fn func(entryID, *entryRec)) {
 
 // sortedKeys returns a table's keys in order, for deterministic walks.
 func (n *network) sortedKeys(table string) []string {
-	keys := make([]string, 0, len(n.tables[table]))
-	for k := range n.tables[table] {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return slices.Sorted(maps.Keys(n.tables[table]))
+}
+
+// sortedTables returns the tables' names in order.
+func (n *network) sortedTables() []string {
+	return slices.Sorted(maps.Keys(n.tables))
 }
 
 func sortedOwners(owners map[string]*entryRec) []string {
-	out := make([]string, 0, len(owners))
-	for o := range owners {
-		out = append(out, o)
-	}
-	slices.SortFunc(out, strings.Compare)
+	return slices.Sorted(maps.Keys(owners))
+}
+
+// ownerEntries returns owner's live entries, sorted.
+func (n *network) ownerEntries(owner string) []Entry {
+	var out []Entry
+	n.each(func(id entryID, r *entryRec) {
+		if id.owner == owner && !r.deleted {
+			out = append(out, r.entry(n.id, id))
+		}
+	})
+	slices.SortFunc(out, func(a, b Entry) int {
+		return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Owner, b.Owner))
+	})
 	return out
+}
+
+// wireEntriesOf returns owner's records, tombstones included, as they
+// travel now.
+func (n *network) wireEntriesOf(owner string, now time.Time) []wire.TableEvent {
+	var out []wire.TableEvent
+	n.each(func(id entryID, r *entryRec) {
+		if id.owner == owner {
+			out = append(out, wireEntry(id, r, now))
+		}
+	})
+	return out
+}
+
+// wireEntry returns a stored record as it travels now.
+func wireEntry(id entryID, r *entryRec, now time.Time) wire.TableEvent {
+	ev := wire.TableEvent{Table: id.table, Key: id.key, Owner: id.owner, LTime: r.ltime, Deleted: r.deleted}
+	if r.deleted {
+		ev.TTL = r.reapAt.Sub(now)
+	} else {
+		ev.Value = r.value
+	}
+	return ev
+}
+
+// addSummary adds to g the records a bulk sync of n would carry:
+// tombstones only until they expire.
+func (n *network) addSummary(g *wire.Summary, now time.Time) {
+	n.each(func(id entryID, r *entryRec) {
+		if r.deleted && !r.reapAt.After(now) {
+			return
+		}
+		ev := wireEntry(id, r, now)
+		g.Add(wire.EntryHash(&ev))
+	})
 }
 
 func (r *entryRec) entry(network string, id entryID) Entry {
