@@ -136,22 +136,6 @@ func (d *DB) bulkChunksLocked(n *network, respond bool, now time.Time) [][]byte 
 	return chunks
 }
 
-func (d *DB) bulkSyncLoop() {
-	defer d.wg.Done()
-	// A random first delay keeps nodes started together out of lockstep.
-	t := time.NewTimer(rand.N(d.cfg.BulkSyncInterval) + 1)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-			t.Reset(d.cfg.BulkSyncInterval)
-			d.sendAll(d.bulkSyncRound())
-		}
-	}
-}
-
 // bulkSyncRound prepares this interval's digests (digest.go), which start
 // a full exchange only where replicas differ, and tries to reach one failed
 // member again.

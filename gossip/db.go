@@ -135,13 +135,33 @@ func New(cfg Config) (*DB, error) {
 	return d, nil
 }
 
+// start runs the DB's goroutines; Shutdown stops them.
 func (d *DB) start() {
 	d.wg.Add(3 + syncWorkers)
-	go d.gossipLoop()
-	go d.bulkSyncLoop()
-	go d.reapLoop()
+	go d.every(d.cfg.GossipInterval, d.cfg.GossipInterval, func() { d.sendAll(d.gossipRound()) })
+	// A random first delay keeps nodes started together out of lockstep.
+	go d.every(rand.N(d.cfg.BulkSyncInterval)+1, d.cfg.BulkSyncInterval, func() { d.sendAll(d.bulkSyncRound()) })
+	reap := reapInterval(d.cfg)
+	go d.every(reap, reap, func() { d.reap(d.now()) })
 	for range syncWorkers {
 		go d.syncWorker()
+	}
+}
+
+// every calls fn after first and then every interval until Shutdown. The
+// caller has added it to d.wg.
+func (d *DB) every(first, interval time.Duration, fn func()) {
+	defer d.wg.Done()
+	t := time.NewTimer(first)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			t.Reset(interval)
+			fn()
+		}
 	}
 }
 

@@ -26,20 +26,6 @@ type outMsg struct {
 	payload []byte
 }
 
-func (d *DB) gossipLoop() {
-	defer d.wg.Done()
-	t := time.NewTicker(d.cfg.GossipInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-			d.sendAll(d.gossipRound())
-		}
-	}
-}
-
 // gossipRound prepares one round's messages.
 func (d *DB) gossipRound() []outMsg {
 	d.mu.Lock()

@@ -13,23 +13,9 @@ const (
 
 // reapInterval checks often enough that nothing lives more than about a
 // tenth longer than its lifetime.
-func (d *DB) reapInterval() time.Duration {
-	v := min(d.cfg.TombstoneTTL, d.cfg.NodeReapTimeout) / 10
+func reapInterval(cfg Config) time.Duration {
+	v := min(cfg.TombstoneTTL, cfg.NodeReapTimeout) / 10
 	return min(max(v, minReapInterval), maxReapInterval)
-}
-
-func (d *DB) reapLoop() {
-	defer d.wg.Done()
-	t := time.NewTicker(d.reapInterval())
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-			d.reap(d.now())
-		}
-	}
 }
 
 func (d *DB) reap(now time.Time) {
