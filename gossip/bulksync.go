@@ -108,16 +108,20 @@ func (d *DB) bulkChunksLocked(n *network, respond bool, now time.Time) [][]byte 
 		chunks = append(chunks, msg.Append(nil))
 		msg.Records, msg.Entries, size = nil, nil, 0
 	}
+	// fit makes room for an item that encodes as scratch.
+	fit := func() {
+		if size > 0 && size+len(scratch) > bulkChunkSize {
+			seal()
+		}
+		size += len(scratch)
+	}
 	for _, r := range d.records.ofNetwork(n.id, now) {
 		if r.Leave && r.TTL <= 0 {
 			continue
 		}
 		scratch = r.Append(scratch[:0])
-		if size > 0 && size+len(scratch) > bulkChunkSize {
-			seal()
-		}
+		fit()
 		msg.Records = append(msg.Records, r)
-		size += len(scratch)
 	}
 	n.each(func(id entryID, r *entryRec) {
 		ev := wireEntry(id, r, now)
@@ -125,11 +129,8 @@ func (d *DB) bulkChunksLocked(n *network, respond bool, now time.Time) [][]byte 
 			return
 		}
 		scratch = ev.Append(scratch[:0])
-		if size > 0 && size+len(scratch) > bulkChunkSize {
-			seal()
-		}
+		fit()
 		msg.Entries = append(msg.Entries, ev)
-		size += len(scratch)
 	})
 	msg.Respond = respond
 	seal()

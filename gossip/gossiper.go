@@ -64,51 +64,45 @@ func (d *DB) distance() func(string) (time.Duration, bool) {
 }
 
 func (d *DB) packEntriesLocked(n *network, to string, limit int, now time.Time, maxPackets int) []outMsg {
-	head := wire.TableEvents{Sender: d.name, Network: n.id}
-	p := packer{head: head.AppendHead, max: maxPackets}
-	for _, it := range n.queue.ordered() {
-		if it.wasSentTo(to) {
-			continue
+	p := packer{head: wire.TableEvents{Sender: d.name, Network: n.id}.AppendHead, max: maxPackets}
+	packQueue(&p, &n.queue, to, limit, func(id entryID) []byte {
+		if ev, ok := n.travelling(id, now); ok {
+			return ev.Append(nil)
 		}
-		r := n.get(it.id)
-		ev := wire.TableEvent{}
-		if r != nil {
-			ev = wireEntry(it.id, r, now)
-		}
-		if r == nil || (ev.Deleted && ev.TTL <= 0) {
-			n.queue.remove(it.id)
-			continue
-		}
-		if !p.add(ev.Append(nil)) {
-			break
-		}
-		n.queue.sent(it, to, limit)
-	}
+		return nil
+	})
 	return p.finish(to, wire.TypeTableEvents)
 }
 
 func (d *DB) packRecordsLocked(to string, limit int, now time.Time, maxPackets int) []outMsg {
-	head := wire.NetworkEvents{Sender: d.name}
-	p := packer{head: head.AppendHead, max: maxPackets}
-	for _, it := range d.netQueue.ordered() {
+	p := packer{head: wire.NetworkEvents{Sender: d.name}.AppendHead, max: maxPackets}
+	packQueue(&p, &d.netQueue, to, limit, func(id recordID) []byte {
+		if r, ok := d.records.travelling(id, now); ok {
+			return r.Append(nil)
+		}
+		return nil
+	})
+	return p.finish(to, wire.TypeNetworkEvents)
+}
+
+// packQueue adds to p the items of q that member to has not had yet,
+// least sent first, until p is full. encode returns an item as it travels
+// now, or nil if it is gone or expired, which drops it from q.
+func packQueue[K comparable](p *packer, q *eventQueue[K], to string, limit int, encode func(K) []byte) {
+	for _, it := range q.ordered() {
 		if it.wasSentTo(to) {
 			continue
 		}
-		r := d.records.get(it.id.network, it.id.node)
-		nr := wire.NetRecord{}
-		if r != nil {
-			nr = wireRecord(it.id, r, now)
-		}
-		if r == nil || (nr.Leave && nr.TTL <= 0) {
-			d.netQueue.remove(it.id)
+		b := encode(it.id)
+		if b == nil {
+			q.remove(it.id)
 			continue
 		}
-		if !p.add(nr.Append(nil)) {
-			break
+		if !p.add(b) {
+			return
 		}
-		d.netQueue.sent(it, to, limit)
+		q.sent(it, to, limit)
 	}
-	return p.finish(to, wire.TypeNetworkEvents)
 }
 
 // packer fills packets of up to packetBudget bytes with encoded items.

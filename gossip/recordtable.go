@@ -48,6 +48,17 @@ func wireRecord(id recordID, r *memberRec, now time.Time) wire.NetRecord {
 	return nr
 }
 
+// travelling returns record id as it travels now, or false if there is
+// none or it is a leave record whose lifetime ran out.
+func (t recordTable) travelling(id recordID, now time.Time) (wire.NetRecord, bool) {
+	r := t.get(id.network, id.node)
+	if r == nil {
+		return wire.NetRecord{}, false
+	}
+	nr := wireRecord(id, r, now)
+	return nr, !nr.Leave || nr.TTL > 0
+}
+
 // ofNetwork returns the records of network as they travel now: a bulk
 // sync of a network carries its membership.
 func (t recordTable) ofNetwork(network string, now time.Time) []wire.NetRecord {

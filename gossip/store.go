@@ -144,6 +144,17 @@ func wireEntry(id entryID, r *entryRec, now time.Time) wire.TableEvent {
 	return ev
 }
 
+// travelling returns entry id as it travels now, or false if there is
+// none or it is a tombstone whose lifetime ran out.
+func (n *network) travelling(id entryID, now time.Time) (wire.TableEvent, bool) {
+	r := n.get(id)
+	if r == nil {
+		return wire.TableEvent{}, false
+	}
+	ev := wireEntry(id, r, now)
+	return ev, !ev.Deleted || ev.TTL > 0
+}
+
 // addSummary adds to g the records a bulk sync of n would carry:
 // tombstones only until they expire.
 func (n *network) addSummary(g *wire.Summary, now time.Time) {
