@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -59,16 +60,7 @@ func (q *eventQueue[K]) ordered() []*queueItem[K] {
 		out = append(out, it)
 	}
 	slices.SortFunc(out, func(a, b *queueItem[K]) int {
-		if a.transmits != b.transmits {
-			return a.transmits - b.transmits
-		}
-		switch {
-		case a.seq > b.seq:
-			return -1
-		case a.seq < b.seq:
-			return 1
-		}
-		return 0
+		return cmp.Or(cmp.Compare(a.transmits, b.transmits), cmp.Compare(b.seq, a.seq))
 	})
 	return out
 }

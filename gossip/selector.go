@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -77,15 +78,7 @@ func selectTargets(candidates []string, k int, dist func(string) (time.Duration,
 		}
 		keys[c] = -math.Log(1-rnd.Float64()) * math.Sqrt(rtt.Seconds())
 	}
-	slices.SortFunc(candidates, func(a, b string) int {
-		switch {
-		case keys[a] < keys[b]:
-			return -1
-		case keys[a] > keys[b]:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(candidates, func(a, b string) int { return cmp.Compare(keys[a], keys[b]) })
 	out := slices.Clone(candidates[:k-1])
 	rest := candidates[k-1:]
 	return append(out, rest[rnd.IntN(len(rest))])

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 )
@@ -27,10 +28,7 @@ type Entry struct {
 
 // Before reports whether e orders before o in the (LTime, Owner) order.
 func (e Entry) Before(o Entry) bool {
-	if e.LTime != o.LTime {
-		return e.LTime < o.LTime
-	}
-	return e.Owner < o.Owner
+	return cmp.Or(cmp.Compare(e.LTime, o.LTime), cmp.Compare(e.Owner, o.Owner)) < 0
 }
 
 // EventKind says what an Event reports.
@@ -50,27 +48,18 @@ const (
 	NetworkLeave
 )
 
-func (k EventKind) String() string {
-	switch k {
-	case EntryPut:
-		return "entry-put"
-	case EntryDelete:
-		return "entry-delete"
-	case MemberJoin:
-		return "member-join"
-	case MemberUpdate:
-		return "member-update"
-	case MemberFailed:
-		return "member-failed"
-	case MemberLeft:
-		return "member-left"
-	case NetworkJoin:
-		return "network-join"
-	case NetworkLeave:
-		return "network-leave"
-	}
-	return fmt.Sprintf("event-kind(%d)", uint8(k))
+var eventKindNames = [...]string{
+	EntryPut:     "entry-put",
+	EntryDelete:  "entry-delete",
+	MemberJoin:   "member-join",
+	MemberUpdate: "member-update",
+	MemberFailed: "member-failed",
+	MemberLeft:   "member-left",
+	NetworkJoin:  "network-join",
+	NetworkLeave: "network-leave",
 }
+
+func (k EventKind) String() string { return enumName(eventKindNames[:], k, "event-kind") }
 
 // Event is delivered to watchers. Entry is set for entry events (for
 // EntryDelete it holds the last value seen), Member for member events and,
@@ -94,18 +83,21 @@ const (
 	StateLeft
 )
 
-func (s MemberState) String() string {
-	switch s {
-	case StateAlive:
-		return "alive"
-	case StateSuspect:
-		return "suspect"
-	case StateFailed:
-		return "failed"
-	case StateLeft:
-		return "left"
+var memberStateNames = [...]string{
+	StateAlive:   "alive",
+	StateSuspect: "suspect",
+	StateFailed:  "failed",
+	StateLeft:    "left",
+}
+
+func (s MemberState) String() string { return enumName(memberStateNames[:], s, "member-state") }
+
+// enumName returns the name of v, or kind(v) if it has none.
+func enumName[T ~uint8](names []string, v T, kind string) string {
+	if int(v) < len(names) && names[v] != "" {
+		return names[v]
 	}
-	return fmt.Sprintf("member-state(%d)", uint8(s))
+	return fmt.Sprintf("%s(%d)", kind, uint8(v))
 }
 
 // Member is a cluster node. Meta is the node's opaque metadata (a copy);
