@@ -122,9 +122,7 @@ func (t *netTransport) readPackets() {
 		}
 		from := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 		p := &memberlist.Packet{Buf: append([]byte(nil), buf[:n]...), From: from, Timestamp: ts}
-		select {
-		case t.packetCh <- p:
-		case <-t.stop:
+		if !handOver(t.packetCh, p, t.stop) {
 			return
 		}
 	}
@@ -146,9 +144,7 @@ func (t *netTransport) acceptStreams() {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		select {
-		case t.streamCh <- c:
-		case <-t.stop:
+		if !handOver[net.Conn](t.streamCh, c, t.stop) {
 			c.Close()
 			return
 		}

@@ -50,9 +50,7 @@ func (t *countingTransport) forwardPackets() {
 		case p := <-in:
 			t.c.packetsReceived.Add(1)
 			t.c.packetBytesReceived.Add(uint64(len(p.Buf)))
-			select {
-			case t.packetCh <- p:
-			case <-t.done:
+			if !handOver(t.packetCh, p, t.done) {
 				return
 			}
 		}
@@ -98,10 +96,19 @@ func (t *countingTransport) admitStream(conn net.Conn) {
 	if c == nil {
 		return
 	}
-	select {
-	case t.streamCh <- c:
-	case <-t.done:
+	if !handOver(t.streamCh, c, t.done) {
 		_ = c.Close()
+	}
+}
+
+// handOver sends v on ch unless stop is closed first, and reports whether
+// it did.
+func handOver[T any](ch chan<- T, v T, stop <-chan struct{}) bool {
+	select {
+	case ch <- v:
+		return true
+	case <-stop:
+		return false
 	}
 }
 
