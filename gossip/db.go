@@ -15,12 +15,13 @@ import (
 
 // DB is one node's view of the cluster and its replicated tables.
 //
-// Locking: mu guards all replicated state (members, membership records,
-// networks and their tables and queues). Memberlist calls our delegates
-// while holding its own node lock, so the order is memberlist, then mu:
-// nothing may call into memberlist while holding mu. Sends are therefore
-// prepared under mu and made after releasing it. Watchers are called from
-// the dispatcher goroutine, never under mu.
+// Locking: mu guards every field after it up to reconnecting (the member
+// and record tables, the entry stores and queues, syncs pending, gaps).
+// Memberlist calls our delegates while holding its own node lock, so the
+// order is memberlist, then mu: nothing may call into memberlist while
+// holding mu. Sends are therefore prepared under mu and made after
+// releasing it. Watchers are called from the dispatcher goroutine, never
+// under mu. See the package documentation for the goroutines.
 type DB struct {
 	cfg     Config
 	name    string

@@ -1,6 +1,10 @@
 // Package gossip is meshnet's control plane: cluster membership and
 // network-scoped replicated tables on SWIM gossip (hashicorp/memberlist).
-// It knows nothing about packets.
+// It owns the gossip port (its UDP/TCP transport, the guard in front of
+// memberlist, side requests), each node's view of the members and of who
+// is in which network, the replicas of the tables, and their spreading
+// and repair. It knows nothing about packets; what the tables mean is the
+// node package's business.
 //
 // # Model
 //
@@ -58,13 +62,54 @@
 //
 // # Concurrency
 //
-// A DB owns its goroutines (fanout, bulk sync and its workers, reaper,
-// event dispatcher, transport counters) and stops them all in Shutdown or
-// Leave. Watchers run on the dispatcher goroutine, in order, never under
-// the DB's lock. Every incoming message goes through versioned, bounded
-// decoders (package wire, limits in wire/limits.go); bad input is dropped and counted
-// in Stats, never trusted.
+// A DB owns its goroutines and stops them all in Shutdown (Leave ends with
+// Shutdown), which closes DB.stop, shuts memberlist down (memberlist stops
+// its own goroutines and then the transport's) and waits for the rest:
 //
-// Package memnet provides the in-memory transport for tests and the
-// simulator.
+//   - three timer loops (DB.every, started in db.go): the gossip round every
+//     GossipInterval, the digest and rejoin round every BulkSyncInterval,
+//     the reaper;
+//   - syncWorkers bulk-sync senders fed by DB.syncs, and at most one
+//     memberlist Join at a time for rejoins and one for push/pulls
+//     (joinLocked);
+//   - the event dispatcher (watch.go), which calls watchers in order;
+//   - the counting transport's two forwarders and one goroutine per inbound
+//     stream while the stream guard reads its header (a side request is
+//     answered on it); with real sockets, the UDP reader and TCP acceptor.
+//
+// memberlist calls the delegates (delegate.go) from its own goroutines
+// with its node lock held, and rewrites its Node structs in place, so the
+// package keeps copies (member.node), never memberlist's pointers.
+//
+// DB.mu guards the replicated state: the member table, the entry stores of
+// the joined networks with their fanout queues, the record table and its
+// queue, pending syncs, gaps and held items, and the leaving and closed
+// flags. Lock order: memberlist's node lock, then DB.mu, then the
+// dispatcher's lock (events are queued under DB.mu). Nothing calls into
+// memberlist with DB.mu held: sends are prepared under it and made after.
+// Watchers run without any DB lock. Counters and Lamport clocks are
+// atomic; Vivaldi coordinates and the log bridge have locks of their own
+// (the reaper takes Vivaldi's under DB.mu).
+//
+// Every incoming message goes through the bounded decoders of package wire
+// (limits in wire/limits.go); bad input is dropped and counted in Stats,
+// never trusted.
+//
+// # Layout
+//
+// db.go, config.go and mlconfig.go build a DB; members.go, networks.go
+// and entries.go are the API and its state changes; store.go (entries of
+// one network), recordtable.go (membership records) and queue.go (fanout
+// queues) hold the state. receive.go, records.go and gaps.go merge what
+// arrives; gossiper.go, selector.go, bulksync.go, digest.go and leave.go
+// send; reaper.go forgets; delegate.go is memberlist's side; the
+// transports, stream guard, packet authentication and side requests are
+// in nettransport.go, transport_count.go, streamguard.go, packetauth.go
+// and sidereq.go.
+//
+// # Imports
+//
+// gossip imports no other meshnet package but its own leaf, gossip/wire,
+// which imports none. Package memnet provides the in-memory transport for
+// tests and the simulator; gossip imports it in tests only.
 package gossip
