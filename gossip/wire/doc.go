@@ -5,9 +5,10 @@
 // framing of side requests, and the limits every decoder enforces on
 // untrusted input (limits.go).
 //
-// It imports no other meshnet package, runs no goroutines and keeps no
-// state: every function works on the bytes and values it is given, and
-// decoders copy what they keep, so a caller may reuse its buffer.
+// It imports no other meshnet package, runs no goroutines, keeps no state
+// and so needs no locks: every function works on the bytes and values it
+// is given, and decoders copy what they keep, so a caller may reuse its
+// buffer.
 //
 // # Format
 //
