@@ -87,10 +87,12 @@ func (q *eventQueue[K]) sent(it *queueItem[K], to string, limit int) {
 // Below ten members that is mult sends to n-1 peers, and about one member
 // in 500 missed a write (then waiting for a digest round, 30 s): there an
 // event goes to every peer, up to 2*mult, the limit from ten members on.
+// It is never more than the n-1 peers there are: an event is sent to each
+// peer at most once, so a higher limit would keep it queued for good.
 func retransmitLimit(mult, n int) int {
 	scale := int(math.Ceil(math.Log10(float64(n + 1))))
 	if scale < 1 {
 		scale = 1
 	}
-	return max(mult*scale, min(n-1, 2*mult))
+	return max(1, min(n-1, max(mult*scale, 2*mult)))
 }

@@ -41,7 +41,7 @@ func TestLamportClock(t *testing.T) {
 }
 
 func TestRetransmitLimit(t *testing.T) {
-	for _, tc := range []struct{ n, want int }{{0, 4}, {1, 4}, {5, 4}, {6, 5}, {9, 8}, {10, 8}, {20, 8}, {99, 8}, {100, 12}, {10000, 20}} {
+	for _, tc := range []struct{ n, want int }{{0, 1}, {1, 1}, {2, 1}, {3, 2}, {5, 4}, {6, 5}, {9, 8}, {10, 8}, {20, 8}, {99, 8}, {100, 12}, {10000, 20}} {
 		if got := retransmitLimit(4, tc.n); got != tc.want {
 			t.Errorf("retransmitLimit(4, %d) = %d, want %d", tc.n, got, tc.want)
 		}
