@@ -28,7 +28,7 @@ type DB struct {
 	log     *slog.Logger
 	now     func() time.Time
 	ml      *memberlist.Memberlist
-	trans   memberlist.NodeAwareTransport // counted and guarded
+	trans   *countingTransport // counted and guarded
 	mlLog   *logBridge                    // memberlist's (and its transport's) logger
 	mlConf  *memberlist.Config
 	keyring *memberlist.Keyring

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"sync"
 	"time"
 
 	"meshnet.dev/meshnet/gossip/wire"
@@ -14,9 +15,10 @@ const defaultLeaveTimeout = 5 * time.Second
 // entries, leaves every network, retracts its cluster presence (so peers
 // see it as left, not failed), pushes all that to a few members of each
 // network over streams, leaves memberlist and shuts down. timeout bounds
-// the pushes and memberlist's leave broadcast each; a push already under
-// way may add memberlist's TCPTimeout. A timeout of 0 or less means
-// defaultLeaveTimeout.
+// the whole leave: the pushes to different peers run at once and every
+// dial ends by the deadline, so a node whose network has gone (a laptop
+// whose lid closed, a VM whose interface vanished) still stops in time.
+// A timeout of 0 or less means defaultLeaveTimeout.
 func (d *DB) Leave(timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = defaultLeaveTimeout
@@ -28,61 +30,78 @@ func (d *DB) Leave(timeout time.Duration) error {
 	}
 	d.leaving = true
 	now := d.now()
-	type push struct {
-		peers []string
-		msg   wire.BulkSync
-	}
-	var pushes []push
+	// Each peer gets its pushes in order: the networks' deletes first, the
+	// cluster scope's last, so peers learn of the leave after the deletes.
+	pushes := map[string][][]byte{}
 	for _, id := range d.sortedNetworkIDsLocked() {
 		if id == ClusterScope {
 			continue
 		}
 		n := d.networks[id]
-		p := push{peers: pickRandom(d.networkPeersLocked(id), d.cfg.Fanout)}
-		p.msg = wire.BulkSync{Sender: d.name, Network: id}
-		p.msg.Entries = d.leaveNetworkLocked(n, now)
-		p.msg.Records = []wire.NetRecord{wireRecord(recordID{d.name, id}, d.records.get(id, d.name), now)}
-		pushes = append(pushes, p)
+		msg := wire.BulkSync{Sender: d.name, Network: id}
+		msg.Entries = d.leaveNetworkLocked(n, now)
+		msg.Records = []wire.NetRecord{wireRecord(recordID{d.name, id}, d.records.get(id, d.name), now)}
+		b := msg.Append(nil)
+		for _, to := range pickRandom(d.networkPeersLocked(id), d.cfg.Fanout) {
+			pushes[to] = append(pushes[to], b)
+		}
 	}
-	// The cluster-scope push goes last and carries every record of ours,
-	// presence retracted, so peers learn of the leave after the deletes.
 	n := d.networks[ClusterScope]
 	d.tombstoneOwnLocked(n, now)
 	d.records.set(ClusterScope, d.name, &memberRec{ltime: d.netClock.Increment(), leave: true, reapAt: now.Add(d.cfg.TombstoneTTL)})
 	d.queueRecordLocked(recordID{d.name, ClusterScope})
-	cluster := push{peers: pickRandom(d.networkPeersLocked(ClusterScope), d.cfg.Fanout)}
-	cluster.msg = wire.BulkSync{Sender: d.name, Network: ClusterScope, Entries: n.wireEntriesOf(d.name, now)}
+	cluster := wire.BulkSync{Sender: d.name, Network: ClusterScope, Entries: n.wireEntriesOf(d.name, now)}
 	for network, nodes := range d.records {
 		if r := nodes[d.name]; r != nil {
-			cluster.msg.Records = append(cluster.msg.Records, wireRecord(recordID{d.name, network}, r, now))
+			cluster.Records = append(cluster.Records, wireRecord(recordID{d.name, network}, r, now))
 		}
 	}
-	pushes = append(pushes, cluster)
+	b := cluster.Append(nil)
+	for _, to := range pickRandom(d.networkPeersLocked(ClusterScope), d.cfg.Fanout) {
+		pushes[to] = append(pushes[to], b)
+	}
 	d.mu.Unlock()
 
-	deadline := time.Now().Add(timeout)
-	for _, p := range pushes {
-		b := p.msg.Append(nil)
-		for _, to := range p.peers {
-			// Looked up now: a peer may have moved while the pushes
-			// before took their time.
-			node := d.mlNode(to)
-			if node == nil || time.Now().After(deadline) {
-				continue
-			}
-			if err := d.ml.SendReliable(node, b); err != nil {
-				d.log.Debug("leave push failed", "to", to, "err", err)
-				continue
-			}
-			d.stats.sent(wire.TypeBulkSync, len(b))
-		}
-	}
+	// memberlist's own leave broadcast gets the last fifth of the budget.
+	end := time.Now().Add(timeout)
+	deadline := end.Add(-timeout / 5)
+	d.trans.limitDials(deadline)
+	d.pushAll(pushes, deadline)
 	d.awaitRecordSent(recordID{d.name, ClusterScope}, deadline)
-	err := d.ml.Leave(timeout)
+	err := d.ml.Leave(max(time.Until(end), time.Millisecond))
 	if serr := d.Shutdown(); err == nil {
 		err = serr
 	}
 	return err
+}
+
+// pushAll sends each peer its messages in order over streams, all peers
+// at once, and returns when every push is done or deadline has passed
+// (dials end by then; Shutdown closes what is left).
+func (d *DB) pushAll(pushes map[string][][]byte, deadline time.Time) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for to, msgs := range pushes {
+		wg.Go(func() {
+			for _, b := range msgs {
+				// Looked up now: a peer may have moved meanwhile.
+				node := d.mlNode(to)
+				if node == nil || time.Now().After(deadline) {
+					return
+				}
+				if err := d.ml.SendReliable(node, b); err != nil {
+					d.log.Debug("leave push failed", "to", to, "err", err)
+					continue // the peer may have moved: try the next push
+				}
+				d.stats.sent(wire.TypeBulkSync, len(b))
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Until(deadline)):
+	}
 }
 
 // awaitRecordSent waits until our fanout has sent the record as often as

@@ -71,7 +71,7 @@ func (d *DB) memberlistConfig(t memberlist.NodeAwareTransport) *memberlist.Confi
 
 // transport returns the configured transport, or real sockets, wrapped to
 // count every byte.
-func (d *DB) transport() (memberlist.NodeAwareTransport, error) {
+func (d *DB) transport() (*countingTransport, error) {
 	inner := d.cfg.Transport
 	if inner == nil {
 		nt, err := d.netTransport()

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -26,7 +27,9 @@ type netTransport struct {
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
 	closed   atomic.Bool
-	stop     chan struct{} // closed by Shutdown
+	stop     chan struct{}   // closed by Shutdown
+	ctx      context.Context // cancelled by Shutdown, ending dials
+	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
 
@@ -82,6 +85,7 @@ func listenNet(addr string, port int, hooks netHooks) (*netTransport, error) {
 			streamCh: make(chan net.Conn),
 			stop:     make(chan struct{}),
 		}
+		t.ctx, t.cancel = context.WithCancel(context.Background())
 		t.wg.Add(2)
 		go t.readPackets()
 		go t.acceptStreams()
@@ -187,8 +191,15 @@ func (t *netTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time
 
 func (t *netTransport) PacketCh() <-chan *memberlist.Packet { return t.packetCh }
 
+// DialTimeout opens a stream; Shutdown abandons a dial still under way (a
+// peer that has gone from the network would hold it for the timeout).
 func (t *netTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", addr, timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	stop := context.AfterFunc(t.ctx, cancel)
+	defer stop()
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
 }
 
 func (t *netTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
@@ -203,6 +214,7 @@ func (t *netTransport) Shutdown() error {
 		return nil
 	}
 	close(t.stop)
+	t.cancel()
 	t.tcp.Close()
 	t.udp.Close()
 	t.wg.Wait()

@@ -1,8 +1,10 @@
 package gossip
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -10,11 +12,13 @@ import (
 
 // countingTransport wraps memberlist's transport to count every packet and
 // stream byte, so Stats covers memberlist's own probes, gossip and
-// push/pull, not just our messages, and to pass inbound streams through the
-// stream guard. Two goroutines forward incoming packets and streams; they
-// stop when memberlist shuts the transport down.
+// push/pull, not just our messages, to pass inbound streams through the
+// stream guard, and to hold outbound dials to a leave's deadline. Two
+// goroutines forward incoming packets and streams; they stop when
+// memberlist shuts the transport down.
 type countingTransport struct {
 	memberlist.NodeAwareTransport
+	dialBy    atomic.Int64 // unix nanoseconds every dial ends by; 0: no bound
 	c         *transportCounters
 	guard     *streamGuard
 	admitting sync.Map // net.Conn being read by the guard, closed on Shutdown
@@ -136,11 +140,40 @@ func (t *countingTransport) countPacket(b []byte, err error) {
 }
 
 func (t *countingTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	timeout, err := t.bounded(timeout)
+	if err != nil {
+		return nil, err
+	}
 	return t.counted(t.NodeAwareTransport.DialTimeout(addr, timeout))
 }
 
 func (t *countingTransport) DialAddressTimeout(addr memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	timeout, err := t.bounded(timeout)
+	if err != nil {
+		return nil, err
+	}
 	return t.counted(t.NodeAwareTransport.DialAddressTimeout(addr, timeout))
+}
+
+// errLeaveBudget is what a dial returns once a leave's budget is spent.
+var errLeaveBudget = errors.New("gossip: leaving: no time left to dial")
+
+// limitDials makes every later dial give up by deadline: memberlist dials
+// with its own ten-second timeout, which a leave must not wait for when a
+// peer is gone.
+func (t *countingTransport) limitDials(deadline time.Time) { t.dialBy.Store(deadline.UnixNano()) }
+
+// bounded shortens timeout to the dial bound, if one is set.
+func (t *countingTransport) bounded(timeout time.Duration) (time.Duration, error) {
+	by := t.dialBy.Load()
+	if by == 0 {
+		return timeout, nil
+	}
+	left := time.Until(time.Unix(0, by))
+	if left <= 0 {
+		return 0, errLeaveBudget
+	}
+	return min(timeout, left), nil
 }
 
 func (t *countingTransport) counted(conn net.Conn, err error) (net.Conn, error) {
