@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -37,7 +38,7 @@ func (n *Node) applyGrants() {
 			recs = append(recs, rec)
 		}
 	}
-	slices.SortFunc(recs, func(a, b *keydist.KeyRecord) int { return cmpUint(a.Seq, b.Seq) })
+	slices.SortFunc(recs, func(a, b *keydist.KeyRecord) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, rec := range recs {
 		if err := n.applyKeyRecord(rec); err != nil {
 			n.countKeyReject("rejected grant", "", err)
@@ -277,14 +278,4 @@ func (n *Node) liveMetas() []nodeMeta {
 		out = append(out, meta)
 	}
 	return out
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -352,10 +353,10 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 		if c := x.ep.IP.Compare(y.ep.IP); c != 0 {
 			return c
 		}
-		if x.ltime != y.ltime {
-			return int(x.ltime) - int(y.ltime)
+		if c := cmp.Compare(x.ltime, y.ltime); c != 0 {
+			return c
 		}
-		return compareStrings(x.ep.Node, y.ep.Node)
+		return cmp.Compare(x.ep.Node, y.ep.Node)
 	})
 	var table []routing.Endpoint
 	var dups []duplicate
@@ -424,14 +425,4 @@ func eps2ips(eps []routing.Endpoint) []netip.Addr {
 		}
 	}
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
