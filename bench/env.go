@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // env is what subjects share: the two hosts, the binaries, a log.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // udpDatagram is the UDP payload size: small packets measure per-packet

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // reachTimeout bounds the wait for a subject's first ping to come back.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // topology describes the link every subject rides on.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // A subject is one way of carrying traffic from host A to host B. Each is

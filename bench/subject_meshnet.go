@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/node"
 )
 

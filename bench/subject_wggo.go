@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // wireguard-go subject: userspace WireGuard, the engine meshnet embeds for

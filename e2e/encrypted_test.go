@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/encap"
-	"meshnet.dev/meshnet/internal/netlab"
 )
 
 // dumpWG logs what WireGuard and meshnet think of their peers, for failures.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/node"
 )
 

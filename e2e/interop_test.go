@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/internal/testenv"
 	"meshnet.dev/meshnet/node"
 )

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/internal/testenv"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // scrape fetches a daemon's metrics and returns the samples by series.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // xferResult mirrors what the xfer tool prints.

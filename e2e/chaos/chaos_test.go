@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // TestChaos runs a cluster of 8 nodes on one encrypted network, with the

@@ -13,7 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/internal/testenv"
 	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/node/api"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // Regression tests of the daemon bugs these suites found, each described

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // soakParams size a soak. SOAK_DURATION (make soak DURATION=…) sets the

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // sample is one accounted unit of traffic: an echo request or an HTTP

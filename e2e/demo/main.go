@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"
 )
