@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/e2e/netlab"
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // meshnet subjects: a two-node cluster, node B joining node A, one network
@@ -63,14 +63,14 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 	}
 	var token string
 	for i, h := range e.hostPair() {
-		c := node.DefaultConfig()
+		c := config.DefaultConfig()
 		// Unique per run: the node name also names its WireGuard UAPI
 		// socket, in a directory every namespace shares.
 		c.Name, c.Mode = meshnetNodeName(e, h), mode
 		// A fresh state directory per subject: no identity, lock or
 		// address claim carries over from the previous one.
 		c.StateDir = filepath.Join(h.Dir, stateDirName(mode, encrypted))
-		c.Networks = []node.NetworkConfig{{Name: meshnetNetwork}}
+		c.Networks = []config.NetworkConfig{{Name: meshnetNetwork}}
 		profile, err := e.profilePath(mode, encrypted, h)
 		if err != nil {
 			return fail(err)

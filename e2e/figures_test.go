@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/e2e/netlab"
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // TestControlPlaneFigures measures, on 5 hosts: how long a new endpoint
@@ -108,9 +108,9 @@ func TestUserspaceThroughputFigure(t *testing.T) {
 	_, token, dstIP := adminWithRed(t, dst)
 	var ms []*netlab.Meshnet
 	for _, h := range []*netlab.Host{tapHost, userHost} {
-		c := node.DefaultConfig()
+		c := config.DefaultConfig()
 		c.Name, c.Token, c.Userspace = h.Name, token, h == userHost
-		c.Networks = []node.NetworkConfig{{Name: "red"}}
+		c.Networks = []config.NetworkConfig{{Name: "red"}}
 		m, err := h.StartMeshnet(bin.meshnet, c)
 		if err != nil {
 			t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/e2e/netlab"
-	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // gossipCluster starts meshnet on every host: the first starts the cluster
@@ -41,7 +41,7 @@ func startCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, o cluster
 	})
 	var token string
 	for i, h := range hosts {
-		c := node.DefaultConfig()
+		c := config.DefaultConfig()
 		c.Name = h.Name
 		if o.mode != "" {
 			c.Mode = o.mode
@@ -55,7 +55,7 @@ func startCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, o cluster
 		}
 		c.Metrics.Address = o.metrics
 		for _, n := range nets[i] {
-			nc := node.NetworkConfig{Name: n}
+			nc := config.NetworkConfig{Name: n}
 			if i == 0 && n == "red" {
 				nc.Subnet = "10.10.0.0/24"
 				nc.Encrypted = &o.encrypted

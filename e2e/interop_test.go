@@ -8,7 +8,7 @@ import (
 
 	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/internal/testenv"
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // kernelVXLAN turns h into a plain-mode peer made of a Linux kernel vxlan
@@ -41,14 +41,14 @@ func TestKernelVXLANInterop(t *testing.T) {
 	testenv.RequireTools(t, "bridge", "ethtool")
 	mesh, kern := hosts[0], hosts[1]
 	const kernelMAC = "02:00:00:00:42:02"
-	meshMAC := node.InterfaceMAC(mesh.Name, "blue")
-	kernelVXLAN(t, kern, mesh, kernelMAC, "10.42.0.2", node.FormatMAC(meshMAC), "10.42.0.1")
+	meshMAC := config.InterfaceMAC(mesh.Name, "blue")
+	kernelVXLAN(t, kern, mesh, kernelMAC, "10.42.0.2", config.FormatMAC(meshMAC), "10.42.0.1")
 
-	c := node.DefaultConfig()
+	c := config.DefaultConfig()
 	c.Name = mesh.Name
-	c.Networks = []node.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: "10.42.0.1", Encrypted: plain}}
-	c.Peers = []node.PeerConfig{{Name: "kernel", Address: kern.Addr.String(),
-		Endpoints: []node.EndpointConfig{{Network: "blue", IP: "10.42.0.2", MAC: kernelMAC}}}}
+	c.Networks = []config.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: "10.42.0.1", Encrypted: plain}}
+	c.Peers = []config.PeerConfig{{Name: "kernel", Address: kern.Addr.String(),
+		Endpoints: []config.EndpointConfig{{Network: "blue", IP: "10.42.0.2", MAC: kernelMAC}}}}
 	m, err := mesh.StartMeshnet(bin.meshnet, c)
 	if err != nil {
 		t.Fatal(err)

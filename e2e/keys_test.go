@@ -15,7 +15,7 @@ import (
 
 	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/keydist"
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // TestEvictionCutsANodeOff evicts one of three nodes and checks that it
@@ -72,9 +72,9 @@ func TestEvictionCutsANodeOff(t *testing.T) {
 	if err := os.RemoveAll(ms[2].StateDir); err != nil {
 		t.Fatal(err)
 	}
-	c := node.DefaultConfig()
+	c := config.DefaultConfig()
 	c.Name = hosts[2].Name
-	c.Networks = []node.NetworkConfig{{Name: "red"}}
+	c.Networks = []config.NetworkConfig{{Name: "red"}}
 	c.Token = tok
 	back, err := hosts[2].StartMeshnet(bin.meshnet, c)
 	if err != nil {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/e2e/netlab"
-	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // deviceGone polls until the host has no interface called name.
@@ -126,7 +126,7 @@ func TestSecondDaemonGetsClearError(t *testing.T) {
 	for _, tc := range cases {
 		c := cfgs[0]
 		c.StateDir, c.Underlay.VXLANPort, c.WireGuard.Port, c.Gossip.Port = tc.stateDir, tc.port, tc.wg, tc.gossip
-		c.Networks = append([]node.NetworkConfig(nil), c.Networks...)
+		c.Networks = append([]config.NetworkConfig(nil), c.Networks...)
 		c.Networks[0].Device = tc.device
 		path := filepath.Join(hosts[0].Dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
 		writeConfig(t, path, c)

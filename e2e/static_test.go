@@ -10,7 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"meshnet.dev/meshnet/e2e/netlab"
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // overlayIP is host i's (0-based) address on the test network.
@@ -22,18 +22,18 @@ var plain = new(bool)
 // staticConfigs gives every host a config that lists every other host as a
 // static (plain VXLAN) peer on network "blue": each host is its own
 // cluster, and the data path is exercised without gossip or encryption.
-func staticConfigs(hosts []*netlab.Host, mode string) []node.Config {
-	cfgs := make([]node.Config, len(hosts))
+func staticConfigs(hosts []*netlab.Host, mode string) []config.Config {
+	cfgs := make([]config.Config, len(hosts))
 	for i, h := range hosts {
-		c := node.DefaultConfig()
+		c := config.DefaultConfig()
 		c.Name = h.Name
 		c.Mode = mode
 		c.Underlay.Address = h.Addr.String()
-		c.Networks = []node.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: overlayIP(i).String(), Encrypted: plain}}
+		c.Networks = []config.NetworkConfig{{Name: "blue", VNI: 4242, Subnet: "10.42.0.0/24", Address: overlayIP(i).String(), Encrypted: plain}}
 		for j, o := range hosts {
 			if j != i {
-				c.Peers = append(c.Peers, node.PeerConfig{Name: o.Name, Address: o.Addr.String(),
-					Endpoints: []node.EndpointConfig{{Network: "blue", IP: overlayIP(j).String()}}})
+				c.Peers = append(c.Peers, config.PeerConfig{Name: o.Name, Address: o.Addr.String(),
+					Endpoints: []config.EndpointConfig{{Network: "blue", IP: overlayIP(j).String()}}})
 			}
 		}
 		cfgs[i] = c
@@ -42,7 +42,7 @@ func staticConfigs(hosts []*netlab.Host, mode string) []node.Config {
 }
 
 // startAll starts meshnet on every host with its config.
-func startAll(t *testing.T, hosts []*netlab.Host, cfgs []node.Config) []*netlab.Meshnet {
+func startAll(t *testing.T, hosts []*netlab.Host, cfgs []config.Config) []*netlab.Meshnet {
 	t.Helper()
 	ms := make([]*netlab.Meshnet, len(hosts))
 	for i, h := range hosts {
@@ -86,7 +86,7 @@ func TestPingEveryPair(t *testing.T) {
 	}
 }
 
-func writeConfig(t *testing.T, path string, c node.Config) {
+func writeConfig(t *testing.T, path string, c config.Config) {
 	t.Helper()
 	b, err := yaml.Marshal(c)
 	if err != nil {

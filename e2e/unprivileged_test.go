@@ -9,7 +9,7 @@ import (
 
 	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/internal/testenv"
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 	"meshnet.dev/meshnet/tun"
 )
 
@@ -35,9 +35,9 @@ func capEff(t *testing.T, pid int) string {
 // returns it with a join token and its overlay address.
 func adminWithRed(t *testing.T, h *netlab.Host) (*netlab.Meshnet, string, string) {
 	t.Helper()
-	c := node.DefaultConfig()
+	c := config.DefaultConfig()
 	c.Name = h.Name
-	c.Networks = []node.NetworkConfig{{Name: "red", Subnet: "10.10.0.0/24"}}
+	c.Networks = []config.NetworkConfig{{Name: "red", Subnet: "10.10.0.0/24"}}
 	m, err := h.StartMeshnet(bin.meshnet, c)
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +63,9 @@ func TestNetstackNodeAsNobody(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := node.DefaultConfig()
+	c := config.DefaultConfig()
 	c.Name, c.Token, c.Userspace = user.Name, token, true
-	c.Networks = []node.NetworkConfig{{Name: "red"}}
+	c.Networks = []config.NetworkConfig{{Name: "red"}}
 	c.Expose = []string{"tcp:8080"}
 	m, err := user.StartMeshnetAs(bin.meshnet, c, nobody, nobody)
 	if err != nil {
@@ -127,9 +127,9 @@ func TestUserOwnedDevice(t *testing.T) {
 	if out, err := user.Run(bin.meshnet, append(create, "--fix-perms")...); err != nil {
 		t.Fatalf("device create: %v\n%s", err, out)
 	}
-	c := node.DefaultConfig()
+	c := config.DefaultConfig()
 	c.Name, c.Token = user.Name, token
-	c.Networks = []node.NetworkConfig{{Name: "red", Device: "mn-red"}}
+	c.Networks = []config.NetworkConfig{{Name: "red", Device: "mn-red"}}
 	c.DNS.Enabled = new(bool) // port 53 needs privilege; not this test's subject
 	m, err := user.StartMeshnetAs(bin.meshnet, c, nobody, nobody)
 	if err != nil {

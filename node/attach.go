@@ -8,6 +8,8 @@ import (
 
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // attachment is a network this node is attached to: its device, its port
@@ -29,17 +31,17 @@ type attachment struct {
 // attach creates the device of network def, configures it and starts
 // forwarding its frames. A port that stops for any reason other than its
 // device being closed reports on n.failed.
-func (n *Node) attach(def netDef, want netSpec) (*attachment, error) {
-	mac := InterfaceMAC(n.spec.name, def.Name)
-	mtu := want.mtu
+func (n *Node) attach(def netDef, want wantedNet) (*attachment, error) {
+	mac := config.InterfaceMAC(n.spec.Name, def.Name)
+	mtu := want.MTU
 	if mtu == 0 {
 		mtu = n.deriveMTU(def)
 	}
-	device := want.device
+	device := want.Device
 	if device == "" {
-		device = defaultDevice(def.Name)
+		device = config.DefaultDevice(def.Name)
 	}
-	ds := DeviceSpec{Name: device, TUN: n.spec.tun, MAC: mac, MTU: mtu, Subnet: def.Subnet,
+	ds := DeviceSpec{Name: device, TUN: n.spec.TUN, MAC: mac, MTU: mtu, Subnet: def.Subnet,
 		Neighbors: neighbors{n.table, def.VNI}}
 	newDev := n.opts.NewDevice
 	if newDev == nil {
@@ -48,11 +50,11 @@ func (n *Node) attach(def netDef, want netSpec) (*attachment, error) {
 	n.table.Update(func(tx *routing.Tx) {
 		tx.SetNetwork(routing.NetworkConfig{Name: def.Name, VNI: def.VNI, Subnets: []netip.Prefix{def.Subnet}, Encrypted: def.Encrypted})
 	})
-	if n.spec.userspace {
+	if n.spec.Userspace {
 		// The stack is created once the address is settled (startStack).
 		n.log.Info("network attached (userspace stack once the address is settled)", "network", def.Name, "vni", def.VNI,
 			"subnet", def.Subnet, "mtu", mtu, "encrypted", def.Encrypted)
-		return &attachment{def: def, device: "netstack-" + def.Name, mac: mac, mtu: mtu, static: want.addr}, nil
+		return &attachment{def: def, device: "netstack-" + def.Name, mac: mac, mtu: mtu, static: want.Address}, nil
 	}
 	dev, err := newDev(ds)
 	if err != nil {
@@ -68,7 +70,7 @@ func (n *Node) attach(def netDef, want netSpec) (*attachment, error) {
 	// A device prepared beforehand (meshnet device create) keeps its own
 	// MAC, MTU and address; the node adopts them.
 	mac, mtu = dev.HardwareAddr(), dev.MTU()
-	static := want.addr
+	static := want.Address
 	if !static.IsValid() {
 		static = deviceAddress(dev.Name(), def.Subnet)
 	}
@@ -84,7 +86,7 @@ func (n *Node) attach(def netDef, want netSpec) (*attachment, error) {
 		}
 	}()
 	n.log.Info("network attached", "network", def.Name, "vni", def.VNI, "subnet", def.Subnet,
-		"device", device, "mtu", mtu, "mac", FormatMAC(mac), "encrypted", def.Encrypted)
+		"device", device, "mtu", mtu, "mac", config.FormatMAC(mac), "encrypted", def.Encrypted)
 	return a, nil
 }
 
@@ -114,7 +116,7 @@ func (n *Node) setAddress(a *attachment, addr netip.Addr) error {
 	p := netip.PrefixFrom(addr, a.def.Subnet.Bits())
 	if deviceAddress(a.device, a.def.Subnet) == addr {
 		// already there (a prepared device, or a restart)
-	} else if n.spec.userspace {
+	} else if n.spec.Userspace {
 		if err := n.startStack(a, addr); err != nil {
 			return err
 		}
@@ -142,14 +144,14 @@ func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
 	var dev tun.Device
 	var err error
 	if ds.TUN {
-		cfg := n.spec.perf.tunConfig(tun.DefaultTUNConfig(ds.Name, ds.MAC))
+		cfg := n.spec.Perf.TUNConfig(tun.DefaultTUNConfig(ds.Name, ds.MAC))
 		cfg.MTU, cfg.Prefixes = ds.MTU, []netip.Prefix{ds.Subnet}
 		if existing {
 			cfg.MTU = 0
 		}
 		dev, err = tun.CreateTUN(cfg, ds.Neighbors)
 	} else {
-		cfg := n.spec.perf.tapConfig(tun.DefaultTAPConfig(ds.Name))
+		cfg := n.spec.Perf.TAPConfig(tun.DefaultTAPConfig(ds.Name))
 		cfg.MTU, cfg.MAC = ds.MTU, ds.MAC
 		if existing {
 			cfg.MTU, cfg.MAC = 0, tun.MAC{}
@@ -162,7 +164,7 @@ func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
 	name := dev.Name()
 	n.logOffloads(dev, name)
 	if existing {
-		n.log.Info("using existing device as it is", "device", name, "mtu", dev.MTU(), "mac", FormatMAC(dev.HardwareAddr()))
+		n.log.Info("using existing device as it is", "device", name, "mtu", dev.MTU(), "mac", config.FormatMAC(dev.HardwareAddr()))
 		return dev, nil
 	}
 	if err := n.links.SetMTU(name, ds.MTU); err != nil {
@@ -180,19 +182,19 @@ func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
 // so a device held by another process stops `meshnet up` before anything
 // starts, instead of failing later in the background.
 func (n *Node) preflightDevices() error {
-	if n.opts.NewDevice != nil || n.spec.userspace {
+	if n.opts.NewDevice != nil || n.spec.Userspace {
 		return nil
 	}
-	for _, w := range n.spec.networks {
+	for _, w := range n.spec.Networks {
 		var dev tun.Device
 		var err error
-		if n.spec.tun {
-			dev, err = tun.CreateTUN(tun.DefaultTUNConfig(w.device, InterfaceMAC(n.spec.name, w.name)), neighbors{n.table, 0})
+		if n.spec.TUN {
+			dev, err = tun.CreateTUN(tun.DefaultTUNConfig(w.Device, config.InterfaceMAC(n.spec.Name, w.Name)), neighbors{n.table, 0})
 		} else {
-			dev, err = tun.CreateTAP(tun.DefaultTAPConfig(w.device))
+			dev, err = tun.CreateTAP(tun.DefaultTAPConfig(w.Device))
 		}
 		if err != nil {
-			return fmt.Errorf("network %s: %w", w.name, err)
+			return fmt.Errorf("network %s: %w", w.Name, err)
 		}
 		dev.Close()
 	}
@@ -209,10 +211,10 @@ func (n *Node) preflightPorts() error {
 		network, what, key string
 		port               int
 	}{
-		{"udp", "VXLAN", "underlay.vxlan_port", int(n.spec.vxlanPort)},
-		{"udp", "WireGuard", "wireguard.port", int(n.spec.wgPort)},
-		{"udp", "gossip", "gossip.port", n.spec.gossip.Port},
-		{"tcp", "gossip", "gossip.port", n.spec.gossip.Port},
+		{"udp", "VXLAN", "underlay.vxlan_port", int(n.spec.VXLANPort)},
+		{"udp", "WireGuard", "wireguard.port", int(n.spec.WGPort)},
+		{"udp", "gossip", "gossip.port", n.spec.Gossip.Port},
+		{"tcp", "gossip", "gossip.port", n.spec.Gossip.Port},
 	}
 	for _, c := range checks {
 		addr := ":" + strconv.Itoa(c.port)
@@ -233,14 +235,6 @@ func (n *Node) preflightPorts() error {
 		}
 	}
 	return nil
-}
-
-func defaultDevice(network string) string {
-	d := "mn-" + network
-	if len(d) > maxDeviceName {
-		d = d[:maxDeviceName]
-	}
-	return d
 }
 
 // Encapsulation overhead on top of the inner IP packet. Plain: inner
@@ -278,13 +272,13 @@ func (n *Node) underlayMTU() int {
 			m = v
 		}
 	}
-	for _, s := range n.spec.join {
+	for _, s := range n.spec.Join {
 		if ap, err := netip.ParseAddrPort(s); err == nil {
 			consider(ap.Addr())
 		}
 	}
-	for _, p := range n.spec.peers {
-		consider(p.underlay.Addr())
+	for _, p := range n.spec.Peers {
+		consider(p.Underlay.Addr())
 	}
 	if m == 0 {
 		m = interfaceMTU(n.underlay.Addr())

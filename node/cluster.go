@@ -20,24 +20,24 @@ func (n *Node) startGossip() error {
 		return err
 	}
 	g := gossip.DefaultConfig()
-	g.Name = n.spec.name
+	g.Name = n.spec.Name
 	g.BindAddr = "0.0.0.0"
 	if n.underlay.Addr().Is6() {
 		g.BindAddr = "::"
 	}
-	g.BindPort = n.spec.gossip.Port
+	g.BindPort = n.spec.Gossip.Port
 	g.AdvertiseAddr = n.underlay.Addr().String()
-	g.AdvertisePort = n.spec.gossip.Port
+	g.AdvertisePort = n.spec.Gossip.Port
 	g.Meta = meta
 	g.Keys, g.PrimaryKey = n.keys.gossipKeys()
-	g.GossipInterval = n.spec.gossip.Interval
-	g.Fanout = n.spec.gossip.Fanout
-	g.BulkSyncInterval = n.spec.gossip.BulkSyncInterval
+	g.GossipInterval = n.spec.Gossip.Interval
+	g.Fanout = n.spec.Gossip.Fanout
+	g.BulkSyncInterval = n.spec.Gossip.BulkSyncInterval
 	g.Logger = n.log
 	g.Transport = n.opts.GossipTransport
 	g.Admit = n.admit
 	g.Side = n.answerKeyRequest
-	g.ProbeInterval = n.spec.gossip.ProbeInterval
+	g.ProbeInterval = n.spec.Gossip.ProbeInterval
 	g.Tune = n.opts.GossipTune
 	db, err := gossip.New(g)
 	if err != nil {
@@ -72,26 +72,26 @@ func (n *Node) poke() {
 // so nodes may start in any order.
 func (n *Node) joinLoop(ctx context.Context) {
 	defer n.wg.Done()
-	if len(n.spec.join) == 0 {
+	if len(n.spec.Join) == 0 {
 		n.markJoined(true)
 		n.reconnectLoop(ctx)
 		return
 	}
 	backoff := 200 * time.Millisecond
 	for {
-		k, err := n.db.Join(n.spec.join)
+		k, err := n.db.Join(n.spec.Join)
 		if err == nil && k > 0 {
-			n.log.Info("joined the cluster", "via", n.spec.join, "answered", k)
+			n.log.Info("joined the cluster", "via", n.spec.Join, "answered", k)
 			n.markJoined(false)
 			n.reconnectLoop(ctx)
 			return
 		}
 		// A member back after missing key rotations cannot be read by
 		// anyone: fetch the keys sealed to it and try again at once.
-		if n.catchUpKeys(n.spec.join) {
+		if n.catchUpKeys(n.spec.Join) {
 			continue
 		}
-		n.log.Warn("cannot reach any seed yet; retrying", "seeds", n.spec.join, "err", err, "retry_in", backoff)
+		n.log.Warn("cannot reach any seed yet; retrying", "seeds", n.spec.Join, "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -131,7 +131,7 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 			}
 		}
 		if alive <= 1 {
-			addrs = append(addrs, n.spec.join...)
+			addrs = append(addrs, n.spec.Join...)
 		}
 		if len(addrs) == 0 {
 			continue
@@ -153,7 +153,7 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 func (n *Node) rememberSeeds() {
 	var live []string
 	for _, m := range n.db.Members() {
-		if m.Name != n.spec.name && (m.State == gossip.StateAlive || m.State == gossip.StateSuspect) && len(live) < maxSeeds {
+		if m.Name != n.spec.Name && (m.State == gossip.StateAlive || m.State == gossip.StateSuspect) && len(live) < maxSeeds {
 			live = append(live, m.Addr.String())
 		}
 	}
@@ -184,10 +184,10 @@ func (n *Node) pickUnderlay() (netip.Addr, error) {
 	if n.opts.Underlay.IsValid() {
 		return n.opts.Underlay.Addr(), nil
 	}
-	if n.spec.underlay.IsValid() {
-		return n.spec.underlay, nil
+	if n.spec.Underlay.IsValid() {
+		return n.spec.Underlay, nil
 	}
-	for _, seed := range n.spec.join {
+	for _, seed := range n.spec.Join {
 		if c, err := net.Dial("udp", seed); err == nil {
 			a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 			c.Close()

@@ -21,7 +21,7 @@ const controlIdleTimeout = 30 * time.Second
 // serveControl serves the control API on the state directory's unix socket
 // and returns a function that stops it and removes the socket.
 func (n *Node) serveControl() (func(), error) {
-	path := filepath.Join(n.spec.stateDir, api.SocketName)
+	path := filepath.Join(n.spec.StateDir, api.SocketName)
 	// The state lock is held, so a socket file left here is from a daemon
 	// that died without cleaning up.
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {

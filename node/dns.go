@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"meshnet.dev/meshnet/lb"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // dnsState is the node's embedded DNS server and the addresses it serves on.
@@ -19,7 +21,7 @@ type dnsState struct {
 // syncDNS serves DNS on every overlay address this node holds, restarting
 // the server when that set changes (a network attached, an address moved).
 func (n *Node) syncDNS(atts []*attachment) {
-	if !n.spec.dns.enabled || n.spec.userspace { // netstack mode serves DNS inside its stacks
+	if !n.spec.DNS.Enabled || n.spec.Userspace { // netstack mode serves DNS inside its stacks
 		return
 	}
 	var addrs []netip.Addr
@@ -47,7 +49,7 @@ func (n *Node) syncDNS(atts []*attachment) {
 	}
 	n.dns.server = srv
 	n.dnsLive.Store(srv)
-	n.log.Info("DNS serving", "domain", n.spec.dns.domain, "addresses", addrs, "port", n.spec.dns.port)
+	n.log.Info("DNS serving", "domain", n.spec.DNS.Domain, "addresses", addrs, "port", n.spec.DNS.Port)
 }
 
 func (n *Node) stopDNS() {
@@ -62,10 +64,10 @@ func (n *Node) stopDNS() {
 // domain go to the host's resolvers unless forwarding is off.
 func (n *Node) dnsConfig(own []netip.Addr) lb.DNSConfig {
 	cfg := lb.DefaultDNSConfig()
-	cfg.Domain = n.spec.dns.domain
-	cfg.Port = uint16(n.spec.dns.port)
+	cfg.Domain = n.spec.DNS.Domain
+	cfg.Port = uint16(n.spec.DNS.Port)
 	cfg.Logger = n.log.With("component", "dns")
-	if n.spec.dns.forward {
+	if n.spec.DNS.Forward {
 		for _, u := range hostResolvers("/etc/resolv.conf") {
 			if !slices.Contains(own, u) {
 				cfg.Upstreams = append(cfg.Upstreams, netip.AddrPortFrom(u, 53))
@@ -102,7 +104,7 @@ type nodeRecords struct{ n *Node }
 func (r nodeRecords) LookupHost(name string) []netip.Addr {
 	var out []netip.Addr
 	for _, net := range r.n.table.Snapshot().Networks() {
-		own := InterfaceMAC(name, net.Name)
+		own := config.InterfaceMAC(name, net.Name)
 		for _, e := range net.Endpoints() {
 			if e.MAC == own && e.IP.IsValid() {
 				out = append(out, e.IP)

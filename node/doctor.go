@@ -26,14 +26,14 @@ func (n *Node) Doctor() []api.Check {
 	var out []api.Check
 	add := func(c api.Check) { out = append(out, c) }
 	add(n.checkDevice())
-	if !n.spec.userspace {
+	if !n.spec.Userspace {
 		add(checkCloneMode(tun.StatClone()))
 	}
 	members := n.db.Members()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, m := range members {
-		if m.Name == n.spec.name {
+		if m.Name == n.spec.Name {
 			continue
 		}
 		wg.Add(1)
@@ -77,7 +77,7 @@ func (n *Node) Doctor() []api.Check {
 func (n *Node) checkDevice() api.Check {
 	c := api.Check{Name: "device", Status: "ok"}
 	switch {
-	case n.spec.userspace:
+	case n.spec.Userspace:
 		c.Detail = "userspace stacks: no TAP/TUN and no privileges needed"
 	default:
 		f, err := os.OpenFile(tun.CloneDevice, os.O_RDWR, 0)

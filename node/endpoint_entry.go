@@ -8,6 +8,8 @@ import (
 
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/routing"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // Endpoint entries live in each network's endpoints table. The key says it
@@ -15,7 +17,7 @@ import (
 // empty and a key is exactly one endpoint of its owner.
 
 func endpointKey(mac routing.MAC, ip netip.Addr) string {
-	k := FormatMAC(mac) + "/"
+	k := config.FormatMAC(mac) + "/"
 	if ip.IsValid() {
 		k += ip.String()
 	}

@@ -12,6 +12,8 @@ import (
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/keydist"
 	"meshnet.dev/meshnet/lb"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // Every decoder of what other nodes send is fuzzed: node metadata, network
@@ -104,7 +106,7 @@ func FuzzStateFile(f *testing.F) {
 			return
 		}
 		for _, n := range p.Networks {
-			if !labelRE.MatchString(n.Name) {
+			if !config.ValidName(n.Name) {
 				t.Fatalf("accepted network name %q", n.Name)
 			}
 		}

@@ -17,6 +17,8 @@ import (
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // fakeHost is one in-process node on channel devices, the channel VXLAN
@@ -76,18 +78,18 @@ func (c *fakeCluster) start(name string) *fakeHost {
 	t := c.t
 	idx := len(c.hosts)
 	h := &fakeHost{name: name, devs: map[string]*tun.Channel{}, gossip: c.gossip.NewTransport(name), done: make(chan struct{})}
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Name = name
 	cfg.StateDir = t.TempDir()
 	cfg.Gossip.Interval = 50 * time.Millisecond
 	cfg.Gossip.BulkSyncInterval = 2 * time.Second
 	if idx == 0 {
-		cfg.Networks = []NetworkConfig{{Name: "blue", Subnet: "10.50.0.0/24", Encrypted: new(bool)}}
+		cfg.Networks = []config.NetworkConfig{{Name: "blue", Subnet: "10.50.0.0/24", Encrypted: new(bool)}}
 		if c.rotation != 0 {
 			cfg.Keys.RotationInterval = c.rotation
 		}
 	} else {
-		cfg.Networks = []NetworkConfig{{Name: "blue"}}
+		cfg.Networks = []config.NetworkConfig{{Name: "blue"}}
 		cfg.Join = []string{c.hosts[0].gossip.Addr().String()}
 		cfg.Token = c.token()
 	}
@@ -164,7 +166,7 @@ func TestGossipClusterForwardsFrames(t *testing.T) {
 			if from == to {
 				continue
 			}
-			src, dst := InterfaceMAC(from.name, "blue"), InterfaceMAC(to.name, "blue")
+			src, dst := config.InterfaceMAC(from.name, "blue"), config.InterfaceMAC(to.name, "blue")
 			f := udpFrame(dst, src, addrs[from.name], addrs[to.name], "from "+from.name+" to "+to.name)
 			from.dev(t, "mn-blue").In <- f
 			select {

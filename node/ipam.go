@@ -28,7 +28,7 @@ const settleRounds = 5
 func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []duplicate) {
 	if a.static.IsValid() {
 		for _, d := range dups {
-			if d.ip == a.static.String() && d.winner != n.spec.name {
+			if d.ip == a.static.String() && d.winner != n.spec.Name {
 				n.log.Error("duplicate address: our static address is also claimed by another node, which claimed it first",
 					"network", a.def.Name, "address", a.static, "other", d.winner)
 			}
@@ -48,7 +48,7 @@ func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []duplicate)
 	})
 	won := routing.ResolveClaims(claims)
 	if a.ipam.block.IsValid() {
-		if w, ok := won[a.ipam.block]; ok && w.Owner != n.spec.name {
+		if w, ok := won[a.ipam.block]; ok && w.Owner != n.spec.Name {
 			n.log.Warn("address block claimed first by another node; picking another",
 				"network", name, "block", a.ipam.block, "winner", w.Owner)
 			n.db.Delete(name, tableIPAM, a.ipam.block.String())
@@ -72,7 +72,7 @@ func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []duplicate)
 		n.log.Debug("claimed address block", "network", name, "block", b)
 		return
 	}
-	if !a.ipam.settled && time.Since(a.ipam.since) >= settleRounds*n.spec.gossip.Interval {
+	if !a.ipam.settled && time.Since(a.ipam.since) >= settleRounds*n.spec.Gossip.Interval {
 		a.ipam.settled = true
 	}
 	if a.ipam.settled {
@@ -91,7 +91,7 @@ func (n *Node) reclaimBlock(a *attachment, won map[netip.Prefix]routing.Claim, u
 	if !ok || b.Bits() != routing.BlockBits(a.def.Subnet) || !a.def.Subnet.Contains(b.Addr()) {
 		return netip.Prefix{}, false
 	}
-	if w, taken := won[b]; taken && w.Owner != n.spec.name {
+	if w, taken := won[b]; taken && w.Owner != n.spec.Name {
 		return netip.Prefix{}, false
 	}
 	for _, u := range used {

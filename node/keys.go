@@ -78,9 +78,9 @@ func InitCluster(stateDir string) (keydist.ClusterID, error) {
 // directory, from a join token, or — for a node that neither has state nor
 // joins anyone — by starting a new cluster.
 func (n *Node) loadKeys() error {
-	dir := n.spec.stateDir
-	if n.spec.token != "" {
-		tok, err := keydist.ParseToken(n.spec.token, time.Now())
+	dir := n.spec.StateDir
+	if n.spec.Token != "" {
+		tok, err := keydist.ParseToken(n.spec.Token, time.Now())
 		if errors.Is(err, keydist.ErrExpired) {
 			if ok, err := n.keysDespiteExpiredToken(); ok || err != nil {
 				return err
@@ -98,7 +98,7 @@ func (n *Node) loadKeys() error {
 			return err
 		}
 		for _, b := range tok.Bootstrap {
-			n.spec.join = appendUnique(n.spec.join, b.String())
+			n.spec.Join = appendUnique(n.spec.Join, b.String())
 		}
 		n.keys = &keys{node: node, pub: node.Public(), member: m, tokenIssued: tok.IssuedAt}
 		n.log.Info("joining cluster with a token", "cluster", tok.ClusterID, "expires", tok.Expiry)
@@ -110,7 +110,7 @@ func (n *Node) loadKeys() error {
 	}
 	m, err := keydist.OpenMember(dir, node)
 	if errors.Is(err, fs.ErrNotExist) {
-		if len(n.spec.join) > 0 {
+		if len(n.spec.Join) > 0 {
 			return fmt.Errorf("this node has no cluster keys yet, and joining a cluster needs a join token: run `meshnet token` on an admin node and start this one with --token TOKEN (or set token_file)")
 		}
 		id, err := InitCluster(dir)
@@ -135,10 +135,10 @@ func (n *Node) loadKeys() error {
 // the state directory holds no membership of the token's cluster, so the
 // expiry error stands.
 func (n *Node) keysDespiteExpiredToken() (bool, error) {
-	dir := n.spec.stateDir
+	dir := n.spec.StateDir
 	// The zero time skips only the expiry check: the signature still
 	// proves which cluster and admin key the token names.
-	tok, err := keydist.ParseToken(n.spec.token, time.Time{})
+	tok, err := keydist.ParseToken(n.spec.Token, time.Time{})
 	if err != nil {
 		return false, nil
 	}
@@ -160,7 +160,7 @@ func (n *Node) keysDespiteExpiredToken() (bool, error) {
 	n.log.Warn("the join token in the configuration has expired; this node is already a member, so it starts from its state directory (remove the token from the configuration)",
 		"cluster", st.ClusterID, "expired", tok.Expiry)
 	for _, b := range tok.Bootstrap {
-		n.spec.join = appendUnique(n.spec.join, b.String())
+		n.spec.Join = appendUnique(n.spec.Join, b.String())
 	}
 	n.keys = &keys{node: node, pub: node.Public(), member: m}
 	return true, n.openIssuer()
@@ -168,7 +168,7 @@ func (n *Node) keysDespiteExpiredToken() (bool, error) {
 
 // openIssuer loads the admin role if this state directory holds it.
 func (n *Node) openIssuer() error {
-	dir := n.spec.stateDir
+	dir := n.spec.StateDir
 	if _, err := os.Stat(filepath.Join(dir, keydist.IssuerStateFile)); err != nil {
 		return nil
 	}
@@ -214,5 +214,5 @@ func appendUnique(list []string, s string) []string {
 // tokenBootstrap is where a joining node reaches this one: its gossip
 // address.
 func (n *Node) tokenBootstrap() []netip.AddrPort {
-	return []netip.AddrPort{netip.AddrPortFrom(n.underlay.Addr(), uint16(n.spec.gossip.Port))}
+	return []netip.AddrPort{netip.AddrPortFrom(n.underlay.Addr(), uint16(n.spec.Gossip.Port))}
 }

@@ -55,7 +55,7 @@ func (n *Node) Evict(name string) error {
 	if n.keys.issuer == nil {
 		return errNotAdmin
 	}
-	if name == n.spec.name {
+	if name == n.spec.Name {
 		return errors.New("a node cannot evict itself; run the command on another admin node")
 	}
 	var pub keydist.NodePublic
@@ -93,11 +93,11 @@ func (n *Node) Evict(name string) error {
 // it, the new public key goes out in the node's metadata so peers update
 // their configuration, and the admin seals the cluster keys to it.
 func (n *Node) rotateNodeKey() error {
-	key, err := keydist.ReplaceNodeKey(n.spec.stateDir)
+	key, err := keydist.ReplaceNodeKey(n.spec.StateDir)
 	if err != nil {
 		return err
 	}
-	m, err := keydist.OpenMember(n.spec.stateDir, key)
+	m, err := keydist.OpenMember(n.spec.StateDir, key)
 	if err != nil {
 		return err
 	}

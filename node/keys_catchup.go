@@ -262,7 +262,7 @@ func (n *Node) keyWatchLoop(ctx context.Context) {
 func (n *Node) keyWatchAddrs() []string {
 	var out, alive []string
 	for _, m := range n.db.Members() {
-		if m.Name == n.spec.name || !m.Addr.IsValid() {
+		if m.Name == n.spec.Name || !m.Addr.IsValid() {
 			continue
 		}
 		switch m.State {

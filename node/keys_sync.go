@@ -249,7 +249,7 @@ func (n *Node) readyToRotate(reason keydist.Reason) error {
 func (n *Node) memberPubs() []keydist.NodePublic {
 	out := []keydist.NodePublic{n.keys.pub}
 	for _, m := range n.db.Members() {
-		if m.Name == n.spec.name {
+		if m.Name == n.spec.Name {
 			continue
 		}
 		meta, err := decodeMeta(m.Meta)
@@ -268,7 +268,7 @@ func (n *Node) liveMetas() []nodeMeta {
 	own, _ := decodeMeta(self)
 	out := []nodeMeta{own}
 	for _, m := range n.db.Members() {
-		if m.Name == n.spec.name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
+		if m.Name == n.spec.Name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
 			continue
 		}
 		meta, err := decodeMeta(m.Meta)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/keydist"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // TestPairPSKAgreesAfterJoin follows the real flow: a cluster is started,
@@ -103,7 +104,7 @@ func TestStartWithExpiredTokenOfOwnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := func(dir string) (*Node, error) {
-		n := &Node{log: testLogger(t), spec: &spec{stateDir: dir, token: text}}
+		n := &Node{log: testLogger(t), spec: &config.Spec{StateDir: dir, Token: text}}
 		return n, n.loadKeys()
 	}
 	n, err := start(memberDir)

@@ -10,6 +10,8 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // Gossip tables meshnet uses.
@@ -56,7 +58,7 @@ func decodeDef(e gossip.Entry) (netDef, error) {
 	if err := json.Unmarshal(e.Value, &d); err != nil {
 		return d, fmt.Errorf("%w: %v", errBadDef, err)
 	}
-	if d.Name != e.Key || !labelRE.MatchString(d.Name) || !encap.ValidVNI(d.VNI) ||
+	if d.Name != e.Key || !config.ValidName(d.Name) || !encap.ValidVNI(d.VNI) ||
 		!d.Subnet.IsValid() || d.Subnet != d.Subnet.Masked() || d.Origin == "" {
 		return d, errBadDef
 	}

@@ -10,6 +10,8 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/node/api"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 func netipPrefix(a netip.Addr, bits int) string { return netip.PrefixFrom(a, bits).String() }
@@ -19,7 +21,7 @@ func (n *Node) Networks() []api.ClusterNetwork {
 	won, _ := n.clusterDefs()
 	members := map[string][]string{}
 	for _, m := range n.db.Members() {
-		if m.Name == n.spec.name || m.State.String() == "alive" || m.State.String() == "suspect" {
+		if m.Name == n.spec.Name || m.State.String() == "alive" || m.State.String() == "suspect" {
 			for _, nw := range m.Networks {
 				members[nw] = append(members[nw], m.Name)
 			}
@@ -52,7 +54,7 @@ var errConflict = errors.New("conflict")
 // CreateNetwork defines a network cluster-wide. It waits a few gossip rounds
 // and reports a conflict if another node defined the same name or VNI first.
 func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) {
-	if !labelRE.MatchString(req.Name) {
+	if !config.ValidName(req.Name) {
 		return api.ClusterNetwork{}, fmt.Errorf("network name %q: use lower-case letters, digits and '-'", req.Name)
 	}
 	sub, err := netip.ParsePrefix(req.Subnet)
@@ -72,10 +74,10 @@ func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) 
 	}
 	// A definition made at the same moment elsewhere shows up within a few
 	// gossip rounds; tell the caller now if ours lost.
-	time.Sleep(settleRounds * n.spec.gossip.Interval)
+	time.Sleep(settleRounds * n.spec.Gossip.Interval)
 	won, _ = n.clusterDefs()
 	w, ok := won[req.Name]
-	if !ok || !w.sameNetwork(d) || w.Origin != n.spec.name {
+	if !ok || !w.sameNetwork(d) || w.Origin != n.spec.Name {
 		if ok {
 			return api.ClusterNetwork{}, fmt.Errorf("%w: network %q was defined at the same time by %s (vni %d, %s), whose definition wins", errConflict, req.Name, w.Origin, w.VNI, w.Subnet)
 		}
@@ -87,16 +89,16 @@ func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) 
 // JoinNetwork attaches this node to a network, now or as soon as it is
 // defined.
 func (n *Node) JoinNetwork(name string, req api.JoinNetwork) error {
-	if !labelRE.MatchString(name) {
+	if !config.ValidName(name) {
 		return fmt.Errorf("network name %q: use lower-case letters, digits and '-'", name)
 	}
-	ns := netSpec{name: name, device: defaultDevice(name), runtime: true}
+	ns := wantedNet{NetworkSpec: config.NetworkSpec{Name: name, Device: config.DefaultDevice(name)}, runtime: true}
 	if req.Address != "" {
 		a, err := netip.ParseAddr(req.Address)
 		if err != nil {
 			return fmt.Errorf("address %q: not an IP address", req.Address)
 		}
-		ns.addr = a
+		ns.Address = a
 	}
 	n.mu.Lock()
 	if _, ok := n.want[name]; ok {

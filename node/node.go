@@ -19,6 +19,8 @@ import (
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // Options are the parts of a node tests replace with fakes. Zero values pick
@@ -64,10 +66,17 @@ type secureTransport interface {
 	PeerStats() ([]encap.WGPeerStats, error)
 }
 
+// wantedNet is a network the node wants to be on: from the config, or
+// joined at run time with `meshnet network join`.
+type wantedNet struct {
+	config.NetworkSpec
+	runtime bool // joined at run time, not from the config
+}
+
 // Node is one running meshnet daemon.
 type Node struct {
 	boot     uint64 // random per start; see nodeMeta.Boot
-	spec     *spec
+	spec     *config.Spec
 	opts     Options
 	log      *slog.Logger
 	links    tun.LinkManager
@@ -108,7 +117,7 @@ type Node struct {
 	// paired are the members WireGuard is configured for: only their
 	// endpoints of encrypted networks are routed (nil: no secure transport).
 	paired     map[string]bool
-	want       map[string]netSpec
+	want       map[string]wantedNet
 	nets       map[string]*attachment
 	joinedAt   time.Time
 	report     clusterReport
@@ -130,34 +139,34 @@ const evictionPurgeDelay = 15 * time.Second
 const learnQueue = 1024
 
 // New validates cfg and prepares a node; nothing is created until Run.
-func New(cfg Config, opts Options) (*Node, error) {
-	s, err := cfg.validate()
+func New(cfg config.Config, opts Options) (*Node, error) {
+	s, err := cfg.Validate()
 	if err != nil {
 		return nil, err
 	}
 	var level *slog.LevelVar
 	if opts.Logger == nil {
-		level = levelVar(s.logLevel)
-		opts.Logger = NewLogger(os.Stderr, level, s.logJSON)
+		level = levelVar(s.LogLevel)
+		opts.Logger = NewLogger(os.Stderr, level, s.LogJSON)
 	}
 	n := &Node{
 		boot:    bootID(),
 		spec:    s,
 		opts:    opts,
-		log:     opts.Logger.With("node", s.name),
+		log:     opts.Logger.With("node", s.Name),
 		links:   opts.Links,
 		table:   routing.NewTable(),
 		ready:   make(chan struct{}),
 		dirty:   make(chan struct{}, 1),
 		failed:  make(chan error, 1),
 		learned: make(chan routing.Learned, learnQueue),
-		want:    map[string]netSpec{},
+		want:    map[string]wantedNet{},
 		level:   level,
 		stop:    make(chan struct{}),
 		nets:    map[string]*attachment{},
 	}
-	for _, ns := range s.networks {
-		n.want[ns.name] = ns
+	for _, ns := range s.Networks {
+		n.want[ns.Name] = wantedNet{NetworkSpec: ns}
 	}
 	if n.links == nil {
 		n.links = tun.NewNetlink()
@@ -179,7 +188,7 @@ func (n *Node) isReady() bool {
 }
 
 // Name is the node's name.
-func (n *Node) Name() string { return n.spec.name }
+func (n *Node) Name() string { return n.spec.Name }
 
 // Table exposes the forwarding table (for status and tests).
 func (n *Node) Table() *routing.Table { return n.table }
@@ -201,14 +210,14 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}()
 	if !n.opts.SkipControl {
-		lock, err := lockStateDir(n.spec.stateDir)
+		lock, err := lockStateDir(n.spec.StateDir)
 		if err != nil {
 			return err
 		}
 		cleanups = append(cleanups, lock.release)
 	}
 	if !n.opts.SkipControl {
-		p, err := loadState(n.spec.stateDir)
+		p, err := loadState(n.spec.StateDir)
 		if err != nil {
 			return err
 		}
@@ -247,16 +256,16 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	hc := lb.DefaultHealthConfig()
-	hc.Node, hc.Interval, hc.Publish, hc.Logger = n.spec.name, n.spec.health, n.publishHealth, n.log.With("component", "health")
+	hc.Node, hc.Interval, hc.Publish, hc.Logger = n.spec.Name, n.spec.Health, n.publishHealth, n.log.With("component", "health")
 	hc.Timeout = min(hc.Timeout, hc.Interval)
-	if n.spec.userspace {
+	if n.spec.Userspace {
 		hc.Dialer = stacks{n} // backends live in the userspace stacks
 	}
 	if n.health, err = lb.NewHealthChecker(hc); err != nil {
 		return err
 	}
 	cleanups = append(cleanups, func() { n.health.Close() })
-	fc := n.spec.perf.forwarderConfig(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: lbHook{n.balancer}})
+	fc := n.spec.Perf.ForwarderConfig(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: lbHook{n.balancer}})
 	if n.secure != nil {
 		fc.Secure = n.secure
 	}
@@ -275,7 +284,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	if n.keys.issuer != nil {
-		rot, err := keydist.NewRotator(keydist.RotatorConfig{Interval: n.spec.rotation, Last: n.keys.issuer.State().KeysIssuedAt,
+		rot, err := keydist.NewRotator(keydist.RotatorConfig{Interval: n.spec.Rotation, Last: n.keys.issuer.State().KeysIssuedAt,
 			PurgeDelay: evictionPurgeDelay, Logger: n.log, Rotate: n.rotate})
 		if err != nil {
 			return err
@@ -294,8 +303,8 @@ func (n *Node) Run(ctx context.Context) error {
 	go n.joinLoop(loops)
 	go n.keyWatchLoop(loops)
 	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait(); n.stopUserspace() })
-	if n.spec.metrics != "" {
-		m, err := n.startMetrics(n.spec.metrics)
+	if n.spec.Metrics != "" {
+		m, err := n.startMetrics(n.spec.Metrics)
 		if err != nil {
 			return err
 		}
@@ -310,8 +319,8 @@ func (n *Node) Run(ctx context.Context) error {
 		cleanups = append(cleanups, stop)
 	}
 	close(n.ready)
-	n.log.Info("meshnet node up", "underlay", n.underlay, "gossip_port", n.spec.gossip.Port,
-		"mode", n.modeName(), "join", n.spec.join)
+	n.log.Info("meshnet node up", "underlay", n.underlay, "gossip_port", n.spec.Gossip.Port,
+		"mode", n.modeName(), "join", n.spec.Join)
 	select {
 	case <-ctx.Done():
 		n.log.Info("shutting down")
@@ -335,10 +344,10 @@ func (n *Node) leaveCluster() {
 }
 
 func (n *Node) modeName() string {
-	if n.spec.userspace {
+	if n.spec.Userspace {
 		return "userspace"
 	}
-	if n.spec.tun {
+	if n.spec.TUN {
 		return "tun"
 	}
 	return "tap"
@@ -350,7 +359,7 @@ func (n *Node) openTransport() error {
 		n.plain = n.opts.Plain
 		return nil
 	}
-	p, err := encap.NewPlain(n.spec.perf.plainConfig(encap.PlainConfig{Port: n.spec.vxlanPort, Logger: n.log}))
+	p, err := encap.NewPlain(n.spec.Perf.PlainConfig(encap.PlainConfig{Port: n.spec.VXLANPort, Logger: n.log}))
 	if err != nil {
 		return err
 	}
@@ -397,7 +406,7 @@ func (n *Node) learnLoop(ctx context.Context) {
 				n.log.Warn("publishing learned endpoint", "network", name, "err", err)
 				continue
 			}
-			n.log.Debug("learned local endpoint", "network", name, "mac", FormatMAC(l.MAC), "ip", l.IP)
+			n.log.Debug("learned local endpoint", "network", name, "mac", config.FormatMAC(l.MAC), "ip", l.IP)
 			n.poke()
 		}
 	}

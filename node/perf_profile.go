@@ -14,7 +14,7 @@ import (
 // the daemon's whole life; a profile is complete only once the daemon has
 // exited cleanly (SIGINT or SIGTERM).
 func (n *Node) startCPUProfile() (func(), error) {
-	path := n.spec.perf.cpuProfile
+	path := n.spec.Perf.CPUProfile
 	if path == "" {
 		return func() {}, nil
 	}

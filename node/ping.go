@@ -14,6 +14,8 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/node/api"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // maxPings bounds one ping request.
@@ -65,12 +67,12 @@ func (n *Node) resolvePath(target string) (api.PingResult, *attachment, error) {
 			continue
 		}
 		for _, e := range net.Endpoints() {
-			byName := ipErr != nil && e.MAC == InterfaceMAC(target, a.def.Name) && e.IP.IsValid()
+			byName := ipErr != nil && e.MAC == config.InterfaceMAC(target, a.def.Name) && e.IP.IsValid()
 			if byName || (ipErr == nil && e.IP == ip) {
 				res.Address, res.Network, res.Encrypted = e.IP.String(), a.def.Name, a.def.Encrypted
 				res.Node = e.Node
 				if res.Node == "" {
-					res.Node = n.spec.name
+					res.Node = n.spec.Name
 				}
 				n.describePeer(&res)
 				return res, a, nil

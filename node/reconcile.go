@@ -41,7 +41,7 @@ const conntrackSweep = 5 * time.Second
 
 func (n *Node) reconcileLoop(ctx context.Context) {
 	defer n.wg.Done()
-	tick := time.NewTicker(n.spec.gossip.Interval)
+	tick := time.NewTicker(n.spec.Gossip.Interval)
 	defer tick.Stop()
 	sweep := time.NewTicker(conntrackSweep)
 	defer sweep.Stop()
@@ -77,7 +77,7 @@ func (n *Node) reconcile() {
 		rep.duplicates = append(rep.duplicates, n.syncNetwork(a)...)
 	}
 	n.syncServices(won, atts)
-	if n.spec.userspace {
+	if n.spec.Userspace {
 		n.syncUserspace(atts)
 	}
 	n.mu.Lock()
@@ -110,10 +110,10 @@ func (n *Node) handleConflicts(lost []defConflict) []string {
 		msg := fmt.Sprintf("network %q (vni %d, %s) defined by %s conflicts with network %q (vni %d, %s) defined earlier by %s",
 			c.Loser.Name, c.Loser.VNI, c.Loser.Subnet, c.Loser.Origin, c.Winner.Name, c.Winner.VNI, c.Winner.Subnet, c.Winner.Origin)
 		out = append(out, msg)
-		if c.Loser.owner != n.spec.name {
+		if c.Loser.owner != n.spec.Name {
 			continue
 		}
-		if c.Loser.Origin == n.spec.name {
+		if c.Loser.Origin == n.spec.Name {
 			n.log.Error("our network definition lost a conflict and is withdrawn", "conflict", msg)
 		}
 		if err := n.db.Delete(gossip.ClusterScope, tableNetworks, c.Loser.Name); err != nil {
@@ -129,10 +129,10 @@ func (n *Node) handleConflicts(lost []defConflict) []string {
 // waits until it has seen the cluster's definitions, which then win.
 func (n *Node) defineWanted(won map[string]netDef) {
 	n.mu.Lock()
-	joined := !n.joinedAt.IsZero() && time.Since(n.joinedAt) > 2*n.spec.gossip.Interval
-	var todo []netSpec
+	joined := !n.joinedAt.IsZero() && time.Since(n.joinedAt) > 2*n.spec.Gossip.Interval
+	var todo []wantedNet
 	for _, w := range n.want {
-		if w.defines() {
+		if w.Defines() {
 			todo = append(todo, w)
 		}
 	}
@@ -141,15 +141,15 @@ func (n *Node) defineWanted(won map[string]netDef) {
 		return
 	}
 	for _, w := range todo {
-		if d, ok := won[w.name]; ok {
-			if d.VNI != w.vni && w.vni != 0 || d.Subnet != w.subnet || d.Encrypted != w.encrypted {
+		if d, ok := won[w.Name]; ok {
+			if d.VNI != w.VNI && w.VNI != 0 || d.Subnet != w.Subnet || d.Encrypted != w.Encrypted {
 				n.log.Warn("the cluster defines this network differently from our config; using the cluster's",
-					"network", w.name, "cluster_vni", d.VNI, "cluster_subnet", d.Subnet, "config_vni", w.vni, "config_subnet", w.subnet)
+					"network", w.Name, "cluster_vni", d.VNI, "cluster_subnet", d.Subnet, "config_vni", w.VNI, "config_subnet", w.Subnet)
 			}
 			continue
 		}
-		if _, err := n.createNetwork(w.name, w.subnet, w.vni, w.encrypted, won); err != nil {
-			n.log.Error("defining network from config", "network", w.name, "err", err)
+		if _, err := n.createNetwork(w.Name, w.Subnet, w.VNI, w.Encrypted, won); err != nil {
+			n.log.Error("defining network from config", "network", w.Name, "err", err)
 		}
 	}
 }
@@ -169,7 +169,7 @@ func (n *Node) createNetwork(name string, subnet netip.Prefix, vni uint32, encry
 	} else if used(vni) {
 		return netDef{}, fmt.Errorf("VNI %d is already used by another network", vni)
 	}
-	d := netDef{Name: name, VNI: vni, Subnet: subnet, Encrypted: encrypted, Origin: n.spec.name}
+	d := netDef{Name: name, VNI: vni, Subnet: subnet, Encrypted: encrypted, Origin: n.spec.Name}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return d, err
@@ -188,7 +188,7 @@ func (n *Node) createNetwork(name string, subnet netip.Prefix, vni uint32, encry
 // waiting for this node's first cluster keys.
 func (n *Node) syncAttachments(won map[string]netDef) (waiting, keyless []string) {
 	n.mu.Lock()
-	want := make(map[string]netSpec, len(n.want))
+	want := make(map[string]wantedNet, len(n.want))
 	for k, v := range n.want {
 		want[k] = v
 	}
@@ -250,7 +250,7 @@ func (n *Node) syncAttachments(won map[string]netDef) (waiting, keyless []string
 // network outlives its creator while any member is alive.
 func (n *Node) adopt(d netDef) {
 	for _, e := range n.db.Lookup(gossip.ClusterScope, tableNetworks, d.Name) {
-		if e.Owner == n.spec.name {
+		if e.Owner == n.spec.Name {
 			return
 		}
 	}
@@ -271,7 +271,7 @@ func (n *Node) syncPeers() {
 	want := map[string]routing.PeerConfig{}
 	members := n.db.Members()
 	for _, m := range members {
-		if m.Name == n.spec.name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
+		if m.Name == n.spec.Name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
 			continue
 		}
 		meta, err := decodeMeta(m.Meta)
@@ -289,8 +289,8 @@ func (n *Node) syncPeers() {
 		want[m.Name] = pc
 	}
 	n.syncSecurePeers(members)
-	for _, p := range n.spec.peers {
-		want[p.name] = routing.PeerConfig{Name: p.name, Underlay: p.underlay}
+	for _, p := range n.spec.Peers {
+		want[p.Name] = routing.PeerConfig{Name: p.Name, Underlay: p.Underlay}
 	}
 	n.table.Update(func(tx *routing.Tx) {
 		for _, name := range tx.PeerNames() {
@@ -311,7 +311,7 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 	name, subnet := a.def.Name, a.def.Subnet
 	var members []string
 	for _, m := range n.db.NetworkMembers(name) {
-		if m != n.spec.name {
+		if m != n.spec.Name {
 			members = append(members, m)
 		}
 	}
@@ -324,7 +324,7 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 	paired := n.paired
 	n.mu.Unlock()
 	n.db.Walk(name, tableEndpoints, func(e gossip.Entry) bool {
-		if a.def.Encrypted && paired != nil && e.Owner != n.spec.name && !paired[e.Owner] {
+		if a.def.Encrypted && paired != nil && e.Owner != n.spec.Name && !paired[e.Owner] {
 			// No WireGuard peer for the owner yet (its metadata with
 			// the keys it holds has not arrived): an endpoint listed
 			// now would take traffic that can only be dropped.
@@ -339,11 +339,11 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 		return true
 	})
 	eps = dropRedundant(eps, func(o owned) routing.Endpoint { return o.ep })
-	for _, p := range n.spec.peers {
-		for _, e := range p.endpoints {
-			if e.network == name {
-				members = append(members, p.name)
-				eps = append(eps, owned{routing.Endpoint{MAC: e.mac, IP: e.ip, Node: p.name}, 0})
+	for _, p := range n.spec.Peers {
+		for _, e := range p.Endpoints {
+			if e.Network == name {
+				members = append(members, p.Name)
+				eps = append(eps, owned{routing.Endpoint{MAC: e.MAC, IP: e.IP, Node: p.Name}, 0})
 			}
 		}
 	}
@@ -375,7 +375,7 @@ func (n *Node) syncNetwork(a *attachment) []duplicate {
 		if len(losers) > 0 {
 			dups = append(dups, duplicate{network: name, ip: win.IP.String(), winner: win.Node, losers: losers})
 		}
-		if win.Node == n.spec.name {
+		if win.Node == n.spec.Name {
 			win.Node = ""
 		}
 		table = append(table, win)

@@ -7,51 +7,53 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/keydist"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // Reload applies a new configuration to the running node, for what can
 // change live: the log level, the metrics endpoint, the key rotation
 // interval and the networks joined from the config. Everything else needs a
 // restart, and Reload says which keys changed that it did not apply.
-func (n *Node) Reload(cfg Config) error {
-	s, err := cfg.validate()
+func (n *Node) Reload(cfg config.Config) error {
+	s, err := cfg.Validate()
 	if err != nil {
 		return err
 	}
 	var applied, needRestart []string
-	if n.level != nil && s.logLevel != n.level.Level() {
-		n.level.Set(s.logLevel)
-		applied = append(applied, "log.level="+s.logLevel.String())
+	if n.level != nil && s.LogLevel != n.level.Level() {
+		n.level.Set(s.LogLevel)
+		applied = append(applied, "log.level="+s.LogLevel.String())
 	}
-	if s.metrics != n.spec.metrics {
+	if s.Metrics != n.spec.Metrics {
 		if n.metrics != nil {
 			n.metrics.stop()
 			n.metrics = nil
 		}
-		if s.metrics != "" {
-			m, err := n.startMetrics(s.metrics)
+		if s.Metrics != "" {
+			m, err := n.startMetrics(s.Metrics)
 			if err != nil {
 				return err
 			}
 			n.metrics = m
 		}
-		n.spec.metrics = s.metrics
-		applied = append(applied, "metrics.address="+s.metrics)
+		n.spec.Metrics = s.Metrics
+		applied = append(applied, "metrics.address="+s.Metrics)
 	}
-	if s.rotation != n.spec.rotation {
-		if err := n.restartRotator(s.rotation); err != nil {
+	if s.Rotation != n.spec.Rotation {
+		if err := n.restartRotator(s.Rotation); err != nil {
 			return err
 		}
-		applied = append(applied, "keys.rotation_interval="+s.rotation.String())
+		applied = append(applied, "keys.rotation_interval="+s.Rotation.String())
 	}
-	if changed := n.reloadNetworks(s.networks); len(changed) > 0 {
+	if changed := n.reloadNetworks(s.Networks); len(changed) > 0 {
 		applied = append(applied, "networks: "+strings.Join(changed, ", "))
 	}
 	for key, same := range map[string]bool{
-		"name": s.name == n.spec.name, "mode": s.tun == n.spec.tun && s.userspace == n.spec.userspace,
-		"underlay": s.underlay == n.spec.underlay && s.vxlanPort == n.spec.vxlanPort,
-		"gossip":   s.gossip == n.spec.gossip, "wireguard": s.wgPort == n.spec.wgPort && s.wgIface == n.spec.wgIface,
-		"dns": s.dns == n.spec.dns, "health": s.health == n.spec.health,
+		"name": s.Name == n.spec.Name, "mode": s.TUN == n.spec.TUN && s.Userspace == n.spec.Userspace,
+		"underlay": s.Underlay == n.spec.Underlay && s.VXLANPort == n.spec.VXLANPort,
+		"gossip":   s.Gossip == n.spec.Gossip, "wireguard": s.WGPort == n.spec.WGPort && s.WGIface == n.spec.WGIface,
+		"dns": s.DNS == n.spec.DNS, "health": s.Health == n.spec.Health,
 	} {
 		if !same {
 			needRestart = append(needRestart, key)
@@ -64,7 +66,7 @@ func (n *Node) Reload(cfg Config) error {
 
 // restartRotator replaces the admin's rotation schedule.
 func (n *Node) restartRotator(interval time.Duration) error {
-	n.spec.rotation = interval
+	n.spec.Rotation = interval
 	old := n.rotator.Load()
 	if old == nil {
 		return nil
@@ -81,17 +83,17 @@ func (n *Node) restartRotator(interval time.Duration) error {
 
 // reloadNetworks makes the config's networks wanted and forgets config
 // networks no longer listed; networks joined at run time stay.
-func (n *Node) reloadNetworks(nets []netSpec) []string {
+func (n *Node) reloadNetworks(nets []config.NetworkSpec) []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var changed []string
 	listed := map[string]bool{}
 	for _, ns := range nets {
-		listed[ns.name] = true
-		if old, ok := n.want[ns.name]; !ok || old.runtime {
-			n.want[ns.name] = ns
+		listed[ns.Name] = true
+		if old, ok := n.want[ns.Name]; !ok || old.runtime {
+			n.want[ns.Name] = wantedNet{NetworkSpec: ns}
 			if !ok {
-				changed = append(changed, "+"+ns.name)
+				changed = append(changed, "+"+ns.Name)
 			}
 		}
 	}

@@ -31,11 +31,11 @@ func (n *Node) openSecure() error {
 		mtu = n.underlayMTU() - 80
 	}
 	mtu = min(mtu, encap.WireGuardMaxMTU) // loopback underlays report 64 KiB
-	cfg := n.spec.perf.wireGuardConfig(encap.WireGuardConfig{
-		Port:          n.spec.wgPort,
+	cfg := n.spec.Perf.WireGuardConfig(encap.WireGuardConfig{
+		Port:          n.spec.WGPort,
 		PrivateKey:    n.keys.node,
 		VTEP:          n.vtep(),
-		InterfaceName: n.spec.wgIface,
+		InterfaceName: n.spec.WGIface,
 		MTU:           mtu,
 		Logger:        n.log,
 	})
@@ -97,7 +97,7 @@ func (n *Node) syncSecurePeers(members []gossip.Member) {
 		n.mu.Unlock()
 	}()
 	for _, m := range members {
-		if m.Name == n.spec.name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
+		if m.Name == n.spec.Name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
 			continue
 		}
 		meta, err := decodeMeta(m.Meta)

@@ -92,7 +92,7 @@ func (n *Node) clusterServices(nets map[string]netDef) (map[string]svcDef, []svc
 			return true
 		}
 		if removed[svcRemoval{d.Origin, d.OriginLTime}] {
-			if d.owner == n.spec.name {
+			if d.owner == n.spec.Name {
 				n.db.Delete(gossip.ClusterScope, tableServices, d.Name)
 			}
 			return true
@@ -175,9 +175,9 @@ func (n *Node) clusterBackends(a *attachment, services map[string]svcDef) []lb.B
 func (n *Node) syncServices(nets map[string]netDef, atts []*attachment) {
 	won, lost := n.clusterServices(nets)
 	for _, d := range lost {
-		if d.owner == n.spec.name {
+		if d.owner == n.spec.Name {
 			n.db.Delete(gossip.ClusterScope, tableServices, d.Name)
-			if d.Origin == n.spec.name {
+			if d.Origin == n.spec.Name {
 				n.log.Error("our service definition lost a conflict and is withdrawn", "service", d.Name)
 			}
 		}
@@ -201,7 +201,7 @@ func (n *Node) syncServices(nets map[string]netDef, atts []*attachment) {
 	if err := n.balancer.Update(services, backends); err != nil {
 		n.log.Debug("balancer skipped some services", "err", err)
 	}
-	n.health.SetTargets(lb.HealthTargets(n.spec.name, services, backends))
+	n.health.SetTargets(lb.HealthTargets(n.spec.Name, services, backends))
 	n.mu.Lock()
 	n.services, n.backends = services, backends
 	n.mu.Unlock()
@@ -211,7 +211,7 @@ func (n *Node) syncServices(nets map[string]netDef, atts []*attachment) {
 // adoptService republishes a live service definition under this node's name.
 func (n *Node) adoptService(d svcDef) {
 	for _, e := range n.db.Lookup(gossip.ClusterScope, tableServices, d.Name) {
-		if e.Owner == n.spec.name {
+		if e.Owner == n.spec.Name {
 			return
 		}
 	}

@@ -51,7 +51,7 @@ func (n *Node) networkView(a *attachment) lb.NetworkView {
 			if net := snap.Network(a.def.VNI); net != nil {
 				if _, p, ok := net.LookupIP(ip); ok {
 					if p == nil {
-						return "an endpoint of " + n.spec.name, true
+						return "an endpoint of " + n.spec.Name, true
 					}
 					return "an endpoint of " + p.Name, true
 				}
@@ -107,7 +107,7 @@ func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
 	if err := lb.ValidateService(svc, view); err != nil {
 		return api.Service{}, err
 	}
-	b, err := json.Marshal(svcDef{Service: svc, Origin: n.spec.name})
+	b, err := json.Marshal(svcDef{Service: svc, Origin: n.spec.Name})
 	if err != nil {
 		return api.Service{}, err
 	}
@@ -117,10 +117,10 @@ func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
 	n.poke()
 	// A service defined at the same moment elsewhere shows up within a few
 	// gossip rounds; tell the caller now if ours lost.
-	time.Sleep(settleRounds * n.spec.gossip.Interval)
+	time.Sleep(settleRounds * n.spec.Gossip.Interval)
 	for _, s := range n.Services() {
 		if s.Name == svc.Name {
-			if s.Origin != n.spec.name {
+			if s.Origin != n.spec.Name {
 				return api.Service{}, fmt.Errorf("%w: service %q was defined at the same time by %s, whose definition wins", errConflict, s.Name, s.Origin)
 			}
 			n.log.Info("service defined", "service", s.Name, "network", s.Network, "vip", s.VIP, "ports", s.Ports, "mode", s.Mode)
@@ -195,7 +195,7 @@ func (n *Node) AddBackend(service, addrText string) error {
 			return fmt.Errorf("%s is not an endpoint behind this node; register a backend on the node that hosts it", addr.Addr())
 		}
 	}
-	b := lb.Backend{Service: service, Addr: addr, Node: n.spec.name}
+	b := lb.Backend{Service: service, Addr: addr, Node: n.spec.Name}
 	if err := lb.ValidateBackend(b, d.Service, lb.NetworkView{Name: a.def.Name, VNI: a.def.VNI, Subnet: a.def.Subnet}); err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // stateFile holds what a node keeps across restarts besides its keys
@@ -51,7 +53,7 @@ func loadState(dir string) (persisted, error) {
 			"(the node keeps its identity and keys, which are in node.key and cluster.state)", path)
 	}
 	for _, nw := range p.Networks {
-		if !labelRE.MatchString(nw.Name) {
+		if !config.ValidName(nw.Name) {
 			return persisted{}, fmt.Errorf("%s names a network %q that is not valid: move the file aside", path, nw.Name)
 		}
 	}
@@ -104,8 +106,8 @@ func (n *Node) persist() {
 	for name, w := range n.want {
 		if w.runtime {
 			pn := persistedNet{Name: name}
-			if w.addr.IsValid() {
-				pn.Address = w.addr.String()
+			if w.Address.IsValid() {
+				pn.Address = w.Address.String()
 			}
 			p.Networks = append(p.Networks, pn)
 		}
@@ -121,8 +123,8 @@ func (n *Node) persist() {
 	if !changed {
 		return
 	}
-	if err := saveState(n.spec.stateDir, p); err != nil {
-		n.log.Error("saving node state", "file", filepath.Join(n.spec.stateDir, stateFile), "err", err)
+	if err := saveState(n.spec.StateDir, p); err != nil {
+		n.log.Error("saving node state", "file", filepath.Join(n.spec.StateDir, stateFile), "err", err)
 		return
 	}
 	n.mu.Lock()
@@ -142,16 +144,16 @@ func persistedEqual(a, b persisted) bool {
 func (n *Node) restoreState(p persisted) {
 	n.saved = p
 	for _, s := range p.Seeds {
-		n.spec.join = appendUnique(n.spec.join, s)
+		n.spec.Join = appendUnique(n.spec.Join, s)
 	}
 	n.seeds = slices.Clone(p.Seeds)
 	for _, nw := range p.Networks {
 		if _, ok := n.want[nw.Name]; ok {
 			continue
 		}
-		ns := netSpec{name: nw.Name, device: defaultDevice(nw.Name), runtime: true}
+		ns := wantedNet{NetworkSpec: config.NetworkSpec{Name: nw.Name, Device: config.DefaultDevice(nw.Name)}, runtime: true}
 		if a, err := netip.ParseAddr(nw.Address); err == nil {
-			ns.addr = a
+			ns.Address = a
 		}
 		n.want[nw.Name] = ns
 	}

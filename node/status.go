@@ -11,19 +11,21 @@ import (
 	"meshnet.dev/meshnet/internal/version"
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/routing"
+
+	"meshnet.dev/meshnet/node/config"
 )
 
 // Status reports the node, its networks and peers, their counters, and what
 // the cluster disagrees about.
 func (n *Node) Status() api.Status {
 	if !n.isReady() {
-		return api.Status{Node: api.NodeInfo{Name: n.spec.name, Version: version.Version, PID: os.Getpid(), Mode: n.modeName()}}
+		return api.Status{Node: api.NodeInfo{Name: n.spec.Name, Version: version.Version, PID: os.Getpid(), Mode: n.modeName()}}
 	}
 	snap := n.table.Snapshot()
 	st := api.Status{
 		Node: api.NodeInfo{
-			Name: n.spec.name, Version: version.Version, PID: os.Getpid(), Mode: n.modeName(),
-			Underlay: n.underlay.String(), GossipPort: n.spec.gossip.Port,
+			Name: n.spec.Name, Version: version.Version, PID: os.Getpid(), Mode: n.modeName(),
+			Underlay: n.underlay.String(), GossipPort: n.spec.Gossip.Port,
 			UptimeSeconds: int64(time.Since(n.started).Seconds()),
 		},
 		Drops: n.fwd.Drops().Map(),
@@ -68,7 +70,7 @@ func (n *Node) networkStatus(a *attachment, net *routing.Network) api.Network {
 	}
 	out := api.Network{
 		Name: net.Name, VNI: net.VNI, Subnet: a.def.Subnet.String(), Device: a.device, MTU: a.mtu,
-		Encrypted: net.Encrypted, Origin: a.def.Origin, Members: []string{n.spec.name},
+		Encrypted: net.Encrypted, Origin: a.def.Origin, Members: []string{n.spec.Name},
 		Counters: api.Counters{
 			TxPackets: s.TxPackets.Load(), TxBytes: s.TxBytes.Load(),
 			RxPackets: s.RxPackets.Load(), RxBytes: s.RxBytes.Load(),
@@ -84,7 +86,7 @@ func (n *Node) networkStatus(a *attachment, net *routing.Network) api.Network {
 	}
 	slices.Sort(out.Members)
 	for _, e := range net.Endpoints() {
-		ep := api.Endpoint{MAC: FormatMAC(e.MAC), Node: cmp.Or(e.Node, n.spec.name)}
+		ep := api.Endpoint{MAC: config.FormatMAC(e.MAC), Node: cmp.Or(e.Node, n.spec.Name)}
 		if e.IP.IsValid() {
 			ep.IP = e.IP.String()
 		}
@@ -114,7 +116,7 @@ func (n *Node) peers(snap *routing.Snapshot) []api.Peer {
 		out = append(out, p)
 	}
 	for _, m := range n.db.Members() {
-		if m.Name == n.spec.name {
+		if m.Name == n.spec.Name {
 			continue
 		}
 		p := api.Peer{Name: m.Name, State: m.State.String(), Networks: m.Networks}
@@ -132,13 +134,13 @@ func (n *Node) peers(snap *routing.Snapshot) []api.Peer {
 		}
 		add(p)
 	}
-	for _, sp := range n.spec.peers {
+	for _, sp := range n.spec.Peers {
 		var nets []string
-		for _, e := range sp.endpoints {
-			nets = append(nets, e.network)
+		for _, e := range sp.Endpoints {
+			nets = append(nets, e.Network)
 		}
 		slices.Sort(nets)
-		add(api.Peer{Name: sp.name, Underlay: sp.underlay.String(), State: "static", Networks: slices.Compact(nets)})
+		add(api.Peer{Name: sp.Name, Underlay: sp.Underlay.String(), State: "static", Networks: slices.Compact(nets)})
 	}
 	slices.SortFunc(out, func(a, b api.Peer) int { return cmp.Compare(a.Name, b.Name) })
 	return out

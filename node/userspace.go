@@ -112,7 +112,7 @@ func (r meshResolver) LookupHost(_ context.Context, name string) ([]netip.Addr, 
 	if a, err := netip.ParseAddr(name); err == nil {
 		return []netip.Addr{a}, nil
 	}
-	label := strings.TrimSuffix(name, "."+strings.TrimSuffix(r.n.spec.dns.domain, "."))
+	label := strings.TrimSuffix(name, "."+strings.TrimSuffix(r.n.spec.DNS.Domain, "."))
 	if strings.Contains(label, ".") {
 		return nil, fmt.Errorf("%s: %w", name, errNoName)
 	}
@@ -153,7 +153,7 @@ func (n *Node) syncUserspace(atts []*attachment) {
 		return
 	}
 	n.serveStackDNS(atts)
-	cfg := n.spec.us
+	cfg := n.spec.Proxies
 	cfg.OverlayAddrs = addrs
 	srv, err := userspace.New(cfg, userspace.Deps{Dialer: stacks{n}, Listener: stacks{n}, Resolver: meshResolver{n},
 		Policy: subnets, Logger: n.log.With("component", "userspace")})
@@ -178,7 +178,7 @@ func (n *Node) stopUserspace() {
 
 // serveStackDNS answers DNS on port 53 of every stack's address.
 func (n *Node) serveStackDNS(atts []*attachment) {
-	if !n.spec.dns.enabled {
+	if !n.spec.DNS.Enabled {
 		return
 	}
 	srv, err := lb.NewDNSServer(n.dnsConfig(nil), n.balancer, nodeRecords{n})
@@ -190,7 +190,7 @@ func (n *Node) serveStackDNS(atts []*attachment) {
 		if a.stack == nil {
 			continue
 		}
-		ap := netip.AddrPortFrom(a.addr, uint16(n.spec.dns.port))
+		ap := netip.AddrPortFrom(a.addr, uint16(n.spec.DNS.Port))
 		st := userspace.NewNetstack(a.stack.Net())
 		pc, err := st.ListenUDP(ap)
 		if err == nil {

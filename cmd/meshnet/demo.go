@@ -19,6 +19,7 @@ import (
 
 	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/config"
 )
 
 func demoCmd(g *globals) *cobra.Command {
@@ -139,7 +140,7 @@ func startDemoNode(ctx context.Context, dir string, i int, token string, logger 
 	if err := serveName(web, name); err != nil {
 		return nil, err
 	}
-	c := node.DefaultConfig()
+	c := config.DefaultConfig()
 	c.Name, c.StateDir, c.Userspace, c.Token = name, dir+"/"+name, true, token
 	c.Underlay.Address = "127.0.0.1"
 	c.Underlay.VXLANPort, c.WireGuard.Port, c.Gossip.Port = ports[0], ports[1], ports[2]
@@ -147,7 +148,7 @@ func startDemoNode(ctx context.Context, dir string, i int, token string, logger 
 	c.Proxy.SOCKS5, c.Proxy.HTTP = socks.String(), ""
 	c.Expose = []string{fmt.Sprintf("tcp:80:%d", web.Port())}
 	c.DNS.Forward = new(bool)
-	c.Networks = []node.NetworkConfig{{Name: "demo"}}
+	c.Networks = []config.NetworkConfig{{Name: "demo"}}
 	if i == 0 {
 		c.Networks[0].Subnet = "10.99.0.0/24"
 	}

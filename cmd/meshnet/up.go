@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // upFlags are the settings `meshnet up` takes on the command line; they
@@ -139,11 +140,11 @@ other users can read in ps until meshnet hides it.`,
 }
 
 // config_ loads the config file (if any) and applies the flags.
-func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (node.Config, error) {
-	cfg := node.DefaultConfig()
+func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (config.Config, error) {
+	cfg := config.DefaultConfig()
 	if f.config != "" {
 		var err error
-		if cfg, err = node.LoadConfig(f.config); err != nil {
+		if cfg, err = config.LoadConfig(f.config); err != nil {
 			return cfg, err
 		}
 	}
@@ -162,7 +163,7 @@ func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (node.Config, error) 
 		if name == "" {
 			return cfg, usageError{fmt.Errorf("--network %q: expected NAME or NAME=IP", spec)}
 		}
-		cfg.Networks = mergeNetwork(cfg.Networks, node.NetworkConfig{Name: name, Address: addr})
+		cfg.Networks = mergeNetwork(cfg.Networks, config.NetworkConfig{Name: name, Address: addr})
 	}
 	if f.mode != "" {
 		cfg.Mode = f.mode
@@ -212,7 +213,7 @@ func (f *upFlags) toConfig(cmd *cobra.Command, g *globals) (node.Config, error) 
 }
 
 // mergeNetwork adds n, or sets the address of the entry with its name.
-func mergeNetwork(nets []node.NetworkConfig, n node.NetworkConfig) []node.NetworkConfig {
+func mergeNetwork(nets []config.NetworkConfig, n config.NetworkConfig) []config.NetworkConfig {
 	for i := range nets {
 		if nets[i].Name == n.Name {
 			if n.Address != "" {

@@ -17,6 +17,7 @@ import (
 	"meshnet.dev/meshnet/internal/testenv"
 	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // network is the encrypted overlay network every chaos cluster uses.
@@ -106,7 +107,7 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 	encrypted := true
 	var token string
 	for i, h := range c.hosts {
-		nc := node.DefaultConfig()
+		nc := config.DefaultConfig()
 		nc.Name = h.Name
 		nc.Gossip.BulkSyncInterval = 5 * time.Second
 		nc.Keys.RotationInterval = cfg.rotation
@@ -114,11 +115,11 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 		// WireGuard's UAPI sockets live in /var/run/wireguard, shared by
 		// every namespace: a name unique to this lab never clashes.
 		nc.WireGuard.Interface = wgName(lab, h)
-		net := node.NetworkConfig{Name: network, Address: overlayIP(i).String()}
+		net := config.NetworkConfig{Name: network, Address: overlayIP(i).String()}
 		if i == 0 {
 			net.Subnet, net.Encrypted = subnet, &encrypted
 		}
-		nc.Networks = []node.NetworkConfig{net}
+		nc.Networks = []config.NetworkConfig{net}
 		nc.Token = token
 		m, err := h.StartMeshnet(bin.meshnet, nc)
 		if err != nil {
@@ -154,7 +155,7 @@ func setToken(path, token string, join ...string) error {
 	if err != nil {
 		return err
 	}
-	var cfg node.Config
+	var cfg config.Config
 	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		return err
 	}

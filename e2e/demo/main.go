@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/e2e/netlab"
-	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/config"
 )
 
 func main() {
@@ -86,9 +86,9 @@ func runMode(binary, mode string, verbose bool) (int, error) {
 	var nodes []*netlab.Meshnet
 	var token string
 	for i, h := range hosts {
-		c := node.DefaultConfig()
+		c := config.DefaultConfig()
 		c.Name, c.Mode, c.Token = h.Name, mode, token
-		c.Networks = []node.NetworkConfig{{Name: "blue"}}
+		c.Networks = []config.NetworkConfig{{Name: "blue"}}
 		m, err := h.StartMeshnet(binary, c)
 		if err != nil {
 			return 0, err

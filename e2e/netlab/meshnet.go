@@ -9,8 +9,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"meshnet.dev/meshnet/node"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // Meshnet is a meshnet daemon running in a host.
@@ -26,8 +26,8 @@ type Meshnet struct {
 
 // StartMeshnet writes cfg into the host's directory and runs
 // `meshnet up -c` there, waiting until its control socket answers.
-func (h *Host) StartMeshnet(binary string, cfg node.Config, extraArgs ...string) (*Meshnet, error) {
-	if cfg.StateDir == "" || cfg.StateDir == node.DefaultConfig().StateDir {
+func (h *Host) StartMeshnet(binary string, cfg config.Config, extraArgs ...string) (*Meshnet, error) {
+	if cfg.StateDir == "" || cfg.StateDir == config.DefaultConfig().StateDir {
 		cfg.StateDir = filepath.Join(h.Dir, "state")
 	}
 	data, err := yaml.Marshal(cfg)

@@ -7,14 +7,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // StartMeshnetAs is StartMeshnet for an unprivileged daemon: it runs as
 // uid:gid with every capability dropped (setpriv), its state directory and
 // config owned by that user.
-func (h *Host) StartMeshnetAs(binary string, cfg node.Config, uid, gid int, extraArgs ...string) (*Meshnet, error) {
-	if cfg.StateDir == "" || cfg.StateDir == node.DefaultConfig().StateDir {
+func (h *Host) StartMeshnetAs(binary string, cfg config.Config, uid, gid int, extraArgs ...string) (*Meshnet, error) {
+	if cfg.StateDir == "" || cfg.StateDir == config.DefaultConfig().StateDir {
 		cfg.StateDir = filepath.Join(h.Dir, "state")
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {

@@ -1,6 +1,6 @@
 // Package confdoc generates the configuration reference, docs/CONFIG.md,
 // from the Go source of the configuration structs, so the reference is
-// written once — as the doc comments on node.Config's fields — and never
+// written once — as the doc comments on config.Config's fields — and never
 // drifts from the code.
 //
 // It parses a package's source with go/parser, walks a root struct type
@@ -26,7 +26,7 @@ import (
 	"path/filepath"
 	"reflect"
 
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // Field is one YAML key of the configuration.
@@ -81,12 +81,12 @@ func Fields(o Options) ([]Field, error) {
 }
 
 // Meshnet generates docs/CONFIG.md for the meshnet module rooted at root:
-// node.Config documented from node/*.go, defaults from node.DefaultConfig.
+// config.Config documented from node/config/*.go, defaults from config.DefaultConfig.
 func Meshnet(root, hostName string) ([]byte, error) {
 	fields, err := Fields(Options{
-		Dir:      filepath.Join(root, "node"),
+		Dir:      filepath.Join(root, "node", "config"),
 		Root:     "Config",
-		Defaults: node.DefaultConfig(),
+		Defaults: config.DefaultConfig(),
 		HostName: hostName,
 	})
 	if err != nil {

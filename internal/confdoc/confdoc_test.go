@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // repoRoot is the repository root, seen from this package's directory.
@@ -45,7 +45,7 @@ func TestDocDefaultsAgree(t *testing.T) {
 			continue
 		}
 		if !strings.Contains(stated, strings.Trim(f.Default, `"`)) {
-			t.Errorf("%s: the doc comment says the default is %q but node.DefaultConfig() has %s; fix one of them in node/config.go",
+			t.Errorf("%s: the doc comment says the default is %q but config.DefaultConfig() has %s; fix one of them in node/config.go",
 				f.Key, stated, f.Default)
 		}
 	}
@@ -76,10 +76,10 @@ func TestHostNameIsNotPrinted(t *testing.T) {
 	}
 }
 
-// defaultsWithHost is node.DefaultConfig() as it is on a machine called
+// defaultsWithHost is config.DefaultConfig() as it is on a machine called
 // host ("" keeps this machine's name).
-func defaultsWithHost(host string) node.Config {
-	c := node.DefaultConfig()
+func defaultsWithHost(host string) config.Config {
+	c := config.DefaultConfig()
 	if host != "" {
 		c.Name = host
 	}
@@ -88,7 +88,7 @@ func defaultsWithHost(host string) node.Config {
 
 func meshnetFields(t *testing.T, host string) []Field {
 	t.Helper()
-	fields, err := Fields(Options{Dir: filepath.Join(repoRoot, "node"), Root: "Config", Defaults: defaultsWithHost(host), HostName: host})
+	fields, err := Fields(Options{Dir: filepath.Join(repoRoot, "node", "config"), Root: "Config", Defaults: defaultsWithHost(host), HostName: host})
 	if err != nil {
 		t.Fatal(err)
 	}

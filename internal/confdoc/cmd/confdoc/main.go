@@ -1,5 +1,5 @@
 // Command confdoc writes the configuration reference, docs/CONFIG.md, from
-// the doc comments of node.Config (see package confdoc). Run it from the
+// the doc comments of config.Config (see package confdoc). Run it from the
 // repository root, or use `make docs`:
 //
 //	go run ./internal/confdoc/cmd/confdoc -o docs/CONFIG.md

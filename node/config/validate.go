@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"errors"
@@ -30,64 +30,66 @@ func (e *FieldError) Error() string {
 	return s
 }
 
-// spec is a validated Config in typed form.
-type spec struct {
-	name      string
-	stateDir  string
-	tun       bool
-	underlay  netip.Addr // invalid: pick from the route to the first peer
-	vxlanPort uint16
-	join      []string // gossip seeds as host:port
-	token     string
-	wgPort    uint16
-	wgIface   string
-	rotation  time.Duration
-	dns       dnsSpec
-	health    time.Duration
-	userspace bool
-	us        userspace.Config
-	metrics   string
-	gossip    GossipConfig
-	networks  []netSpec
-	peers     []peerSpec
-	logLevel  slog.Level
-	logJSON   bool
-	perf      perfSpec
+// Spec is a validated Config in typed form. Validate makes it once, before
+// anything starts; nothing changes it afterwards.
+type Spec struct {
+	Name      string
+	StateDir  string
+	TUN       bool
+	Underlay  netip.Addr // invalid: pick from the route to the first peer
+	VXLANPort uint16
+	Join      []string // gossip seeds as host:port
+	Token     string
+	WGPort    uint16
+	WGIface   string
+	Rotation  time.Duration
+	DNS       DNSSpec
+	Health    time.Duration
+	Userspace bool
+	Proxies   userspace.Config // netstack mode's proxies, forwards and exposes
+	Metrics   string
+	Gossip    GossipConfig
+	Networks  []NetworkSpec
+	Peers     []PeerSpec
+	LogLevel  slog.Level
+	LogJSON   bool
+	Perf      PerfSpec
 }
 
-// dnsSpec is the validated DNS configuration.
-type dnsSpec struct {
-	enabled, forward bool
-	domain           string
-	port             int
+// DNSSpec is the validated DNS configuration.
+type DNSSpec struct {
+	Enabled, Forward bool
+	Domain           string // lower case, ending in a dot
+	Port             int
 }
 
-// netSpec is a network the node wants to be on. A valid subnet makes it a
-// definition; vni 0 means "derive one"; an invalid addr means IPAM.
-type netSpec struct {
-	name      string
-	vni       uint32
-	subnet    netip.Prefix
-	addr      netip.Addr
-	device    string
-	mtu       int
-	encrypted bool
-	runtime   bool // joined with `meshnet network join`, not from config
+// NetworkSpec is a network the node wants to be on. A valid subnet makes it
+// a definition; VNI 0 means "derive one"; an invalid Address means IPAM.
+type NetworkSpec struct {
+	Name      string
+	VNI       uint32
+	Subnet    netip.Prefix
+	Address   netip.Addr
+	Device    string
+	MTU       int
+	Encrypted bool
 }
 
-// defines reports whether the spec carries a network definition.
-func (ns netSpec) defines() bool { return ns.subnet.IsValid() }
+// Defines reports whether the spec carries a network definition.
+func (ns NetworkSpec) Defines() bool { return ns.Subnet.IsValid() }
 
-type peerSpec struct {
-	name      string
-	underlay  netip.AddrPort
-	endpoints []epSpec
+// PeerSpec is a static VXLAN peer and the endpoints behind it.
+type PeerSpec struct {
+	Name      string
+	Underlay  netip.AddrPort
+	Endpoints []EndpointSpec
 }
 
-type epSpec struct {
-	network string
-	ip      netip.Addr
-	mac     routing.MAC
+// EndpointSpec is one endpoint behind a static peer.
+type EndpointSpec struct {
+	Network string
+	IP      netip.Addr
+	MAC     routing.MAC
 }
 
 var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -95,14 +97,26 @@ var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 // maxDeviceName is IFNAMSIZ minus the terminating NUL.
 const maxDeviceName = 15
 
-// validate checks every field and returns the typed spec, or all problems
-// found at once.
-func (c Config) validate() (*spec, error) {
+// ValidName reports whether s is a valid node or network name: a DNS label.
+func ValidName(s string) bool { return labelRE.MatchString(s) }
+
+// DefaultDevice is the device name of a network that names none.
+func DefaultDevice(network string) string {
+	d := "mn-" + network
+	if len(d) > maxDeviceName {
+		d = d[:maxDeviceName]
+	}
+	return d
+}
+
+// Validate checks every field and returns the typed spec, or all problems
+// found at once, each a *FieldError.
+func (c Config) Validate() (*Spec, error) {
 	var errs []error
 	bad := func(key, val, problem, fix string) {
 		errs = append(errs, &FieldError{key, val, problem, fix})
 	}
-	s := &spec{name: c.Name, stateDir: c.StateDir}
+	s := &Spec{Name: c.Name, StateDir: c.StateDir}
 	if !labelRE.MatchString(c.Name) {
 		bad("name", c.Name, "not a valid node name", "use lower-case letters, digits and '-', at most 63 characters")
 	}
@@ -112,7 +126,7 @@ func (c Config) validate() (*spec, error) {
 	switch c.Mode {
 	case "tap":
 	case "tun":
-		s.tun = true
+		s.TUN = true
 	default:
 		bad("mode", c.Mode, "unknown device mode", `use "tap" or "tun"`)
 	}
@@ -121,45 +135,45 @@ func (c Config) validate() (*spec, error) {
 		if err != nil {
 			bad("underlay.address", c.Underlay.Address, "not an IP address", "for example 192.0.2.10")
 		}
-		s.underlay = a.Unmap()
+		s.Underlay = a.Unmap()
 	}
 	if c.Underlay.VXLANPort < 1 || c.Underlay.VXLANPort > 65535 {
 		bad("underlay.vxlan_port", strconv.Itoa(c.Underlay.VXLANPort), "not a UDP port", "use 1-65535 (4789 is the standard VXLAN port)")
 	}
-	s.vxlanPort = uint16(c.Underlay.VXLANPort)
-	s.gossip = c.Gossip
-	s.perf = c.Performance.validate(bad)
+	s.VXLANPort = uint16(c.Underlay.VXLANPort)
+	s.Gossip = c.Gossip
+	s.Perf = c.Performance.validate(bad)
 	validateGossip(c.Gossip, bad)
-	s.token = c.Token
+	s.Token = c.Token
 	if c.TokenFile != "" {
 		if c.Token != "" {
 			bad("token_file", c.TokenFile, "both token and token_file are set", "keep one of them")
 		} else if b, err := os.ReadFile(c.TokenFile); err != nil {
 			bad("token_file", c.TokenFile, "cannot read it: "+err.Error(), "check the path and permissions")
 		} else {
-			s.token = strings.TrimSpace(string(b))
+			s.Token = strings.TrimSpace(string(b))
 		}
 	}
 	if c.WireGuard.Port < 1 || c.WireGuard.Port > 65535 {
 		bad("wireguard.port", strconv.Itoa(c.WireGuard.Port), "not a UDP port", "use 1-65535 (51820 is the default)")
 	}
-	s.wgPort = uint16(c.WireGuard.Port)
-	s.wgIface = c.WireGuard.Interface
-	if s.wgIface == "" {
-		s.wgIface = "wg-" + c.Name
+	s.WGPort = uint16(c.WireGuard.Port)
+	s.WGIface = c.WireGuard.Interface
+	if s.WGIface == "" {
+		s.WGIface = "wg-" + c.Name
 	}
-	if len(s.wgIface) > maxDeviceName {
+	if len(s.WGIface) > maxDeviceName {
 		if c.WireGuard.Interface != "" {
-			bad("wireguard.interface", s.wgIface, "longer than 15 bytes", "pick a shorter name")
+			bad("wireguard.interface", s.WGIface, "longer than 15 bytes", "pick a shorter name")
 		}
-		s.wgIface = s.wgIface[:maxDeviceName]
+		s.WGIface = s.WGIface[:maxDeviceName]
 	}
 	if c.Keys.RotationInterval < time.Second {
 		bad("keys.rotation_interval", c.Keys.RotationInterval.String(), "too short", "use 1s or more (12h is the default)")
 	}
-	s.rotation = c.Keys.RotationInterval
-	s.dns = dnsSpec{enabled: c.DNS.Enabled == nil || *c.DNS.Enabled, forward: c.DNS.Forward == nil || *c.DNS.Forward,
-		domain: strings.ToLower(strings.TrimSuffix(c.DNS.Domain, ".")) + ".", port: c.DNS.Port}
+	s.Rotation = c.Keys.RotationInterval
+	s.DNS = DNSSpec{Enabled: c.DNS.Enabled == nil || *c.DNS.Enabled, Forward: c.DNS.Forward == nil || *c.DNS.Forward,
+		Domain: strings.ToLower(strings.TrimSuffix(c.DNS.Domain, ".")) + ".", Port: c.DNS.Port}
 	if c.DNS.Domain == "" || strings.ContainsAny(c.DNS.Domain, " /") {
 		bad("dns.domain", c.DNS.Domain, "not a DNS domain", `use something like "meshnet.internal."`)
 	}
@@ -169,24 +183,24 @@ func (c Config) validate() (*spec, error) {
 	if c.Health.Interval < 100*time.Millisecond {
 		bad("health.interval", c.Health.Interval.String(), "too short", "use 100ms or more (2s is the default)")
 	}
-	s.health = c.Health.Interval
-	s.userspace = c.Userspace
+	s.Health = c.Health.Interval
+	s.Userspace = c.Userspace
 	if c.Metrics.Address != "" {
 		if _, err := netip.ParseAddrPort(c.Metrics.Address); err != nil {
 			bad("metrics.address", c.Metrics.Address, "not an IP:port", `for example "127.0.0.1:9431", or "" to turn metrics off`)
 		}
 	}
-	s.metrics = c.Metrics.Address
-	s.us = validateUserspace(c, bad)
+	s.Metrics = c.Metrics.Address
+	s.Proxies = validateUserspace(c, bad)
 	for i, j := range c.Join {
 		hp, err := seedAddr(j, c.Gossip.Port)
 		if err != nil {
 			bad(fmt.Sprintf("join[%d]", i), j, err.Error(), "use IP or IP:port of a running node, for example 192.0.2.10:7946")
 			continue
 		}
-		s.join = append(s.join, hp)
+		s.Join = append(s.Join, hp)
 	}
-	s.logLevel, s.logJSON = parseLog(c.Log, bad)
+	s.LogLevel, s.LogJSON = parseLog(c.Log, bad)
 
 	byName := map[string]uint32{}
 	vnis := map[uint32]string{}
@@ -196,43 +210,43 @@ func (c Config) validate() (*spec, error) {
 		if !ok {
 			continue
 		}
-		if _, dup := byName[ns.name]; dup {
-			bad(fmt.Sprintf("networks[%d].name", i), ns.name, "network defined twice", "give each network one entry")
+		if _, dup := byName[ns.Name]; dup {
+			bad(fmt.Sprintf("networks[%d].name", i), ns.Name, "network defined twice", "give each network one entry")
 			continue
 		}
-		if other, dup := vnis[ns.vni]; dup && ns.vni != 0 {
+		if other, dup := vnis[ns.VNI]; dup && ns.VNI != 0 {
 			bad(fmt.Sprintf("networks[%d].vni", i), strconv.Itoa(n.VNI), "VNI already used by network "+other, "give each network its own VNI")
 			continue
 		}
-		if other, dup := devices[ns.device]; dup {
-			bad(fmt.Sprintf("networks[%d].device", i), ns.device, "device already used by network "+other, "give each network its own device")
+		if other, dup := devices[ns.Device]; dup {
+			bad(fmt.Sprintf("networks[%d].device", i), ns.Device, "device already used by network "+other, "give each network its own device")
 			continue
 		}
-		byName[ns.name], vnis[ns.vni], devices[ns.device] = ns.vni, ns.name, ns.name
-		s.networks = append(s.networks, ns)
+		byName[ns.Name], vnis[ns.VNI], devices[ns.Device] = ns.VNI, ns.Name, ns.Name
+		s.Networks = append(s.Networks, ns)
 	}
 	encrypted := map[string]bool{}
-	for _, ns := range s.networks {
-		encrypted[ns.name] = ns.encrypted
+	for _, ns := range s.Networks {
+		encrypted[ns.Name] = ns.Encrypted
 	}
 	peerNames := map[string]bool{c.Name: true}
 	for i, p := range c.Peers {
-		ps, ok := validatePeer(fmt.Sprintf("peers[%d]", i), p, s.vxlanPort, byName, bad)
+		ps, ok := validatePeer(fmt.Sprintf("peers[%d]", i), p, s.VXLANPort, byName, bad)
 		if !ok {
 			continue
 		}
-		if peerNames[ps.name] {
-			bad(fmt.Sprintf("peers[%d].name", i), ps.name, "name used twice (or is this node's own name)", "give every node a unique name")
+		if peerNames[ps.Name] {
+			bad(fmt.Sprintf("peers[%d].name", i), ps.Name, "name used twice (or is this node's own name)", "give every node a unique name")
 			continue
 		}
-		peerNames[ps.name] = true
-		for j, e := range ps.endpoints {
-			if encrypted[e.network] {
-				bad(fmt.Sprintf("peers[%d].endpoints[%d].network", i, j), e.network, "static peers speak plain VXLAN but this network is encrypted",
-					"set encrypted: false on network "+e.network+" (only on a trusted underlay)")
+		peerNames[ps.Name] = true
+		for j, e := range ps.Endpoints {
+			if encrypted[e.Network] {
+				bad(fmt.Sprintf("peers[%d].endpoints[%d].network", i, j), e.Network, "static peers speak plain VXLAN but this network is encrypted",
+					"set encrypted: false on network "+e.Network+" (only on a trusted underlay)")
 			}
 		}
-		s.peers = append(s.peers, ps)
+		s.Peers = append(s.Peers, ps)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -255,10 +269,10 @@ func parseLog(l LogConfig, bad func(key, val, problem, fix string)) (slog.Level,
 	return lvl, false
 }
 
-func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fix string)) (netSpec, bool) {
+func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fix string)) (NetworkSpec, bool) {
 	ok := true
 	fail := func(k, v, p, f string) { ok = false; bad(key+"."+k, v, p, f) }
-	ns := netSpec{name: n.Name, vni: uint32(n.VNI), mtu: n.MTU, encrypted: n.Encrypted == nil || *n.Encrypted, device: n.Device}
+	ns := NetworkSpec{Name: n.Name, VNI: uint32(n.VNI), MTU: n.MTU, Encrypted: n.Encrypted == nil || *n.Encrypted, Device: n.Device}
 	if !labelRE.MatchString(n.Name) {
 		fail("name", n.Name, "not a valid network name", "use lower-case letters, digits and '-'")
 	}
@@ -274,27 +288,24 @@ func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fi
 		} else if sub.Bits() > sub.Addr().BitLen()-2 {
 			fail("subnet", n.Subnet, "too small for a network", "use at least a /30 (IPv4) or /126 (IPv6)")
 		} else {
-			ns.subnet = sub
+			ns.Subnet = sub
 		}
 	} else if n.VNI != 0 {
 		fail("subnet", "", "a network with a vni needs a subnet", "add subnet, or leave out vni to join a network defined elsewhere")
 	}
 	if n.Address != "" {
-		a, err := parseAddrInSubnet(n.Address, ns.subnet)
+		a, err := parseAddrInSubnet(n.Address, ns.Subnet)
 		switch {
 		case err != nil:
-			fail("address", n.Address, err.Error(), "use an address inside "+n.Subnet+", for example "+exampleAddr(ns.subnet))
+			fail("address", n.Address, err.Error(), "use an address inside "+n.Subnet+", for example "+exampleAddr(ns.Subnet))
 		default:
-			ns.addr = a
+			ns.Address = a
 		}
 	}
-	if ns.device == "" {
-		ns.device = "mn-" + n.Name
-		if len(ns.device) > maxDeviceName {
-			ns.device = ns.device[:maxDeviceName]
-		}
-	} else if len(ns.device) > maxDeviceName || strings.ContainsAny(ns.device, "/ \t") {
-		fail("device", ns.device, "not a valid interface name", "use at most 15 characters, no '/' or spaces")
+	if ns.Device == "" {
+		ns.Device = DefaultDevice(n.Name)
+	} else if len(ns.Device) > maxDeviceName || strings.ContainsAny(ns.Device, "/ \t") {
+		fail("device", ns.Device, "not a valid interface name", "use at most 15 characters, no '/' or spaces")
 	}
 	if n.MTU != 0 && (n.MTU < 576 || n.MTU > 65000) {
 		fail("mtu", strconv.Itoa(n.MTU), "MTU out of range", "use 576-65000, or leave it out to derive it from the underlay")
@@ -364,17 +375,17 @@ func exampleAddr(sub netip.Prefix) string {
 	return sub.Addr().Next().String()
 }
 
-func validatePeer(key string, p PeerConfig, port uint16, nets map[string]uint32, bad func(key, val, problem, fix string)) (peerSpec, bool) {
+func validatePeer(key string, p PeerConfig, port uint16, nets map[string]uint32, bad func(key, val, problem, fix string)) (PeerSpec, bool) {
 	ok := true
 	fail := func(k, v, pr, f string) { ok = false; bad(key+"."+k, v, pr, f) }
-	ps := peerSpec{name: p.Name}
+	ps := PeerSpec{Name: p.Name}
 	if !labelRE.MatchString(p.Name) {
 		fail("name", p.Name, "not a valid node name", "use lower-case letters, digits and '-'")
 	}
 	if ap, err := netip.ParseAddrPort(p.Address); err == nil {
-		ps.underlay = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		ps.Underlay = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	} else if a, err := netip.ParseAddr(p.Address); err == nil {
-		ps.underlay = netip.AddrPortFrom(a.Unmap(), port)
+		ps.Underlay = netip.AddrPortFrom(a.Unmap(), port)
 	} else {
 		fail("address", p.Address, "not an IP address or IP:port", "for example 192.0.2.11 or 192.0.2.11:4789")
 	}
@@ -389,16 +400,16 @@ func validatePeer(key string, p PeerConfig, port uint16, nets map[string]uint32,
 			fail(ek+".ip", e.IP, "not an IP address", "for example 10.20.0.2")
 			continue
 		}
-		ep := epSpec{network: e.Network, ip: ip}
+		ep := EndpointSpec{Network: e.Network, IP: ip}
 		if e.MAC == "" {
-			ep.mac = InterfaceMAC(p.Name, e.Network)
+			ep.MAC = InterfaceMAC(p.Name, e.Network)
 		} else if m, err := ParseMAC(e.MAC); err != nil {
 			fail(ek+".mac", e.MAC, "not a unicast MAC address", "for example 02:00:5e:10:00:01, or leave it out")
 			continue
 		} else {
-			ep.mac = m
+			ep.MAC = m
 		}
-		ps.endpoints = append(ps.endpoints, ep)
+		ps.Endpoints = append(ps.Endpoints, ep)
 	}
 	return ps, ok
 }

@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"crypto/sha256"

@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"path/filepath"
@@ -62,20 +62,20 @@ type PerformanceConfig struct {
 	CPUProfile string `yaml:"cpu_profile"`
 }
 
-// perfSpec is a validated PerformanceConfig.
-type perfSpec struct {
-	deviceOffload, coalesceUDP, udpOffload bool
-	checksumOffload, trustTransport        bool
-	directSend                             bool
-	wgReceiveQueue                         int
-	cpuProfile                             string
+// PerfSpec is a validated PerformanceConfig.
+type PerfSpec struct {
+	DeviceOffload, CoalesceUDP, UDPOffload bool
+	ChecksumOffload, TrustTransport        bool
+	DirectSend                             bool
+	WGReceiveQueue                         int
+	CPUProfile                             string
 }
 
 // on reads an optional switch that defaults to on.
 func on(b *bool) bool { return b == nil || *b }
 
 // validate checks the section and returns its typed form.
-func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) perfSpec {
+func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) PerfSpec {
 	if p.WireGuardReceiveQueue < -1 {
 		bad("performance.wireguard_receive_queue", strconv.Itoa(p.WireGuardReceiveQueue), "out of range",
 			"use a packet count, 0 for the default or -1 for no bound")
@@ -83,47 +83,47 @@ func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) per
 	if p.CPUProfile != "" && !filepath.IsAbs(p.CPUProfile) {
 		bad("performance.cpu_profile", p.CPUProfile, "must be an absolute path", "for example /var/lib/meshnet/cpu.pprof")
 	}
-	return perfSpec{
-		deviceOffload:   on(p.DeviceOffload),
-		coalesceUDP:     p.CoalesceUDP,
-		udpOffload:      on(p.UDPOffload),
-		checksumOffload: on(p.ChecksumOffload),
-		trustTransport:  on(p.TrustTransport),
-		directSend:      on(p.DirectSend),
-		wgReceiveQueue:  p.WireGuardReceiveQueue,
-		cpuProfile:      p.CPUProfile,
+	return PerfSpec{
+		DeviceOffload:   on(p.DeviceOffload),
+		CoalesceUDP:     p.CoalesceUDP,
+		UDPOffload:      on(p.UDPOffload),
+		ChecksumOffload: on(p.ChecksumOffload),
+		TrustTransport:  on(p.TrustTransport),
+		DirectSend:      on(p.DirectSend),
+		WGReceiveQueue:  p.WireGuardReceiveQueue,
+		CPUProfile:      p.CPUProfile,
 	}
 }
 
-// tapConfig applies the device switches to a TAP's config.
-func (p perfSpec) tapConfig(c tun.TAPConfig) tun.TAPConfig {
-	c.DisableOffload, c.CoalesceUDP = !p.deviceOffload, p.coalesceUDP
+// TAPConfig applies the device switches to a TAP's config.
+func (p PerfSpec) TAPConfig(c tun.TAPConfig) tun.TAPConfig {
+	c.DisableOffload, c.CoalesceUDP = !p.DeviceOffload, p.CoalesceUDP
 	return c
 }
 
-// tunConfig applies the device switches to a TUN's config.
-func (p perfSpec) tunConfig(c tun.TUNConfig) tun.TUNConfig {
-	c.DisableOffload, c.CoalesceUDP = !p.deviceOffload, p.coalesceUDP
+// TUNConfig applies the device switches to a TUN's config.
+func (p PerfSpec) TUNConfig(c tun.TUNConfig) tun.TUNConfig {
+	c.DisableOffload, c.CoalesceUDP = !p.DeviceOffload, p.CoalesceUDP
 	return c
 }
 
-// plainConfig applies the socket switches to the plain transport's config.
-func (p perfSpec) plainConfig(c encap.PlainConfig) encap.PlainConfig {
-	c.DisableOffload = !p.udpOffload
+// PlainConfig applies the socket switches to the plain transport's config.
+func (p PerfSpec) PlainConfig(c encap.PlainConfig) encap.PlainConfig {
+	c.DisableOffload = !p.UDPOffload
 	return c
 }
 
-// wireGuardConfig applies the socket and checksum switches to the
+// WireGuardConfig applies the socket and checksum switches to the
 // encrypted transport's config.
-func (p perfSpec) wireGuardConfig(c encap.WireGuardConfig) encap.WireGuardConfig {
-	c.DisableOffload, c.FullInnerChecksum = !p.udpOffload, !p.checksumOffload
-	c.MaxReceiveInFlight = p.wgReceiveQueue
+func (p PerfSpec) WireGuardConfig(c encap.WireGuardConfig) encap.WireGuardConfig {
+	c.DisableOffload, c.FullInnerChecksum = !p.UDPOffload, !p.ChecksumOffload
+	c.MaxReceiveInFlight = p.WGReceiveQueue
 	return c
 }
 
-// forwarderConfig applies the checksum-trust and direct-send switches to
+// ForwarderConfig applies the checksum-trust and direct-send switches to
 // the Forwarder's config.
-func (p perfSpec) forwarderConfig(c routing.Config) routing.Config {
-	c.VerifyInnerChecksums, c.CopySend = !p.trustTransport, !p.directSend
+func (p PerfSpec) ForwarderConfig(c routing.Config) routing.Config {
+	c.VerifyInnerChecksums, c.CopySend = !p.TrustTransport, !p.DirectSend
 	return c
 }

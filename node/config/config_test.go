@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"os"
@@ -27,13 +27,13 @@ peers:
       - {network: blue, ip: 10.20.0.2}
 `
 
-func parse(t *testing.T, text string) (*spec, error) {
+func parse(t *testing.T, text string) (*Spec, error) {
 	t.Helper()
 	cfg := DefaultConfig()
 	if err := decodeConfig([]byte(text), &cfg); err != nil {
 		return nil, err
 	}
-	return cfg.validate()
+	return cfg.Validate()
 }
 
 func TestGoodConfig(t *testing.T) {
@@ -41,11 +41,11 @@ func TestGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.networks) != 1 || s.networks[0].device != "mn-blue" || s.networks[0].addr.String() != "10.20.0.1" {
-		t.Fatalf("network %+v", s.networks)
+	if len(s.Networks) != 1 || s.Networks[0].Device != "mn-blue" || s.Networks[0].Address.String() != "10.20.0.1" {
+		t.Fatalf("network %+v", s.Networks)
 	}
-	if s.peers[0].underlay.String() != "192.0.2.2:4789" || s.peers[0].endpoints[0].mac != InterfaceMAC("host2", "blue") {
-		t.Fatalf("peer %+v", s.peers[0])
+	if s.Peers[0].Underlay.String() != "192.0.2.2:4789" || s.Peers[0].Endpoints[0].MAC != InterfaceMAC("host2", "blue") {
+		t.Fatalf("peer %+v", s.Peers[0])
 	}
 }
 
@@ -106,11 +106,11 @@ func TestLoadConfigFile(t *testing.T) {
 }
 
 func TestReferenceConfigIsValid(t *testing.T) {
-	cfg, err := LoadConfig("../configs/meshnet.yaml")
+	cfg, err := LoadConfig("../../configs/meshnet.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cfg.validate(); err != nil {
+	if _, err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -124,14 +124,14 @@ func FuzzConfig(f *testing.F) {
 		if decodeConfig([]byte(text), &cfg) != nil {
 			return
 		}
-		cfg.validate()
+		cfg.Validate()
 	})
 }
 
 // TestReferenceConfigDocumentsEveryKey keeps configs/meshnet.yaml in step
 // with the Config struct: every yaml key must appear in it.
 func TestReferenceConfigDocumentsEveryKey(t *testing.T) {
-	ref, err := os.ReadFile("../configs/meshnet.yaml")
+	ref, err := os.ReadFile("../../configs/meshnet.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,11 +167,11 @@ func TestUserspaceDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.us.SOCKS5.String() != "127.0.0.1:1080" || s.us.HTTPConnect.String() != "127.0.0.1:3128" {
-		t.Fatalf("proxies %v %v", s.us.SOCKS5, s.us.HTTPConnect)
+	if s.Proxies.SOCKS5.String() != "127.0.0.1:1080" || s.Proxies.HTTPConnect.String() != "127.0.0.1:3128" {
+		t.Fatalf("proxies %v %v", s.Proxies.SOCKS5, s.Proxies.HTTPConnect)
 	}
-	if len(s.us.Forwards) != 1 || len(s.us.Exposes) != 1 {
-		t.Fatalf("forwards %v exposes %v", s.us.Forwards, s.us.Exposes)
+	if len(s.Proxies.Forwards) != 1 || len(s.Proxies.Exposes) != 1 {
+		t.Fatalf("forwards %v exposes %v", s.Proxies.Forwards, s.Proxies.Exposes)
 	}
 	_, err = parse(t, "name: x\nuserspace: true\nforward: [\"tcp:web\"]\n")
 	if err == nil || !strings.Contains(err.Error(), "forward[0]") {
