@@ -154,8 +154,8 @@ soak: deps-apt
 		$(GO) test -count=1 -v -timeout 0 -run 'TestSoak' $(CHAOSFLAGS) ./e2e/chaos
 
 # Regenerate the configuration reference, docs/CONFIG.md, from the doc
-# comments in node/config.go (internal/confdoc). A test in every `go test`
-# fails when the committed file is out of date.
+# comments in node/config/config.go (node/config/confdoc). A test in every
+# `go test` fails when the committed file is out of date.
 .PHONY: docs
 docs:
-	$(GO) run ./internal/confdoc/cmd/confdoc -o docs/CONFIG.md
+	$(GO) run ./node/config/confdoc/cmd/confdoc -o docs/CONFIG.md

@@ -2,7 +2,7 @@
 // the doc comments of config.Config (see package confdoc). Run it from the
 // repository root, or use `make docs`:
 //
-//	go run ./internal/confdoc/cmd/confdoc -o docs/CONFIG.md
+//	go run ./node/config/confdoc/cmd/confdoc -o docs/CONFIG.md
 //
 // With -check it writes nothing and exits 1 if the file is out of date.
 package main
@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"os"
 
-	"meshnet.dev/meshnet/internal/confdoc"
+	"meshnet.dev/meshnet/node/config/confdoc"
 )
 
 func main() {

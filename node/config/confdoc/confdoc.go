@@ -16,10 +16,10 @@
 // host name" so the output is the same everywhere.
 //
 // The test in this package regenerates the reference and fails if
-// docs/CONFIG.md differs: run `make docs` after changing node/config.go.
+// docs/CONFIG.md differs: run `make docs` after changing node/config/config.go.
 package confdoc
 
-//go:generate go run ./cmd/confdoc -root ../.. -o ../../docs/CONFIG.md
+//go:generate go run ./cmd/confdoc -root ../../.. -o ../../../docs/CONFIG.md
 
 import (
 	"fmt"

@@ -14,10 +14,10 @@ import (
 )
 
 // repoRoot is the repository root, seen from this package's directory.
-const repoRoot = "../.."
+const repoRoot = "../../.."
 
 // TestConfigDocUpToDate regenerates docs/CONFIG.md and fails if the
-// committed file differs, so the reference never drifts from node/config.go.
+// committed file differs, so the reference never drifts from node/config/config.go.
 func TestConfigDocUpToDate(t *testing.T) {
 	host, _ := os.Hostname()
 	want, err := Meshnet(repoRoot, host)
@@ -30,7 +30,7 @@ func TestConfigDocUpToDate(t *testing.T) {
 		t.Fatalf("%v; run `make docs`", err)
 	}
 	if !bytes.Equal(have, want) {
-		t.Fatalf("docs/CONFIG.md is out of date with node/config.go; run `make docs` and commit the result\n%s", firstDiff(have, want))
+		t.Fatalf("docs/CONFIG.md is out of date with node/config/config.go; run `make docs` and commit the result\n%s", firstDiff(have, want))
 	}
 }
 
@@ -45,7 +45,7 @@ func TestDocDefaultsAgree(t *testing.T) {
 			continue
 		}
 		if !strings.Contains(stated, strings.Trim(f.Default, `"`)) {
-			t.Errorf("%s: the doc comment says the default is %q but config.DefaultConfig() has %s; fix one of them in node/config.go",
+			t.Errorf("%s: the doc comment says the default is %q but config.DefaultConfig() has %s; fix one of them in node/config/config.go",
 				f.Key, stated, f.Default)
 		}
 	}
