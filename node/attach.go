@@ -10,12 +10,14 @@ import (
 	"meshnet.dev/meshnet/tun"
 
 	"meshnet.dev/meshnet/node/config"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // attachment is a network this node is attached to: its device, its port
 // on the forwarder and its address.
 type attachment struct {
-	def    netDef
+	def    tables.NetDef
 	device string
 	mac    routing.MAC
 	mtu    int
@@ -31,7 +33,7 @@ type attachment struct {
 // attach creates the device of network def, configures it and starts
 // forwarding its frames. A port that stops for any reason other than its
 // device being closed reports on n.failed.
-func (n *Node) attach(def netDef, want wantedNet) (*attachment, error) {
+func (n *Node) attach(def tables.NetDef, want wantedNet) (*attachment, error) {
 	mac := config.InterfaceMAC(n.spec.Name, def.Name)
 	mtu := want.MTU
 	if mtu == 0 {
@@ -250,7 +252,7 @@ const (
 )
 
 // deriveMTU is the underlay MTU minus the network's encapsulation overhead.
-func (n *Node) deriveMTU(def netDef) int {
+func (n *Node) deriveMTU(def tables.NetDef) int {
 	v6 := n.underlay.Addr().Is6()
 	switch {
 	case def.Encrypted && v6:

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/gossip"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // startGossip creates the gossip DB: this node's membership in the cluster
@@ -53,7 +55,7 @@ func (n *Node) startGossip() error {
 
 // admit refuses evicted nodes as gossip members.
 func (n *Node) admit(name string, meta []byte) error {
-	m, err := decodeMeta(meta)
+	m, err := tables.DecodeMeta(meta)
 	if err == nil && !m.Key.IsZero() && n.keys.member.IsEvicted(m.Key) {
 		return fmt.Errorf("node %s holds an evicted key", name)
 	}

@@ -14,6 +14,8 @@ import (
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/tun"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // Doctor checks what commonly breaks and says what to do about each
@@ -53,8 +55,8 @@ func (n *Node) Doctor() []api.Check {
 		add(api.Check{Name: "duplicate addresses", Status: "ok", Detail: "every address is held by one endpoint"})
 	}
 	for _, d := range rep.duplicates {
-		add(api.Check{Name: "duplicate address " + d.ip, Status: "fail",
-			Detail: fmt.Sprintf("%s on %s is used by %s and also claimed by %s", d.ip, d.network, d.winner, strings.Join(d.losers, ",")),
+		add(api.Check{Name: "duplicate address " + d.IP, Status: "fail",
+			Detail: fmt.Sprintf("%s on %s is used by %s and also claimed by %s", d.IP, d.Network, d.Winner, strings.Join(d.Losers, ",")),
 			Fix:    "give the later endpoints other addresses (static addresses must be unique; IPAM never reuses one)"})
 	}
 	for _, c := range rep.conflicts {
@@ -119,7 +121,7 @@ func (n *Node) checkPeer(m gossip.Member) []api.Check {
 			Fix: "check the node is running and that TCP and UDP " + fmt.Sprint(m.Addr.Port()) + " reach it"}}
 	}
 	out = append(out, api.Check{Name: "peer " + name + " gossip", Status: "ok", Detail: "alive at " + m.Addr.String()})
-	meta, err := decodeMeta(m.Meta)
+	meta, err := tables.DecodeMeta(m.Meta)
 	if err != nil {
 		return append(out, api.Check{Name: "peer " + name, Status: "warn", Detail: "its metadata is unreadable (an older or newer meshnet?)"})
 	}
@@ -161,7 +163,7 @@ func (n *Node) checkPeer(m gossip.Member) []api.Check {
 
 // checkMTU compares the path MTU towards a peer with what this node's
 // networks need.
-func (n *Node) checkMTU(name string, meta nodeMeta) api.Check {
+func (n *Node) checkMTU(name string, meta tables.Meta) api.Check {
 	c := api.Check{Name: "peer " + name + " path MTU"}
 	dst := meta.VXLAN.Addr()
 	upper := n.underlayMTU()

@@ -5,8 +5,9 @@ import (
 	"net/netip"
 	"time"
 
-	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/routing"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // ipamState is this node's address claim on one network.
@@ -25,33 +26,24 @@ const settleRounds = 5
 // static one, or the first address of a block it has claimed and held.
 // Losing a block (a concurrent claim that came first, or one seen only when
 // a partition heals) means picking another.
-func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []duplicate) {
+func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []tables.Duplicate) {
 	if a.static.IsValid() {
 		for _, d := range dups {
-			if d.ip == a.static.String() && d.winner != n.spec.Name {
+			if d.IP == a.static.String() && d.Winner != n.spec.Name {
 				n.log.Error("duplicate address: our static address is also claimed by another node, which claimed it first",
-					"network", a.def.Name, "address", a.static, "other", d.winner)
+					"network", a.def.Name, "address", a.static, "other", d.Winner)
 			}
 		}
 		n.useAddress(a, a.static)
 		return
 	}
 	name := a.def.Name
-	var claims []routing.Claim
-	n.db.Walk(name, tableIPAM, func(e gossip.Entry) bool {
-		b, err := netip.ParsePrefix(e.Key)
-		if err != nil || b != b.Masked() || b.Bits() != routing.BlockBits(a.def.Subnet) || !a.def.Subnet.Contains(b.Addr()) {
-			return true
-		}
-		claims = append(claims, routing.Claim{Block: b, Owner: e.Owner, LTime: e.LTime})
-		return true
-	})
-	won := routing.ResolveClaims(claims)
+	won := routing.ResolveClaims(tables.Claims(a.def.Subnet, n.rows(name, tables.IPAM)))
 	if a.ipam.block.IsValid() {
 		if w, ok := won[a.ipam.block]; ok && w.Owner != n.spec.Name {
 			n.log.Warn("address block claimed first by another node; picking another",
 				"network", name, "block", a.ipam.block, "winner", w.Owner)
-			n.db.Delete(name, tableIPAM, a.ipam.block.String())
+			n.db.Delete(name, tables.IPAM, a.ipam.block.String())
 			a.ipam = ipamState{}
 		}
 	}
@@ -64,7 +56,7 @@ func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []duplicate)
 			n.log.Error("no free address block left in the network's subnet", "network", name, "subnet", a.def.Subnet)
 			return
 		}
-		if err := n.db.Put(name, tableIPAM, b.String(), nil); err != nil {
+		if err := n.db.Put(name, tables.IPAM, b.String(), nil); err != nil {
 			n.log.Warn("claiming address block", "network", name, "err", err)
 			return
 		}
@@ -88,18 +80,7 @@ func (n *Node) reclaimBlock(a *attachment, won map[netip.Prefix]routing.Claim, u
 	b, ok := n.prevBlocks[a.def.Name]
 	delete(n.prevBlocks, a.def.Name)
 	n.mu.Unlock()
-	if !ok || b.Bits() != routing.BlockBits(a.def.Subnet) || !a.def.Subnet.Contains(b.Addr()) {
-		return netip.Prefix{}, false
-	}
-	if w, taken := won[b]; taken && w.Owner != n.spec.Name {
-		return netip.Prefix{}, false
-	}
-	for _, u := range used {
-		if b.Contains(u) && u != routing.BlockAddress(b) {
-			return netip.Prefix{}, false
-		}
-	}
-	return b, true
+	return b, ok && tables.Reclaimable(b, a.def.Subnet, n.spec.Name, won, used)
 }
 
 // useAddress assigns addr to the network's device and publishes it as this
@@ -114,9 +95,9 @@ func (n *Node) useAddress(a *attachment, addr netip.Addr) {
 		return
 	}
 	if old.IsValid() {
-		n.db.Delete(a.def.Name, tableEndpoints, endpointKey(a.mac, old))
+		n.db.Delete(a.def.Name, tables.Endpoints, tables.EndpointKey(a.mac, old))
 	}
-	if err := n.db.Put(a.def.Name, tableEndpoints, endpointKey(a.mac, addr), nil); err != nil {
+	if err := n.db.Put(a.def.Name, tables.Endpoints, tables.EndpointKey(a.mac, addr), nil); err != nil {
 		n.log.Warn("publishing our endpoint", "network", a.def.Name, "err", err)
 	}
 	n.poke()

@@ -12,14 +12,6 @@ import (
 	"meshnet.dev/meshnet/keydist"
 )
 
-// Gossip tables of the keys, in the cluster scope. Grants are keyed by the
-// recipient's public key and owned by the admin node that issued them;
-// evictions by the evicted node's public key.
-const (
-	tableGrants    = "grants"
-	tableEvictions = "evictions"
-)
-
 // keys is this node's identity and its view of the cluster's keys.
 type keys struct {
 	node   keydist.NodePrivate

@@ -8,6 +8,8 @@ import (
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/keydist"
 	"meshnet.dev/meshnet/node/api"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // errNotAdmin is returned by admin operations on a node without the admin
@@ -63,7 +65,7 @@ func (n *Node) Evict(name string) error {
 		if m.Name != name {
 			continue
 		}
-		if meta, err := decodeMeta(m.Meta); err == nil {
+		if meta, err := tables.DecodeMeta(m.Meta); err == nil {
 			pub = meta.Key
 		}
 	}
@@ -78,7 +80,7 @@ func (n *Node) Evict(name string) error {
 	if err != nil {
 		return err
 	}
-	if err := n.db.Put(gossip.ClusterScope, tableEvictions, pub.String(), rec.Encode()); err != nil {
+	if err := n.db.Put(gossip.ClusterScope, tables.Evictions, pub.String(), rec.Encode()); err != nil {
 		return fmt.Errorf("publishing the eviction: %w", err)
 	}
 	n.log.Warn("evicting node", "node", name, "key", pub)

@@ -11,6 +11,8 @@ import (
 
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/keydist"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // Key catch-up: a member that missed two gossip key rotations (it was down,
@@ -135,7 +137,7 @@ func (n *Node) answerKeyRequest(b []byte) []byte {
 func (n *Node) newestGrant(pub keydist.NodePublic) (*keydist.KeyRecord, bool) {
 	var best *keydist.KeyRecord
 	known := false
-	for _, e := range n.db.Lookup(gossip.ClusterScope, tableGrants, pub.String()) {
+	for _, e := range n.db.Lookup(gossip.ClusterScope, tables.Grants, pub.String()) {
 		rec, err := keydist.DecodeKeyRecord(e.Value)
 		if err != nil || !rec.Has(pub) {
 			continue
@@ -155,7 +157,7 @@ func (n *Node) knownMember(pub keydist.NodePublic, granted bool) bool {
 		return true
 	}
 	for _, m := range n.db.Members() {
-		if meta, err := decodeMeta(m.Meta); err == nil && meta.Key == pub {
+		if meta, err := tables.DecodeMeta(m.Meta); err == nil && meta.Key == pub {
 			return true
 		}
 	}

@@ -9,6 +9,8 @@ import (
 
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/keydist"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // syncKeys applies evictions and key grants that arrived by gossip and, on
@@ -26,7 +28,7 @@ func (n *Node) syncKeys() {
 func (n *Node) applyGrants() {
 	st := n.keys.member.State()
 	var recs []*keydist.KeyRecord
-	for _, e := range n.db.Lookup(gossip.ClusterScope, tableGrants, n.keys.pub.String()) {
+	for _, e := range n.db.Lookup(gossip.ClusterScope, tables.Grants, n.keys.pub.String()) {
 		rec, err := keydist.DecodeKeyRecord(e.Value)
 		if err != nil {
 			n.countKeyReject("malformed grant", e.Owner, err)
@@ -68,7 +70,7 @@ func (n *Node) applyKeyRecord(rec *keydist.KeyRecord) error {
 // applyEvictions puts newly evicted nodes on this node's eviction list and
 // drops them as peers at once.
 func (n *Node) applyEvictions() {
-	n.db.Walk(gossip.ClusterScope, tableEvictions, func(e gossip.Entry) bool {
+	n.db.Walk(gossip.ClusterScope, tables.Evictions, func(e gossip.Entry) bool {
 		rec, err := keydist.DecodeEvictRecord(e.Value)
 		if err != nil {
 			n.countKeyReject("malformed eviction", e.Owner, err)
@@ -116,7 +118,7 @@ func (n *Node) grantMissing() {
 	var need []keydist.NodePublic
 	for _, m := range n.liveMetas() {
 		has, granted := false, false
-		for _, e := range n.db.Lookup(gossip.ClusterScope, tableGrants, m.Key.String()) {
+		for _, e := range n.db.Lookup(gossip.ClusterScope, tables.Grants, m.Key.String()) {
 			if rec, err := keydist.DecodeKeyRecord(e.Value); err == nil {
 				granted = true
 				has = has || rec.Epoch == epoch
@@ -153,7 +155,7 @@ func (n *Node) publishGrants(rec *keydist.KeyRecord) error {
 		return err
 	}
 	for _, g := range grants {
-		if err := n.db.Put(gossip.ClusterScope, tableGrants, g.Recipients[0].To.String(), g.Encode()); err != nil {
+		if err := n.db.Put(gossip.ClusterScope, tables.Grants, g.Recipients[0].To.String(), g.Encode()); err != nil {
 			return fmt.Errorf("publishing key grant: %w", err)
 		}
 	}
@@ -252,7 +254,7 @@ func (n *Node) memberPubs() []keydist.NodePublic {
 		if m.Name == n.spec.Name {
 			continue
 		}
-		meta, err := decodeMeta(m.Meta)
+		meta, err := tables.DecodeMeta(m.Meta)
 		if err != nil || meta.Key.IsZero() || n.keys.member.IsEvicted(meta.Key) {
 			continue
 		}
@@ -263,15 +265,15 @@ func (n *Node) memberPubs() []keydist.NodePublic {
 
 // liveMetas lists the metadata of live, non-evicted members with a key,
 // this node's own first.
-func (n *Node) liveMetas() []nodeMeta {
+func (n *Node) liveMetas() []tables.Meta {
 	self, _ := n.meta()
-	own, _ := decodeMeta(self)
-	out := []nodeMeta{own}
+	own, _ := tables.DecodeMeta(self)
+	out := []tables.Meta{own}
 	for _, m := range n.db.Members() {
 		if m.Name == n.spec.Name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
 			continue
 		}
-		meta, err := decodeMeta(m.Meta)
+		meta, err := tables.DecodeMeta(m.Meta)
 		if err != nil || meta.Key.IsZero() || n.keys.member.IsEvicted(meta.Key) {
 			continue
 		}

@@ -77,7 +77,7 @@ func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) 
 	time.Sleep(settleRounds * n.spec.Gossip.Interval)
 	won, _ = n.clusterDefs()
 	w, ok := won[req.Name]
-	if !ok || !w.sameNetwork(d) || w.Origin != n.spec.Name {
+	if !ok || !w.SameNetwork(d) || w.Origin != n.spec.Name {
 		if ok {
 			return api.ClusterNetwork{}, fmt.Errorf("%w: network %q was defined at the same time by %s (vni %d, %s), whose definition wins", errConflict, req.Name, w.Origin, w.VNI, w.Subnet)
 		}

@@ -21,6 +21,8 @@ import (
 	"meshnet.dev/meshnet/tun"
 
 	"meshnet.dev/meshnet/node/config"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // Options are the parts of a node tests replace with fakes. Zero values pick
@@ -75,7 +77,7 @@ type wantedNet struct {
 
 // Node is one running meshnet daemon.
 type Node struct {
-	boot     uint64 // random per start; see nodeMeta.Boot
+	boot     uint64 // random per start; see tables.Meta.Boot
 	spec     *config.Spec
 	opts     Options
 	log      *slog.Logger
@@ -402,7 +404,7 @@ func (n *Node) learnLoop(ctx context.Context) {
 			if name == "" || (l.MAC == own && !l.IP.IsValid()) {
 				continue // the node publishes its own interface itself
 			}
-			if err := n.db.Put(name, tableEndpoints, endpointKey(l.MAC, l.IP), nil); err != nil {
+			if err := n.db.Put(name, tables.Endpoints, tables.EndpointKey(l.MAC, l.IP), nil); err != nil {
 				n.log.Warn("publishing learned endpoint", "network", name, "err", err)
 				continue
 			}

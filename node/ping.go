@@ -16,6 +16,8 @@ import (
 	"meshnet.dev/meshnet/node/api"
 
 	"meshnet.dev/meshnet/node/config"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // maxPings bounds one ping request.
@@ -92,7 +94,7 @@ func (n *Node) describePeer(res *api.PingResult) {
 		if m.Name != res.Node {
 			continue
 		}
-		meta, err := decodeMeta(m.Meta)
+		meta, err := tables.DecodeMeta(m.Meta)
 		if err != nil {
 			return
 		}

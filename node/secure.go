@@ -11,6 +11,8 @@ import (
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/keydist"
 	"meshnet.dev/meshnet/routing"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // wgKeepalive keeps NAT and stateful-firewall mappings open between peers
@@ -75,11 +77,11 @@ func (n *Node) publishMeta() {
 }
 
 func (n *Node) meta() ([]byte, error) {
-	m := nodeMeta{VXLAN: n.underlay, Key: n.keys.pub, Epoch: n.keys.epoch(), Token: n.keys.tokenIssued, Boot: n.boot}
+	m := tables.Meta{VXLAN: n.underlay, Key: n.keys.pub, Epoch: n.keys.epoch(), Token: n.keys.tokenIssued, Boot: n.boot}
 	if n.secure != nil {
 		m.WG = netip.AddrPortFrom(n.underlay.Addr(), n.secure.LocalPort())
 	}
-	return m.encode()
+	return m.Encode()
 }
 
 // syncSecurePeers configures WireGuard with every live, non-evicted member:
@@ -100,7 +102,7 @@ func (n *Node) syncSecurePeers(members []gossip.Member) {
 		if m.Name == n.spec.Name || (m.State != gossip.StateAlive && m.State != gossip.StateSuspect) {
 			continue
 		}
-		meta, err := decodeMeta(m.Meta)
+		meta, err := tables.DecodeMeta(m.Meta)
 		if err != nil || meta.Key.IsZero() || !meta.WG.IsValid() || n.keys.member.IsEvicted(meta.Key) {
 			continue
 		}

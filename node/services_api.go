@@ -2,7 +2,6 @@ package node
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -11,13 +10,14 @@ import (
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/node/api"
-	"meshnet.dev/meshnet/routing"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // Services lists the cluster's services with their backends.
 func (n *Node) Services() []api.Service {
 	nets, _ := n.clusterDefs()
-	won, _ := n.clusterServices(nets)
+	won := n.clusterServices(nets).Won
 	n.mu.Lock()
 	backends := slices.Clone(n.backends)
 	n.mu.Unlock()
@@ -107,11 +107,11 @@ func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
 	if err := lb.ValidateService(svc, view); err != nil {
 		return api.Service{}, err
 	}
-	b, err := json.Marshal(svcDef{Service: svc, Origin: n.spec.Name})
+	b, err := tables.SvcDef{Service: svc, Origin: n.spec.Name}.Encode()
 	if err != nil {
 		return api.Service{}, err
 	}
-	if err := n.db.Put(gossip.ClusterScope, tableServices, svc.Name, b); err != nil {
+	if err := n.db.Put(gossip.ClusterScope, tables.Services, svc.Name, b); err != nil {
 		return api.Service{}, err
 	}
 	n.poke()
@@ -130,54 +130,27 @@ func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
 	return api.Service{}, fmt.Errorf("%w: service %q lost a conflict (its VIP %s is taken); pick another --vip", errConflict, svc.Name, svc.VIP)
 }
 
-// allocVIP picks a VIP for a new service: the highest address of the
-// subnet that no endpoint, service or claimed address block holds, so VIPs
-// and node addresses grow from opposite ends.
+// allocVIP picks a VIP for a new service on network a.
 func (n *Node) allocVIP(a *attachment, view lb.NetworkView) (netip.Addr, error) {
-	claimed := map[netip.Prefix]bool{}
-	n.db.Walk(a.def.Name, tableIPAM, func(e gossip.Entry) bool {
-		if b, err := netip.ParsePrefix(e.Key); err == nil {
-			claimed[b] = true
-		}
-		return true
-	})
-	bits := routing.BlockBits(a.def.Subnet)
-	last := lastAddress(a.def.Subnet)
-	for ip := last.Prev(); a.def.Subnet.Contains(ip) && ip != a.def.Subnet.Addr(); ip = ip.Prev() {
-		if _, used := view.AddrInUse(ip); used {
-			continue
-		}
-		if b, _ := ip.Prefix(bits); claimed[b] {
-			continue
-		}
+	inUse := func(ip netip.Addr) bool { _, used := view.AddrInUse(ip); return used }
+	if ip, ok := tables.FreeVIP(a.def.Subnet, n.rows(a.def.Name, tables.IPAM), inUse); ok {
 		return ip, nil
 	}
 	return netip.Addr{}, fmt.Errorf("no free address left for a VIP in %s; give one with --vip", a.def.Subnet)
 }
 
-// lastAddress is the highest address of p (the IPv4 broadcast address).
-func lastAddress(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
 // RemoveService removes a service from the cluster.
 func (n *Node) RemoveService(name string) error {
 	nets, _ := n.clusterDefs()
-	won, _ := n.clusterServices(nets)
+	won := n.clusterServices(nets).Won
 	d, ok := won[name]
 	if !ok {
 		return fmt.Errorf("no service called %q; see `meshnet service ls`", name)
 	}
-	b, _ := json.Marshal(svcRemoval{Origin: d.Origin, OriginLTime: d.OriginLTime})
-	if err := n.db.Put(gossip.ClusterScope, tableRemovals, name, b); err != nil {
+	if err := n.db.Put(gossip.ClusterScope, tables.Removals, name, d.Removal().Encode()); err != nil {
 		return err
 	}
-	n.db.Delete(gossip.ClusterScope, tableServices, name)
+	n.db.Delete(gossip.ClusterScope, tables.Services, name)
 	n.log.Info("service removed", "service", name)
 	n.poke()
 	return nil
@@ -199,8 +172,8 @@ func (n *Node) AddBackend(service, addrText string) error {
 	if err := lb.ValidateBackend(b, d.Service, lb.NetworkView{Name: a.def.Name, VNI: a.def.VNI, Subnet: a.def.Subnet}); err != nil {
 		return err
 	}
-	v, _ := json.Marshal(backendValue{Healthy: false}) // healthy once probed
-	if err := n.db.Put(a.def.Name, tableBackends, backendKey(service, addr), v); err != nil {
+	v := tables.BackendValue{Healthy: false}.Encode() // healthy once probed
+	if err := n.db.Put(a.def.Name, tables.Backends, tables.BackendKey(service, addr), v); err != nil {
 		return err
 	}
 	n.log.Info("backend added", "service", service, "backend", addr)
@@ -214,7 +187,7 @@ func (n *Node) RemoveBackend(service, addrText string) error {
 	if err != nil {
 		return err
 	}
-	if err := n.db.Delete(a.def.Name, tableBackends, backendKey(service, addr)); err != nil {
+	if err := n.db.Delete(a.def.Name, tables.Backends, tables.BackendKey(service, addr)); err != nil {
 		return err
 	}
 	n.log.Info("backend removed", "service", service, "backend", addr)
@@ -222,9 +195,9 @@ func (n *Node) RemoveBackend(service, addrText string) error {
 	return nil
 }
 
-func (n *Node) backendTarget(service, addrText string) (svcDef, *attachment, netip.AddrPort, error) {
+func (n *Node) backendTarget(service, addrText string) (tables.SvcDef, *attachment, netip.AddrPort, error) {
 	nets, _ := n.clusterDefs()
-	won, _ := n.clusterServices(nets)
+	won := n.clusterServices(nets).Won
 	d, ok := won[service]
 	if !ok {
 		return d, nil, netip.AddrPort{}, fmt.Errorf("no service called %q; see `meshnet service ls`", service)

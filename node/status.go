@@ -13,6 +13,8 @@ import (
 	"meshnet.dev/meshnet/routing"
 
 	"meshnet.dev/meshnet/node/config"
+
+	"meshnet.dev/meshnet/node/tables"
 )
 
 // Status reports the node, its networks and peers, their counters, and what
@@ -58,7 +60,7 @@ func (n *Node) Status() api.Status {
 	st.Gossip = api.GossipStats{BytesSent: gs.Transport.BytesSent(), BytesReceived: gs.Transport.BytesReceived(),
 		Dropped: gs.Dropped, Entries: gs.Entries}
 	for _, d := range rep.duplicates {
-		st.Duplicates = append(st.Duplicates, api.Duplicate{Network: d.network, IP: d.ip, Winner: d.winner, Losers: d.losers})
+		st.Duplicates = append(st.Duplicates, api.Duplicate{Network: d.Network, IP: d.IP, Winner: d.Winner, Losers: d.Losers})
 	}
 	return st
 }
@@ -120,7 +122,7 @@ func (n *Node) peers(snap *routing.Snapshot) []api.Peer {
 			continue
 		}
 		p := api.Peer{Name: m.Name, State: m.State.String(), Networks: m.Networks}
-		if meta, err := decodeMeta(m.Meta); err == nil {
+		if meta, err := tables.DecodeMeta(m.Meta); err == nil {
 			p.Underlay = meta.VXLAN.String()
 			if !meta.Key.IsZero() {
 				p.PublicKey, p.Epoch = meta.Key.String(), meta.Epoch

@@ -1,4 +1,4 @@
-package node
+package tables
 
 import (
 	"encoding/json"
@@ -10,10 +10,10 @@ import (
 	"meshnet.dev/meshnet/keydist"
 )
 
-// nodeMeta is what a node tells the cluster about its data path, carried as
+// Meta is what a node tells the cluster about its data path, carried as
 // memberlist node metadata. Fields are append-only; unknown fields are
 // ignored so older nodes can read newer metadata.
-type nodeMeta struct {
+type Meta struct {
 	// V is the metadata format version.
 	V int `json:"v"`
 	// VXLAN is where plain VXLAN for this node goes.
@@ -41,7 +41,8 @@ const (
 	maxMetaBytes = 512
 )
 
-func (m nodeMeta) encode() ([]byte, error) {
+// Encode is the metadata as the node publishes it.
+func (m Meta) Encode() ([]byte, error) {
 	m.V = metaVersion
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -55,9 +56,9 @@ func (m nodeMeta) encode() ([]byte, error) {
 
 var errBadMeta = errors.New("malformed node metadata")
 
-// decodeMeta parses metadata that arrived from the network.
-func decodeMeta(b []byte) (nodeMeta, error) {
-	var m nodeMeta
+// DecodeMeta parses metadata that arrived from the network.
+func DecodeMeta(b []byte) (Meta, error) {
+	var m Meta
 	if len(b) == 0 || len(b) > maxMetaBytes {
 		return m, errBadMeta
 	}

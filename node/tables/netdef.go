@@ -1,4 +1,4 @@
-package node
+package tables
 
 import (
 	"encoding/json"
@@ -10,22 +10,13 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
-
-	"meshnet.dev/meshnet/node/config"
 )
 
-// Gossip tables meshnet uses.
-const (
-	tableNetworks  = "networks"  // cluster scope: network definitions
-	tableEndpoints = "endpoints" // network scope: (IP, MAC) behind the owner
-	tableIPAM      = "ipam"      // network scope: address blocks claimed
-)
-
-// netDef is a network definition as stored in the cluster-scope networks
+// NetDef is a network definition as stored in the cluster-scope networks
 // table. Every node attached to a network republishes the definition under
 // its own name, so it outlives its creator; Origin and OriginLTime always
 // name the original creation, which decides conflicts.
-type netDef struct {
+type NetDef struct {
 	Name      string       `json:"name"`
 	VNI       uint32       `json:"vni"`
 	Subnet    netip.Prefix `json:"subnet"`
@@ -36,12 +27,13 @@ type netDef struct {
 	Origin      string `json:"origin"`
 	OriginLTime uint64 `json:"origin_ltime"`
 
-	owner string // the gossip entry's owner (not sent)
+	// Owner is the gossip entry's owner, set by DecodeDef (not sent).
+	Owner string `json:"-"`
 }
 
-// sameNetwork reports whether two definitions describe the same network, so
+// SameNetwork reports whether two definitions describe the same network, so
 // that nodes defining it identically from their configs never conflict.
-func (d netDef) sameNetwork(o netDef) bool {
+func (d NetDef) SameNetwork(o NetDef) bool {
 	return d.Name == o.Name && d.VNI == o.VNI && d.Subnet == o.Subnet && d.Encrypted == o.Encrypted
 }
 
@@ -50,15 +42,16 @@ const maxDefBytes = 1024
 
 var errBadDef = errors.New("malformed network definition")
 
-func decodeDef(e gossip.Entry) (netDef, error) {
-	var d netDef
+// DecodeDef parses a networks table entry from the network.
+func DecodeDef(e gossip.Entry) (NetDef, error) {
+	var d NetDef
 	if len(e.Value) > maxDefBytes {
 		return d, errBadDef
 	}
 	if err := json.Unmarshal(e.Value, &d); err != nil {
 		return d, fmt.Errorf("%w: %v", errBadDef, err)
 	}
-	if d.Name != e.Key || !config.ValidName(d.Name) || !encap.ValidVNI(d.VNI) ||
+	if d.Name != e.Key || !validName(d.Name) || !encap.ValidVNI(d.VNI) ||
 		!d.Subnet.IsValid() || d.Subnet != d.Subnet.Masked() || d.Origin == "" {
 		return d, errBadDef
 	}
@@ -68,29 +61,34 @@ func decodeDef(e gossip.Entry) (netDef, error) {
 		}
 		d.OriginLTime = e.LTime
 	}
+	d.Owner = e.Owner
 	return d, nil
 }
 
+// Encode is the definition as published; the owner is the entry's own.
+func (d NetDef) Encode() ([]byte, error) { return json.Marshal(d) }
+
 // before orders definitions by their original creation: the earlier wins.
-func (d netDef) before(o netDef) bool {
+func (d NetDef) before(o NetDef) bool {
 	if d.OriginLTime != o.OriginLTime {
 		return d.OriginLTime < o.OriginLTime
 	}
 	return d.Origin < o.Origin
 }
 
-// defConflict is a definition that lost to another one with the same name or
-// VNI.
-type defConflict struct {
-	Loser, Winner netDef
+// DefConflict is a definition that lost to another one with the same name
+// or VNI.
+type DefConflict struct {
+	Loser, Winner NetDef
 }
 
-// resolveDefs picks, from every definition in the cluster, the winning
+// ResolveDefs picks, from every definition in the cluster, the winning
 // definition per name, deterministically on every node: the earliest
 // creation wins a name, and a VNI belongs to the earliest network that
 // claims it. Losers are returned so their creators can be told.
-func resolveDefs(defs []netDef) (map[string]netDef, []defConflict) {
-	slices.SortFunc(defs, func(a, b netDef) int {
+func ResolveDefs(defs []NetDef) (map[string]NetDef, []DefConflict) {
+	defs = slices.Clone(defs)
+	slices.SortFunc(defs, func(a, b NetDef) int {
 		switch {
 		case a.before(b):
 			return -1
@@ -99,18 +97,18 @@ func resolveDefs(defs []netDef) (map[string]netDef, []defConflict) {
 		}
 		return 0
 	})
-	won := map[string]netDef{}
-	vnis := map[uint32]netDef{}
-	var lost []defConflict
+	won := map[string]NetDef{}
+	vnis := map[uint32]NetDef{}
+	var lost []DefConflict
 	for _, d := range defs {
 		if w, ok := won[d.Name]; ok {
-			if !w.sameNetwork(d) {
-				lost = append(lost, defConflict{d, w})
+			if !w.SameNetwork(d) {
+				lost = append(lost, DefConflict{d, w})
 			}
 			continue
 		}
-		if w, ok := vnis[d.VNI]; ok && !w.sameNetwork(d) {
-			lost = append(lost, defConflict{d, w})
+		if w, ok := vnis[d.VNI]; ok && !w.SameNetwork(d) {
+			lost = append(lost, DefConflict{d, w})
 			continue
 		}
 		won[d.Name], vnis[d.VNI] = d, d

@@ -1,4 +1,4 @@
-package node
+package tables
 
 import (
 	"errors"
@@ -8,16 +8,15 @@ import (
 
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/routing"
-
-	"meshnet.dev/meshnet/node/config"
 )
 
 // Endpoint entries live in each network's endpoints table. The key says it
 // all, "<mac>/<ip>" (ip empty when only the MAC is known), so the value is
 // empty and a key is exactly one endpoint of its owner.
 
-func endpointKey(mac routing.MAC, ip netip.Addr) string {
-	k := config.FormatMAC(mac) + "/"
+// EndpointKey is the key of endpoint (mac, ip) in its network's table.
+func EndpointKey(mac routing.MAC, ip netip.Addr) string {
+	k := net.HardwareAddr(mac[:]).String() + "/"
 	if ip.IsValid() {
 		k += ip.String()
 	}
@@ -26,8 +25,9 @@ func endpointKey(mac routing.MAC, ip netip.Addr) string {
 
 var errBadEndpoint = errors.New("malformed endpoint entry")
 
-// decodeEndpoint parses an endpoint entry from the network.
-func decodeEndpoint(e gossip.Entry, subnet netip.Prefix) (routing.Endpoint, error) {
+// DecodeEndpoint parses an endpoint entry from the network; its owner is
+// the endpoint's node.
+func DecodeEndpoint(e gossip.Entry, subnet netip.Prefix) (routing.Endpoint, error) {
 	macStr, ipStr, ok := strings.Cut(e.Key, "/")
 	if !ok || len(e.Value) != 0 {
 		return routing.Endpoint{}, errBadEndpoint
