@@ -274,7 +274,7 @@ func (n *Node) underlayMTU() int {
 			m = v
 		}
 	}
-	for _, s := range n.spec.Join {
+	for _, s := range n.join {
 		if ap, err := netip.ParseAddrPort(s); err == nil {
 			consider(ap.Addr())
 		}

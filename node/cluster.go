@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/gossip"
-
-	"meshnet.dev/meshnet/node/tables"
 )
 
 // startGossip creates the gossip DB: this node's membership in the cluster
@@ -31,14 +29,14 @@ func (n *Node) startGossip() error {
 	g.AdvertiseAddr = n.underlay.Addr().String()
 	g.AdvertisePort = n.spec.Gossip.Port
 	g.Meta = meta
-	g.Keys, g.PrimaryKey = n.keys.gossipKeys()
+	g.Keys, g.PrimaryKey = n.keys.GossipKeys()
 	g.GossipInterval = n.spec.Gossip.Interval
 	g.Fanout = n.spec.Gossip.Fanout
 	g.BulkSyncInterval = n.spec.Gossip.BulkSyncInterval
 	g.Logger = n.log
 	g.Transport = n.opts.GossipTransport
-	g.Admit = n.admit
-	g.Side = n.answerKeyRequest
+	g.Admit = n.keys.Admit
+	g.Side = n.keys.AnswerKeyRequest
 	g.ProbeInterval = n.spec.Gossip.ProbeInterval
 	g.Tune = n.opts.GossipTune
 	db, err := gossip.New(g)
@@ -49,16 +47,8 @@ func (n *Node) startGossip() error {
 		return fmt.Errorf("starting gossip on port %d: %w", g.BindPort, err)
 	}
 	n.db = db
+	n.keys.Attach(db, n.secure) // a nil secureTransport is a nil WireGuard
 	n.cancelWatch = db.Watch(func(gossip.Event) { n.poke() })
-	return nil
-}
-
-// admit refuses evicted nodes as gossip members.
-func (n *Node) admit(name string, meta []byte) error {
-	m, err := tables.DecodeMeta(meta)
-	if err == nil && !m.Key.IsZero() && n.keys.member.IsEvicted(m.Key) {
-		return fmt.Errorf("node %s holds an evicted key", name)
-	}
 	return nil
 }
 
@@ -74,26 +64,26 @@ func (n *Node) poke() {
 // so nodes may start in any order.
 func (n *Node) joinLoop(ctx context.Context) {
 	defer n.wg.Done()
-	if len(n.spec.Join) == 0 {
+	if len(n.join) == 0 {
 		n.markJoined(true)
 		n.reconnectLoop(ctx)
 		return
 	}
 	backoff := 200 * time.Millisecond
 	for {
-		k, err := n.db.Join(n.spec.Join)
+		k, err := n.db.Join(n.join)
 		if err == nil && k > 0 {
-			n.log.Info("joined the cluster", "via", n.spec.Join, "answered", k)
+			n.log.Info("joined the cluster", "via", n.join, "answered", k)
 			n.markJoined(false)
 			n.reconnectLoop(ctx)
 			return
 		}
 		// A member back after missing key rotations cannot be read by
 		// anyone: fetch the keys sealed to it and try again at once.
-		if n.catchUpKeys(n.spec.Join) {
+		if n.keys.CatchUp(n.join) {
 			continue
 		}
-		n.log.Warn("cannot reach any seed yet; retrying", "seeds", n.spec.Join, "err", err, "retry_in", backoff)
+		n.log.Warn("cannot reach any seed yet; retrying", "seeds", n.join, "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -133,13 +123,13 @@ func (n *Node) reconnectLoop(ctx context.Context) {
 			}
 		}
 		if alive <= 1 {
-			addrs = append(addrs, n.spec.Join...)
+			addrs = append(addrs, n.join...)
 		}
 		if len(addrs) == 0 {
 			continue
 		}
 		k, err := n.db.Join(addrs)
-		if (err != nil || k == 0) && n.catchUpKeys(addrs) {
+		if (err != nil || k == 0) && n.keys.CatchUp(addrs) {
 			k, err = n.db.Join(addrs)
 		}
 		if err == nil && k > 0 {
@@ -189,7 +179,7 @@ func (n *Node) pickUnderlay() (netip.Addr, error) {
 	if n.spec.Underlay.IsValid() {
 		return n.spec.Underlay, nil
 	}
-	for _, seed := range n.spec.Join {
+	for _, seed := range n.join {
 		if c, err := net.Dial("udp", seed); err == nil {
 			a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 			c.Close()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/keysync"
 )
 
 // maxRequestBody bounds control API request bodies.
@@ -104,7 +105,7 @@ func conflictCode(err error) int {
 
 // adminCode maps errors of admin operations to HTTP status codes.
 func adminCode(err error) int {
-	if errors.Is(err, errNotAdmin) {
+	if errors.Is(err, keysync.ErrNotAdmin) {
 		return http.StatusForbidden
 	}
 	return http.StatusBadRequest

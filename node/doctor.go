@@ -150,7 +150,7 @@ func (n *Node) checkPeer(m gossip.Member) []api.Check {
 		}
 		out = append(out, c)
 	}
-	if own := n.keys.epoch(); meta.Epoch != own && !meta.Key.IsZero() {
+	if own := n.keys.Epoch(); meta.Epoch != own && !meta.Key.IsZero() {
 		c := api.Check{Name: "peer " + name + " keys", Status: "warn", Detail: fmt.Sprintf("key epoch %d, this node %d", meta.Epoch, own)}
 		if meta.Epoch == 0 {
 			c.Detail += " (waiting for its first grant from an admin node)"

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,12 +16,12 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
-	"meshnet.dev/meshnet/keydist"
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 
 	"meshnet.dev/meshnet/node/config"
+	"meshnet.dev/meshnet/node/keysync"
 
 	"meshnet.dev/meshnet/node/tables"
 )
@@ -86,8 +87,7 @@ type Node struct {
 	fwd      *routing.Forwarder
 	plain    encap.Transport
 	secure   secureTransport
-	keys     *keys
-	rotator  atomic.Pointer[keydist.Rotator] // admin only; replaced on reload
+	keys     *keysync.Keys
 	balancer *lb.Balancer
 	health   *lb.HealthChecker
 	dns      dnsState                     // owned by the reconciler
@@ -98,6 +98,7 @@ type Node struct {
 	stopOnce sync.Once
 	us       userspaceState // owned by the reconciler
 	underlay netip.AddrPort
+	join     []string // gossip seeds: the config's, the token's and those remembered
 	db       *gossip.DB
 	started  time.Time
 
@@ -106,14 +107,7 @@ type Node struct {
 	failed      chan error    // a part of the node stopped on its own
 	learned     chan routing.Learned
 	cancelWatch func()
-	keyRejects  atomic.Uint64
 	wg          sync.WaitGroup
-
-	keyApply       sync.Mutex // one grant applied at a time (reconciler, catch-up)
-	resealLimit    resealLimiter
-	catchUpServed  atomic.Uint64 // grants handed to members catching up
-	catchUpApplied atomic.Uint64 // grants this node caught up with
-	catchUpRefused atomic.Uint64 // key requests refused (malformed, foreign, evicted)
 
 	mu sync.Mutex // guards the fields below
 	// paired are the members WireGuard is configured for: only their
@@ -129,12 +123,6 @@ type Node struct {
 	saved      persisted               // the state file as last written
 	prevBlocks map[string]netip.Prefix // blocks held before a restart, claimed first
 }
-
-// evictionPurgeDelay is how long the gossip key in use before an eviction
-// stays installed (receive-only) after the emergency rotation: long enough
-// for every live member to apply the emergency keys, short enough that an
-// evicted node holding the old key can inject nothing for long.
-const evictionPurgeDelay = 15 * time.Second
 
 // learnQueue bounds endpoint reports waiting to be published; the Forwarder
 // retries reports that do not fit.
@@ -170,6 +158,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 	for _, ns := range s.Networks {
 		n.want[ns.Name] = wantedNet{NetworkSpec: ns}
 	}
+	n.join = slices.Clone(s.Join)
 	if n.links == nil {
 		n.links = tun.NewNetlink()
 	}
@@ -285,25 +274,15 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("starting the encrypted transport: %w", err)
 		}
 	}
-	if n.keys.issuer != nil {
-		rot, err := keydist.NewRotator(keydist.RotatorConfig{Interval: n.spec.Rotation, Last: n.keys.issuer.State().KeysIssuedAt,
-			PurgeDelay: evictionPurgeDelay, Logger: n.log, Rotate: n.rotate})
-		if err != nil {
-			return err
-		}
-		n.rotator.Store(rot)
-		cleanups = append(cleanups, func() {
-			if r := n.rotator.Load(); r != nil {
-				r.Close()
-			}
-		})
+	if err := n.keys.Start(); err != nil {
+		return err
 	}
+	cleanups = append(cleanups, n.keys.Close)
 	loops, stopLoops := context.WithCancel(ctx)
-	n.wg.Add(4)
+	n.wg.Add(3)
 	go n.learnLoop(loops)
 	go n.reconcileLoop(loops)
 	go n.joinLoop(loops)
-	go n.keyWatchLoop(loops)
 	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait(); n.stopUserspace() })
 	if n.spec.Metrics != "" {
 		m, err := n.startMetrics(n.spec.Metrics)
@@ -322,7 +301,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	close(n.ready)
 	n.log.Info("meshnet node up", "underlay", n.underlay, "gossip_port", n.spec.Gossip.Port,
-		"mode", n.modeName(), "join", n.spec.Join)
+		"mode", n.modeName(), "join", n.join)
 	select {
 	case <-ctx.Done():
 		n.log.Info("shutting down")

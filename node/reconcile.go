@@ -48,7 +48,7 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 }
 
 func (n *Node) reconcile() {
-	n.syncKeys()
+	n.keys.Sync()
 	won, lost := n.clusterDefs()
 	var rep clusterReport
 	rep.conflicts = n.handleConflicts(lost)
@@ -172,7 +172,7 @@ func (n *Node) syncAttachments(won map[string]tables.NetDef) (waiting, keyless [
 	}
 	n.mu.Unlock()
 
-	plan := tables.PlanAttachments(want, attached, won, n.holdsKeys())
+	plan := tables.PlanAttachments(want, attached, won, n.keys.HoldsKeys())
 	for _, name := range plan.Detach {
 		n.mu.Lock()
 		delete(n.nets, name)
@@ -222,8 +222,11 @@ func (n *Node) syncPeers() {
 	for _, p := range n.spec.Peers {
 		static = append(static, routing.PeerConfig{Name: p.Name, Underlay: p.Underlay})
 	}
-	want := tables.Peers(n.spec.Name, members, n.keys.member.IsEvicted, static)
-	n.syncSecurePeers(members)
+	want := tables.Peers(n.spec.Name, members, n.keys.IsEvicted, static)
+	paired := n.keys.PairPeers(members)
+	n.mu.Lock()
+	n.paired = paired
+	n.mu.Unlock()
 	n.table.Update(func(tx *routing.Tx) { tables.SetPeers(tx, want) })
 }
 

@@ -4,9 +4,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
-
-	"meshnet.dev/meshnet/keydist"
 
 	"meshnet.dev/meshnet/node/config"
 )
@@ -41,9 +38,10 @@ func (n *Node) Reload(cfg config.Config) error {
 		applied = append(applied, "metrics.address="+s.Metrics)
 	}
 	if s.Rotation != n.spec.Rotation {
-		if err := n.restartRotator(s.Rotation); err != nil {
+		if err := n.keys.SetRotation(s.Rotation); err != nil {
 			return err
 		}
+		n.spec.Rotation = s.Rotation
 		applied = append(applied, "keys.rotation_interval="+s.Rotation.String())
 	}
 	if changed := n.reloadNetworks(s.Networks); len(changed) > 0 {
@@ -61,23 +59,6 @@ func (n *Node) Reload(cfg config.Config) error {
 	}
 	slices.Sort(needRestart)
 	n.log.Info("configuration reloaded", "applied", applied, "needs_restart", needRestart)
-	return nil
-}
-
-// restartRotator replaces the admin's rotation schedule.
-func (n *Node) restartRotator(interval time.Duration) error {
-	n.spec.Rotation = interval
-	old := n.rotator.Load()
-	if old == nil {
-		return nil
-	}
-	old.Close()
-	rot, err := keydist.NewRotator(keydist.RotatorConfig{Interval: interval, Last: n.keys.issuer.State().KeysIssuedAt,
-		PurgeDelay: evictionPurgeDelay, Logger: n.log, Rotate: n.rotate})
-	if err != nil {
-		return err
-	}
-	n.rotator.Store(rot)
 	return nil
 }
 

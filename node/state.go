@@ -144,7 +144,7 @@ func persistedEqual(a, b persisted) bool {
 func (n *Node) restoreState(p persisted) {
 	n.saved = p
 	for _, s := range p.Seeds {
-		n.spec.Join = appendUnique(n.spec.Join, s)
+		n.join = appendUnique(n.join, s)
 	}
 	n.seeds = slices.Clone(p.Seeds)
 	for _, nw := range p.Networks {

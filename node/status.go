@@ -53,9 +53,9 @@ func (n *Node) Status() api.Status {
 	}
 	st.Node.Members++ // this node
 	st.Conflicts, st.Waiting, st.WaitingKeys = rep.conflicts, rep.waiting, rep.keyless
-	ks := n.keys.member.State()
-	st.Keys = api.Keys{Cluster: ks.ClusterID.String(), PublicKey: n.keys.pub.String(), Admin: n.keys.issuer != nil,
-		Epoch: ks.Epochs.Current.Number, Evicted: len(ks.Evicted), Rejected: n.keyRejects.Load()}
+	ks := n.keys.Status()
+	st.Keys = api.Keys{Cluster: ks.Cluster.String(), PublicKey: ks.PublicKey.String(), Admin: ks.Admin,
+		Epoch: ks.Epoch, Evicted: ks.Evicted, Rejected: ks.Rejected}
 	gs := n.db.Stats()
 	st.Gossip = api.GossipStats{BytesSent: gs.Transport.BytesSent(), BytesReceived: gs.Transport.BytesReceived(),
 		Dropped: gs.Dropped, Entries: gs.Entries}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/node/keysync"
 )
 
 func initCmd(g *globals) *cobra.Command {
@@ -22,7 +22,7 @@ itself.`,
 		Example: "  meshnet init --state-dir /var/lib/meshnet",
 		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			id, err := node.InitCluster(g.stateDir)
+			id, err := keysync.InitCluster(g.stateDir)
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package node
+package keysync
 
 import (
 	"context"
@@ -95,49 +95,52 @@ func (l *resealLimiter) allow(node keydist.NodePublic, now time.Time) bool {
 	return true
 }
 
-// answerKeyRequest is the gossip side-request handler: the newest grant for
-// the asking key, if newer than what it holds. The admin node seals the
+// AnswerKeyRequest is the gossip side-request handler: the newest grant
+// for the asking key, if newer than what it holds. The admin node seals the
 // current keys afresh to a known, non-evicted member whose newest grant is
 // of an older epoch. Anything else gets no answer.
-func (n *Node) answerKeyRequest(b []byte) []byte {
+func (k *Keys) AnswerKeyRequest(b []byte) []byte {
+	if k.links.Load() == nil {
+		return nil // gossip is up, the node not yet
+	}
 	req, err := decodeKeyRequest(b)
 	if err != nil {
-		n.catchUpRefused.Add(1)
+		k.refused.Add(1)
 		return nil
 	}
-	if req.cluster != n.keys.member.State().ClusterID || n.keys.member.IsEvicted(req.node) {
-		n.catchUpRefused.Add(1)
+	m := k.memberState()
+	if req.cluster != m.State().ClusterID || m.IsEvicted(req.node) {
+		k.refused.Add(1)
 		return nil
 	}
-	best, granted := n.newestGrant(req.node)
-	known := n.knownMember(req.node, granted)
-	if !known {
-		n.catchUpRefused.Add(1)
+	best, granted := k.newestGrant(req.node)
+	if !granted && !k.knownMember(req.node) {
+		k.refused.Add(1)
 		return nil
 	}
-	if is := n.keys.issuer; is != nil {
+	if is := k.issuer; is != nil {
 		cur := is.State().Epochs.Current.Number
-		if (best == nil || best.Epoch != cur) && n.resealLimit.allow(req.node, time.Now()) {
-			if rec, err := n.resealTo(req.node); err == nil {
+		if (best == nil || best.Epoch != cur) && k.resealLimit.allow(req.node, time.Now()) {
+			if rec, err := k.resealTo(req.node); err == nil {
 				best = rec
 			} else {
-				n.log.Error("sealing keys to a member catching up", "key", req.node, "err", err)
+				k.log.Error("sealing keys to a member catching up", "key", req.node, "err", err)
 			}
 		}
 	}
 	if best == nil || best.Seq <= req.seq {
 		return nil
 	}
-	n.catchUpServed.Add(1)
+	k.served.Add(1)
 	return best.Encode()
 }
 
 // newestGrant returns the newest grant for pub in the grants table, and
 // whether any grant for it exists.
-func (n *Node) newestGrant(pub keydist.NodePublic) (*keydist.KeyRecord, bool) {
+func (k *Keys) newestGrant(pub keydist.NodePublic) (*keydist.KeyRecord, bool) {
 	var best *keydist.KeyRecord
 	known := false
-	for _, e := range n.db.Lookup(gossip.ClusterScope, tables.Grants, pub.String()) {
+	for _, e := range k.gossip().Lookup(gossip.ClusterScope, tables.Grants, pub.String()) {
 		rec, err := keydist.DecodeKeyRecord(e.Value)
 		if err != nil || !rec.Has(pub) {
 			continue
@@ -150,13 +153,10 @@ func (n *Node) newestGrant(pub keydist.NodePublic) (*keydist.KeyRecord, bool) {
 	return best, known
 }
 
-// knownMember reports whether pub belongs to a member this node knows:
-// one that was granted keys before, or one in the member list in any state.
-func (n *Node) knownMember(pub keydist.NodePublic, granted bool) bool {
-	if granted {
-		return true
-	}
-	for _, m := range n.db.Members() {
+// knownMember reports whether pub belongs to a node in the member list, in
+// any state.
+func (k *Keys) knownMember(pub keydist.NodePublic) bool {
+	for _, m := range k.gossip().Members() {
 		if meta, err := tables.DecodeMeta(m.Meta); err == nil && meta.Key == pub {
 			return true
 		}
@@ -165,27 +165,28 @@ func (n *Node) knownMember(pub keydist.NodePublic, granted bool) bool {
 }
 
 // resealTo (admin) seals the current keys to pub and publishes the grant.
-func (n *Node) resealTo(pub keydist.NodePublic) (*keydist.KeyRecord, error) {
-	rec, err := n.keys.issuer.Reseal([]keydist.NodePublic{pub})
+func (k *Keys) resealTo(pub keydist.NodePublic) (*keydist.KeyRecord, error) {
+	rec, err := k.issuer.Reseal([]keydist.NodePublic{pub})
 	if err != nil {
 		return nil, err
 	}
-	if err := n.publishGrants(rec); err != nil {
+	if err := k.publishGrants(rec); err != nil {
 		return nil, err
 	}
-	grants, err := n.keys.issuer.Grants(rec)
+	grants, err := k.issuer.Grants(rec)
 	if err != nil || len(grants) != 1 {
 		return nil, fmt.Errorf("splitting the grant: %v", err)
 	}
 	return grants[0], nil
 }
 
-// catchUpKeys asks peers at addrs (gossip host:port) for keys this node
+// CatchUp asks peers at addrs (gossip host:port) for keys this node
 // missed, applying the first newer grant. It reports whether it applied
 // one, after which joining through gossip can work again.
-func (n *Node) catchUpKeys(addrs []string) bool {
-	st := n.keys.member.State()
-	req := keyRequest{cluster: st.ClusterID, node: n.keys.pub, seq: st.Seq}.encode()
+func (k *Keys) CatchUp(addrs []string) bool {
+	_, pub, m := k.identity()
+	st := m.State()
+	req := keyRequest{cluster: st.ClusterID, node: pub, seq: st.Seq}.encode()
 	addrs = append([]string(nil), addrs...)
 	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
 	addrs = addrs[:min(len(addrs), catchUpPeers)]
@@ -195,9 +196,10 @@ func (n *Node) catchUpKeys(addrs []string) bool {
 		b    []byte
 	}
 	answers := make(chan answer, len(addrs))
+	db := k.gossip()
 	for _, addr := range addrs {
 		go func() {
-			b, err := n.db.SideRequest(addr, req)
+			b, err := db.SideRequest(addr, req)
 			if err != nil {
 				b = nil
 			}
@@ -212,31 +214,42 @@ func (n *Node) catchUpKeys(addrs []string) bool {
 		}
 		rec, err := keydist.DecodeKeyRecord(a.b)
 		if err != nil {
-			n.countKeyReject("malformed catch-up grant", a.addr, err)
+			k.reject("malformed catch-up grant", a.addr, err)
 			continue
 		}
-		if err := n.applyKeyRecord(rec); err != nil {
+		if err := k.applyKeyRecord(rec); err != nil {
 			if !errors.Is(err, keydist.ErrReplayed) { // another peer's answer came first
-				n.countKeyReject("rejected catch-up grant", a.addr, err)
+				k.reject("rejected catch-up grant", a.addr, err)
 			}
 			continue
 		}
-		n.log.Info("caught up on cluster keys missed while away", "from", a.addr, "epoch", rec.Epoch)
-		n.catchUpApplied.Add(1)
+		k.log.Info("caught up on cluster keys missed while away", "from", a.addr, "epoch", rec.Epoch)
+		k.applied.Add(1)
 		applied = true
 	}
 	return applied
 }
 
-// keyWatchLoop notices that gossip stopped decrypting, the sign that this
-// node missed key rotations (or a peer did), and asks a few members for
-// newer keys at once, rather than waiting for the reconnect loop: with
-// rotations seconds apart a node would fall behind again in the meantime.
-// Asking costs a peer a table lookup; the answer is empty when this node
-// is current.
-func (n *Node) keyWatchLoop(ctx context.Context) {
-	defer n.wg.Done()
-	last := n.db.Stats().Dropped["undecryptable"]
+// watch starts the key watch: it notices that gossip stopped decrypting,
+// the sign that this node missed key rotations (or a peer did), and asks a
+// few members for newer keys at once, rather than waiting for the
+// reconnect loop: with rotations seconds apart a node would fall behind
+// again in the meantime. Asking costs a peer a table lookup; the answer is
+// empty when this node is current. The returned function stops the watch
+// and waits for its goroutine.
+func (k *Keys) watch() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.watchLoop(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (k *Keys) watchLoop(ctx context.Context) {
+	db := k.gossip()
+	last := db.Stats().Dropped["undecryptable"]
 	wait := keyWatchEvery
 	for {
 		select {
@@ -244,27 +257,27 @@ func (n *Node) keyWatchLoop(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
-		now := n.db.Stats().Dropped["undecryptable"]
+		now := db.Stats().Dropped["undecryptable"]
 		if now == last {
 			wait = keyWatchEvery
 			continue
 		}
 		last = now
 		wait = keyWatchIdle
-		addrs := n.keyWatchAddrs()
-		if len(addrs) > 0 && n.catchUpKeys(addrs) {
+		addrs := k.watchAddrs()
+		if len(addrs) > 0 && k.CatchUp(addrs) {
 			wait = keyWatchEvery
-			n.rejoinFailed()
+			k.rejoinFailed()
 		}
 	}
 }
 
-// keyWatchAddrs picks members to ask: every failed or suspect one (they
-// may be failed because this node cannot read them) and a few alive ones.
-func (n *Node) keyWatchAddrs() []string {
+// watchAddrs picks members to ask: every failed or suspect one (they may
+// be failed because this node cannot read them) and a few alive ones.
+func (k *Keys) watchAddrs() []string {
 	var out, alive []string
-	for _, m := range n.db.Members() {
-		if m.Name == n.spec.Name || !m.Addr.IsValid() {
+	for _, m := range k.gossip().Members() {
+		if m.Name == k.cfg.Name || !m.Addr.IsValid() {
 			continue
 		}
 		switch m.State {
@@ -279,16 +292,16 @@ func (n *Node) keyWatchAddrs() []string {
 }
 
 // rejoinFailed joins failed members again after new keys arrived.
-func (n *Node) rejoinFailed() {
+func (k *Keys) rejoinFailed() {
 	var addrs []string
-	for _, m := range n.db.Members() {
+	for _, m := range k.gossip().Members() {
 		if m.State == gossip.StateFailed && m.Addr.IsValid() {
 			addrs = append(addrs, m.Addr.String())
 		}
 	}
 	if len(addrs) > 0 {
-		if k, err := n.db.Join(addrs); err == nil && k > 0 {
-			n.log.Info("rejoined members after catching up on keys", "answered", k)
+		if n, err := k.gossip().Join(addrs); err == nil && n > 0 {
+			k.log.Info("rejoined members after catching up on keys", "answered", n)
 		}
 	}
 }

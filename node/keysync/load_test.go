@@ -1,4 +1,4 @@
-package node
+package keysync
 
 import (
 	"errors"
@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/keydist"
-	"meshnet.dev/meshnet/node/config"
 )
 
 // TestPairPSKAgreesAfterJoin follows the real flow: a cluster is started,
@@ -103,15 +102,15 @@ func TestStartWithExpiredTokenOfOwnCluster(t *testing.T) {
 	if _, err := keydist.JoinMember(memberDir, nodeKey, tok); err != nil {
 		t.Fatal(err)
 	}
-	start := func(dir string) (*Node, error) {
-		n := &Node{log: testLogger(t), spec: &config.Spec{StateDir: dir, Token: text}}
-		return n, n.loadKeys()
+	start := func(dir string) (*Keys, error) {
+		k, _, err := Load(Config{StateDir: dir, Token: text}, nil)
+		return k, err
 	}
-	n, err := start(memberDir)
+	k, err := start(memberDir)
 	if err != nil {
 		t.Fatalf("a member with an expired token in its config does not start: %v", err)
 	}
-	if n.keys == nil || n.keys.pub != nodeKey.Public() {
+	if k.Public() != nodeKey.Public() {
 		t.Fatal("the member did not open its own keys")
 	}
 	for _, dir := range []string{freshDir, otherDir} {
