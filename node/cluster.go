@@ -63,7 +63,7 @@ func (n *Node) poke() {
 // joinLoop joins the cluster through the seeds, retrying until one answers,
 // so nodes may start in any order.
 func (n *Node) joinLoop(ctx context.Context) {
-	defer n.wg.Done()
+	defer n.loops.Done()
 	if len(n.join) == 0 {
 		n.markJoined(true)
 		n.reconnectLoop(ctx)
@@ -152,22 +152,18 @@ func (n *Node) rememberSeeds() {
 	if len(live) == 0 {
 		return
 	}
-	n.mu.Lock()
-	n.seeds = live
-	n.mu.Unlock()
-	n.persist()
+	n.rec.seeds = live
 }
 
 // markJoined lets the node define networks from its config: at once when it
 // starts a new cluster, otherwise only once it has had time to see the
 // cluster's own definitions, which then win.
 func (n *Node) markJoined(alone bool) {
-	n.mu.Lock()
-	n.joinedAt = time.Now()
+	at := time.Now()
 	if alone {
-		n.joinedAt = n.joinedAt.Add(-time.Hour)
+		at = at.Add(-time.Hour)
 	}
-	n.mu.Unlock()
+	n.joinedAt.Store(&at)
 	n.poke()
 }
 

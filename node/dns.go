@@ -31,11 +31,11 @@ func (n *Node) syncDNS(atts []*attachment) {
 		}
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
-	if slices.Equal(addrs, n.dns.addrs) {
+	if slices.Equal(addrs, n.rec.dns.addrs) {
 		return
 	}
 	n.stopDNS()
-	n.dns.addrs = addrs
+	n.rec.dns.addrs = addrs
 	if len(addrs) == 0 {
 		return
 	}
@@ -47,16 +47,16 @@ func (n *Node) syncDNS(atts []*attachment) {
 		n.log.Error("starting DNS", "addresses", addrs, "err", err)
 		return
 	}
-	n.dns.server = srv
+	n.rec.dns.server = srv
 	n.dnsLive.Store(srv)
 	n.log.Info("DNS serving", "domain", n.spec.DNS.Domain, "addresses", addrs, "port", n.spec.DNS.Port)
 }
 
 func (n *Node) stopDNS() {
 	n.dnsLive.Store(nil)
-	if n.dns.server != nil {
-		n.dns.server.Close()
-		n.dns.server = nil
+	if n.rec.dns.server != nil {
+		n.rec.dns.server.Close()
+		n.rec.dns.server = nil
 	}
 }
 

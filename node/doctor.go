@@ -48,9 +48,7 @@ func (n *Node) Doctor() []api.Check {
 		}()
 	}
 	wg.Wait()
-	n.mu.Lock()
-	rep := n.report
-	n.mu.Unlock()
+	rep := n.current().report
 	if len(rep.duplicates) == 0 {
 		add(api.Check{Name: "duplicate addresses", Status: "ok", Detail: "every address is held by one endpoint"})
 	}
@@ -175,10 +173,9 @@ func (n *Node) checkMTU(name string, meta tables.Meta) api.Check {
 		c.Status, c.Detail = "skip", err.Error()
 		return c
 	}
-	var worst *attachment
+	var worst netView
 	need, over := 0, 0
-	n.mu.Lock()
-	for _, a := range n.nets {
+	for _, a := range n.current().nets {
 		o := overheadPlain4
 		if a.def.Encrypted {
 			o = overheadEncrypted4
@@ -190,9 +187,8 @@ func (n *Node) checkMTU(name string, meta tables.Meta) api.Check {
 			worst, need, over = a, a.mtu+o, o
 		}
 	}
-	n.mu.Unlock()
 	c.Status, c.Detail = "ok", fmt.Sprintf("path MTU to %s is %d", dst, mtu)
-	if worst != nil && need > mtu {
+	if need > mtu {
 		c.Status = "fail"
 		c.Detail += fmt.Sprintf("; network %s uses MTU %d, which with %d bytes of encapsulation needs %d", worst.def.Name, worst.mtu, over, need)
 		c.Fix = fmt.Sprintf("fix the path's MTU, or set mtu: %d on network %s (large packets are lost until then)", mtu-over, worst.def.Name)

@@ -269,9 +269,7 @@ func TestSeedsRememberedOnJoin(t *testing.T) {
 	c := newFakeCluster(t, 2)
 	want := c.hosts[0].gossip.Addr().String()
 	poll(t, 5*time.Second, "host2 remembering host1 as a seed", func() bool {
-		n := c.hosts[1].node
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		return len(n.seeds) == 1 && n.seeds[0] == want
+		seeds := c.hosts[1].node.current().seeds
+		return len(seeds) == 1 && seeds[0] == want
 	})
 }

@@ -69,17 +69,14 @@ func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []tables.Dup
 	}
 	if a.ipam.settled {
 		n.useAddress(a, routing.BlockAddress(a.ipam.block))
-		n.persist()
 	}
 }
 
 // reclaimBlock offers the block this node held on the network before a
 // restart, if nobody has claimed it since, so the node keeps its address.
 func (n *Node) reclaimBlock(a *attachment, won map[netip.Prefix]routing.Claim, used []netip.Addr) (netip.Prefix, bool) {
-	n.mu.Lock()
-	b, ok := n.prevBlocks[a.def.Name]
-	delete(n.prevBlocks, a.def.Name)
-	n.mu.Unlock()
+	b, ok := n.rec.prevBlocks[a.def.Name]
+	delete(n.rec.prevBlocks, a.def.Name)
 	return b, ok && tables.Reclaimable(b, a.def.Subnet, n.spec.Name, won, used)
 }
 
@@ -94,6 +91,7 @@ func (n *Node) useAddress(a *attachment, addr netip.Addr) {
 		n.log.Error("assigning address", "network", a.def.Name, "err", err)
 		return
 	}
+	n.publish()
 	if old.IsValid() {
 		n.db.Delete(a.def.Name, tables.Endpoints, tables.EndpointKey(a.mac, old))
 	}

@@ -26,11 +26,7 @@ func (n *Node) loadKeys() error {
 
 // hasJoined reports whether the node has joined its cluster (or started
 // one) since it started.
-func (n *Node) hasJoined() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return !n.joinedAt.IsZero()
-}
+func (n *Node) hasJoined() bool { return n.joinedAt.Load() != nil }
 
 func appendUnique(list []string, s string) []string {
 	for _, x := range list {

@@ -149,9 +149,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(d.dns, v, outcome)
 		}
 	}
-	n.mu.Lock()
-	backends := n.backends
-	n.mu.Unlock()
+	backends := n.current().backends
 	health := map[[2]string]int{}
 	for _, b := range backends {
 		health[[2]string{b.Service, boolLabel(b.Healthy)}]++

@@ -32,10 +32,7 @@ func (n *Node) Networks() []api.ClusterNetwork {
 	for _, d := range won {
 		cn := api.ClusterNetwork{Name: d.Name, VNI: d.VNI, Subnet: d.Subnet.String(), Encrypted: d.Encrypted,
 			Origin: d.Origin, Members: members[d.Name]}
-		n.mu.Lock()
-		a := n.nets[d.Name]
-		n.mu.Unlock()
-		if a != nil {
+		if a, ok := n.current().network(d.Name); ok {
 			cn.Attached = true
 			if net := snap.Network(a.def.VNI); net != nil {
 				cn.Endpoints = len(net.Endpoints())
@@ -92,7 +89,7 @@ func (n *Node) JoinNetwork(name string, req api.JoinNetwork) error {
 	if !config.ValidName(name) {
 		return fmt.Errorf("network name %q: use lower-case letters, digits and '-'", name)
 	}
-	ns := wantedNet{NetworkSpec: config.NetworkSpec{Name: name, Device: config.DefaultDevice(name)}, runtime: true}
+	ns := config.NetworkSpec{Name: name, Device: config.DefaultDevice(name)}
 	if req.Address != "" {
 		a, err := netip.ParseAddr(req.Address)
 		if err != nil {
@@ -100,28 +97,18 @@ func (n *Node) JoinNetwork(name string, req api.JoinNetwork) error {
 		}
 		ns.Address = a
 	}
-	n.mu.Lock()
-	if _, ok := n.want[name]; ok {
-		n.mu.Unlock()
-		return fmt.Errorf("already on network %q", name)
+	if err := n.want.join(ns); err != nil {
+		return err
 	}
-	n.want[name] = ns
-	n.mu.Unlock()
-	n.persist()
-	n.poke()
+	n.poke() // the reconciler attaches it and records it in the state file
 	return nil
 }
 
 // LeaveNetwork detaches this node from a network.
 func (n *Node) LeaveNetwork(name string) error {
-	n.mu.Lock()
-	_, ok := n.want[name]
-	delete(n.want, name)
-	n.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("not on network %q", name)
+	if err := n.want.leave(name); err != nil {
+		return err
 	}
-	n.persist()
 	n.poke()
 	return nil
 }

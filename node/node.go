@@ -69,59 +69,54 @@ type secureTransport interface {
 	PeerStats() ([]encap.WGPeerStats, error)
 }
 
-// wantedNet is a network the node wants to be on: from the config, or
-// joined at run time with `meshnet network join`.
-type wantedNet struct {
-	config.NetworkSpec
-	runtime bool // joined at run time, not from the config
-}
-
 // Node is one running meshnet daemon.
+//
+// Goroutines and their state: New sets the first group and Run's start
+// steps the second, before any goroutine that reads them starts; neither
+// changes afterwards. The reconciler owns rec and publishes views of it
+// (view.go). want is changed by the control API and Reload under its own
+// lock; reloadMu serialises Reload with itself and with Run's stop steps.
 type Node struct {
-	boot     uint64 // random per start; see tables.Meta.Boot
-	spec     *config.Spec
-	opts     Options
-	log      *slog.Logger
-	links    tun.LinkManager
-	table    *routing.Table
-	fwd      *routing.Forwarder
-	plain    encap.Transport
-	secure   secureTransport
-	keys     *keysync.Keys
-	balancer *lb.Balancer
-	health   *lb.HealthChecker
-	dns      dnsState                     // owned by the reconciler
-	dnsLive  atomic.Pointer[lb.DNSServer] // the DNS server, for metrics
-	metrics  *metricsServer
-	level    *slog.LevelVar // nil when the caller supplied the logger
-	stop     chan struct{}  // closed by Shutdown
-	stopOnce sync.Once
-	us       userspaceState // owned by the reconciler
-	underlay netip.AddrPort
-	join     []string // gossip seeds: the config's, the token's and those remembered
-	db       *gossip.DB
-	started  time.Time
+	// Set by New.
+	boot    uint64 // random per start; see tables.Meta.Boot
+	spec    *config.Spec
+	opts    Options
+	log     *slog.Logger
+	level   *slog.LevelVar // nil when the caller supplied the logger
+	links   tun.LinkManager
+	table   *routing.Table
+	ready   chan struct{} // closed once Run has set everything up
+	dirty   chan struct{} // pokes the reconciler
+	failed  chan error    // a part of the node stopped on its own
+	learned chan routing.Learned
+	stop    chan struct{} // closed by Shutdown
+	stopped sync.Once
 
-	ready       chan struct{} // closed once Run has set everything up
-	dirty       chan struct{} // pokes the reconciler
-	failed      chan error    // a part of the node stopped on its own
-	learned     chan routing.Learned
+	// Set by Run's start steps.
+	started     time.Time
+	join        []string // gossip seeds: the config's, the token's and those remembered
+	underlay    netip.AddrPort
+	keys        *keysync.Keys
+	plain       encap.Transport
+	secure      secureTransport
+	balancer    *lb.Balancer
+	health      *lb.HealthChecker
+	fwd         *routing.Forwarder
+	db          *gossip.DB
 	cancelWatch func()
-	wg          sync.WaitGroup
+	loops       sync.WaitGroup
 
-	mu sync.Mutex // guards the fields below
-	// paired are the members WireGuard is configured for: only their
-	// endpoints of encrypted networks are routed (nil: no secure transport).
-	paired     map[string]bool
-	want       map[string]wantedNet
-	nets       map[string]*attachment
-	joinedAt   time.Time
-	report     clusterReport
-	services   []lb.Service // live services, as last fed to the balancer
-	backends   []lb.Backend
-	seeds      []string                // gossip addresses of live members, for restarts
-	saved      persisted               // the state file as last written
-	prevBlocks map[string]netip.Prefix // blocks held before a restart, claimed first
+	rec       reconciled                   // owned by the reconciler
+	published atomic.Pointer[view]         // written by the reconciler only
+	dnsLive   atomic.Pointer[lb.DNSServer] // the DNS server, for metrics
+	joinedAt  atomic.Pointer[time.Time]    // set by the join loop
+	want      wanted
+
+	reloadMu    sync.Mutex
+	halted      bool           // Run is stopping: Reload refuses
+	metrics     *metricsServer // nil when off
+	metricsAddr string
+	rotation    time.Duration
 }
 
 // learnQueue bounds endpoint reports waiting to be published; the Forwarder
@@ -140,25 +135,27 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		opts.Logger = NewLogger(os.Stderr, level, s.LogJSON)
 	}
 	n := &Node{
-		boot:    bootID(),
-		spec:    s,
-		opts:    opts,
-		log:     opts.Logger.With("node", s.Name),
-		links:   opts.Links,
-		table:   routing.NewTable(),
-		ready:   make(chan struct{}),
-		dirty:   make(chan struct{}, 1),
-		failed:  make(chan error, 1),
-		learned: make(chan routing.Learned, learnQueue),
-		want:    map[string]wantedNet{},
-		level:   level,
-		stop:    make(chan struct{}),
-		nets:    map[string]*attachment{},
+		boot:        bootID(),
+		spec:        s,
+		opts:        opts,
+		log:         opts.Logger.With("node", s.Name),
+		level:       level,
+		links:       opts.Links,
+		table:       routing.NewTable(),
+		ready:       make(chan struct{}),
+		dirty:       make(chan struct{}, 1),
+		failed:      make(chan error, 1),
+		learned:     make(chan routing.Learned, learnQueue),
+		stop:        make(chan struct{}),
+		join:        slices.Clone(s.Join),
+		rec:         reconciled{nets: map[string]*attachment{}, prevBlocks: map[string]netip.Prefix{}},
+		want:        wanted{nets: map[string]wantedNet{}},
+		metricsAddr: s.Metrics,
+		rotation:    s.Rotation,
 	}
 	for _, ns := range s.Networks {
-		n.want[ns.Name] = wantedNet{NetworkSpec: ns}
+		n.want.nets[ns.Name] = wantedNet{NetworkSpec: ns}
 	}
-	n.join = slices.Clone(s.Join)
 	if n.links == nil {
 		n.links = tun.NewNetlink()
 	}
@@ -279,19 +276,15 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	cleanups = append(cleanups, n.keys.Close)
 	loops, stopLoops := context.WithCancel(ctx)
-	n.wg.Add(3)
+	n.loops.Add(3)
 	go n.learnLoop(loops)
 	go n.reconcileLoop(loops)
 	go n.joinLoop(loops)
-	cleanups = append(cleanups, func() { stopLoops(); n.wg.Wait(); n.stopUserspace() })
-	if n.spec.Metrics != "" {
-		m, err := n.startMetrics(n.spec.Metrics)
-		if err != nil {
-			return err
-		}
-		n.metrics = m
-		cleanups = append(cleanups, func() { n.metrics.stop() })
+	cleanups = append(cleanups, func() { stopLoops(); n.loops.Wait(); n.stopUserspace(); n.persist() })
+	if err := n.setMetrics(n.spec.Metrics); err != nil {
+		return err
 	}
+	cleanups = append(cleanups, n.halt)
 	if !n.opts.SkipControl {
 		stop, err := n.serveControl()
 		if err != nil {
@@ -348,13 +341,12 @@ func (n *Node) openTransport() error {
 	return nil
 }
 
-// detachAll stops every network.
+// detachAll stops every network. It runs once the reconciler has stopped.
 func (n *Node) detachAll() {
 	n.stopUserspace() // before the stacks it uses go away
-	n.mu.Lock()
-	nets := n.nets
-	n.nets = map[string]*attachment{}
-	n.mu.Unlock()
+	nets := n.rec.nets
+	n.rec.nets = map[string]*attachment{}
+	n.publish()
 	for _, a := range nets {
 		n.detach(a)
 	}
@@ -373,7 +365,7 @@ func (n *Node) offerLearned(l routing.Learned) bool {
 
 // learnLoop publishes endpoints learned behind local devices.
 func (n *Node) learnLoop(ctx context.Context) {
-	defer n.wg.Done()
+	defer n.loops.Done()
 	for {
 		select {
 		case <-ctx.Done():
@@ -396,11 +388,9 @@ func (n *Node) learnLoop(ctx context.Context) {
 // networkByVNI returns the attached network with vni and this node's MAC
 // on it.
 func (n *Node) networkByVNI(vni uint32) (string, routing.MAC) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for name, a := range n.nets {
-		if a.def.VNI == vni {
-			return name, a.mac
+	for _, nv := range n.current().nets {
+		if nv.def.VNI == vni {
+			return nv.def.Name, nv.mac
 		}
 	}
 	return "", routing.MAC{}

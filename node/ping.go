@@ -53,17 +53,11 @@ func (n *Node) Ping(req api.PingRequest) (api.PingResult, error) {
 }
 
 // resolvePath finds the overlay address, network and owning node of target.
-func (n *Node) resolvePath(target string) (api.PingResult, *attachment, error) {
+func (n *Node) resolvePath(target string) (api.PingResult, netView, error) {
 	res := api.PingResult{Target: target}
 	snap := n.table.Snapshot()
-	n.mu.Lock()
-	atts := make([]*attachment, 0, len(n.nets))
-	for _, a := range n.nets {
-		atts = append(atts, a)
-	}
-	n.mu.Unlock()
 	ip, ipErr := netip.ParseAddr(target)
-	for _, a := range atts {
+	for _, a := range n.current().nets {
 		net := snap.Network(a.def.VNI)
 		if net == nil {
 			continue
@@ -85,7 +79,7 @@ func (n *Node) resolvePath(target string) (api.PingResult, *attachment, error) {
 			return res, a, nil // not a known endpoint: the echo will tell
 		}
 	}
-	return res, nil, fmt.Errorf("%q is neither a node nor an address on a network this node is attached to", target)
+	return res, netView{}, fmt.Errorf("%q is neither a node nor an address on a network this node is attached to", target)
 }
 
 // describePeer fills in how the overlay reaches res.Node.
@@ -118,7 +112,7 @@ func (n *Node) describePeer(res *api.PingResult) {
 // echoOverlay sends one echo request to dst over network a and waits for
 // its reply: through the userspace stack in netstack mode, else through
 // the kernel, which routes overlay addresses to the device.
-func (n *Node) echoOverlay(a *attachment, dst netip.Addr, seq int) (time.Duration, error) {
+func (n *Node) echoOverlay(a netView, dst netip.Addr, seq int) (time.Duration, error) {
 	typ, replyType, proto, network := icmp.Type(ipv4.ICMPTypeEcho), icmp.Type(ipv4.ICMPTypeEchoReply), 1, "ip4:icmp"
 	if dst.Is6() {
 		typ, replyType, proto, network = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58, "ip6:ipv6-icmp"

@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	"meshnet.dev/meshnet/gossip"
@@ -28,7 +30,7 @@ type clusterReport struct {
 const conntrackSweep = 5 * time.Second
 
 func (n *Node) reconcileLoop(ctx context.Context) {
-	defer n.wg.Done()
+	defer n.loops.Done()
 	tick := time.NewTicker(n.spec.Gossip.Interval)
 	defer tick.Stop()
 	sweep := time.NewTicker(conntrackSweep)
@@ -47,31 +49,34 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 	}
 }
 
+// reconcile is one pass. It publishes a view after each step that changes
+// what other goroutines read, and records the state file at the end.
 func (n *Node) reconcile() {
 	n.keys.Sync()
+	want := n.want.all()
 	won, lost := n.clusterDefs()
 	var rep clusterReport
 	rep.conflicts = n.handleConflicts(lost)
-	n.defineWanted(won)
-	rep.waiting, rep.keyless = n.syncAttachments(won)
+	n.defineWanted(want, won)
+	rep.waiting, rep.keyless = n.syncAttachments(want, won)
+	n.publish()
 	n.syncPeers()
-	n.mu.Lock()
-	atts := make([]*attachment, 0, len(n.nets))
-	for _, a := range n.nets {
+	atts := make([]*attachment, 0, len(n.rec.nets))
+	for _, a := range n.rec.nets {
 		atts = append(atts, a)
 	}
-	n.mu.Unlock()
 	for _, a := range atts {
 		rep.duplicates = append(rep.duplicates, n.syncNetwork(a)...)
 	}
+	n.publish()
 	n.syncServices(won, atts)
 	if n.spec.Userspace {
 		n.syncUserspace(atts)
 	}
-	n.mu.Lock()
-	n.report = rep
-	n.mu.Unlock()
+	n.rec.report = rep
 	n.rememberSeeds()
+	n.publish()
+	n.persist()
 }
 
 // clusterDefs reads and resolves every network definition.
@@ -108,20 +113,15 @@ func (n *Node) handleConflicts(lost []tables.DefConflict) []string {
 // defineWanted creates the definitions of networks this node's config
 // defines that the cluster does not have yet. A node that joins a cluster
 // waits until it has seen the cluster's definitions, which then win.
-func (n *Node) defineWanted(won map[string]tables.NetDef) {
-	n.mu.Lock()
-	joined := !n.joinedAt.IsZero() && time.Since(n.joinedAt) > 2*n.spec.Gossip.Interval
-	var todo []wantedNet
-	for _, w := range n.want {
-		if w.Defines() {
-			todo = append(todo, w)
-		}
-	}
-	n.mu.Unlock()
-	if !joined {
+func (n *Node) defineWanted(want map[string]wantedNet, won map[string]tables.NetDef) {
+	at := n.joinedAt.Load()
+	if at == nil || time.Since(*at) <= 2*n.spec.Gossip.Interval {
 		return
 	}
-	for _, w := range todo {
+	for _, w := range want {
+		if !w.Defines() {
+			continue
+		}
 		if d, ok := won[w.Name]; ok {
 			if d.VNI != w.VNI && w.VNI != 0 || d.Subnet != w.Subnet || d.Encrypted != w.Encrypted {
 				n.log.Warn("the cluster defines this network differently from our config; using the cluster's",
@@ -157,38 +157,26 @@ func (n *Node) createNetwork(name string, subnet netip.Prefix, vni uint32, encry
 // unwanted ones, and re-attaches any whose definition changed. It returns the
 // wanted networks still waiting for a definition, and the encrypted ones
 // waiting for this node's first cluster keys.
-func (n *Node) syncAttachments(won map[string]tables.NetDef) (waiting, keyless []string) {
-	n.mu.Lock()
-	want := make([]string, 0, len(n.want))
-	specs := make(map[string]wantedNet, len(n.want))
-	for k, v := range n.want {
-		want = append(want, k)
-		specs[k] = v
+func (n *Node) syncAttachments(want map[string]wantedNet, won map[string]tables.NetDef) (waiting, keyless []string) {
+	attached := make(map[string]tables.NetDef, len(n.rec.nets))
+	for k, v := range n.rec.nets {
+		attached[k] = v.def
 	}
-	have := make(map[string]*attachment, len(n.nets))
-	attached := make(map[string]tables.NetDef, len(n.nets))
-	for k, v := range n.nets {
-		have[k], attached[k] = v, v.def
-	}
-	n.mu.Unlock()
-
-	plan := tables.PlanAttachments(want, attached, won, n.keys.HoldsKeys())
+	plan := tables.PlanAttachments(slices.Collect(maps.Keys(want)), attached, won, n.keys.HoldsKeys())
 	for _, name := range plan.Detach {
-		n.mu.Lock()
-		delete(n.nets, name)
-		n.mu.Unlock()
-		n.detach(have[name])
+		a := n.rec.nets[name]
+		delete(n.rec.nets, name)
+		n.publish() // before the device goes
+		n.detach(a)
 		n.db.LeaveNetwork(name)
 	}
 	for _, d := range plan.Attach {
-		a, err := n.attach(d, specs[d.Name])
+		a, err := n.attach(d, want[d.Name])
 		if err != nil {
 			n.log.Error("cannot attach network", "network", d.Name, "err", err)
 			continue
 		}
-		n.mu.Lock()
-		n.nets[d.Name] = a
-		n.mu.Unlock()
+		n.rec.nets[d.Name] = a
 		if err := n.db.JoinNetwork(d.Name); err != nil {
 			n.log.Warn("joining network gossip", "network", d.Name, "err", err)
 		}
@@ -223,10 +211,7 @@ func (n *Node) syncPeers() {
 		static = append(static, routing.PeerConfig{Name: p.Name, Underlay: p.Underlay})
 	}
 	want := tables.Peers(n.spec.Name, members, n.keys.IsEvicted, static)
-	paired := n.keys.PairPeers(members)
-	n.mu.Lock()
-	n.paired = paired
-	n.mu.Unlock()
+	n.rec.paired = n.keys.PairPeers(members)
 	n.table.Update(func(tx *routing.Tx) { tables.SetPeers(tx, want) })
 }
 
@@ -234,11 +219,8 @@ func (n *Node) syncPeers() {
 // static peers, settles this node's address, and reports duplicate
 // addresses.
 func (n *Node) syncNetwork(a *attachment) []tables.Duplicate {
-	n.mu.Lock()
-	paired := n.paired
-	n.mu.Unlock()
 	in := tables.NetworkInput{Self: n.spec.Name, Def: a.def, Members: n.db.NetworkMembers(a.def.Name),
-		Endpoints: n.rows(a.def.Name, tables.Endpoints), Paired: paired}
+		Endpoints: n.rows(a.def.Name, tables.Endpoints), Paired: n.rec.paired}
 	for _, p := range n.spec.Peers {
 		for _, e := range p.Endpoints {
 			if e.Network == a.def.Name {
@@ -249,13 +231,11 @@ func (n *Node) syncNetwork(a *attachment) []tables.Duplicate {
 	st := tables.Network(in)
 	n.table.Update(func(tx *routing.Tx) { st.Apply(tx, a.def.VNI) })
 	used := st.Addrs()
-	n.mu.Lock()
-	for _, svc := range n.services {
+	for _, svc := range n.rec.services {
 		if svc.VIP.IsValid() {
 			used = append(used, svc.VIP)
 		}
 	}
-	n.mu.Unlock()
 	n.settleAddress(a, used, st.Duplicates)
 	return st.Duplicates
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -17,34 +18,31 @@ func (n *Node) Reload(cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
+	if !n.isReady() || n.halted {
+		return errors.New("the node is not running; start it with the new configuration instead")
+	}
 	var applied, needRestart []string
 	if n.level != nil && s.LogLevel != n.level.Level() {
 		n.level.Set(s.LogLevel)
 		applied = append(applied, "log.level="+s.LogLevel.String())
 	}
-	if s.Metrics != n.spec.Metrics {
-		if n.metrics != nil {
-			n.metrics.stop()
-			n.metrics = nil
+	if s.Metrics != n.metricsAddr {
+		if err := n.setMetricsLocked(s.Metrics); err != nil {
+			return err
 		}
-		if s.Metrics != "" {
-			m, err := n.startMetrics(s.Metrics)
-			if err != nil {
-				return err
-			}
-			n.metrics = m
-		}
-		n.spec.Metrics = s.Metrics
 		applied = append(applied, "metrics.address="+s.Metrics)
 	}
-	if s.Rotation != n.spec.Rotation {
+	if s.Rotation != n.rotation {
 		if err := n.keys.SetRotation(s.Rotation); err != nil {
 			return err
 		}
-		n.spec.Rotation = s.Rotation
+		n.rotation = s.Rotation
 		applied = append(applied, "keys.rotation_interval="+s.Rotation.String())
 	}
-	if changed := n.reloadNetworks(s.Networks); len(changed) > 0 {
+	if changed := n.want.reload(s.Networks); len(changed) > 0 {
+		n.poke()
 		applied = append(applied, "networks: "+strings.Join(changed, ", "))
 	}
 	for key, same := range map[string]bool{
@@ -62,38 +60,44 @@ func (n *Node) Reload(cfg config.Config) error {
 	return nil
 }
 
-// reloadNetworks makes the config's networks wanted and forgets config
-// networks no longer listed; networks joined at run time stay.
-func (n *Node) reloadNetworks(nets []config.NetworkSpec) []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var changed []string
-	listed := map[string]bool{}
-	for _, ns := range nets {
-		listed[ns.Name] = true
-		if old, ok := n.want[ns.Name]; !ok || old.runtime {
-			n.want[ns.Name] = wantedNet{NetworkSpec: ns}
-			if !ok {
-				changed = append(changed, "+"+ns.Name)
-			}
-		}
+// setMetrics serves metrics on addr, replacing the server running on
+// another address; "" stops it.
+func (n *Node) setMetrics(addr string) error {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
+	return n.setMetricsLocked(addr)
+}
+
+// halt stops the metrics server and makes Reload refuse from now on: Run
+// is stopping what Reload would change.
+func (n *Node) halt() {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
+	n.halted = true
+	n.setMetricsLocked("")
+}
+
+// setMetricsLocked is setMetrics; n.reloadMu must be held.
+func (n *Node) setMetricsLocked(addr string) error {
+	if n.metrics != nil {
+		n.metrics.stop()
+		n.metrics = nil
 	}
-	for name, w := range n.want {
-		if !w.runtime && !listed[name] {
-			delete(n.want, name)
-			changed = append(changed, "-"+name)
-		}
+	n.metricsAddr = addr
+	if addr == "" {
+		return nil
 	}
-	if len(changed) > 0 {
-		n.poke()
+	m, err := n.startMetrics(addr)
+	if err != nil {
+		return err
 	}
-	slices.Sort(changed)
-	return changed
+	n.metrics = m
+	return nil
 }
 
 // Shutdown asks a running node to stop, as SIGTERM does.
 func (n *Node) Shutdown() {
-	n.stopOnce.Do(func() { close(n.stop) })
+	n.stopped.Do(func() { close(n.stop) })
 }
 
 // levelVar returns a level variable set to level, so Reload can change it.

@@ -64,9 +64,8 @@ func (n *Node) syncServices(nets map[string]tables.NetDef, atts []*attachment) {
 		n.log.Debug("balancer skipped some services", "err", err)
 	}
 	n.health.SetTargets(lb.HealthTargets(n.spec.Name, services, backends))
-	n.mu.Lock()
-	n.services, n.backends = services, backends
-	n.mu.Unlock()
+	n.rec.services, n.rec.backends = services, backends
+	n.publish()
 	n.syncDNS(atts)
 }
 
@@ -86,13 +85,11 @@ func (n *Node) adoptService(d tables.SvcDef) {
 // state in gossip, where every node's balancer picks it up.
 func (n *Node) publishHealth(b lb.Backend) {
 	net := ""
-	n.mu.Lock()
-	for _, s := range n.services {
+	for _, s := range n.current().services {
 		if s.Name == b.Service {
 			net = s.Network
 		}
 	}
-	n.mu.Unlock()
 	if net == "" {
 		return
 	}
@@ -138,16 +135,4 @@ func (m lbMACs) LookupMAC(vni uint32, ip netip.Addr) ([6]byte, bool) {
 	}
 	mac, _, ok := net.LookupIP(ip)
 	return mac, ok
-}
-
-// vipInUse reports whether ip is the VIP of a live service.
-func (n *Node) vipInUse(ip netip.Addr) (string, bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, s := range n.services {
-		if s.VIP == ip {
-			return "service " + s.Name, true
-		}
-	}
-	return "", false
 }

@@ -18,9 +18,7 @@ import (
 func (n *Node) Services() []api.Service {
 	nets, _ := n.clusterDefs()
 	won := n.clusterServices(nets).Won
-	n.mu.Lock()
-	backends := slices.Clone(n.backends)
-	n.mu.Unlock()
+	backends := n.current().backends
 	out := make([]api.Service, 0, len(won))
 	for _, d := range won {
 		s := api.Service{Name: d.Name, Network: d.Network, VNI: d.VNI, Mode: string(d.Mode), Origin: d.Origin}
@@ -44,8 +42,8 @@ func (n *Node) Services() []api.Service {
 
 // networkView describes an attached network to lb's validation: which
 // addresses endpoints and other services hold.
-func (n *Node) networkView(a *attachment) lb.NetworkView {
-	snap := n.table.Snapshot()
+func (n *Node) networkView(a netView) lb.NetworkView {
+	snap, v := n.table.Snapshot(), n.current()
 	return lb.NetworkView{Name: a.def.Name, VNI: a.def.VNI, Subnet: a.def.Subnet,
 		AddrInUse: func(ip netip.Addr) (string, bool) {
 			if net := snap.Network(a.def.VNI); net != nil {
@@ -56,18 +54,16 @@ func (n *Node) networkView(a *attachment) lb.NetworkView {
 					return "an endpoint of " + p.Name, true
 				}
 			}
-			return n.vipInUse(ip)
+			return v.vipInUse(ip)
 		}}
 }
 
-// attached returns the attachment of network name, or an error saying
-// where to run the command.
-func (n *Node) attached(name string) (*attachment, error) {
-	n.mu.Lock()
-	a := n.nets[name]
-	n.mu.Unlock()
-	if a == nil {
-		return nil, fmt.Errorf("this node is not on network %q; run the command on a node attached to it (meshnet network join %s)", name, name)
+// attached returns attached network name, or an error saying where to
+// run the command.
+func (n *Node) attached(name string) (netView, error) {
+	a, ok := n.current().network(name)
+	if !ok {
+		return a, fmt.Errorf("this node is not on network %q; run the command on a node attached to it (meshnet network join %s)", name, name)
 	}
 	return a, nil
 }
@@ -131,7 +127,7 @@ func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
 }
 
 // allocVIP picks a VIP for a new service on network a.
-func (n *Node) allocVIP(a *attachment, view lb.NetworkView) (netip.Addr, error) {
+func (n *Node) allocVIP(a netView, view lb.NetworkView) (netip.Addr, error) {
 	inUse := func(ip netip.Addr) bool { _, used := view.AddrInUse(ip); return used }
 	if ip, ok := tables.FreeVIP(a.def.Subnet, n.rows(a.def.Name, tables.IPAM), inUse); ok {
 		return ip, nil
@@ -195,22 +191,22 @@ func (n *Node) RemoveBackend(service, addrText string) error {
 	return nil
 }
 
-func (n *Node) backendTarget(service, addrText string) (tables.SvcDef, *attachment, netip.AddrPort, error) {
+func (n *Node) backendTarget(service, addrText string) (tables.SvcDef, netView, netip.AddrPort, error) {
 	nets, _ := n.clusterDefs()
 	won := n.clusterServices(nets).Won
 	d, ok := won[service]
 	if !ok {
-		return d, nil, netip.AddrPort{}, fmt.Errorf("no service called %q; see `meshnet service ls`", service)
+		return d, netView{}, netip.AddrPort{}, fmt.Errorf("no service called %q; see `meshnet service ls`", service)
 	}
 	a, err := n.attached(d.Network)
 	if err != nil {
-		return d, nil, netip.AddrPort{}, err
+		return d, netView{}, netip.AddrPort{}, err
 	}
 	addr, err := netip.ParseAddrPort(addrText)
 	if err != nil {
 		ip, perr := netip.ParseAddr(addrText)
 		if perr != nil {
-			return d, nil, netip.AddrPort{}, fmt.Errorf("backend %q: write it as IP:PORT (or IP for the service's own port)", addrText)
+			return d, netView{}, netip.AddrPort{}, fmt.Errorf("backend %q: write it as IP:PORT (or IP for the service's own port)", addrText)
 		}
 		addr = netip.AddrPortFrom(ip, 0)
 	}

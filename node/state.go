@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"meshnet.dev/meshnet/node/config"
 )
@@ -96,14 +97,15 @@ func saveState(dir string, p persisted) error {
 	return d.Sync()
 }
 
-// persist records the node's current state if it changed.
+// persist records the node's current state if it changed. The
+// reconciler calls it at the end of each pass, and Run's stop steps once
+// more after the reconciler stopped: the state file is theirs alone.
 func (n *Node) persist() {
 	if n.opts.SkipControl && n.opts.NewDevice != nil {
 		return // in-process tests share nothing on disk
 	}
-	n.mu.Lock()
-	p := persisted{V: 1, Blocks: map[string]string{}}
-	for name, w := range n.want {
+	p := persisted{V: 1, Blocks: map[string]string{}, Seeds: slices.Clone(n.rec.seeds)}
+	for name, w := range n.want.all() {
 		if w.runtime {
 			pn := persistedNet{Name: name}
 			if w.Address.IsValid() {
@@ -112,24 +114,20 @@ func (n *Node) persist() {
 			p.Networks = append(p.Networks, pn)
 		}
 	}
-	for name, a := range n.nets {
+	slices.SortFunc(p.Networks, func(a, b persistedNet) int { return strings.Compare(a.Name, b.Name) })
+	for name, a := range n.rec.nets {
 		if a.ipam.block.IsValid() && a.ipam.settled {
 			p.Blocks[name] = a.ipam.block.String()
 		}
 	}
-	p.Seeds = slices.Clone(n.seeds)
-	changed := !persistedEqual(p, n.saved)
-	n.mu.Unlock()
-	if !changed {
+	if persistedEqual(p, n.rec.saved) {
 		return
 	}
 	if err := saveState(n.spec.StateDir, p); err != nil {
 		n.log.Error("saving node state", "file", filepath.Join(n.spec.StateDir, stateFile), "err", err)
 		return
 	}
-	n.mu.Lock()
-	n.saved = p
-	n.mu.Unlock()
+	n.rec.saved = p
 }
 
 func persistedEqual(a, b persisted) bool {
@@ -138,29 +136,27 @@ func persistedEqual(a, b persisted) bool {
 	return string(ja) == string(jb)
 }
 
-// restoreState applies the state file at start: its seeds join the
-// configured ones, its runtime networks are wanted again, and its blocks
-// are claimed first.
+// restoreState applies the state file at start, before any goroutine
+// runs: its seeds join the configured ones, its runtime networks are
+// wanted again, and its blocks are claimed first.
 func (n *Node) restoreState(p persisted) {
-	n.saved = p
+	n.rec.saved = p
 	for _, s := range p.Seeds {
 		n.join = appendUnique(n.join, s)
 	}
-	n.seeds = slices.Clone(p.Seeds)
+	n.rec.seeds = slices.Clone(p.Seeds)
+	var nets []config.NetworkSpec
 	for _, nw := range p.Networks {
-		if _, ok := n.want[nw.Name]; ok {
-			continue
-		}
-		ns := wantedNet{NetworkSpec: config.NetworkSpec{Name: nw.Name, Device: config.DefaultDevice(nw.Name)}, runtime: true}
+		ns := config.NetworkSpec{Name: nw.Name, Device: config.DefaultDevice(nw.Name)}
 		if a, err := netip.ParseAddr(nw.Address); err == nil {
 			ns.Address = a
 		}
-		n.want[nw.Name] = ns
+		nets = append(nets, ns)
 	}
-	n.prevBlocks = map[string]netip.Prefix{}
+	n.want.restore(nets)
 	for name, b := range p.Blocks {
 		if pfx, err := netip.ParsePrefix(b); err == nil {
-			n.prevBlocks[name] = pfx
+			n.rec.prevBlocks[name] = pfx
 		}
 	}
 }

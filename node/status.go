@@ -32,15 +32,9 @@ func (n *Node) Status() api.Status {
 		},
 		Drops: n.fwd.Drops().Map(),
 	}
-	n.mu.Lock()
-	atts := make([]*attachment, 0, len(n.nets))
-	for _, a := range n.nets {
-		atts = append(atts, a)
-	}
-	rep := n.report
-	n.mu.Unlock()
-	slices.SortFunc(atts, func(a, b *attachment) int { return cmp.Compare(a.def.Name, b.def.Name) })
-	for _, a := range atts {
+	v := n.current()
+	rep := v.report
+	for _, a := range v.nets {
 		if net := snap.Network(a.def.VNI); net != nil {
 			st.Networks = append(st.Networks, n.networkStatus(a, net))
 		}
@@ -65,10 +59,10 @@ func (n *Node) Status() api.Status {
 	return st
 }
 
-func (n *Node) networkStatus(a *attachment, net *routing.Network) api.Network {
-	s := &routing.PortStats{}
-	if a.port != nil {
-		s = &a.port.Stats
+func (n *Node) networkStatus(a netView, net *routing.Network) api.Network {
+	s := a.stats
+	if s == nil {
+		s = &routing.PortStats{}
 	}
 	out := api.Network{
 		Name: net.Name, VNI: net.VNI, Subnet: a.def.Subnet.String(), Device: a.device, MTU: a.mtu,

@@ -62,9 +62,7 @@ func (n *Node) stopStack(a *attachment) {
 type stacks struct{ n *Node }
 
 func (s stacks) pick(ip netip.Addr) (userspace.Netstack, error) {
-	s.n.mu.Lock()
-	defer s.n.mu.Unlock()
-	for _, a := range s.n.nets {
+	for _, a := range s.n.current().nets {
 		if a.stack != nil && a.def.Subnet.Contains(ip) {
 			return userspace.NewNetstack(a.stack.Net()), nil
 		}
@@ -144,11 +142,11 @@ func (n *Node) syncUserspace(atts []*attachment) {
 		}
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
-	if slices.Equal(addrs, n.us.addrs) {
+	if slices.Equal(addrs, n.rec.us.addrs) {
 		return
 	}
 	n.stopUserspace()
-	n.us.addrs = addrs
+	n.rec.us.addrs = addrs
 	if len(addrs) == 0 {
 		return
 	}
@@ -161,19 +159,19 @@ func (n *Node) syncUserspace(atts []*attachment) {
 		n.log.Error("starting proxies, forwards and exposes", "err", err)
 		return
 	}
-	n.us.server = srv
+	n.rec.us.server = srv
 	b := srv.Bound()
 	n.log.Info("userspace services up", "socks5", b.SOCKS5, "http_connect", b.HTTPConnect,
 		"forwards", len(cfg.Forwards), "exposes", len(cfg.Exposes), "overlay", addrs)
 }
 
 func (n *Node) stopUserspace() {
-	if n.us.server != nil {
-		n.us.server.Close()
-		n.us.server = nil
+	if n.rec.us.server != nil {
+		n.rec.us.server.Close()
+		n.rec.us.server = nil
 	}
 	n.stopDNS()
-	n.us.addrs = nil
+	n.rec.us.addrs = nil
 }
 
 // serveStackDNS answers DNS on port 53 of every stack's address.
@@ -206,6 +204,6 @@ func (n *Node) serveStackDNS(atts []*attachment) {
 			n.log.Error("serving DNS in the userspace stack", "address", ap, "err", err)
 		}
 	}
-	n.dns.server = srv
+	n.rec.dns.server = srv
 	n.dnsLive.Store(srv)
 }
