@@ -13,11 +13,11 @@ import (
 )
 
 // startGossip creates the gossip DB: this node's membership in the cluster
-// and its replicated tables.
-func (n *Node) startGossip() error {
+// and its replicated tables. Stopping it leaves the cluster.
+func (n *Node) startGossip(context.Context) (func(), error) {
 	meta, err := n.meta()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g := gossip.DefaultConfig()
 	g.Name = n.spec.Name
@@ -42,14 +42,14 @@ func (n *Node) startGossip() error {
 	db, err := gossip.New(g)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("gossip port %d is already in use (another meshnet?); set gossip.port: %w", g.BindPort, err)
+			return nil, fmt.Errorf("gossip port %d is already in use (another meshnet?); set gossip.port: %w", g.BindPort, err)
 		}
-		return fmt.Errorf("starting gossip on port %d: %w", g.BindPort, err)
+		return nil, fmt.Errorf("starting gossip on port %d: %w", g.BindPort, err)
 	}
 	n.db = db
 	n.keys.Attach(db, n.secure) // a nil secureTransport is a nil WireGuard
 	n.cancelWatch = db.Watch(func(gossip.Event) { n.poke() })
-	return nil
+	return n.leaveCluster, nil
 }
 
 // poke asks the reconciler to run soon; it never blocks.

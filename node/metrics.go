@@ -211,8 +211,8 @@ type metricsServer struct {
 	done chan struct{}
 }
 
-// startMetrics serves the node's metrics on addr.
-func (n *Node) startMetrics(addr string) (*metricsServer, error) {
+// serveMetrics serves the node's metrics on addr.
+func (n *Node) serveMetrics(addr string) (*metricsServer, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{n: n, d: newDescs()}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ln, err := net.Listen("tcp", addr)

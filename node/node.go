@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -181,116 +180,26 @@ func (n *Node) Name() string { return n.spec.Name }
 // Table exposes the forwarding table (for status and tests).
 func (n *Node) Table() *routing.Table { return n.table }
 
-// Run starts the node, blocks until ctx is cancelled or a part fails, then
-// tears everything down: devices, sockets and the control socket are gone
-// when Run returns, and the node has left the cluster.
+// Run starts the node step by step (steps), blocks until ctx is
+// cancelled, Shutdown is called or a part fails, then stops the steps in
+// reverse: devices, sockets and the control socket are gone when Run
+// returns, and the node has left the cluster.
 func (n *Node) Run(ctx context.Context) error {
 	n.started = time.Now()
-	stopProfile, err := n.startCPUProfile()
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	var cleanups []func()
+	var stops []func()
 	defer func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
+		for _, stop := range slices.Backward(stops) {
+			stop()
 		}
 	}()
-	if !n.opts.SkipControl {
-		lock, err := lockStateDir(n.spec.StateDir)
+	for _, start := range n.steps() {
+		stop, err := start(ctx)
 		if err != nil {
 			return err
 		}
-		cleanups = append(cleanups, lock.release)
-	}
-	if !n.opts.SkipControl {
-		p, err := loadState(n.spec.StateDir)
-		if err != nil {
-			return err
+		if stop != nil {
+			stops = append(stops, stop)
 		}
-		n.restoreState(p)
-	}
-	if err := n.preflightDevices(); err != nil {
-		return err
-	}
-	if err := n.preflightPorts(); err != nil {
-		return err
-	}
-	if err := n.loadKeys(); err != nil {
-		return err
-	}
-	addr, err := n.pickUnderlay()
-	if err != nil {
-		return err
-	}
-	if err := n.openTransport(); err != nil {
-		return err
-	}
-	cleanups = append(cleanups, func() { n.plain.Close() })
-	n.underlay = netip.AddrPortFrom(addr, n.plain.LocalPort())
-	if n.opts.Underlay.IsValid() {
-		n.underlay = n.opts.Underlay
-	}
-	if n.opts.Plain == nil || n.opts.Secure != nil {
-		if err := n.openSecure(); err != nil {
-			return err
-		}
-		cleanups = append(cleanups, func() { n.secure.Close() })
-	}
-	bc := lb.DefaultBalancerConfig()
-	bc.MACs = lbMACs{n.table}
-	if n.balancer, err = lb.NewBalancer(bc); err != nil {
-		return err
-	}
-	hc := lb.DefaultHealthConfig()
-	hc.Node, hc.Interval, hc.Publish, hc.Logger = n.spec.Name, n.spec.Health, n.publishHealth, n.log.With("component", "health")
-	hc.Timeout = min(hc.Timeout, hc.Interval)
-	if n.spec.Userspace {
-		hc.Dialer = stacks{n} // backends live in the userspace stacks
-	}
-	if n.health, err = lb.NewHealthChecker(hc); err != nil {
-		return err
-	}
-	cleanups = append(cleanups, func() { n.health.Close() })
-	fc := n.spec.Perf.ForwarderConfig(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: lbHook{n.balancer}})
-	if n.secure != nil {
-		fc.Secure = n.secure
-	}
-	n.fwd = routing.New(fc)
-	cleanups = append(cleanups, n.detachAll)
-	if err := n.startGossip(); err != nil {
-		return err
-	}
-	cleanups = append(cleanups, n.leaveCluster)
-	if err := n.plain.Start(n.fwd.PlainReceiver()); err != nil {
-		return fmt.Errorf("starting the VXLAN transport: %w", err)
-	}
-	if n.secure != nil {
-		if err := n.secure.Start(n.fwd.SecureReceiver()); err != nil {
-			return fmt.Errorf("starting the encrypted transport: %w", err)
-		}
-	}
-	if err := n.keys.Start(); err != nil {
-		return err
-	}
-	cleanups = append(cleanups, n.keys.Close)
-	loops, stopLoops := context.WithCancel(ctx)
-	n.loops.Add(3)
-	go n.learnLoop(loops)
-	go n.reconcileLoop(loops)
-	go n.joinLoop(loops)
-	cleanups = append(cleanups, func() { stopLoops(); n.loops.Wait(); n.stopUserspace(); n.persist() })
-	if err := n.setMetrics(n.spec.Metrics); err != nil {
-		return err
-	}
-	cleanups = append(cleanups, n.halt)
-	if !n.opts.SkipControl {
-		stop, err := n.serveControl()
-		if err != nil {
-			return err
-		}
-		cleanups = append(cleanups, stop)
 	}
 	close(n.ready)
 	n.log.Info("meshnet node up", "underlay", n.underlay, "gossip_port", n.spec.Gossip.Port,
@@ -325,20 +234,6 @@ func (n *Node) modeName() string {
 		return "tun"
 	}
 	return "tap"
-}
-
-// openTransport opens the plain VXLAN socket.
-func (n *Node) openTransport() error {
-	if n.opts.Plain != nil {
-		n.plain = n.opts.Plain
-		return nil
-	}
-	p, err := encap.NewPlain(n.spec.Perf.PlainConfig(encap.PlainConfig{Port: n.spec.VXLANPort, Logger: n.log}))
-	if err != nil {
-		return err
-	}
-	n.plain = p
-	return nil
 }
 
 // detachAll stops every network. It runs once the reconciler has stopped.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -8,12 +9,12 @@ import (
 	"meshnet.dev/meshnet/tun"
 )
 
-// startCPUProfile starts writing a CPU profile to performance.cpu_profile,
+// startProfile starts writing a CPU profile to performance.cpu_profile,
 // if set, and returns the function that finishes it (a no-op otherwise).
-// Run calls it first and the finish function last, so the profile covers
+// It is Run's first step, so its finish runs last and the profile covers
 // the daemon's whole life; a profile is complete only once the daemon has
 // exited cleanly (SIGINT or SIGTERM).
-func (n *Node) startCPUProfile() (func(), error) {
+func (n *Node) startProfile(context.Context) (func(), error) {
 	path := n.spec.Perf.CPUProfile
 	if path == "" {
 		return func() {}, nil

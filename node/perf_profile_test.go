@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 func TestCPUProfileWritten(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cpu.pprof")
 	n := &Node{spec: &config.Spec{Perf: config.PerfSpec{CPUProfile: path}}, log: slog.New(slog.DiscardHandler)}
-	stop, err := n.startCPUProfile()
+	stop, err := n.startProfile(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

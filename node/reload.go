@@ -87,7 +87,7 @@ func (n *Node) setMetricsLocked(addr string) error {
 	if addr == "" {
 		return nil
 	}
-	m, err := n.startMetrics(addr)
+	m, err := n.serveMetrics(addr)
 	if err != nil {
 		return err
 	}
