@@ -239,30 +239,12 @@ func (n *Node) preflightPorts() error {
 	return nil
 }
 
-// Encapsulation overhead on top of the inner IP packet. Plain: inner
-// Ethernet (14), VXLAN (8), UDP (8), outer IP (20 or 40). Encrypted: the
-// tunnelled IPv6 (40) and UDP (8) headers, VXLAN (8), inner Ethernet (14),
-// and WireGuard's own 32 bytes plus its outer UDP (8) and IP (20 or 40).
-const (
-	overheadPlain4     = 14 + 8 + 8 + 20
-	overheadPlain6     = 14 + 8 + 8 + 40
-	overheadEncrypted4 = 14 + 8 + 8 + 40 + 32 + 8 + 20
-	overheadEncrypted6 = 14 + 8 + 8 + 40 + 32 + 8 + 40
-	fallbackMTU        = 1500
-)
+// fallbackMTU is the underlay MTU assumed when none can be learned.
+const fallbackMTU = 1500
 
 // deriveMTU is the underlay MTU minus the network's encapsulation overhead.
 func (n *Node) deriveMTU(def tables.NetDef) int {
-	v6 := n.underlay.Addr().Is6()
-	switch {
-	case def.Encrypted && v6:
-		return n.underlayMTU() - overheadEncrypted6
-	case def.Encrypted:
-		return n.underlayMTU() - overheadEncrypted4
-	case v6:
-		return n.underlayMTU() - overheadPlain6
-	}
-	return n.underlayMTU() - overheadPlain4
+	return n.underlayMTU() - config.Overhead(def.Encrypted, n.underlay.Addr().Is6())
 }
 
 // underlayMTU is the smallest route MTU towards the seeds and static peers,

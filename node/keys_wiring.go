@@ -47,7 +47,7 @@ func (n *Node) tokenBootstrap() []netip.AddrPort {
 func (n *Node) IssueToken(ttl time.Duration) (api.Token, error) {
 	text, tok, err := n.keys.IssueToken(n.tokenBootstrap(), ttl)
 	if err != nil {
-		return api.Token{}, err
+		return api.Token{}, adminErr(err)
 	}
 	return api.Token{Token: text, Expires: tok.Expiry, Cluster: tok.ClusterID.String()}, nil
 }
@@ -58,8 +58,8 @@ func (n *Node) RotateKeys(nodeKey bool) error {
 	if nodeKey {
 		return n.keys.RotateNodeKey()
 	}
-	return n.keys.RotateNow()
+	return adminErr(n.keys.RotateNow())
 }
 
 // Evict removes a node from the cluster for good (admin).
-func (n *Node) Evict(name string) error { return n.keys.Evict(name) }
+func (n *Node) Evict(name string) error { return adminErr(n.keys.Evict(name)) }

@@ -2,7 +2,6 @@ package node
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -10,11 +9,10 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/control"
 
 	"meshnet.dev/meshnet/node/config"
 )
-
-func netipPrefix(a netip.Addr, bits int) string { return netip.PrefixFrom(a, bits).String() }
 
 // Networks lists every network the cluster defines.
 func (n *Node) Networks() []api.ClusterNetwork {
@@ -45,9 +43,6 @@ func (n *Node) Networks() []api.ClusterNetwork {
 	return out
 }
 
-// errConflict reports a network that already exists differently.
-var errConflict = errors.New("conflict")
-
 // CreateNetwork defines a network cluster-wide. It waits a few gossip rounds
 // and reports a conflict if another node defined the same name or VNI first.
 func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) {
@@ -63,11 +58,11 @@ func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) 
 	}
 	won, _ := n.clusterDefs()
 	if d, ok := won[req.Name]; ok {
-		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q already exists (vni %d, %s, created by %s)", errConflict, d.Name, d.VNI, d.Subnet, d.Origin)
+		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q already exists (vni %d, %s, created by %s)", control.ErrConflict, d.Name, d.VNI, d.Subnet, d.Origin)
 	}
 	d, err := n.createNetwork(req.Name, sub, req.VNI, req.Encrypted, won)
 	if err != nil {
-		return api.ClusterNetwork{}, fmt.Errorf("%w: %v", errConflict, err)
+		return api.ClusterNetwork{}, fmt.Errorf("%w: %v", control.ErrConflict, err)
 	}
 	// A definition made at the same moment elsewhere shows up within a few
 	// gossip rounds; tell the caller now if ours lost.
@@ -76,9 +71,9 @@ func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) 
 	w, ok := won[req.Name]
 	if !ok || !w.SameNetwork(d) || w.Origin != n.spec.Name {
 		if ok {
-			return api.ClusterNetwork{}, fmt.Errorf("%w: network %q was defined at the same time by %s (vni %d, %s), whose definition wins", errConflict, req.Name, w.Origin, w.VNI, w.Subnet)
+			return api.ClusterNetwork{}, fmt.Errorf("%w: network %q was defined at the same time by %s (vni %d, %s), whose definition wins", control.ErrConflict, req.Name, w.Origin, w.VNI, w.Subnet)
 		}
-		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q lost a VNI conflict with another network; pick another --vni", errConflict, req.Name)
+		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q lost a VNI conflict with another network; pick another --vni", control.ErrConflict, req.Name)
 	}
 	return api.ClusterNetwork{Name: w.Name, VNI: w.VNI, Subnet: w.Subnet.String(), Encrypted: w.Encrypted, Origin: w.Origin}, nil
 }

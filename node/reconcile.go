@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/node/control"
 	"meshnet.dev/meshnet/node/tables"
 	"meshnet.dev/meshnet/routing"
 )
@@ -17,14 +18,6 @@ import (
 // each pass recomputes the wanted state from gossip and applies the
 // difference, so a missed or reordered event can never leave the table
 // wrong. Gossip events poke it; a ticker drives timers (IPAM settling).
-
-// clusterReport is what the last pass found that people should know about.
-type clusterReport struct {
-	conflicts  []string // network definitions that lost
-	duplicates []tables.Duplicate
-	waiting    []string // wanted networks nobody has defined yet
-	keyless    []string // wanted encrypted networks held back until keys arrive
-}
 
 // conntrackSweep is how often expired load-balancer flows are cleared.
 const conntrackSweep = 5 * time.Second
@@ -55,10 +48,10 @@ func (n *Node) reconcile() {
 	n.keys.Sync()
 	want := n.want.all()
 	won, lost := n.clusterDefs()
-	var rep clusterReport
-	rep.conflicts = n.handleConflicts(lost)
+	var rep control.Report
+	rep.Conflicts = n.handleConflicts(lost)
 	n.defineWanted(want, won)
-	rep.waiting, rep.keyless = n.syncAttachments(want, won)
+	rep.Waiting, rep.Keyless = n.syncAttachments(want, won)
 	n.publish()
 	n.syncPeers()
 	atts := make([]*attachment, 0, len(n.rec.nets))
@@ -66,7 +59,7 @@ func (n *Node) reconcile() {
 		atts = append(atts, a)
 	}
 	for _, a := range atts {
-		rep.duplicates = append(rep.duplicates, n.syncNetwork(a)...)
+		rep.Duplicates = append(rep.Duplicates, n.syncNetwork(a)...)
 	}
 	n.publish()
 	n.syncServices(won, atts)

@@ -10,6 +10,7 @@ import (
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/control"
 
 	"meshnet.dev/meshnet/node/tables"
 )
@@ -87,7 +88,7 @@ func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
 	}
 	for _, s := range n.Services() {
 		if s.Name == req.Name {
-			return api.Service{}, fmt.Errorf("%w: service %q already exists (created by %s)", errConflict, s.Name, s.Origin)
+			return api.Service{}, fmt.Errorf("%w: service %q already exists (created by %s)", control.ErrConflict, s.Name, s.Origin)
 		}
 	}
 	view := n.networkView(a)
@@ -117,13 +118,13 @@ func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
 	for _, s := range n.Services() {
 		if s.Name == svc.Name {
 			if s.Origin != n.spec.Name {
-				return api.Service{}, fmt.Errorf("%w: service %q was defined at the same time by %s, whose definition wins", errConflict, s.Name, s.Origin)
+				return api.Service{}, fmt.Errorf("%w: service %q was defined at the same time by %s, whose definition wins", control.ErrConflict, s.Name, s.Origin)
 			}
 			n.log.Info("service defined", "service", s.Name, "network", s.Network, "vip", s.VIP, "ports", s.Ports, "mode", s.Mode)
 			return s, nil
 		}
 	}
-	return api.Service{}, fmt.Errorf("%w: service %q lost a conflict (its VIP %s is taken); pick another --vip", errConflict, svc.Name, svc.VIP)
+	return api.Service{}, fmt.Errorf("%w: service %q lost a conflict (its VIP %s is taken); pick another --vip", control.ErrConflict, svc.Name, svc.VIP)
 }
 
 // allocVIP picks a VIP for a new service on network a.

@@ -7,6 +7,7 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/lb"
+	"meshnet.dev/meshnet/node/control"
 	"meshnet.dev/meshnet/routing"
 )
 
@@ -179,5 +180,5 @@ func (n *Node) startControl(context.Context) (func(), error) {
 	if n.opts.SkipControl {
 		return nil, nil
 	}
-	return n.serveControl()
+	return control.Serve(n.spec.StateDir, n, n.log)
 }

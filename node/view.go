@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"meshnet.dev/meshnet/lb"
+	"meshnet.dev/meshnet/node/control"
 	"meshnet.dev/meshnet/node/tables"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
@@ -25,7 +26,7 @@ type reconciled struct {
 	nets       map[string]*attachment
 	paired     map[string]bool         // nil without an encrypted transport
 	prevBlocks map[string]netip.Prefix // blocks held before a restart, claimed first
-	report     clusterReport
+	report     control.Report
 	services   []lb.Service // live services, as last fed to the balancer
 	backends   []lb.Backend
 	seeds      []string  // gossip addresses of live members, for restarts
@@ -37,7 +38,7 @@ type reconciled struct {
 // view is what the reconciler last published.
 type view struct {
 	nets     []netView // sorted by name
-	report   clusterReport
+	report   control.Report
 	services []lb.Service
 	backends []lb.Backend
 	seeds    []string

@@ -1,4 +1,4 @@
-package node
+package control
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/config"
 	"meshnet.dev/meshnet/tun"
 
 	"meshnet.dev/meshnet/node/tables"
@@ -24,47 +25,44 @@ import (
 // networks need, clock skew, key epochs, duplicate addresses and
 // conflicting definitions. It probes actively (a fresh WireGuard handshake
 // and DF-marked pings per peer), so it takes a few seconds.
-func (n *Node) Doctor() []api.Check {
+func Doctor(n Node) []api.Check {
+	s := n.State()
 	var out []api.Check
 	add := func(c api.Check) { out = append(out, c) }
-	add(n.checkDevice())
-	if !n.spec.Userspace {
+	add(checkDevice(s.Mode))
+	if s.Mode != "userspace" {
 		add(checkCloneMode(tun.StatClone()))
 	}
-	members := n.db.Members()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, m := range members {
-		if m.Name == n.spec.Name {
-			continue
-		}
+	for _, m := range s.Members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs := n.checkPeer(m)
+			cs := checkPeer(n, &s, m)
 			mu.Lock()
 			out = append(out, cs...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	rep := n.current().report
-	if len(rep.duplicates) == 0 {
+	rep := s.Report
+	if len(rep.Duplicates) == 0 {
 		add(api.Check{Name: "duplicate addresses", Status: "ok", Detail: "every address is held by one endpoint"})
 	}
-	for _, d := range rep.duplicates {
+	for _, d := range rep.Duplicates {
 		add(api.Check{Name: "duplicate address " + d.IP, Status: "fail",
 			Detail: fmt.Sprintf("%s on %s is used by %s and also claimed by %s", d.IP, d.Network, d.Winner, strings.Join(d.Losers, ",")),
 			Fix:    "give the later endpoints other addresses (static addresses must be unique; IPAM never reuses one)"})
 	}
-	for _, c := range rep.conflicts {
+	for _, c := range rep.Conflicts {
 		add(api.Check{Name: "network definitions", Status: "warn", Detail: c, Fix: "remove or rename the losing definition"})
 	}
-	for _, w := range rep.waiting {
+	for _, w := range rep.Waiting {
 		add(api.Check{Name: "network " + w, Status: "warn", Detail: "this node wants network " + w + " but nobody has defined it",
 			Fix: "meshnet network create " + w + " --subnet CIDR (on any node)"})
 	}
-	for _, w := range rep.keyless {
+	for _, w := range rep.Keyless {
 		add(api.Check{Name: "network " + w, Status: "warn", Detail: "encrypted network " + w + " waits for this node's cluster keys",
 			Fix: "make sure the admin node runs and reaches this node; a node that was evicted needs a new identity and token"})
 	}
@@ -74,10 +72,10 @@ func (n *Node) Doctor() []api.Check {
 
 // checkDevice reports the device mode and whether the node has what it
 // needs for it.
-func (n *Node) checkDevice() api.Check {
+func checkDevice(mode string) api.Check {
 	c := api.Check{Name: "device", Status: "ok"}
 	switch {
-	case n.spec.Userspace:
+	case mode == "userspace":
 		c.Detail = "userspace stacks: no TAP/TUN and no privileges needed"
 	default:
 		f, err := os.OpenFile(tun.CloneDevice, os.O_RDWR, 0)
@@ -87,7 +85,7 @@ func (n *Node) checkDevice() api.Check {
 			return c
 		}
 		f.Close()
-		c.Detail = fmt.Sprintf("%s devices via /dev/net/tun, running as uid %d with CAP_NET_ADMIN %s", n.modeName(), os.Getuid(), yesno(hasNetAdmin()))
+		c.Detail = fmt.Sprintf("%s devices via /dev/net/tun, running as uid %d with CAP_NET_ADMIN %s", mode, os.Getuid(), yesno(hasNetAdmin()))
 	}
 	return c
 }
@@ -111,7 +109,7 @@ func checkCloneMode(a tun.CloneAccess, err error) api.Check {
 
 // checkPeer checks one member: gossip, WireGuard reachability, path MTU,
 // clock and key epoch.
-func (n *Node) checkPeer(m gossip.Member) []api.Check {
+func checkPeer(n Node, s *State, m Member) []api.Check {
 	var out []api.Check
 	name := m.Name
 	if m.State != gossip.StateAlive && m.State != gossip.StateSuspect {
@@ -119,13 +117,13 @@ func (n *Node) checkPeer(m gossip.Member) []api.Check {
 			Fix: "check the node is running and that TCP and UDP " + fmt.Sprint(m.Addr.Port()) + " reach it"}}
 	}
 	out = append(out, api.Check{Name: "peer " + name + " gossip", Status: "ok", Detail: "alive at " + m.Addr.String()})
-	meta, err := tables.DecodeMeta(m.Meta)
-	if err != nil {
+	if m.MetaErr != nil {
 		return append(out, api.Check{Name: "peer " + name, Status: "warn", Detail: "its metadata is unreadable (an older or newer meshnet?)"})
 	}
-	if ws, ok := n.secure.(wgProber); ok && meta.WG.IsValid() && !meta.Key.IsZero() {
+	meta := m.Meta
+	if s.WireGuard != nil && meta.WG.IsValid() && !meta.Key.IsZero() {
 		c := api.Check{Name: "peer " + name + " wireguard"}
-		rtt, err := ws.ProbePeer(meta.Key.Raw32(), 5*time.Second)
+		rtt, err := n.ProbePeer(meta.Key.Raw32(), 5*time.Second)
 		switch {
 		case err == nil:
 			c.Status, c.Detail = "ok", fmt.Sprintf("fresh handshake with %s in %s", meta.WG, rtt.Round(time.Microsecond))
@@ -138,17 +136,17 @@ func (n *Node) checkPeer(m gossip.Member) []api.Check {
 		}
 		out = append(out, c)
 	}
-	out = append(out, n.checkMTU(name, meta))
-	if skew, ok := n.db.ClockSkew(name); ok {
-		c := api.Check{Name: "peer " + name + " clock", Status: "ok", Detail: fmt.Sprintf("clock differs by %s", skew.Round(time.Millisecond))}
-		if a := time.Duration(math.Abs(float64(skew))); a > 5*time.Minute {
+	out = append(out, checkMTU(n, s, name, meta))
+	if m.HasSkew {
+		c := api.Check{Name: "peer " + name + " clock", Status: "ok", Detail: fmt.Sprintf("clock differs by %s", m.Skew.Round(time.Millisecond))}
+		if a := time.Duration(math.Abs(float64(m.Skew))); a > 5*time.Minute {
 			c.Status, c.Fix = "fail", "set the clocks right (NTP): join tokens and key records carry times"
 		} else if a > 30*time.Second {
 			c.Status, c.Fix = "warn", "run NTP on both nodes"
 		}
 		out = append(out, c)
 	}
-	if own := n.keys.Epoch(); meta.Epoch != own && !meta.Key.IsZero() {
+	if own := s.Keys.Epoch; meta.Epoch != own && !meta.Key.IsZero() {
 		c := api.Check{Name: "peer " + name + " keys", Status: "warn", Detail: fmt.Sprintf("key epoch %d, this node %d", meta.Epoch, own)}
 		if meta.Epoch == 0 {
 			c.Detail += " (waiting for its first grant from an admin node)"
@@ -161,44 +159,29 @@ func (n *Node) checkPeer(m gossip.Member) []api.Check {
 
 // checkMTU compares the path MTU towards a peer with what this node's
 // networks need.
-func (n *Node) checkMTU(name string, meta tables.Meta) api.Check {
+func checkMTU(n Node, s *State, name string, meta tables.Meta) api.Check {
 	c := api.Check{Name: "peer " + name + " path MTU"}
 	dst := meta.VXLAN.Addr()
-	upper := n.underlayMTU()
-	if v, err := n.links.RouteMTU(dst); err == nil && v > 0 {
-		upper = v
-	}
-	mtu, err := pathMTU(dst, upper)
+	mtu, err := pathMTU(dst, n.RouteMTU(dst))
 	if err != nil {
 		c.Status, c.Detail = "skip", err.Error()
 		return c
 	}
-	var worst netView
+	var worst Network
 	need, over := 0, 0
-	for _, a := range n.current().nets {
-		o := overheadPlain4
-		if a.def.Encrypted {
-			o = overheadEncrypted4
-		}
-		if dst.Is6() {
-			o += 20
-		}
-		if a.mtu+o > need {
-			worst, need, over = a, a.mtu+o, o
+	for _, a := range s.Networks {
+		o := config.Overhead(a.Def.Encrypted, dst.Is6())
+		if a.MTU+o > need {
+			worst, need, over = a, a.MTU+o, o
 		}
 	}
 	c.Status, c.Detail = "ok", fmt.Sprintf("path MTU to %s is %d", dst, mtu)
 	if need > mtu {
 		c.Status = "fail"
-		c.Detail += fmt.Sprintf("; network %s uses MTU %d, which with %d bytes of encapsulation needs %d", worst.def.Name, worst.mtu, over, need)
-		c.Fix = fmt.Sprintf("fix the path's MTU, or set mtu: %d on network %s (large packets are lost until then)", mtu-over, worst.def.Name)
+		c.Detail += fmt.Sprintf("; network %s uses MTU %d, which with %d bytes of encapsulation needs %d", worst.Def.Name, worst.MTU, over, need)
+		c.Fix = fmt.Sprintf("fix the path's MTU, or set mtu: %d on network %s (large packets are lost until then)", mtu-over, worst.Def.Name)
 	}
 	return c
-}
-
-// wgProber is what the doctor needs of the encrypted transport.
-type wgProber interface {
-	ProbePeer(pub [32]byte, timeout time.Duration) (time.Duration, error)
 }
 
 // hasNetAdmin reports whether the process holds CAP_NET_ADMIN.

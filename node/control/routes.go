@@ -1,4 +1,4 @@
-package node
+package control
 
 import (
 	"bytes"
@@ -9,26 +9,25 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/node/api"
-	"meshnet.dev/meshnet/node/keysync"
 )
 
 // maxRequestBody bounds control API request bodies.
 const maxRequestBody = 64 << 10
 
 // routes registers the control API's handlers.
-func (n *Node) routes(mux *http.ServeMux) {
+func routes(mux *http.ServeMux, n Node) {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, n.Status())
+		writeJSON(w, http.StatusOK, Status(n.State()))
 	})
 	mux.HandleFunc("POST /v1/shutdown", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, struct{}{})
 		n.Shutdown()
 	})
 	mux.HandleFunc("GET /v1/doctor", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, n.Doctor())
+		writeJSON(w, http.StatusOK, Doctor(n))
 	})
 	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, n.peers(n.table.Snapshot()))
+		writeJSON(w, http.StatusOK, Peers(n.State()))
 	})
 	mux.HandleFunc("GET /v1/networks", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Networks())
@@ -37,7 +36,7 @@ func (n *Node) routes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, n.Services())
 	})
 	mux.HandleFunc("POST /v1/ping", call(http.StatusOK, badRequest, func(_ *http.Request, req api.PingRequest) (api.PingResult, error) {
-		return n.Ping(req)
+		return Ping(n.State(), req)
 	}))
 	mux.HandleFunc("POST /v1/networks", call(http.StatusCreated, conflictCode, func(_ *http.Request, req api.CreateNetwork) (api.ClusterNetwork, error) {
 		return n.CreateNetwork(req)
@@ -97,7 +96,7 @@ func badRequest(error) int { return http.StatusBadRequest }
 // conflictCode maps a definition that conflicts with an existing one to
 // 409, other errors to 400.
 func conflictCode(err error) int {
-	if errors.Is(err, errConflict) {
+	if errors.Is(err, ErrConflict) {
 		return http.StatusConflict
 	}
 	return http.StatusBadRequest
@@ -105,7 +104,7 @@ func conflictCode(err error) int {
 
 // adminCode maps errors of admin operations to HTTP status codes.
 func adminCode(err error) int {
-	if errors.Is(err, keysync.ErrNotAdmin) {
+	if errors.Is(err, ErrNotAllowed) {
 		return http.StatusForbidden
 	}
 	return http.StatusBadRequest

@@ -1,10 +1,11 @@
-package node
+package control
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,10 +19,12 @@ import (
 // keep-alive connection.
 const controlIdleTimeout = 30 * time.Second
 
-// serveControl serves the control API on the state directory's unix socket
-// and returns a function that stops it and removes the socket.
-func (n *Node) serveControl() (func(), error) {
-	path := filepath.Join(n.spec.StateDir, api.SocketName)
+// Serve serves the control API for n on the unix socket api.SocketName
+// in stateDir and returns a function that stops it and removes the
+// socket. The caller must hold the state directory's lock: a socket file
+// found there is from a daemon that died without cleaning up.
+func Serve(stateDir string, n Node, log *slog.Logger) (stop func(), err error) {
+	path := filepath.Join(stateDir, api.SocketName)
 	// The state lock is held, so a socket file left here is from a daemon
 	// that died without cleaning up.
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -36,7 +39,7 @@ func (n *Node) serveControl() (func(), error) {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	mux := http.NewServeMux()
-	n.routes(mux)
+	routes(mux, n)
 	// Idle connections are closed: clients that keep them alive and
 	// forget them would otherwise hold descriptors for the daemon's life.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: controlIdleTimeout}
@@ -44,7 +47,7 @@ func (n *Node) serveControl() (func(), error) {
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Error("control API stopped", "err", err)
+			log.Error("control API stopped", "err", err)
 		}
 	}()
 	return func() {

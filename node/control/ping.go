@@ -1,6 +1,7 @@
-package node
+package control
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -12,12 +13,9 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
-	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/node/api"
 
 	"meshnet.dev/meshnet/node/config"
-
-	"meshnet.dev/meshnet/node/tables"
 )
 
 // maxPings bounds one ping request.
@@ -27,9 +25,9 @@ const maxPings = 100
 // overlay path to it — which network, which peer, direct underlay address,
 // encrypted or not and when WireGuard last handshook — and measures the
 // round trip with ICMP echo over the overlay.
-func (n *Node) Ping(req api.PingRequest) (api.PingResult, error) {
+func Ping(s State, req api.PingRequest) (api.PingResult, error) {
 	count := min(max(req.Count, 1), maxPings)
-	res, a, err := n.resolvePath(req.Target)
+	res, a, err := resolvePath(&s, req.Target)
 	if err != nil {
 		return res, err
 	}
@@ -39,7 +37,7 @@ func (n *Node) Ping(req api.PingRequest) (api.PingResult, error) {
 			time.Sleep(200 * time.Millisecond) // pacing between echo requests
 		}
 		res.Sent++
-		rtt, err := n.echoOverlay(a, dst, i)
+		rtt, err := echoOverlay(a, dst, i)
 		if err != nil {
 			if errors.Is(err, errNeedRaw) {
 				return res, err
@@ -53,57 +51,42 @@ func (n *Node) Ping(req api.PingRequest) (api.PingResult, error) {
 }
 
 // resolvePath finds the overlay address, network and owning node of target.
-func (n *Node) resolvePath(target string) (api.PingResult, netView, error) {
+func resolvePath(s *State, target string) (api.PingResult, Network, error) {
 	res := api.PingResult{Target: target}
-	snap := n.table.Snapshot()
 	ip, ipErr := netip.ParseAddr(target)
-	for _, a := range n.current().nets {
-		net := snap.Network(a.def.VNI)
+	for _, a := range s.Networks {
+		net := s.Table.Network(a.Def.VNI)
 		if net == nil {
 			continue
 		}
 		for _, e := range net.Endpoints() {
-			byName := ipErr != nil && e.MAC == config.InterfaceMAC(target, a.def.Name) && e.IP.IsValid()
+			byName := ipErr != nil && e.MAC == config.InterfaceMAC(target, a.Def.Name) && e.IP.IsValid()
 			if byName || (ipErr == nil && e.IP == ip) {
-				res.Address, res.Network, res.Encrypted = e.IP.String(), a.def.Name, a.def.Encrypted
-				res.Node = e.Node
-				if res.Node == "" {
-					res.Node = n.spec.Name
-				}
-				n.describePeer(&res)
+				res.Address, res.Network, res.Encrypted = e.IP.String(), a.Def.Name, a.Def.Encrypted
+				res.Node = cmp.Or(e.Node, s.Name)
+				describePeer(s, &res)
 				return res, a, nil
 			}
 		}
-		if ipErr == nil && a.def.Subnet.Contains(ip) {
-			res.Address, res.Network, res.Encrypted = ip.String(), a.def.Name, a.def.Encrypted
+		if ipErr == nil && a.Def.Subnet.Contains(ip) {
+			res.Address, res.Network, res.Encrypted = ip.String(), a.Def.Name, a.Def.Encrypted
 			return res, a, nil // not a known endpoint: the echo will tell
 		}
 	}
-	return res, netView{}, fmt.Errorf("%q is neither a node nor an address on a network this node is attached to", target)
+	return res, Network{}, fmt.Errorf("%q is neither a node nor an address on a network this node is attached to", target)
 }
 
 // describePeer fills in how the overlay reaches res.Node.
-func (n *Node) describePeer(res *api.PingResult) {
-	for _, m := range n.db.Members() {
-		if m.Name != res.Node {
+func describePeer(s *State, res *api.PingResult) {
+	for _, m := range s.Members {
+		if m.Name != res.Node || m.MetaErr != nil {
 			continue
 		}
-		meta, err := tables.DecodeMeta(m.Meta)
-		if err != nil {
-			return
-		}
-		res.Underlay = meta.VXLAN.String()
+		res.Underlay = m.Meta.VXLAN.String()
 		if res.Encrypted {
-			res.Underlay = meta.WG.String()
-			if ws, ok := n.secure.(interface {
-				PeerStats() ([]encap.WGPeerStats, error)
-			}); ok {
-				stats, _ := ws.PeerStats()
-				for _, s := range stats {
-					if s.PublicKey == meta.Key.Raw32() {
-						res.Handshake = s.LastHandshake
-					}
-				}
+			res.Underlay = m.Meta.WG.String()
+			if w, ok := s.wireGuard(m.Meta.Key.Raw32()); ok {
+				res.Handshake = w.LastHandshake
 			}
 		}
 	}
@@ -112,7 +95,7 @@ func (n *Node) describePeer(res *api.PingResult) {
 // echoOverlay sends one echo request to dst over network a and waits for
 // its reply: through the userspace stack in netstack mode, else through
 // the kernel, which routes overlay addresses to the device.
-func (n *Node) echoOverlay(a netView, dst netip.Addr, seq int) (time.Duration, error) {
+func echoOverlay(a Network, dst netip.Addr, seq int) (time.Duration, error) {
 	typ, replyType, proto, network := icmp.Type(ipv4.ICMPTypeEcho), icmp.Type(ipv4.ICMPTypeEchoReply), 1, "ip4:icmp"
 	if dst.Is6() {
 		typ, replyType, proto, network = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58, "ip6:ipv6-icmp"
@@ -122,8 +105,8 @@ func (n *Node) echoOverlay(a netView, dst netip.Addr, seq int) (time.Duration, e
 	var c net.Conn
 	var pc net.PacketConn
 	var err error
-	if a.stack != nil {
-		c, err = a.stack.Net().DialPingAddr(a.addr, dst)
+	if a.Stack != nil {
+		c, err = a.Stack.Net().DialPingAddr(a.Addr, dst)
 	} else {
 		pc, err = net.ListenPacket(network, "")
 		if errors.Is(err, os.ErrPermission) {

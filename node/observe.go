@@ -1,0 +1,100 @@
+package node
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/node/api"
+	"meshnet.dev/meshnet/node/control"
+	"meshnet.dev/meshnet/node/keysync"
+	"meshnet.dev/meshnet/node/tables"
+)
+
+// The node is the control API's control.Node: State copies what the API
+// reports from the published view and the parts that are safe to read
+// from any goroutine; the operations are in networks_api.go,
+// services_api.go and keys_wiring.go.
+
+var _ control.Node = (*Node)(nil)
+
+// State is the node as the control API and metrics report it.
+func (n *Node) State() control.State {
+	s := control.State{Ready: n.isReady(), Name: n.spec.Name, Mode: n.modeName()}
+	if !s.Ready {
+		return s
+	}
+	v := n.current()
+	s.Underlay, s.GossipPort, s.Started = n.underlay, n.spec.Gossip.Port, n.started
+	for _, nv := range v.nets {
+		s.Networks = append(s.Networks, control.Network{Def: nv.def, Device: nv.device, MAC: nv.mac, MTU: nv.mtu,
+			Addr: nv.addr, Stack: nv.stack, Stats: nv.stats})
+	}
+	s.Table = n.table.Snapshot()
+	s.Drops = n.fwd.Drops().Map()
+	for _, m := range n.db.Members() {
+		if m.Name == n.spec.Name {
+			continue
+		}
+		cm := control.Member{Member: m}
+		cm.Meta, cm.MetaErr = tables.DecodeMeta(m.Meta)
+		cm.RTT, _ = n.db.RTT(m.Name)
+		cm.Skew, cm.HasSkew = n.db.ClockSkew(m.Name)
+		s.Members = append(s.Members, cm)
+	}
+	s.Static = n.spec.Peers
+	s.Report = v.report
+	ks := n.keys.Status()
+	s.Keys = api.Keys{Cluster: ks.Cluster.String(), PublicKey: ks.PublicKey.String(), Admin: ks.Admin,
+		Epoch: ks.Epoch, Evicted: ks.Evicted, Rejected: ks.Rejected}
+	s.Gossip = n.db.Stats()
+	if n.secure != nil {
+		s.WireGuard = []encap.WGPeerStats{} // there is WireGuard, even if its counters fail
+		if st, err := n.secure.PeerStats(); err == nil {
+			s.WireGuard = st
+		}
+	}
+	return s
+}
+
+// Status reports the node, its networks and peers, their counters, and what
+// the cluster disagrees about (GET /v1/status).
+func (n *Node) Status() api.Status { return control.Status(n.State()) }
+
+// Doctor runs the checks of GET /v1/doctor.
+func (n *Node) Doctor() []api.Check { return control.Doctor(n) }
+
+// Ping describes the path to target and measures it (POST /v1/ping).
+func (n *Node) Ping(req api.PingRequest) (api.PingResult, error) { return control.Ping(n.State(), req) }
+
+// errNoWireGuard is ProbePeer's answer without an encrypted transport.
+var errNoWireGuard = errors.New("no encrypted transport")
+
+// ProbePeer makes a fresh WireGuard handshake with a peer (the doctor).
+func (n *Node) ProbePeer(pub [32]byte, timeout time.Duration) (time.Duration, error) {
+	p, ok := n.secure.(interface {
+		ProbePeer(pub [32]byte, timeout time.Duration) (time.Duration, error)
+	})
+	if !ok {
+		return 0, errNoWireGuard
+	}
+	return p.ProbePeer(pub, timeout)
+}
+
+// RouteMTU is the MTU of the route towards dst, or the underlay's.
+func (n *Node) RouteMTU(dst netip.Addr) int {
+	if v, err := n.links.RouteMTU(dst); err == nil && v > 0 {
+		return v
+	}
+	return n.underlayMTU()
+}
+
+// adminErr marks keysync's refusal of an admin operation for the control
+// API (403), keeping its message.
+func adminErr(err error) error {
+	if errors.Is(err, keysync.ErrNotAdmin) {
+		return control.NotAllowed(err)
+	}
+	return err
+}
