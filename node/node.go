@@ -21,6 +21,7 @@ import (
 
 	"meshnet.dev/meshnet/node/config"
 	"meshnet.dev/meshnet/node/keysync"
+	"meshnet.dev/meshnet/node/metrics"
 
 	"meshnet.dev/meshnet/node/tables"
 )
@@ -112,8 +113,8 @@ type Node struct {
 	want      wanted
 
 	reloadMu    sync.Mutex
-	halted      bool           // Run is stopping: Reload refuses
-	metrics     *metricsServer // nil when off
+	halted      bool            // Run is stopping: Reload refuses
+	metrics     *metrics.Server // nil when off
 	metricsAddr string
 	rotation    time.Duration
 }

@@ -6,13 +6,15 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/node/control"
 	"meshnet.dev/meshnet/node/keysync"
 	"meshnet.dev/meshnet/node/tables"
 )
 
-// The node is the control API's control.Node: State copies what the API
+// The node is the control API's control.Node and the metrics' Source: State copies what the API
 // reports from the published view and the parts that are safe to read
 // from any goroutine; the operations are in networks_api.go,
 // services_api.go and keys_wiring.go.
@@ -97,4 +99,25 @@ func adminErr(err error) error {
 		return control.NotAllowed(err)
 	}
 	return err
+}
+
+// metricsSource is what metrics read of the node at each scrape.
+type metricsSource struct{ n *Node }
+
+func (m metricsSource) Status() (api.Status, bool) {
+	if !m.n.isReady() {
+		return api.Status{}, false
+	}
+	return m.n.Status(), true
+}
+
+func (m metricsSource) Gossip() gossip.Stats   { return m.n.db.Stats() }
+func (m metricsSource) Balancer() lb.Stats     { return m.n.balancer.Stats() }
+func (m metricsSource) Backends() []lb.Backend { return m.n.current().backends }
+
+func (m metricsSource) DNS() (lb.DNSStats, bool) {
+	if srv := m.n.dnsLive.Load(); srv != nil {
+		return srv.Stats(), true
+	}
+	return lb.DNSStats{}, false
 }

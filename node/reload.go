@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"meshnet.dev/meshnet/node/config"
+	"meshnet.dev/meshnet/node/metrics"
 )
 
 // Reload applies a new configuration to the running node, for what can
@@ -80,14 +81,14 @@ func (n *Node) halt() {
 // setMetricsLocked is setMetrics; n.reloadMu must be held.
 func (n *Node) setMetricsLocked(addr string) error {
 	if n.metrics != nil {
-		n.metrics.stop()
+		n.metrics.Stop()
 		n.metrics = nil
 	}
 	n.metricsAddr = addr
 	if addr == "" {
 		return nil
 	}
-	m, err := n.serveMetrics(addr)
+	m, err := metrics.Serve(addr, metricsSource{n}, n.log)
 	if err != nil {
 		return err
 	}

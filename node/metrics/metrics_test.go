@@ -1,4 +1,4 @@
-package node
+package metrics
 
 import (
 	"encoding/json"
@@ -19,7 +19,7 @@ func TestDashboardQueriesExistingMetrics(t *testing.T) {
 		name := regexp.MustCompile(`fqName: "([^"]+)"`).FindStringSubmatch(d.String())
 		exported[name[1]] = true
 	}
-	b, err := os.ReadFile("../configs/grafana-meshnet.json")
+	b, err := os.ReadFile("../../configs/grafana-meshnet.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
-package node
+package metrics
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -14,11 +15,20 @@ import (
 
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/lb"
+	"meshnet.dev/meshnet/node/api"
 )
 
-// The node exports Prometheus metrics from its own registry (no global
-// state). A collector reads the live counters at scrape time, so the data
-// path never does anything for metrics but bump the atomics it already has.
+// Source is what the metrics read at each scrape; the node implements it.
+// Every method must be safe to call from the metrics server's goroutines.
+type Source interface {
+	// Status is what `meshnet status` shows; false while the node starts.
+	Status() (api.Status, bool)
+	Gossip() gossip.Stats
+	Balancer() lb.Stats
+	// DNS is the DNS server's counters; false when it is not running.
+	DNS() (lb.DNSStats, bool)
+	Backends() []lb.Backend
+}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("meshnet_"+name, help, labels, nil)
@@ -68,8 +78,8 @@ func newDescs() *descs {
 
 // collector is the node's prometheus.Collector.
 type collector struct {
-	n *Node
-	d *descs
+	src Source
+	d   *descs
 }
 
 // Describe sends every descriptor: the set of series varies with the
@@ -87,8 +97,9 @@ func (c collector) describeAll(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	n, d := c.n, c.d
-	if !n.isReady() {
+	src, d := c.src, c.d
+	st, ok := src.Status()
+	if !ok {
 		return
 	}
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
@@ -97,7 +108,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	st := n.Status()
 	for _, nw := range st.Networks {
 		k := nw.Counters
 		counter(d.netPackets, k.TxPackets, nw.Name, "tx")
@@ -137,21 +147,19 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for s, k := range states {
 		gauge(d.clusterNodes, float64(k), s)
 	}
-	c.collectGossip(n.db.Stats(), counter, gauge)
+	c.collectGossip(src.Gossip(), counter, gauge)
 	gauge(d.keyEpoch, float64(st.Keys.Epoch))
 	counter(d.keyRejected, st.Keys.Rejected)
 	gauge(d.evicted, float64(st.Keys.Evicted))
-	c.collectLB(n.balancer.Stats(), counter, gauge)
-	if srv := n.dnsLive.Load(); srv != nil {
-		q := srv.Stats()
+	c.collectLB(src.Balancer(), counter, gauge)
+	if q, ok := src.DNS(); ok {
 		for outcome, v := range map[string]uint64{"local": q.Local, "forwarded": q.Forwarded, "forward_failed": q.ForwardFailed,
 			"refused": q.Refused, "formerr": q.FormErr, "dropped": q.Dropped} {
 			counter(d.dns, v, outcome)
 		}
 	}
-	backends := n.current().backends
 	health := map[[2]string]int{}
-	for _, b := range backends {
+	for _, b := range src.Backends() {
 		health[[2]string{b.Service, boolLabel(b.Healthy)}]++
 	}
 	for k, v := range health {
@@ -204,35 +212,41 @@ func boolLabel(b bool) string {
 	return "false"
 }
 
-// metricsServer serves /metrics on the configured address.
-type metricsServer struct {
+// Server serves /metrics on the configured address.
+type Server struct {
 	srv  *http.Server
 	addr net.Addr
 	done chan struct{}
 }
 
-// serveMetrics serves the node's metrics on addr.
-func (n *Node) serveMetrics(addr string) (*metricsServer, error) {
+// Serve serves src's metrics, and the Go runtime's and the process's, on
+// addr from a registry of its own (no global state). It starts the
+// server's goroutine; Stop ends it.
+func Serve(addr string, src Source, log *slog.Logger) (*Server, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{n: n, d: newDescs()}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collector{src: src, d: newDescs()}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, errors.Join(errors.New("metrics: cannot listen on "+addr+" (set metrics.address)"), err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	m := &metricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr(), done: make(chan struct{})}
+	m := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr(), done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Error("metrics server stopped", "err", err)
+			log.Error("metrics server stopped", "err", err)
 		}
 	}()
-	n.log.Info("metrics serving", "address", ln.Addr().String())
+	log.Info("metrics serving", "address", ln.Addr().String())
 	return m, nil
 }
 
-func (m *metricsServer) stop() {
+// Addr is the address the server listens on.
+func (m *Server) Addr() net.Addr { return m.addr }
+
+// Stop stops the server and waits for its goroutine.
+func (m *Server) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	m.srv.Shutdown(ctx)
