@@ -28,8 +28,7 @@ func (n *Node) Networks() []api.ClusterNetwork {
 	snap := n.table.Snapshot()
 	out := make([]api.ClusterNetwork, 0, len(won))
 	for _, d := range won {
-		cn := api.ClusterNetwork{Name: d.Name, VNI: d.VNI, Subnet: d.Subnet.String(), Encrypted: d.Encrypted,
-			Origin: d.Origin, Members: members[d.Name]}
+		cn := api.ClusterNetwork{NetworkDef: control.NetworkDef(d), Members: members[d.Name]}
 		if a, ok := n.current().network(d.Name); ok {
 			cn.Attached = true
 			if net := snap.Network(a.def.VNI); net != nil {
@@ -75,7 +74,7 @@ func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) 
 		}
 		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q lost a VNI conflict with another network; pick another --vni", control.ErrConflict, req.Name)
 	}
-	return api.ClusterNetwork{Name: w.Name, VNI: w.VNI, Subnet: w.Subnet.String(), Encrypted: w.Encrypted, Origin: w.Origin}, nil
+	return api.ClusterNetwork{NetworkDef: control.NetworkDef(w)}, nil
 }
 
 // JoinNetwork attaches this node to a network, now or as soon as it is

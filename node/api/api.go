@@ -46,14 +46,20 @@ type Duplicate struct {
 	Losers  []string `json:"losers"`
 }
 
+// NetworkDef is a network's definition, as both views of a network show
+// it.
+type NetworkDef struct {
+	Name      string `json:"name"`
+	VNI       uint32 `json:"vni"`
+	Subnet    string `json:"subnet"`
+	Encrypted bool   `json:"encrypted"`
+	Origin    string `json:"origin"` // the node that created it
+}
+
 // ClusterNetwork is a network as the cluster defines it (GET /v1/networks).
 type ClusterNetwork struct {
-	Name      string   `json:"name"`
-	VNI       uint32   `json:"vni"`
-	Subnet    string   `json:"subnet"`
-	Encrypted bool     `json:"encrypted"`
-	Origin    string   `json:"origin"`
-	Members   []string `json:"members"`
+	NetworkDef
+	Members []string `json:"members"`
 	// Attached reports whether this node is on the network; Endpoints is
 	// only known then.
 	Attached  bool `json:"attached"`
@@ -87,14 +93,10 @@ type NodeInfo struct {
 
 // Network is one attached network and its counters.
 type Network struct {
-	Name      string     `json:"name"`
-	VNI       uint32     `json:"vni"`
-	Subnet    string     `json:"subnet"`
+	NetworkDef
 	Address   string     `json:"address"`
 	Device    string     `json:"device"`
 	MTU       int        `json:"mtu"`
-	Encrypted bool       `json:"encrypted"`
-	Origin    string     `json:"origin"`
 	Members   []string   `json:"members"`
 	Endpoints []Endpoint `json:"endpoints"`
 	Counters  Counters   `json:"counters"`

@@ -72,10 +72,10 @@ func (f *fakeNode) ProbePeer([32]byte, time.Duration) (time.Duration, error) {
 func (f *fakeNode) RouteMTU(netip.Addr) int { return 1500 }
 func (f *fakeNode) Shutdown()               { f.record("shutdown") }
 func (f *fakeNode) Networks() []api.ClusterNetwork {
-	return []api.ClusterNetwork{{Name: "blue", VNI: 10}}
+	return []api.ClusterNetwork{{NetworkDef: api.NetworkDef{Name: "blue", VNI: 10}}}
 }
 func (f *fakeNode) CreateNetwork(r api.CreateNetwork) (api.ClusterNetwork, error) {
-	return api.ClusterNetwork{Name: r.Name}, f.record("create network " + r.Name)
+	return api.ClusterNetwork{NetworkDef: api.NetworkDef{Name: r.Name}}, f.record("create network " + r.Name)
 }
 func (f *fakeNode) JoinNetwork(name string, _ api.JoinNetwork) error { return f.record("join " + name) }
 func (f *fakeNode) LeaveNetwork(name string) error                   { return f.record("leave " + name) }

@@ -107,7 +107,7 @@ func TestReadsThroughTheClient(t *testing.T) {
 		t.Fatalf("peers %+v %v", peers, err)
 	}
 	nets, err := c.Networks(context.Background())
-	if err != nil || !reflect.DeepEqual(nets, []api.ClusterNetwork{{Name: "blue", VNI: 10}}) {
+	if err != nil || !reflect.DeepEqual(nets, []api.ClusterNetwork{{NetworkDef: api.NetworkDef{Name: "blue", VNI: 10}}}) {
 		t.Fatalf("networks %+v %v", nets, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"meshnet.dev/meshnet/internal/version"
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/node/config"
+	"meshnet.dev/meshnet/node/tables"
 	"meshnet.dev/meshnet/routing"
 )
 
@@ -46,14 +47,18 @@ func Status(s State) api.Status {
 	return st
 }
 
+// NetworkDef is a network's definition as the API shows it.
+func NetworkDef(d tables.NetDef) api.NetworkDef {
+	return api.NetworkDef{Name: d.Name, VNI: d.VNI, Subnet: d.Subnet.String(), Encrypted: d.Encrypted, Origin: d.Origin}
+}
+
 func networkStatus(self string, a Network, net *routing.Network) api.Network {
 	s := a.Stats
 	if s == nil {
 		s = &routing.PortStats{}
 	}
 	out := api.Network{
-		Name: net.Name, VNI: net.VNI, Subnet: a.Def.Subnet.String(), Device: a.Device, MTU: a.MTU,
-		Encrypted: net.Encrypted, Origin: a.Def.Origin, Members: []string{self},
+		NetworkDef: NetworkDef(a.Def), Device: a.Device, MTU: a.MTU, Members: []string{self},
 		Counters: api.Counters{
 			TxPackets: s.TxPackets.Load(), TxBytes: s.TxBytes.Load(),
 			RxPackets: s.RxPackets.Load(), RxBytes: s.RxBytes.Load(),

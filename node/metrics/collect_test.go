@@ -16,7 +16,7 @@ type fakeSource struct{ ready bool }
 
 func (f fakeSource) Status() (api.Status, bool) {
 	return api.Status{
-		Networks: []api.Network{{Name: "blue", Counters: api.Counters{TxPackets: 7, Drops: map[string]uint64{"unknown-unicast": 2}}}},
+		Networks: []api.Network{{NetworkDef: api.NetworkDef{Name: "blue"}, Counters: api.Counters{TxPackets: 7, Drops: map[string]uint64{"unknown-unicast": 2}}}},
 		Peers:    []api.Peer{{Name: "n2", State: "alive", RTTMillis: 2}},
 		Keys:     api.Keys{Epoch: 4},
 	}, f.ready
