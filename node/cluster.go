@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/node/catalog"
 )
 
 // startGossip creates the gossip DB: this node's membership in the cluster
@@ -47,6 +48,8 @@ func (n *Node) startGossip(context.Context) (func(), error) {
 		return nil, fmt.Errorf("starting gossip on port %d: %w", g.BindPort, err)
 	}
 	n.db = db
+	n.catalog = catalog.New(catalog.Config{Self: n.spec.Name, Gossip: db, Local: catalogLocal{n},
+		Settle: settleRounds * n.spec.Gossip.Interval, Logger: n.log})
 	n.keys.Attach(db, n.secure) // a nil secureTransport is a nil WireGuard
 	n.cancelWatch = db.Watch(func(gossip.Event) { n.poke() })
 	return n.leaveCluster, nil

@@ -38,7 +38,7 @@ func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []tables.Dup
 		return
 	}
 	name := a.def.Name
-	won := routing.ResolveClaims(tables.Claims(a.def.Subnet, n.rows(name, tables.IPAM)))
+	won := routing.ResolveClaims(tables.Claims(a.def.Subnet, n.catalog.Rows(name, tables.IPAM)))
 	if a.ipam.block.IsValid() {
 		if w, ok := won[a.ipam.block]; ok && w.Owner != n.spec.Name {
 			n.log.Warn("address block claimed first by another node; picking another",

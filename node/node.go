@@ -19,6 +19,7 @@ import (
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 
+	"meshnet.dev/meshnet/node/catalog"
 	"meshnet.dev/meshnet/node/config"
 	"meshnet.dev/meshnet/node/keysync"
 	"meshnet.dev/meshnet/node/metrics"
@@ -103,6 +104,7 @@ type Node struct {
 	health      *lb.HealthChecker
 	fwd         *routing.Forwarder
 	db          *gossip.DB
+	catalog     *catalog.Catalog
 	cancelWatch func()
 	loops       sync.WaitGroup
 

@@ -12,12 +12,15 @@ import (
 	"meshnet.dev/meshnet/node/control"
 	"meshnet.dev/meshnet/node/keysync"
 	"meshnet.dev/meshnet/node/tables"
+	"meshnet.dev/meshnet/routing"
 )
 
-// The node is the control API's control.Node and the metrics' Source: State copies what the API
+// The node is the control API's control.Node: State copies what the API
 // reports from the published view and the parts that are safe to read
-// from any goroutine; the operations are in networks_api.go,
-// services_api.go and keys_wiring.go.
+// from any goroutine; the operations on networks and services go to the
+// catalog, joining and leaving networks to the wanted set (wanted.go),
+// the admin operations to key sync (keys_wiring.go). It is also the
+// catalog's Local and, through metricsSource, the metrics' Source.
 
 var _ control.Node = (*Node)(nil)
 
@@ -69,6 +72,46 @@ func (n *Node) Doctor() []api.Check { return control.Doctor(n) }
 
 // Ping describes the path to target and measures it (POST /v1/ping).
 func (n *Node) Ping(req api.PingRequest) (api.PingResult, error) { return control.Ping(n.State(), req) }
+
+// Networks lists the networks the cluster defines (GET /v1/networks).
+func (n *Node) Networks() []api.ClusterNetwork { return n.catalog.ListNetworks() }
+
+// CreateNetwork defines a network cluster-wide (POST /v1/networks).
+func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) {
+	return n.catalog.CreateNetwork(req)
+}
+
+// Services lists the cluster's services with their backends.
+func (n *Node) Services() []api.Service { return n.catalog.ListServices() }
+
+// CreateService defines a service on one of this node's networks.
+func (n *Node) CreateService(req api.CreateService) (api.Service, error) {
+	return n.catalog.CreateService(req)
+}
+
+// RemoveService removes a service from the cluster.
+func (n *Node) RemoveService(name string) error { return n.catalog.RemoveService(name) }
+
+// AddBackend registers a backend this node hosts.
+func (n *Node) AddBackend(service, addr string) error { return n.catalog.AddBackend(service, addr) }
+
+// RemoveBackend withdraws a backend this node registered.
+func (n *Node) RemoveBackend(service, addr string) error {
+	return n.catalog.RemoveBackend(service, addr)
+}
+
+// catalogLocal is what the catalog reads of this node.
+type catalogLocal struct{ n *Node }
+
+func (l catalogLocal) Attached(name string) (tables.NetDef, bool) {
+	nv, ok := l.n.current().network(name)
+	return nv.def, ok
+}
+
+func (l catalogLocal) Services() []lb.Service      { return l.n.current().services }
+func (l catalogLocal) Backends() []lb.Backend      { return l.n.current().backends }
+func (l catalogLocal) Snapshot() *routing.Snapshot { return l.n.table.Snapshot() }
+func (l catalogLocal) Poke()                       { l.n.poke() }
 
 // errNoWireGuard is ProbePeer's answer without an encrypted transport.
 var errNoWireGuard = errors.New("no encrypted transport")

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"maps"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -47,7 +46,7 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 func (n *Node) reconcile() {
 	n.keys.Sync()
 	want := n.want.all()
-	won, lost := n.clusterDefs()
+	won, lost := n.catalog.Defs()
 	var rep control.Report
 	rep.Conflicts = n.handleConflicts(lost)
 	n.defineWanted(want, won)
@@ -70,20 +69,6 @@ func (n *Node) reconcile() {
 	n.rememberSeeds()
 	n.publish()
 	n.persist()
-}
-
-// clusterDefs reads and resolves every network definition.
-func (n *Node) clusterDefs() (map[string]tables.NetDef, []tables.DefConflict) {
-	var defs []tables.NetDef
-	for _, e := range n.rows(gossip.ClusterScope, tables.Networks) {
-		d, err := tables.DecodeDef(e)
-		if err != nil {
-			n.log.Debug("ignoring malformed network definition", "owner", e.Owner, "key", e.Key, "err", err)
-			continue
-		}
-		defs = append(defs, d)
-	}
-	return tables.ResolveDefs(defs)
 }
 
 // handleConflicts withdraws this node's copies of losing definitions and
@@ -122,28 +107,10 @@ func (n *Node) defineWanted(want map[string]wantedNet, won map[string]tables.Net
 			}
 			continue
 		}
-		if _, err := n.createNetwork(w.Name, w.Subnet, w.VNI, w.Encrypted, won); err != nil {
+		if _, err := n.catalog.Define(w.Name, w.Subnet, w.VNI, w.Encrypted, won); err != nil {
 			n.log.Error("defining network from config", "network", w.Name, "err", err)
 		}
 	}
-}
-
-// createNetwork publishes a new network definition owned by this node.
-func (n *Node) createNetwork(name string, subnet netip.Prefix, vni uint32, encrypted bool, won map[string]tables.NetDef) (tables.NetDef, error) {
-	d, err := tables.NewDef(name, subnet, vni, encrypted, n.spec.Name, won)
-	if err != nil {
-		return d, err
-	}
-	b, err := d.Encode()
-	if err != nil {
-		return d, err
-	}
-	if err := n.db.Put(gossip.ClusterScope, tables.Networks, name, b); err != nil {
-		return d, err
-	}
-	n.log.Info("network defined", "network", name, "vni", d.VNI, "subnet", subnet, "encrypted", encrypted)
-	n.poke()
-	return d, nil
 }
 
 // syncAttachments attaches wanted networks that have a definition, detaches
@@ -213,7 +180,7 @@ func (n *Node) syncPeers() {
 // addresses.
 func (n *Node) syncNetwork(a *attachment) []tables.Duplicate {
 	in := tables.NetworkInput{Self: n.spec.Name, Def: a.def, Members: n.db.NetworkMembers(a.def.Name),
-		Endpoints: n.rows(a.def.Name, tables.Endpoints), Paired: n.rec.paired}
+		Endpoints: n.catalog.Rows(a.def.Name, tables.Endpoints), Paired: n.rec.paired}
 	for _, p := range n.spec.Peers {
 		for _, e := range p.Endpoints {
 			if e.Network == a.def.Name {

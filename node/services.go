@@ -9,27 +9,12 @@ import (
 	"meshnet.dev/meshnet/routing"
 )
 
-// rows reads a whole gossip table.
-func (n *Node) rows(scope, table string) []gossip.Entry {
-	var out []gossip.Entry
-	n.db.Walk(scope, table, func(e gossip.Entry) bool {
-		out = append(out, e)
-		return true
-	})
-	return out
-}
-
-// clusterServices resolves the cluster's services on the networks nets.
-func (n *Node) clusterServices(nets map[string]tables.NetDef) tables.ServiceSet {
-	return tables.ResolveServices(n.rows(gossip.ClusterScope, tables.Services), n.rows(gossip.ClusterScope, tables.Removals), nets)
-}
-
 // syncServices adopts the definitions of services on this node's networks,
 // withdraws this node's copies of removed and losing ones, feeds the
 // balancer and the health checker, and (re)starts DNS when the node's
 // addresses change.
 func (n *Node) syncServices(nets map[string]tables.NetDef, atts []*attachment) {
-	set := n.clusterServices(nets)
+	set := n.catalog.ServiceSet(nets)
 	for _, d := range set.Removed {
 		if d.Owner == n.spec.Name {
 			n.db.Delete(gossip.ClusterScope, tables.Services, d.Name)
@@ -58,7 +43,7 @@ func (n *Node) syncServices(nets map[string]tables.NetDef, atts []*attachment) {
 	services := set.Services()
 	var backends []lb.Backend
 	for _, a := range atts {
-		backends = append(backends, tables.DecodeBackends(a.def, n.rows(a.def.Name, tables.Backends), set.Won)...)
+		backends = append(backends, tables.DecodeBackends(a.def, n.catalog.Rows(a.def.Name, tables.Backends), set.Won)...)
 	}
 	if err := n.balancer.Update(services, backends); err != nil {
 		n.log.Debug("balancer skipped some services", "err", err)

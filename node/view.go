@@ -95,13 +95,3 @@ func (v *view) network(name string) (netView, bool) {
 	}
 	return netView{}, false
 }
-
-// vipInUse reports whether ip is the VIP of a live service.
-func (v *view) vipInUse(ip netip.Addr) (string, bool) {
-	for _, s := range v.services {
-		if s.VIP == ip {
-			return "service " + s.Name, true
-		}
-	}
-	return "", false
-}

@@ -3,9 +3,11 @@ package node
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 
+	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/node/config"
 )
 
@@ -90,4 +92,34 @@ func (w *wanted) reload(nets []config.NetworkSpec) []string {
 	}
 	slices.Sort(changed)
 	return changed
+}
+
+// JoinNetwork attaches this node to a network, now or as soon as it is
+// defined.
+func (n *Node) JoinNetwork(name string, req api.JoinNetwork) error {
+	if !config.ValidName(name) {
+		return fmt.Errorf("network name %q: use lower-case letters, digits and '-'", name)
+	}
+	ns := config.NetworkSpec{Name: name, Device: config.DefaultDevice(name)}
+	if req.Address != "" {
+		a, err := netip.ParseAddr(req.Address)
+		if err != nil {
+			return fmt.Errorf("address %q: not an IP address", req.Address)
+		}
+		ns.Address = a
+	}
+	if err := n.want.join(ns); err != nil {
+		return err
+	}
+	n.poke() // the reconciler attaches it and records it in the state file
+	return nil
+}
+
+// LeaveNetwork detaches this node from a network.
+func (n *Node) LeaveNetwork(name string) error {
+	if err := n.want.leave(name); err != nil {
+		return err
+	}
+	n.poke()
+	return nil
 }

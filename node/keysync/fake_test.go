@@ -4,7 +4,6 @@ import (
 	crand "crypto/rand"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,103 +12,9 @@ import (
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/keydist"
+	"meshnet.dev/meshnet/node/internal/gossipfake"
 	"meshnet.dev/meshnet/node/tables"
 )
-
-// fakeNet is the gossip key sync sees, for a handful of nodes in one test:
-// one table store all read, members with their metadata, and side
-// requests answered in process.
-type fakeNet struct {
-	mu      sync.Mutex
-	rows    map[[2]string][]gossip.Entry // scope, table → entries
-	members map[string]gossip.Member
-	sides   map[string]func([]byte) []byte // gossip address → handler
-	ltime   uint64
-}
-
-func newFakeNet() *fakeNet {
-	return &fakeNet{rows: map[[2]string][]gossip.Entry{}, members: map[string]gossip.Member{}, sides: map[string]func([]byte) []byte{}}
-}
-
-// fakeGossip is one node's view of a fakeNet.
-type fakeGossip struct {
-	net           *fakeNet
-	name          string
-	ring          *memberlist.Keyring
-	undecryptable atomic.Uint64
-}
-
-func (g *fakeGossip) Put(scope, table, key string, value []byte) error {
-	n := g.net
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.ltime++
-	k := [2]string{scope, table}
-	rows := n.rows[k][:0:0]
-	for _, e := range n.rows[k] {
-		if e.Key != key || e.Owner != g.name {
-			rows = append(rows, e)
-		}
-	}
-	n.rows[k] = append(rows, gossip.Entry{Network: scope, Table: table, Key: key, Owner: g.name, Value: value, LTime: n.ltime})
-	return nil
-}
-
-func (g *fakeGossip) Lookup(scope, table, key string) []gossip.Entry {
-	var out []gossip.Entry
-	g.Walk(scope, table, func(e gossip.Entry) bool {
-		if e.Key == key {
-			out = append(out, e)
-		}
-		return true
-	})
-	return out
-}
-
-func (g *fakeGossip) Walk(scope, table string, fn func(gossip.Entry) bool) {
-	g.net.mu.Lock()
-	rows := append([]gossip.Entry(nil), g.net.rows[[2]string{scope, table}]...)
-	g.net.mu.Unlock()
-	for _, e := range rows {
-		if !fn(e) {
-			return
-		}
-	}
-}
-
-func (g *fakeGossip) Members() []gossip.Member {
-	g.net.mu.Lock()
-	defer g.net.mu.Unlock()
-	var out []gossip.Member
-	for _, m := range g.net.members {
-		out = append(out, m)
-	}
-	return out
-}
-
-func (g *fakeGossip) Join(addrs []string) (int, error) { return len(addrs), nil }
-
-func (g *fakeGossip) SideRequest(addr string, req []byte) ([]byte, error) {
-	g.net.mu.Lock()
-	h := g.net.sides[addr]
-	g.net.mu.Unlock()
-	if h == nil {
-		return nil, errNoSuchAddr
-	}
-	return h(req), nil
-}
-
-func (g *fakeGossip) Keyring() *memberlist.Keyring { return g.ring }
-
-func (g *fakeGossip) Stats() gossip.Stats {
-	return gossip.Stats{Dropped: map[string]uint64{"undecryptable": g.undecryptable.Load()}}
-}
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
-
-const errNoSuchAddr = errString("no node at that address")
 
 // fakeWG records what key sync configures in WireGuard.
 type fakeWG struct {
@@ -155,7 +60,9 @@ func (w *fakeWG) peer(pub keydist.NodePublic) (encap.WGPeer, bool) {
 // testNode is Keys on fakes, with what its callbacks saw.
 type testNode struct {
 	k       *Keys
-	g       *fakeGossip
+	g       *gossipfake.Node
+	net     *gossipfake.Cluster
+	name    string
 	wg      *fakeWG
 	addr    string
 	mu      sync.Mutex
@@ -164,7 +71,7 @@ type testNode struct {
 
 // addNode loads the keys of node name (a new cluster for the first node,
 // else joining with a token from admin) and puts it in the member list.
-func addNode(t *testing.T, net *fakeNet, name string, admin *testNode) *testNode {
+func addNode(t *testing.T, net *gossipfake.Cluster, name string, admin *testNode) *testNode {
 	t.Helper()
 	tn := &testNode{wg: &fakeWG{}, addr: "192.0.2." + name[len(name)-1:] + ":7946"}
 	cfg := Config{StateDir: t.TempDir(), Name: name, Rotation: time.Hour,
@@ -187,11 +94,9 @@ func addNode(t *testing.T, net *fakeNet, name string, admin *testNode) *testNode
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn.k, tn.g = k, &fakeGossip{net: net, name: name, ring: ring}
+	tn.k, tn.g, tn.net, tn.name = k, net.Node(name, ring), net, name
 	k.Attach(tn.g, tn.wg)
-	net.mu.Lock()
-	net.sides[tn.addr] = k.AnswerKeyRequest
-	net.mu.Unlock()
+	net.Answer(tn.addr, k.AnswerKeyRequest)
 	tn.publish()
 	return tn
 }
@@ -204,10 +109,7 @@ func (tn *testNode) publish() {
 	if err != nil {
 		panic(err)
 	}
-	n := tn.g.net
-	n.mu.Lock()
-	n.members[tn.g.name] = gossip.Member{Name: tn.g.name, Addr: ap, State: gossip.StateAlive, Meta: meta}
-	n.mu.Unlock()
+	tn.net.SetMember(gossip.Member{Name: tn.name, Addr: ap, State: gossip.StateAlive, Meta: meta})
 }
 
 func newKey(t *testing.T) keydist.NodePrivate {

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/keydist"
+	"meshnet.dev/meshnet/node/internal/gossipfake"
 )
 
 // A new member is granted the keys by the admin within a sync, installs
 // the gossip keyring and announces the epoch; then both ends pair in
 // WireGuard with the same preshared key, one of them keeping it alive.
 func TestGrantsReachANewMember(t *testing.T) {
-	net := newFakeNet()
+	net := gossipfake.NewCluster()
 	admin := addNode(t, net, "n1", nil)
 	member := addNode(t, net, "n2", admin)
 	if member.k.HoldsKeys() {
@@ -27,7 +28,7 @@ func TestGrantsReachANewMember(t *testing.T) {
 	if !member.k.HoldsKeys() || member.k.Epoch() != admin.k.Epoch() {
 		t.Fatalf("member epoch %d, admin %d", member.k.Epoch(), admin.k.Epoch())
 	}
-	if got, want := member.g.ring.GetPrimaryKey(), admin.g.ring.GetPrimaryKey(); string(got) != string(want) {
+	if got, want := member.g.Keyring().GetPrimaryKey(), admin.g.Keyring().GetPrimaryKey(); string(got) != string(want) {
 		t.Fatal("the member's gossip keyring has another primary key than the admin's")
 	}
 	pa, pm := admin.k.PairPeers(admin.g.Members()), member.k.PairPeers(member.g.Members())
@@ -48,7 +49,7 @@ func TestGrantsReachANewMember(t *testing.T) {
 // WireGuard and the forwarding table, refuses it as a member and pairs
 // with it no more.
 func TestEvictionDropsTheNodeEverywhere(t *testing.T) {
-	net := newFakeNet()
+	net := gossipfake.NewCluster()
 	admin := addNode(t, net, "n1", nil)
 	m2, m3 := addNode(t, net, "n2", admin), addNode(t, net, "n3", admin)
 	for _, n := range []*testNode{admin, m2, m3} {
@@ -88,7 +89,7 @@ func TestEvictionDropsTheNodeEverywhere(t *testing.T) {
 // Key requests: malformed, foreign-cluster and unknown-key requests get no
 // answer; a member with an old seq gets its newest grant.
 func TestAnswerKeyRequest(t *testing.T) {
-	net := newFakeNet()
+	net := gossipfake.NewCluster()
 	adminNode := addNode(t, net, "n1", nil)
 	memberNode := addNode(t, net, "n2", adminNode)
 	adminNode.k.Sync()
@@ -121,7 +122,7 @@ func TestAnswerKeyRequest(t *testing.T) {
 
 // A member that missed rotations asks a peer for its grant and applies it.
 func TestCatchUpAppliesTheNewestGrant(t *testing.T) {
-	net := newFakeNet()
+	net := gossipfake.NewCluster()
 	admin := addNode(t, net, "n1", nil)
 	member := addNode(t, net, "n2", admin)
 	admin.k.Sync()
@@ -148,7 +149,7 @@ func TestCatchUpAppliesTheNewestGrant(t *testing.T) {
 }
 
 func TestAdminOperationsNeedTheAdminKey(t *testing.T) {
-	net := newFakeNet()
+	net := gossipfake.NewCluster()
 	admin := addNode(t, net, "n1", nil)
 	member := addNode(t, net, "n2", admin)
 	if _, _, err := member.k.IssueToken(nil, time.Hour); !errors.Is(err, ErrNotAdmin) {
@@ -170,7 +171,7 @@ func TestAdminOperationsNeedTheAdminKey(t *testing.T) {
 
 // A new identity key goes to WireGuard and into the node's metadata.
 func TestRotateNodeKey(t *testing.T) {
-	net := newFakeNet()
+	net := gossipfake.NewCluster()
 	admin := addNode(t, net, "n1", nil)
 	old := admin.k.Public()
 	if err := admin.k.RotateNodeKey(); err != nil {

@@ -1,4 +1,4 @@
-package node
+package catalog
 
 import (
 	"cmp"
@@ -9,29 +9,30 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/node/api"
-	"meshnet.dev/meshnet/node/control"
-
 	"meshnet.dev/meshnet/node/config"
+	"meshnet.dev/meshnet/node/control"
+	"meshnet.dev/meshnet/node/tables"
 )
 
-// Networks lists every network the cluster defines.
-func (n *Node) Networks() []api.ClusterNetwork {
-	won, _ := n.clusterDefs()
+// ListNetworks lists every network the cluster defines, with its live
+// members and, where this node is attached, its endpoints.
+func (c *Catalog) ListNetworks() []api.ClusterNetwork {
+	won, _ := c.Defs()
 	members := map[string][]string{}
-	for _, m := range n.db.Members() {
-		if m.Name == n.spec.Name || m.State.String() == "alive" || m.State.String() == "suspect" {
+	for _, m := range c.cfg.Gossip.Members() {
+		if m.Name == c.cfg.Self || tables.Live(m) {
 			for _, nw := range m.Networks {
 				members[nw] = append(members[nw], m.Name)
 			}
 		}
 	}
-	snap := n.table.Snapshot()
+	snap := c.cfg.Local.Snapshot()
 	out := make([]api.ClusterNetwork, 0, len(won))
 	for _, d := range won {
 		cn := api.ClusterNetwork{NetworkDef: control.NetworkDef(d), Members: members[d.Name]}
-		if a, ok := n.current().network(d.Name); ok {
+		if a, ok := c.cfg.Local.Attached(d.Name); ok {
 			cn.Attached = true
-			if net := snap.Network(a.def.VNI); net != nil {
+			if net := snap.Network(a.VNI); net != nil {
 				cn.Endpoints = len(net.Endpoints())
 			}
 		}
@@ -42,9 +43,10 @@ func (n *Node) Networks() []api.ClusterNetwork {
 	return out
 }
 
-// CreateNetwork defines a network cluster-wide. It waits a few gossip rounds
-// and reports a conflict if another node defined the same name or VNI first.
-func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) {
+// CreateNetwork defines a network cluster-wide. It waits for the settle
+// time and reports a conflict if another node defined the same name or
+// VNI first.
+func (c *Catalog) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) {
 	if !config.ValidName(req.Name) {
 		return api.ClusterNetwork{}, fmt.Errorf("network name %q: use lower-case letters, digits and '-'", req.Name)
 	}
@@ -55,54 +57,24 @@ func (n *Node) CreateNetwork(req api.CreateNetwork) (api.ClusterNetwork, error) 
 	if req.VNI != 0 && !encap.ValidVNI(req.VNI) {
 		return api.ClusterNetwork{}, fmt.Errorf("vni %d: use 1-%d", req.VNI, encap.MaxVNI)
 	}
-	won, _ := n.clusterDefs()
+	won, _ := c.Defs()
 	if d, ok := won[req.Name]; ok {
 		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q already exists (vni %d, %s, created by %s)", control.ErrConflict, d.Name, d.VNI, d.Subnet, d.Origin)
 	}
-	d, err := n.createNetwork(req.Name, sub, req.VNI, req.Encrypted, won)
+	d, err := c.Define(req.Name, sub, req.VNI, req.Encrypted, won)
 	if err != nil {
 		return api.ClusterNetwork{}, fmt.Errorf("%w: %v", control.ErrConflict, err)
 	}
 	// A definition made at the same moment elsewhere shows up within a few
 	// gossip rounds; tell the caller now if ours lost.
-	time.Sleep(settleRounds * n.spec.Gossip.Interval)
-	won, _ = n.clusterDefs()
+	time.Sleep(c.cfg.Settle)
+	won, _ = c.Defs()
 	w, ok := won[req.Name]
-	if !ok || !w.SameNetwork(d) || w.Origin != n.spec.Name {
+	if !ok || !w.SameNetwork(d) || w.Origin != c.cfg.Self {
 		if ok {
 			return api.ClusterNetwork{}, fmt.Errorf("%w: network %q was defined at the same time by %s (vni %d, %s), whose definition wins", control.ErrConflict, req.Name, w.Origin, w.VNI, w.Subnet)
 		}
 		return api.ClusterNetwork{}, fmt.Errorf("%w: network %q lost a VNI conflict with another network; pick another --vni", control.ErrConflict, req.Name)
 	}
 	return api.ClusterNetwork{NetworkDef: control.NetworkDef(w)}, nil
-}
-
-// JoinNetwork attaches this node to a network, now or as soon as it is
-// defined.
-func (n *Node) JoinNetwork(name string, req api.JoinNetwork) error {
-	if !config.ValidName(name) {
-		return fmt.Errorf("network name %q: use lower-case letters, digits and '-'", name)
-	}
-	ns := config.NetworkSpec{Name: name, Device: config.DefaultDevice(name)}
-	if req.Address != "" {
-		a, err := netip.ParseAddr(req.Address)
-		if err != nil {
-			return fmt.Errorf("address %q: not an IP address", req.Address)
-		}
-		ns.Address = a
-	}
-	if err := n.want.join(ns); err != nil {
-		return err
-	}
-	n.poke() // the reconciler attaches it and records it in the state file
-	return nil
-}
-
-// LeaveNetwork detaches this node from a network.
-func (n *Node) LeaveNetwork(name string) error {
-	if err := n.want.leave(name); err != nil {
-		return err
-	}
-	n.poke()
-	return nil
 }
