@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"meshnet.dev/meshnet/internal/netlab"
+	"meshnet.dev/meshnet/e2e/netlab"
 )
 
 // Broadcast, multicast and IPv6 neighbour traffic over real devices on an

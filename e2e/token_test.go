@@ -11,8 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"meshnet.dev/meshnet/internal/netlab"
-	"meshnet.dev/meshnet/node"
+	"meshnet.dev/meshnet/e2e/netlab"
+	"meshnet.dev/meshnet/node/config"
 )
 
 // cmdline is a process's command line as every local user sees it.
@@ -32,10 +32,10 @@ func cmdline(t *testing.T, pid int) string {
 func TestTokenNeverInArgv(t *testing.T) {
 	_, hosts := newLab(t, 3)
 	_, token, _ := adminWithRed(t, hosts[0])
-	joiner := func(h *netlab.Host) node.Config {
-		c := node.DefaultConfig()
+	joiner := func(h *netlab.Host) config.Config {
+		c := config.DefaultConfig()
 		c.Name = h.Name
-		c.Networks = []node.NetworkConfig{{Name: "red"}}
+		c.Networks = []config.NetworkConfig{{Name: "red"}}
 		return c
 	}
 
