@@ -28,6 +28,7 @@ type clusterOpts struct {
 	rotation  time.Duration // admin key rotation interval (default 12h)
 	debug     bool          // log at debug level
 	metrics   string        // metrics address on every node
+	leave     time.Duration // gossip.leave_timeout (default 3s)
 }
 
 // startCluster is gossipCluster with options.
@@ -54,6 +55,9 @@ func startCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, o cluster
 			c.Log.Level = "debug"
 		}
 		c.Metrics.Address = o.metrics
+		if o.leave > 0 {
+			c.Gossip.LeaveTimeout = o.leave
+		}
 		for _, n := range nets[i] {
 			nc := config.NetworkConfig{Name: n}
 			if i == 0 && n == "red" {

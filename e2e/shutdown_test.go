@@ -15,13 +15,13 @@ import (
 // TestSIGTERMWithoutUnderlayIsPrompt cuts the underlay of three encrypted
 // nodes (their bridge goes, as when a laptop's lid closes or a VM loses its
 // network), then stops them all with SIGTERM: each exits within the leave
-// budget plus teardown, and leaves no device, control socket or WireGuard
-// socket behind.
+// budget it was configured with (gossip.leave_timeout) plus teardown, and
+// leaves no device, control socket or WireGuard socket behind.
 func TestSIGTERMWithoutUnderlayIsPrompt(t *testing.T) {
-	// The leave budget (3 s by default) plus teardown.
-	const within = 5 * time.Second
+	const budget = 2 * time.Second
+	const within = budget + 2*time.Second // and teardown
 	lab, hosts := newLab(t, 3)
-	_, ms, _ := encryptedOn(t, hosts, clusterOpts{})
+	_, ms, _ := encryptedOn(t, hosts, clusterOpts{leave: budget})
 	if out, err := hosts[0].Run("ip", "-n", lab.Underlay(), "link", "del", "br0"); err != nil {
 		t.Fatalf("removing the underlay bridge: %v\n%s", err, out)
 	}

@@ -223,7 +223,7 @@ func (n *Node) Run(ctx context.Context) error {
 // deleted everywhere) and stops gossip.
 func (n *Node) leaveCluster() {
 	n.cancelWatch()
-	if err := n.db.Leave(3 * time.Second); err != nil {
+	if err := n.db.Leave(n.spec.Gossip.LeaveTimeout); err != nil {
 		n.log.Warn("leaving the cluster", "err", err)
 		n.db.Shutdown()
 	}

@@ -153,6 +153,11 @@ type GossipConfig struct {
 	// intervals (about 3 s among 10 nodes, about 7 s and always under
 	// 10 s among 1,000 in simulation).
 	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// LeaveTimeout bounds leaving the cluster on shutdown: telling members
+	// this node's entries are gone and that it left. A node whose network
+	// has vanished (a laptop's lid closed) gives up after it and stops.
+	// Default 3s.
+	LeaveTimeout time.Duration `yaml:"leave_timeout"`
 }
 
 // NetworkConfig is one overlay network. With a subnet it defines the network
@@ -229,6 +234,7 @@ func DefaultConfig() Config {
 			Fanout:           3,                           // log3(n) rounds to reach n nodes at constant load per node
 			BulkSyncInterval: 30 * time.Second,            // anti-entropy: heals partitions and missed events
 			ProbeInterval:    gossip.DefaultProbeInterval, // SWIM probe period: dead in ~3 s on a small LAN, within 10 s at 1,000 nodes
+			LeaveTimeout:     3 * time.Second,             // a few gossip rounds; well inside systemd's stop timeout
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}

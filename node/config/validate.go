@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -148,10 +147,10 @@ func (c Config) Validate() (*Spec, error) {
 	if c.TokenFile != "" {
 		if c.Token != "" {
 			bad("token_file", c.TokenFile, "both token and token_file are set", "keep one of them")
-		} else if b, err := os.ReadFile(c.TokenFile); err != nil {
-			bad("token_file", c.TokenFile, "cannot read it: "+err.Error(), "check the path and permissions")
+		} else if tok, problem, fix := readSecretFile(c.TokenFile); problem != "" {
+			bad("token_file", c.TokenFile, problem, fix)
 		} else {
-			s.Token = strings.TrimSpace(string(b))
+			s.Token = tok
 		}
 	}
 	if c.WireGuard.Port < 1 || c.WireGuard.Port > 65535 {
@@ -328,6 +327,9 @@ func validateGossip(g GossipConfig, bad func(key, val, problem, fix string)) {
 	}
 	if g.ProbeInterval < 50*time.Millisecond || g.ProbeInterval > time.Minute {
 		bad("gossip.probe_interval", g.ProbeInterval.String(), "out of range", "use 50ms-1m (800ms is the default)")
+	}
+	if g.LeaveTimeout < 100*time.Millisecond || g.LeaveTimeout > time.Minute {
+		bad("gossip.leave_timeout", g.LeaveTimeout.String(), "out of range", "use 100ms-1m (3s is the default; keep it under the service manager's stop timeout)")
 	}
 }
 

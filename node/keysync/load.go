@@ -104,7 +104,7 @@ func (k *Keys) load(seeds []string) ([]string, error) {
 	m, err := keydist.OpenMember(dir, node)
 	if errors.Is(err, fs.ErrNotExist) {
 		if len(seeds) > 0 {
-			return nil, fmt.Errorf("this node has no cluster keys yet, and joining a cluster needs a join token: run `meshnet token` on an admin node and start this one with --token TOKEN (or set token_file)")
+			return nil, fmt.Errorf("this node has no cluster keys yet, and joining a cluster needs a join token: run `meshnet token` on an admin node and start this one with --token-file FILE, or pipe the token in with --token - (or set token_file)")
 		}
 		id, err := InitCluster(dir)
 		if err != nil {
