@@ -33,6 +33,7 @@ func TestLeaveKeepsToItsBudgetWhenPeersAreGone(t *testing.T) {
 		if took := time.Since(start); took > budget {
 			t.Fatalf("Leave(%s) with every peer gone took %s", budget, took)
 		}
+		c.stop()
 	})
 }
 
@@ -50,5 +51,6 @@ func TestLeaveInASmallClusterIsQuick(t *testing.T) {
 		if took := time.Since(start); took > budget/2 {
 			t.Fatalf("Leave(%s) in a healthy three-node cluster took %s", budget, took)
 		}
+		c.stop()
 	})
 }
