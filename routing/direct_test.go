@@ -110,7 +110,7 @@ type wgEnd struct {
 	w    *encap.WireGuard
 }
 
-func newWGEnd(t *testing.T, last byte) *wgEnd {
+func newWGEnd(t testing.TB, last byte) *wgEnd {
 	t.Helper()
 	e := &wgEnd{vtep: netip.AddrFrom16([16]byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last})}
 	if _, err := rand.Read(e.key[:]); err != nil {
