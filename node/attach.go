@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 
@@ -156,7 +157,7 @@ func (n *Node) kernelDevice(ds DeviceSpec) (tun.Device, error) {
 		cfg := n.spec.Perf.TAPConfig(tun.DefaultTAPConfig(ds.Name))
 		cfg.MTU, cfg.MAC = ds.MTU, ds.MAC
 		if existing {
-			cfg.MTU, cfg.MAC = 0, tun.MAC{}
+			cfg.MTU, cfg.MAC = 0, packet.MAC{}
 		}
 		dev, err = tun.CreateTAP(cfg)
 	}
@@ -313,10 +314,10 @@ type neighbors struct {
 	vni uint32
 }
 
-func (nb neighbors) LookupMAC(ip netip.Addr) (tun.MAC, bool) {
+func (nb neighbors) LookupMAC(ip netip.Addr) (packet.MAC, bool) {
 	net := nb.t.Snapshot().Network(nb.vni)
 	if net == nil {
-		return tun.MAC{}, false
+		return packet.MAC{}, false
 	}
 	m, _, ok := net.LookupIP(ip)
 	return m, ok

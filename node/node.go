@@ -15,6 +15,7 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
@@ -55,7 +56,7 @@ type Options struct {
 type DeviceSpec struct {
 	Name      string
 	TUN       bool
-	MAC       tun.MAC
+	MAC       packet.MAC
 	MTU       int
 	Subnet    netip.Prefix
 	Neighbors tun.Neighbors

@@ -3,6 +3,8 @@ package tun
 import (
 	"fmt"
 	"sync"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // channelQueueLen is how many frames In and Out buffer before senders block.
@@ -23,7 +25,7 @@ type Channel struct {
 	Out chan []byte
 
 	name string
-	mac  MAC
+	mac  packet.MAC
 	mtu  int
 
 	closeOnce sync.Once
@@ -33,7 +35,7 @@ type Channel struct {
 var _ Device = (*Channel)(nil)
 
 // NewChannel returns an open Channel device with buffered In and Out.
-func NewChannel(name string, mac MAC, mtu int) *Channel {
+func NewChannel(name string, mac packet.MAC, mtu int) *Channel {
 	return &Channel{
 		In:     make(chan []byte, channelQueueLen),
 		Out:    make(chan []byte, channelQueueLen),
@@ -112,7 +114,7 @@ func (c *Channel) MTU() int { return c.mtu }
 func (c *Channel) Name() string { return c.name }
 
 // HardwareAddr returns the MAC given to NewChannel.
-func (c *Channel) HardwareAddr() MAC { return c.mac }
+func (c *Channel) HardwareAddr() packet.MAC { return c.mac }
 
 // Close makes pending and later Reads and Writes return ErrClosed. In and Out
 // stay open, so a late sender on In does not panic; its frame is never read.

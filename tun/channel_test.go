@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 const testOffset = 128
@@ -30,7 +32,7 @@ func waitErr(t *testing.T, ch <-chan error, what string) error {
 }
 
 func TestChannelReadBatchesQueuedFrames(t *testing.T) {
-	c := NewChannel("ch0", MAC{2, 0, 0, 0, 0, 1}, 1400)
+	c := NewChannel("ch0", packet.MAC{2, 0, 0, 0, 0, 1}, 1400)
 	defer c.Close()
 	for i := range 5 {
 		c.In <- bytes.Repeat([]byte{byte(i + 1)}, 60+i)
@@ -49,7 +51,7 @@ func TestChannelReadBatchesQueuedFrames(t *testing.T) {
 }
 
 func TestChannelReadStopsAtLenBufs(t *testing.T) {
-	c := NewChannel("ch0", MAC{}, 1400)
+	c := NewChannel("ch0", packet.MAC{}, 1400)
 	defer c.Close()
 	for range 3 {
 		c.In <- []byte{1, 2, 3}
@@ -64,7 +66,7 @@ func TestChannelReadStopsAtLenBufs(t *testing.T) {
 }
 
 func TestChannelReadBlocksUntilAFrameArrives(t *testing.T) {
-	c := NewChannel("ch0", MAC{}, 1400)
+	c := NewChannel("ch0", packet.MAC{}, 1400)
 	defer c.Close()
 	bufs, sizes := testBufs(4, 64)
 	got := make(chan error, 1)
@@ -90,7 +92,7 @@ func TestChannelReadBlocksUntilAFrameArrives(t *testing.T) {
 }
 
 func TestChannelReadReportsOversizedFrame(t *testing.T) {
-	c := NewChannel("ch0", MAC{}, 1400)
+	c := NewChannel("ch0", packet.MAC{}, 1400)
 	defer c.Close()
 	c.In <- make([]byte, 10)
 	c.In <- make([]byte, 100)
@@ -102,7 +104,7 @@ func TestChannelReadReportsOversizedFrame(t *testing.T) {
 }
 
 func TestChannelWriteSendsCopies(t *testing.T) {
-	c := NewChannel("ch0", MAC{}, 1400)
+	c := NewChannel("ch0", packet.MAC{}, 1400)
 	defer c.Close()
 	frame := []byte{0xaa, 0xbb, 1, 2, 3}
 	if n, err := c.Write([][]byte{frame}, 2); n != 1 || err != nil {
@@ -115,7 +117,7 @@ func TestChannelWriteSendsCopies(t *testing.T) {
 }
 
 func TestChannelCloseUnblocksReadAndWrite(t *testing.T) {
-	c := NewChannel("ch0", MAC{}, 1400)
+	c := NewChannel("ch0", packet.MAC{}, 1400)
 	bufs, sizes := testBufs(1, 64)
 	readErr := make(chan error, 1)
 	go func() { _, err := c.Read(bufs, sizes, 0); readErr <- err }()
@@ -143,7 +145,7 @@ func TestChannelCloseUnblocksReadAndWrite(t *testing.T) {
 }
 
 func TestChannelReadAfterCloseIgnoresQueuedFrames(t *testing.T) {
-	c := NewChannel("ch0", MAC{}, 1400)
+	c := NewChannel("ch0", packet.MAC{}, 1400)
 	c.In <- []byte{1}
 	c.Close()
 	bufs, sizes := testBufs(1, 64)
@@ -156,7 +158,7 @@ func TestChannelReadAfterCloseIgnoresQueuedFrames(t *testing.T) {
 }
 
 func TestChannelAccessors(t *testing.T) {
-	mac := MAC{2, 1, 2, 3, 4, 5}
+	mac := packet.MAC{2, 1, 2, 3, 4, 5}
 	c := NewChannel("ch7", mac, 1380)
 	if c.Name() != "ch7" || c.MTU() != 1380 || c.HardwareAddr() != mac || c.BatchSize() < 1 {
 		t.Fatalf("accessors = %q %d %v %d", c.Name(), c.MTU(), c.HardwareAddr(), c.BatchSize())
@@ -164,7 +166,7 @@ func TestChannelAccessors(t *testing.T) {
 }
 
 func TestChannelReadDoesNotAllocate(t *testing.T) {
-	c := NewChannel("ch0", MAC{}, 1400)
+	c := NewChannel("ch0", packet.MAC{}, 1400)
 	defer c.Close()
 	frame := make([]byte, 1000)
 	bufs, sizes := testBufs(4, testOffset+1500)

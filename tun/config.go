@@ -1,6 +1,10 @@
 package tun
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"meshnet.dev/meshnet/internal/packet"
+)
 
 // TAPConfig describes a TAP device to create or open.
 type TAPConfig struct {
@@ -14,7 +18,7 @@ type TAPConfig struct {
 	// MAC is the device's hardware address, the source of the frames the
 	// kernel sends. The zero MAC keeps the kernel's random one. Changing it
 	// needs CAP_NET_ADMIN.
-	MAC MAC
+	MAC packet.MAC
 	// Persist keeps a device this call creates after Close and after the
 	// process exits. Off by default so that a crashed daemon, even one killed
 	// with SIGKILL, leaves no device behind. Opening a device that is already
@@ -55,7 +59,7 @@ type TUNConfig struct {
 	// destination Write accepts. A TUN has no MAC of its own; this is the
 	// address the overlay knows this device by. It must be unicast and not
 	// zero.
-	MAC MAC
+	MAC packet.MAC
 	// Prefixes are the device's own addresses with their masks. Packets to
 	// the directed broadcast address of an IPv4 prefix get the broadcast MAC.
 	Prefixes []netip.Prefix
@@ -69,6 +73,6 @@ type TUNConfig struct {
 
 // DefaultTUNConfig returns a config for a non-persistent TUN named name with
 // the given MAC that keeps the kernel's MTU and sets no owner or group.
-func DefaultTUNConfig(name string, mac MAC) TUNConfig {
+func DefaultTUNConfig(name string, mac packet.MAC) TUNConfig {
 	return TUNConfig{Name: name, MAC: mac, Owner: -1, Group: -1}
 }

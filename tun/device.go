@@ -3,10 +3,9 @@ package tun
 import (
 	"errors"
 	"net/netip"
-)
 
-// MAC is an Ethernet hardware address.
-type MAC = [6]byte
+	"meshnet.dev/meshnet/internal/packet"
+)
 
 // Device is a source and sink of Ethernet frames.
 type Device interface {
@@ -33,7 +32,7 @@ type Device interface {
 	Name() string
 
 	// HardwareAddr is the MAC this device's own frames carry as source.
-	HardwareAddr() MAC
+	HardwareAddr() packet.MAC
 
 	// Close releases the device; a non-persistent kernel device disappears.
 	// Pending and later Reads return ErrClosed.
@@ -43,14 +42,11 @@ type Device interface {
 // Neighbors resolves overlay IP addresses to MACs for L3 devices, which must
 // invent an Ethernet header for every packet the kernel hands them.
 type Neighbors interface {
-	LookupMAC(ip netip.Addr) (MAC, bool)
+	LookupMAC(ip netip.Addr) (packet.MAC, bool)
 }
 
 // ErrClosed is returned by Read and Write on a closed Device.
 var ErrClosed = errors.New("tun: device closed")
-
-// EthHeaderLen is the size of an untagged Ethernet header.
-const EthHeaderLen = 14
 
 // LinkManager configures kernel interfaces. The production implementation
 // uses netlink; FakeLinks records state for tests.
@@ -63,7 +59,7 @@ type LinkManager interface {
 	// does not have is not an error.
 	DelAddress(name string, prefix netip.Prefix) error
 	// SetHardwareAddr sets the interface's MAC (TAP devices only).
-	SetHardwareAddr(name string, mac MAC) error
+	SetHardwareAddr(name string, mac packet.MAC) error
 	// SetUp brings the interface up.
 	SetUp(name string) error
 	// DeleteLink removes the interface; deleting a missing one is not an error.

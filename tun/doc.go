@@ -16,5 +16,8 @@
 // Address, MTU and link state go through the LinkManager interface, backed by
 // netlink in production and by FakeLinks in tests.
 //
-// tun imports no other meshnet package.
+// tun owns the device side of the data path: the Device interface, the
+// kernel queues, framing for L3 devices and the virtio-net offloads. It
+// imports no other meshnet package except internal/packet (MAC, Ethernet
+// layout, checksum); in particular it knows nothing of routing or encap.
 package tun

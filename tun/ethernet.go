@@ -9,33 +9,19 @@ package tun
 import (
 	"encoding/binary"
 	"net/netip"
-)
 
-// EtherTypes meshnet's L3 devices understand.
-const (
-	EtherTypeIPv4 = 0x0800
-	EtherTypeARP  = 0x0806
-	EtherTypeIPv6 = 0x86DD
+	"meshnet.dev/meshnet/internal/packet"
 )
-
-// Smallest IP headers; anything shorter is not a packet.
-const (
-	ipv4MinHeaderLen = 20
-	ipv6HeaderLen    = 40
-)
-
-// BroadcastMAC returns ff:ff:ff:ff:ff:ff.
-func BroadcastMAC() MAC { return MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} }
 
 // l3Framer writes the Ethernet header a TUN device puts in front of each IP
 // packet it reads. It is immutable after construction.
 type l3Framer struct {
-	mac    MAC       // source of every frame
-	nb     Neighbors // unicast destination lookup
-	bcast4 []uint32  // directed broadcast addresses of the device's prefixes
+	mac    packet.MAC // source of every frame
+	nb     Neighbors  // unicast destination lookup
+	bcast4 []uint32   // directed broadcast addresses of the device's prefixes
 }
 
-func newL3Framer(mac MAC, nb Neighbors, prefixes []netip.Prefix) l3Framer {
+func newL3Framer(mac packet.MAC, nb Neighbors, prefixes []netip.Prefix) l3Framer {
 	f := l3Framer{mac: mac, nb: nb}
 	for _, p := range prefixes {
 		// /31 and /32 have no broadcast address (RFC 3021).
@@ -61,72 +47,70 @@ func (f *l3Framer) frame(b []byte) DropReason { return f.frameMemo(b, nil) }
 // always does).
 type neighMemo struct {
 	ip  netip.Addr
-	mac MAC
+	mac packet.MAC
 }
 
 // frameMemo is frame, looking unicast destinations up through m when
 // it is not nil.
 func (f *l3Framer) frameMemo(b []byte, m *neighMemo) DropReason {
-	if len(b) <= EthHeaderLen {
+	if len(b) <= packet.EthHeaderLen {
 		return DropNotIP
 	}
-	pkt := b[EthHeaderLen:]
+	pkt := b[packet.EthHeaderLen:]
 	var (
-		dst   MAC
+		dst   packet.MAC
 		etype uint16
 	)
 	switch pkt[0] >> 4 {
 	case 4:
-		if len(pkt) < ipv4MinHeaderLen {
+		if len(pkt) < packet.IPv4MinHeaderLen {
 			return DropNotIP
 		}
-		dst, etype = f.dst4([4]byte(pkt[16:20]), m), EtherTypeIPv4
+		dst, etype = f.dst4([4]byte(pkt[16:20]), m), packet.EtherTypeIPv4
 	case 6:
-		if len(pkt) < ipv6HeaderLen {
+		if len(pkt) < packet.IPv6HeaderLen {
 			return DropNotIP
 		}
-		dst, etype = f.dst6([16]byte(pkt[24:40]), m), EtherTypeIPv6
+		dst, etype = f.dst6([16]byte(pkt[24:40]), m), packet.EtherTypeIPv6
 	default:
 		return DropNotIP
 	}
-	copy(b[0:6], dst[:])
-	copy(b[6:12], f.mac[:])
-	binary.BigEndian.PutUint16(b[12:14], etype)
+	packet.PutEthHeader(b, dst, f.mac, etype)
 	return DropNone
 }
 
-func (f *l3Framer) dst4(ip [4]byte, m *neighMemo) MAC {
+func (f *l3Framer) dst4(ip [4]byte, m *neighMemo) packet.MAC {
 	a := binary.BigEndian.Uint32(ip[:])
 	if a == 0xffffffff {
-		return BroadcastMAC()
+		return packet.BroadcastMAC()
 	}
 	if ip[0]&0xf0 == 0xe0 {
 		// RFC 1112: 01:00:5e and the low 23 bits of the group.
-		return MAC{0x01, 0x00, 0x5e, ip[1] & 0x7f, ip[2], ip[3]}
+		return packet.MAC{0x01, 0x00, 0x5e, ip[1] & 0x7f, ip[2], ip[3]}
 	}
 	for _, b := range f.bcast4 {
 		if a == b {
-			return BroadcastMAC()
+			return packet.BroadcastMAC()
 		}
 	}
 	return f.lookup(netip.AddrFrom4(ip), m)
 }
 
-func (f *l3Framer) dst6(ip [16]byte, m *neighMemo) MAC {
+func (f *l3Framer) dst6(ip [16]byte, m *neighMemo) packet.MAC {
 	if ip[0] == 0xff {
 		// RFC 2464: 33:33 and the low 32 bits of the group.
-		return MAC{0x33, 0x33, ip[12], ip[13], ip[14], ip[15]}
+		return packet.MAC{0x33, 0x33, ip[12], ip[13], ip[14], ip[15]}
 	}
 	return f.lookup(netip.AddrFrom16(ip), m)
 }
 
-func (f *l3Framer) lookup(ip netip.Addr, m *neighMemo) MAC {
+func (f *l3Framer) lookup(ip netip.Addr, m *neighMemo) packet.MAC {
 	if m != nil && m.ip == ip {
 		return m.mac
 	}
 	mac, ok := f.nb.LookupMAC(ip)
 	if !ok {
-		mac = MAC{}
+		mac = packet.MAC{}
 	}
 	if m != nil {
 		m.ip, m.mac = ip, mac
@@ -137,29 +121,28 @@ func (f *l3Framer) lookup(ip netip.Addr, m *neighMemo) MAC {
 // classifyFrame decides whether an Ethernet frame may be written to an L3
 // device whose own MAC is own. On DropNone the IP packet is
 // frame[EthHeaderLen:]: stripping the header is only a matter of offset.
-func classifyFrame(frame []byte, own MAC) DropReason {
-	if len(frame) < EthHeaderLen {
+func classifyFrame(frame []byte, own packet.MAC) DropReason {
+	if len(frame) < packet.EthHeaderLen {
 		return DropRunt
 	}
 	var (
 		version byte
 		minLen  int
 	)
-	switch binary.BigEndian.Uint16(frame[12:14]) {
-	case EtherTypeIPv4:
-		version, minLen = 4, ipv4MinHeaderLen
-	case EtherTypeIPv6:
-		version, minLen = 6, ipv6HeaderLen
-	case EtherTypeARP:
+	switch packet.EtherType(frame) {
+	case packet.EtherTypeIPv4:
+		version, minLen = 4, packet.IPv4MinHeaderLen
+	case packet.EtherTypeIPv6:
+		version, minLen = 6, packet.IPv6HeaderLen
+	case packet.EtherTypeARP:
 		return DropARP
 	default:
 		return DropEtherType
 	}
-	// The group bit covers broadcast and multicast alike.
-	if dst := MAC(frame[0:6]); dst != own && dst[0]&1 == 0 {
+	if dst := packet.DstMAC(frame); dst != own && !packet.IsMulticast(dst) {
 		return DropDstMAC
 	}
-	pkt := frame[EthHeaderLen:]
+	pkt := frame[packet.EthHeaderLen:]
 	if len(pkt) < minLen {
 		return DropRunt
 	}

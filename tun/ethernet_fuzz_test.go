@@ -3,6 +3,8 @@ package tun
 import (
 	"encoding/binary"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // FuzzClassifyFrame checks the Write-side filter on arbitrary frames: it never
@@ -17,18 +19,18 @@ func FuzzClassifyFrame(f *testing.F) {
 		if r != DropNone {
 			return
 		}
-		dst := MAC(frame[0:6])
+		dst := packet.MAC(frame[0:6])
 		if dst != testOwnMAC && dst[0]&1 == 0 {
 			t.Fatalf("accepted unicast to %s", formatMAC(dst))
 		}
-		pkt := frame[EthHeaderLen:]
+		pkt := frame[packet.EthHeaderLen:]
 		switch binary.BigEndian.Uint16(frame[12:14]) {
-		case EtherTypeIPv4:
-			if len(pkt) < ipv4MinHeaderLen || pkt[0]>>4 != 4 {
+		case packet.EtherTypeIPv4:
+			if len(pkt) < packet.IPv4MinHeaderLen || pkt[0]>>4 != 4 {
 				t.Fatalf("accepted a bad IPv4 packet %x", pkt)
 			}
-		case EtherTypeIPv6:
-			if len(pkt) < ipv6HeaderLen || pkt[0]>>4 != 6 {
+		case packet.EtherTypeIPv6:
+			if len(pkt) < packet.IPv6HeaderLen || pkt[0]>>4 != 6 {
 				t.Fatalf("accepted a bad IPv6 packet %x", pkt)
 			}
 		default:
@@ -44,15 +46,15 @@ func FuzzClassifyFrame(f *testing.F) {
 func FuzzFrame(f *testing.F) {
 	fr := testFramer()
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		b := append(make([]byte, EthHeaderLen), pkt...)
+		b := append(make([]byte, packet.EthHeaderLen), pkt...)
 		if fr.frame(b) != DropNone {
 			return
 		}
-		if MAC(b[6:12]) != testOwnMAC {
-			t.Fatalf("source MAC %s, want ours", formatMAC(MAC(b[6:12])))
+		if packet.MAC(b[6:12]) != testOwnMAC {
+			t.Fatalf("source MAC %s, want ours", formatMAC(packet.MAC(b[6:12])))
 		}
-		dst := MAC(b[0:6])
-		if dst == (MAC{}) {
+		dst := packet.MAC(b[0:6])
+		if dst == (packet.MAC{}) {
 			return
 		}
 		if r := classifyFrame(b, dst); r != DropNone {

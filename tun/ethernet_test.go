@@ -4,24 +4,26 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // mapNeighbors is a Neighbors backed by a map; lookups do not allocate.
-type mapNeighbors map[netip.Addr]MAC
+type mapNeighbors map[netip.Addr]packet.MAC
 
-func (m mapNeighbors) LookupMAC(ip netip.Addr) (MAC, bool) {
+func (m mapNeighbors) LookupMAC(ip netip.Addr) (packet.MAC, bool) {
 	mac, ok := m[ip]
 	return mac, ok
 }
 
 var (
-	testOwnMAC  = MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}
-	testPeerMAC = MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}
+	testOwnMAC  = packet.MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}
+	testPeerMAC = packet.MAC{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}
 )
 
 // ipv4Packet returns a minimal IPv4 header (plus payload) to dst.
 func ipv4Packet(dst netip.Addr, payload int) []byte {
-	p := make([]byte, ipv4MinHeaderLen+payload)
+	p := make([]byte, packet.IPv4MinHeaderLen+payload)
 	p[0] = 0x45
 	binary.BigEndian.PutUint16(p[2:4], uint16(len(p)))
 	p[8], p[9] = 64, 17
@@ -33,7 +35,7 @@ func ipv4Packet(dst netip.Addr, payload int) []byte {
 
 // ipv6Packet returns a minimal IPv6 header (plus payload) to dst.
 func ipv6Packet(dst netip.Addr, payload int) []byte {
-	p := make([]byte, ipv6HeaderLen+payload)
+	p := make([]byte, packet.IPv6HeaderLen+payload)
 	p[0] = 0x60
 	binary.BigEndian.PutUint16(p[4:6], uint16(payload))
 	p[6], p[7] = 17, 64
@@ -43,8 +45,8 @@ func ipv6Packet(dst netip.Addr, payload int) []byte {
 }
 
 // ethFrame wraps pkt in an Ethernet header.
-func ethFrame(dst, src MAC, etype uint16, pkt []byte) []byte {
-	f := make([]byte, EthHeaderLen, EthHeaderLen+len(pkt))
+func ethFrame(dst, src packet.MAC, etype uint16, pkt []byte) []byte {
+	f := make([]byte, packet.EthHeaderLen, packet.EthHeaderLen+len(pkt))
 	copy(f[0:6], dst[:])
 	copy(f[6:12], src[:])
 	binary.BigEndian.PutUint16(f[12:14], etype)
@@ -66,38 +68,38 @@ func testFramer() l3Framer {
 }
 
 func TestFrameAddressesByDestination(t *testing.T) {
-	bcast := BroadcastMAC()
+	bcast := packet.BroadcastMAC()
 	tests := []struct {
 		name    string
 		pkt     []byte
-		wantDst MAC
+		wantDst packet.MAC
 		etype   uint16
 	}{
-		{"v4 known neighbour", ipv4Packet(netip.MustParseAddr("10.1.0.2"), 8), testPeerMAC, EtherTypeIPv4},
-		{"v4 neighbour off-subnet", ipv4Packet(netip.MustParseAddr("10.2.0.33"), 0), MAC{0x02, 0, 0, 0, 0, 0x33}, EtherTypeIPv4},
-		{"v4 unknown neighbour", ipv4Packet(netip.MustParseAddr("10.1.0.77"), 8), MAC{}, EtherTypeIPv4},
-		{"v4 limited broadcast", ipv4Packet(netip.MustParseAddr("255.255.255.255"), 8), bcast, EtherTypeIPv4},
-		{"v4 subnet broadcast", ipv4Packet(netip.MustParseAddr("10.1.0.255"), 8), bcast, EtherTypeIPv4},
-		{"v4 /31 has no broadcast", ipv4Packet(netip.MustParseAddr("10.3.0.1"), 8), MAC{}, EtherTypeIPv4},
-		{"v4 /32 has no broadcast", ipv4Packet(netip.MustParseAddr("10.4.0.1"), 8), MAC{}, EtherTypeIPv4},
-		{"v4 multicast", ipv4Packet(netip.MustParseAddr("239.1.2.3"), 8), MAC{0x01, 0x00, 0x5e, 0x01, 0x02, 0x03}, EtherTypeIPv4},
-		{"v4 multicast high bit masked", ipv4Packet(netip.MustParseAddr("224.129.2.3"), 8), MAC{0x01, 0x00, 0x5e, 0x01, 0x02, 0x03}, EtherTypeIPv4},
-		{"v6 known neighbour", ipv6Packet(netip.MustParseAddr("fd00::2"), 8), testPeerMAC, EtherTypeIPv6},
-		{"v6 unknown neighbour", ipv6Packet(netip.MustParseAddr("fd00::9"), 8), MAC{}, EtherTypeIPv6},
-		{"v6 all-nodes multicast", ipv6Packet(netip.MustParseAddr("ff02::1"), 8), MAC{0x33, 0x33, 0, 0, 0, 1}, EtherTypeIPv6},
-		{"v6 solicited-node multicast", ipv6Packet(netip.MustParseAddr("ff02::1:ff00:1234"), 0), MAC{0x33, 0x33, 0xff, 0x00, 0x12, 0x34}, EtherTypeIPv6},
+		{"v4 known neighbour", ipv4Packet(netip.MustParseAddr("10.1.0.2"), 8), testPeerMAC, packet.EtherTypeIPv4},
+		{"v4 neighbour off-subnet", ipv4Packet(netip.MustParseAddr("10.2.0.33"), 0), packet.MAC{0x02, 0, 0, 0, 0, 0x33}, packet.EtherTypeIPv4},
+		{"v4 unknown neighbour", ipv4Packet(netip.MustParseAddr("10.1.0.77"), 8), packet.MAC{}, packet.EtherTypeIPv4},
+		{"v4 limited broadcast", ipv4Packet(netip.MustParseAddr("255.255.255.255"), 8), bcast, packet.EtherTypeIPv4},
+		{"v4 subnet broadcast", ipv4Packet(netip.MustParseAddr("10.1.0.255"), 8), bcast, packet.EtherTypeIPv4},
+		{"v4 /31 has no broadcast", ipv4Packet(netip.MustParseAddr("10.3.0.1"), 8), packet.MAC{}, packet.EtherTypeIPv4},
+		{"v4 /32 has no broadcast", ipv4Packet(netip.MustParseAddr("10.4.0.1"), 8), packet.MAC{}, packet.EtherTypeIPv4},
+		{"v4 multicast", ipv4Packet(netip.MustParseAddr("239.1.2.3"), 8), packet.MAC{0x01, 0x00, 0x5e, 0x01, 0x02, 0x03}, packet.EtherTypeIPv4},
+		{"v4 multicast high bit masked", ipv4Packet(netip.MustParseAddr("224.129.2.3"), 8), packet.MAC{0x01, 0x00, 0x5e, 0x01, 0x02, 0x03}, packet.EtherTypeIPv4},
+		{"v6 known neighbour", ipv6Packet(netip.MustParseAddr("fd00::2"), 8), testPeerMAC, packet.EtherTypeIPv6},
+		{"v6 unknown neighbour", ipv6Packet(netip.MustParseAddr("fd00::9"), 8), packet.MAC{}, packet.EtherTypeIPv6},
+		{"v6 all-nodes multicast", ipv6Packet(netip.MustParseAddr("ff02::1"), 8), packet.MAC{0x33, 0x33, 0, 0, 0, 1}, packet.EtherTypeIPv6},
+		{"v6 solicited-node multicast", ipv6Packet(netip.MustParseAddr("ff02::1:ff00:1234"), 0), packet.MAC{0x33, 0x33, 0xff, 0x00, 0x12, 0x34}, packet.EtherTypeIPv6},
 	}
 	f := testFramer()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := append(make([]byte, EthHeaderLen), tt.pkt...)
+			b := append(make([]byte, packet.EthHeaderLen), tt.pkt...)
 			if r := f.frame(b); r != DropNone {
 				t.Fatalf("frame = %v, want accepted", r)
 			}
-			if got := MAC(b[0:6]); got != tt.wantDst {
+			if got := packet.MAC(b[0:6]); got != tt.wantDst {
 				t.Errorf("dst = %s, want %s", formatMAC(got), formatMAC(tt.wantDst))
 			}
-			if got := MAC(b[6:12]); got != testOwnMAC {
+			if got := packet.MAC(b[6:12]); got != testOwnMAC {
 				t.Errorf("src = %s, want %s", formatMAC(got), formatMAC(testOwnMAC))
 			}
 			if got := binary.BigEndian.Uint16(b[12:14]); got != tt.etype {
@@ -117,7 +119,7 @@ func TestFrameRejectsNonIP(t *testing.T) {
 		"version 0":   make([]byte, 60),
 		"only a byte": {0x45},
 	} {
-		b := append(make([]byte, EthHeaderLen), pkt...)
+		b := append(make([]byte, packet.EthHeaderLen), pkt...)
 		if r := f.frame(b); r != DropNotIP {
 			t.Errorf("%s: frame = %v, want %v", name, r, DropNotIP)
 		}
@@ -132,23 +134,23 @@ func TestClassifyFrame(t *testing.T) {
 		frame []byte
 		want  DropReason
 	}{
-		{"v4 to own MAC", ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv4, v4), DropNone},
-		{"v6 to own MAC", ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv6, v6), DropNone},
-		{"v4 broadcast", ethFrame(BroadcastMAC(), testPeerMAC, EtherTypeIPv4, v4), DropNone},
-		{"v4 multicast", ethFrame(MAC{1, 0, 0x5e, 1, 2, 3}, testPeerMAC, EtherTypeIPv4, v4), DropNone},
-		{"v6 multicast", ethFrame(MAC{0x33, 0x33, 0, 0, 0, 1}, testPeerMAC, EtherTypeIPv6, v6), DropNone},
+		{"v4 to own MAC", ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv4, v4), DropNone},
+		{"v6 to own MAC", ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv6, v6), DropNone},
+		{"v4 broadcast", ethFrame(packet.BroadcastMAC(), testPeerMAC, packet.EtherTypeIPv4, v4), DropNone},
+		{"v4 multicast", ethFrame(packet.MAC{1, 0, 0x5e, 1, 2, 3}, testPeerMAC, packet.EtherTypeIPv4, v4), DropNone},
+		{"v6 multicast", ethFrame(packet.MAC{0x33, 0x33, 0, 0, 0, 1}, testPeerMAC, packet.EtherTypeIPv6, v6), DropNone},
 		{"empty", nil, DropRunt},
-		{"header cut short", ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv4, nil)[:13], DropRunt},
-		{"header only", ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv4, nil), DropRunt},
-		{"v4 header cut short", ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv4, v4[:19]), DropRunt},
-		{"v6 header cut short", ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv6, v6[:39]), DropRunt},
-		{"ARP", ethFrame(BroadcastMAC(), testPeerMAC, EtherTypeARP, make([]byte, 28)), DropARP},
+		{"header cut short", ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv4, nil)[:13], DropRunt},
+		{"header only", ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv4, nil), DropRunt},
+		{"v4 header cut short", ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv4, v4[:19]), DropRunt},
+		{"v6 header cut short", ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv6, v6[:39]), DropRunt},
+		{"ARP", ethFrame(packet.BroadcastMAC(), testPeerMAC, packet.EtherTypeARP, make([]byte, 28)), DropARP},
 		{"VLAN tagged", ethFrame(testOwnMAC, testPeerMAC, 0x8100, v4), DropEtherType},
 		{"other EtherType", ethFrame(testOwnMAC, testPeerMAC, 0x88cc, v4), DropEtherType},
-		{"unicast to another MAC", ethFrame(testPeerMAC, testOwnMAC, EtherTypeIPv4, v4), DropDstMAC},
-		{"zero dst MAC", ethFrame(MAC{}, testPeerMAC, EtherTypeIPv4, v4), DropDstMAC},
-		{"v6 in an IPv4 EtherType", ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv4, v6), DropIPVersion},
-		{"v4 in an IPv6 EtherType", ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv6, append(v4, make([]byte, 40)...)), DropIPVersion},
+		{"unicast to another MAC", ethFrame(testPeerMAC, testOwnMAC, packet.EtherTypeIPv4, v4), DropDstMAC},
+		{"zero dst MAC", ethFrame(packet.MAC{}, testPeerMAC, packet.EtherTypeIPv4, v4), DropDstMAC},
+		{"v6 in an IPv4 EtherType", ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv4, v6), DropIPVersion},
+		{"v4 in an IPv6 EtherType", ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv6, append(v4, make([]byte, 40)...)), DropIPVersion},
 	}
 	for _, tt := range tests {
 		if got := classifyFrame(tt.frame, testOwnMAC); got != tt.want {
@@ -188,7 +190,7 @@ func TestFrameAndClassifyDoNotAllocate(t *testing.T) {
 	}
 	bufs := make([][]byte, len(pkts))
 	for i, p := range pkts {
-		bufs[i] = append(make([]byte, EthHeaderLen), p...)
+		bufs[i] = append(make([]byte, packet.EthHeaderLen), p...)
 	}
 	allocs := testing.AllocsPerRun(500, func() {
 		for _, b := range bufs {
@@ -208,7 +210,7 @@ func TestFrameAndClassifyDoNotAllocate(t *testing.T) {
 
 func BenchmarkFrameIPv4(b *testing.B) {
 	f := testFramer()
-	buf := append(make([]byte, EthHeaderLen), ipv4Packet(netip.MustParseAddr("10.1.0.2"), 1380)...)
+	buf := append(make([]byte, packet.EthHeaderLen), ipv4Packet(netip.MustParseAddr("10.1.0.2"), 1380)...)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
@@ -218,7 +220,7 @@ func BenchmarkFrameIPv4(b *testing.B) {
 
 func BenchmarkFrameIPv6(b *testing.B) {
 	f := testFramer()
-	buf := append(make([]byte, EthHeaderLen), ipv6Packet(netip.MustParseAddr("fd00::2"), 1360)...)
+	buf := append(make([]byte, packet.EthHeaderLen), ipv6Packet(netip.MustParseAddr("fd00::2"), 1360)...)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
@@ -227,7 +229,7 @@ func BenchmarkFrameIPv6(b *testing.B) {
 }
 
 func BenchmarkClassifyFrame(b *testing.B) {
-	frame := ethFrame(testOwnMAC, testPeerMAC, EtherTypeIPv4, ipv4Packet(netip.MustParseAddr("10.1.0.1"), 1380))
+	frame := ethFrame(testOwnMAC, testPeerMAC, packet.EtherTypeIPv4, ipv4Packet(netip.MustParseAddr("10.1.0.1"), 1380))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {

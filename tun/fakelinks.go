@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // ErrNoLink is returned by FakeLinks for operations on a link it does not
@@ -18,7 +20,7 @@ var ErrNoRoute = errors.New("tun: no route to destination")
 // FakeLink is the state FakeLinks records for one interface.
 type FakeLink struct {
 	MTU   int
-	MAC   MAC
+	MAC   packet.MAC
 	Up    bool
 	Addrs []netip.Prefix
 }
@@ -131,7 +133,7 @@ func (f *FakeLinks) DelAddress(name string, prefix netip.Prefix) error {
 }
 
 // SetHardwareAddr implements LinkManager.
-func (f *FakeLinks) SetHardwareAddr(name string, mac MAC) error {
+func (f *FakeLinks) SetHardwareAddr(name string, mac packet.MAC) error {
 	return f.withLink(name, func(l *FakeLink) error { l.MAC = mac; return nil })
 }
 

@@ -5,13 +5,15 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 func TestFakeLinksRecordsLinkState(t *testing.T) {
 	var f FakeLinks // the zero value works
 	f.AddLink("mn0", 1500)
 	p := netip.MustParsePrefix("10.1.0.5/24")
-	mac := MAC{2, 0, 0, 0, 0, 9}
+	mac := packet.MAC{2, 0, 0, 0, 0, 9}
 	for _, err := range []error{
 		f.SetMTU("mn0", 1370),
 		f.AddAddress("mn0", p),
@@ -51,7 +53,7 @@ func TestFakeLinksMissingLink(t *testing.T) {
 	for name, err := range map[string]error{
 		"SetMTU":          f.SetMTU("nope", 1400),
 		"AddAddress":      f.AddAddress("nope", netip.MustParsePrefix("10.0.0.1/8")),
-		"SetHardwareAddr": f.SetHardwareAddr("nope", MAC{2}),
+		"SetHardwareAddr": f.SetHardwareAddr("nope", packet.MAC{2}),
 		"SetUp":           f.SetUp("nope"),
 	} {
 		if !errors.Is(err, ErrNoLink) {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // testBufSize is the data path's buffer size (encap.MaxPacket).
@@ -32,15 +34,15 @@ func checksum(b []byte, initial uint32) uint16 {
 }
 
 // arpReply answers an ARP request for ip from mac, or returns nil.
-func arpReply(f []byte, ip netip.Addr, mac MAC) []byte {
-	if len(f) < 42 || binary.BigEndian.Uint16(f[12:14]) != EtherTypeARP ||
+func arpReply(f []byte, ip netip.Addr, mac packet.MAC) []byte {
+	if len(f) < 42 || binary.BigEndian.Uint16(f[12:14]) != packet.EtherTypeARP ||
 		binary.BigEndian.Uint16(f[20:22]) != 1 || netip.AddrFrom4([4]byte(f[38:42])) != ip {
 		return nil
 	}
 	r := make([]byte, 42)
 	copy(r[0:6], f[6:12])
 	copy(r[6:12], mac[:])
-	binary.BigEndian.PutUint16(r[12:14], EtherTypeARP)
+	binary.BigEndian.PutUint16(r[12:14], packet.EtherTypeARP)
 	copy(r[14:20], []byte{0, 1, 8, 0, 6, 4}) // Ethernet, IPv4
 	binary.BigEndian.PutUint16(r[20:22], 2)
 	copy(r[22:28], mac[:])
@@ -51,20 +53,20 @@ func arpReply(f []byte, ip netip.Addr, mac MAC) []byte {
 }
 
 // echoReply answers an ICMP echo request to ip from mac, or returns nil.
-func echoReply(f []byte, ip netip.Addr, mac MAC) []byte {
-	if len(f) < EthHeaderLen+ipv4MinHeaderLen+8 || binary.BigEndian.Uint16(f[12:14]) != EtherTypeIPv4 {
+func echoReply(f []byte, ip netip.Addr, mac packet.MAC) []byte {
+	if len(f) < packet.EthHeaderLen+packet.IPv4MinHeaderLen+8 || binary.BigEndian.Uint16(f[12:14]) != packet.EtherTypeIPv4 {
 		return nil
 	}
-	pkt := f[EthHeaderLen:]
+	pkt := f[packet.EthHeaderLen:]
 	ihl := int(pkt[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(pkt[2:4]))
 	if pkt[9] != 1 || netip.AddrFrom4([4]byte(pkt[16:20])) != ip || total > len(pkt) || ihl+8 > total || pkt[ihl] != 8 {
 		return nil
 	}
-	r := bytes.Clone(f[:EthHeaderLen+total])
+	r := bytes.Clone(f[:packet.EthHeaderLen+total])
 	copy(r[0:6], f[6:12])
 	copy(r[6:12], mac[:])
-	rp := r[EthHeaderLen:]
+	rp := r[packet.EthHeaderLen:]
 	copy(rp[12:16], pkt[16:20])
 	copy(rp[16:20], pkt[12:16])
 	rp[8] = 64
@@ -110,7 +112,7 @@ func inBuf(frame []byte) []byte {
 type responder struct {
 	dev Device
 	ip  netip.Addr
-	mac MAC
+	mac packet.MAC
 
 	mu      sync.Mutex
 	frames  [][]byte
@@ -187,7 +189,7 @@ func (r *responder) maxBatch() int {
 
 // startResponder runs a responder on dev until the test ends; cleanup closes
 // dev and checks the responder stopped with ErrClosed.
-func startResponder(t *testing.T, dev Device, ip netip.Addr, mac MAC) *responder {
+func startResponder(t *testing.T, dev Device, ip netip.Addr, mac packet.MAC) *responder {
 	r := &responder{dev: dev, ip: ip, mac: mac}
 	done := make(chan error, 1)
 	go func() { done <- r.run(0) }()
@@ -206,7 +208,7 @@ func startResponder(t *testing.T, dev Device, ip netip.Addr, mac MAC) *responder
 }
 
 // hasHeader reports whether f's Ethernet header is dst, src, etype.
-func hasHeader(f []byte, dst, src MAC, etype uint16) bool {
-	return len(f) >= EthHeaderLen && MAC(f[0:6]) == dst && MAC(f[6:12]) == src &&
+func hasHeader(f []byte, dst, src packet.MAC, etype uint16) bool {
+	return len(f) >= packet.EthHeaderLen && packet.MAC(f[0:6]) == dst && packet.MAC(f[6:12]) == src &&
 		binary.BigEndian.Uint16(f[12:14]) == etype
 }

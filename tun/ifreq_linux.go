@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // ifreqHW is struct ifreq with ifr_hwaddr (a struct sockaddr) in the union.
@@ -72,8 +73,8 @@ func hwIoctl(fd int, req uint, r *ifreqHW) error {
 	return nil
 }
 
-func linkMAC(name string) (MAC, error) {
-	var mac MAC
+func linkMAC(name string) (packet.MAC, error) {
+	var mac packet.MAC
 	err := withIfSocket(func(fd int) error {
 		var r ifreqHW
 		copy(r.name[:unix.IFNAMSIZ-1], name)
@@ -84,12 +85,12 @@ func linkMAC(name string) (MAC, error) {
 		return nil
 	})
 	if err != nil {
-		return MAC{}, fmt.Errorf("tun: read MAC of %q: %w", name, err)
+		return packet.MAC{}, fmt.Errorf("tun: read MAC of %q: %w", name, err)
 	}
 	return mac, nil
 }
 
-func setLinkMAC(name string, mac MAC) error {
+func setLinkMAC(name string, mac packet.MAC) error {
 	err := withIfSocket(func(fd int) error {
 		r := ifreqHW{family: unix.ARPHRD_ETHER}
 		copy(r.name[:unix.IFNAMSIZ-1], name)
@@ -102,7 +103,7 @@ func setLinkMAC(name string, mac MAC) error {
 	return nil
 }
 
-func formatMAC(m MAC) string { return net.HardwareAddr(m[:]).String() }
+func formatMAC(m packet.MAC) string { return net.HardwareAddr(m[:]).String() }
 
 // applyMTU gives the device want as its MTU unless want is 0 or already in
 // place (so an unprivileged open of a prepared device works) and returns the
@@ -126,19 +127,19 @@ func applyMTU(name string, want int) (int, error) {
 
 // applyMAC is applyMTU for the hardware address; the zero MAC keeps the
 // current one.
-func applyMAC(name string, want MAC) (MAC, error) {
+func applyMAC(name string, want packet.MAC) (packet.MAC, error) {
 	cur, err := linkMAC(name)
 	if err != nil {
-		return MAC{}, err
+		return packet.MAC{}, err
 	}
-	if want == (MAC{}) || want == cur {
+	if want == (packet.MAC{}) || want == cur {
 		return cur, nil
 	}
 	if err := setLinkMAC(name, want); err != nil {
 		if errors.Is(err, unix.EPERM) {
-			return MAC{}, fmt.Errorf("tun: device %q has MAC %s and changing it to %s needs CAP_NET_ADMIN; set the MAC when creating the device, or configure none to keep it: %w", name, formatMAC(cur), formatMAC(want), err)
+			return packet.MAC{}, fmt.Errorf("tun: device %q has MAC %s and changing it to %s needs CAP_NET_ADMIN; set the MAC when creating the device, or configure none to keep it: %w", name, formatMAC(cur), formatMAC(want), err)
 		}
-		return MAC{}, err
+		return packet.MAC{}, err
 	}
 	return linkMAC(name)
 }

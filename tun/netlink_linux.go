@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Netlink is the production LinkManager, on rtnetlink.
@@ -96,7 +97,7 @@ func (n *Netlink) DelAddress(name string, prefix netip.Prefix) error {
 }
 
 // SetHardwareAddr implements LinkManager.
-func (n *Netlink) SetHardwareAddr(name string, mac MAC) error {
+func (n *Netlink) SetHardwareAddr(name string, mac packet.MAC) error {
 	l, err := n.link(name)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // The host kernel may lack the dummy module, so a veth pair stands in for a
@@ -23,7 +24,7 @@ func TestNetlinkConfiguresLink(t *testing.T) {
 	ns := newTestNS(t)
 	n := ns.links
 	addVeth(t, ns, "mnv0", "mnv1")
-	mac := MAC{0x02, 0x6d, 0x6e, 0x00, 0x02, 0x01}
+	mac := packet.MAC{0x02, 0x6d, 0x6e, 0x00, 0x02, 0x01}
 	v4, v6 := netip.MustParsePrefix("10.96.0.1/24"), netip.MustParsePrefix("fd00:96::1/64")
 	for _, err := range []error{
 		n.SetMTU("mnv0", 1450),

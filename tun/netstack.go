@@ -32,6 +32,7 @@ import (
 
 	wgtun "golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/tun/netstack"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Limits of the netstack device.
@@ -61,7 +62,7 @@ type NetstackConfig struct {
 	// MAC is the source of every frame Read returns and the only unicast
 	// destination Write accepts: the address the overlay knows this node's
 	// stack by. It must be unicast and not zero.
-	MAC MAC
+	MAC packet.MAC
 	// MTU is the stack's L3 MTU; 0 means DefaultNetstackMTU.
 	MTU int
 	// Addresses are the stack's own overlay addresses with their subnet
@@ -134,13 +135,13 @@ func NewNetstack(cfg NetstackConfig, nb Neighbors) (*Netstack, error) {
 		bufs:     make([][]byte, netstackQueueLen),
 		free:     make(chan int, netstackQueueLen),
 		ready:    make(chan readyFrame, netstackQueueLen),
-		discard:  make([]byte, EthHeaderLen+cfg.MTU+1),
+		discard:  make([]byte, packet.EthHeaderLen+cfg.MTU+1),
 		done:     make(chan struct{}),
 		pumpDone: make(chan struct{}),
 	}
 	for i := range d.bufs {
 		// One spare byte tells an oversized packet from a full-sized one.
-		d.bufs[i] = make([]byte, EthHeaderLen+cfg.MTU+1)
+		d.bufs[i] = make([]byte, packet.EthHeaderLen+cfg.MTU+1)
 		d.free <- i
 	}
 	go d.pump()
@@ -153,7 +154,7 @@ func validateNetstack(cfg NetstackConfig, nb Neighbors) error {
 		return fmt.Errorf("tun: netstack %q needs a neighbour table to address frames; pass a non-nil Neighbors", cfg.Name)
 	case cfg.MTU < minNetstackMTU || cfg.MTU > maxNetstackMTU:
 		return fmt.Errorf("tun: netstack %q: MTU %d is out of range; use %d to %d, or 0 for %d", cfg.Name, cfg.MTU, minNetstackMTU, maxNetstackMTU, DefaultNetstackMTU)
-	case cfg.MAC == (MAC{}) || cfg.MAC[0]&1 != 0:
+	case packet.IsZero(cfg.MAC) || packet.IsMulticast(cfg.MAC):
 		return fmt.Errorf("tun: netstack %q: MAC %s is not a unicast address; give the device the MAC the overlay knows it by (RandomMAC makes one)", cfg.Name, net.HardwareAddr(cfg.MAC[:]))
 	case len(cfg.Addresses) == 0:
 		return fmt.Errorf("tun: netstack %q has no address; give the node's overlay addresses with their subnet lengths, e.g. 10.1.0.5/24", cfg.Name)
@@ -194,7 +195,7 @@ func (d *Netstack) pump() {
 			one[0] = d.bufs[idx]
 		case <-d.done:
 		}
-		_, err := d.dev.Read(one, sizes, EthHeaderLen)
+		_, err := d.dev.Read(one, sizes, packet.EthHeaderLen)
 		switch {
 		case errors.Is(err, os.ErrClosed):
 			return
@@ -212,7 +213,7 @@ func (d *Netstack) pump() {
 			continue
 		}
 		select {
-		case d.ready <- readyFrame{idx: idx, n: EthHeaderLen + sizes[0]}:
+		case d.ready <- readyFrame{idx: idx, n: packet.EthHeaderLen + sizes[0]}:
 		case <-d.done:
 			d.free <- idx
 		}
@@ -225,5 +226,5 @@ func (d *Netstack) frame(buf []byte, size int) DropReason {
 	if size > d.mtu {
 		return DropTruncated
 	}
-	return d.framer.frame(buf[:EthHeaderLen+size])
+	return d.framer.frame(buf[:packet.EthHeaderLen+size])
 }

@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // A pair of netstack hosts on one overlay subnet, cabled back to back.
 var (
-	nsMAC1   = MAC{0x02, 0, 0, 0, 0x0a, 0x01}
-	nsMAC2   = MAC{0x02, 0, 0, 0, 0x0a, 0x02}
+	nsMAC1   = packet.MAC{0x02, 0, 0, 0, 0x0a, 0x01}
+	nsMAC2   = packet.MAC{0x02, 0, 0, 0, 0x0a, 0x02}
 	nsAddr1  = netip.MustParsePrefix("10.1.0.1/24")
 	nsAddr2  = netip.MustParsePrefix("10.1.0.2/24")
 	nsAddr16 = netip.MustParsePrefix("fd00::1/64")
@@ -28,7 +30,7 @@ func nsNeighbors() mapNeighbors {
 	}
 }
 
-func newTestNetstack(t testing.TB, mac MAC, addrs ...netip.Prefix) *Netstack {
+func newTestNetstack(t testing.TB, mac packet.MAC, addrs ...netip.Prefix) *Netstack {
 	t.Helper()
 	d, err := NewNetstack(NetstackConfig{Name: "ns-test", MAC: mac, Addresses: addrs}, nsNeighbors())
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"golang.zx2c4.com/wireguard/tun/netstack"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Read implements Device. It blocks for the first frame the stack sends, then
@@ -70,7 +71,7 @@ func (d *Netstack) Write(bufs [][]byte, offset int) (int, error) {
 			d.drops.add(r, 1)
 			continue
 		}
-		if _, err := d.dev.Write(bufs[i:i+1], offset+EthHeaderLen); err != nil {
+		if _, err := d.dev.Write(bufs[i:i+1], offset+packet.EthHeaderLen); err != nil {
 			return i, fmt.Errorf("tun: netstack %q: inject a packet: %w", d.name, err)
 		}
 	}
@@ -96,7 +97,7 @@ func (d *Netstack) MTU() int { return d.mtu }
 func (d *Netstack) Name() string { return d.name }
 
 // HardwareAddr implements Device: the configured MAC.
-func (d *Netstack) HardwareAddr() MAC { return d.framer.mac }
+func (d *Netstack) HardwareAddr() packet.MAC { return d.framer.mac }
 
 // Close implements Device. It shuts the stack down (every connection made
 // through Net fails from then on), makes pending and later Reads and Writes

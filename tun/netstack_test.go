@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 func TestNetstackTCPBetweenStacks(t *testing.T) {
@@ -133,7 +134,7 @@ func TestNetstackPing(t *testing.T) {
 // readFrame reads one frame from d with a deadline.
 func readFrame(t *testing.T, d Device) []byte {
 	t.Helper()
-	bufs, sizes := testBufs(1, testOffset+EthHeaderLen+d.MTU())
+	bufs, sizes := testBufs(1, testOffset+packet.EthHeaderLen+d.MTU())
 	type result struct {
 		n   int
 		err error
@@ -160,15 +161,15 @@ func TestNetstackReadFramesLikeTUN(t *testing.T) {
 	defer d.Close()
 	for _, tc := range []struct {
 		dst   string
-		mac   MAC
+		mac   packet.MAC
 		etype uint16
 	}{
-		{"10.1.0.2", nsMAC2, EtherTypeIPv4},
-		{"10.1.0.99", MAC{}, EtherTypeIPv4}, // unknown neighbour
-		{"10.1.0.255", BroadcastMAC(), EtherTypeIPv4},
-		{"224.0.0.251", MAC{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}, EtherTypeIPv4},
-		{"fd00::2", nsMAC2, EtherTypeIPv6},
-		{"ff02::fb", MAC{0x33, 0x33, 0, 0, 0, 0xfb}, EtherTypeIPv6},
+		{"10.1.0.2", nsMAC2, packet.EtherTypeIPv4},
+		{"10.1.0.99", packet.MAC{}, packet.EtherTypeIPv4}, // unknown neighbour
+		{"10.1.0.255", packet.BroadcastMAC(), packet.EtherTypeIPv4},
+		{"224.0.0.251", packet.MAC{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}, packet.EtherTypeIPv4},
+		{"fd00::2", nsMAC2, packet.EtherTypeIPv6},
+		{"ff02::fb", packet.MAC{0x33, 0x33, 0, 0, 0, 0xfb}, packet.EtherTypeIPv6},
 	} {
 		c, err := d.Net().DialUDPAddrPort(netip.AddrPort{}, netip.MustParseAddrPort(net.JoinHostPort(tc.dst, "9")))
 		if err != nil {
@@ -180,7 +181,7 @@ func TestNetstackReadFramesLikeTUN(t *testing.T) {
 		c.Close()
 		f := readFrame(t, d)
 		if !hasHeader(f, tc.mac, nsMAC1, tc.etype) {
-			t.Errorf("%s: header % x, want dst %s src %s type %#04x", tc.dst, f[:EthHeaderLen], formatMAC(tc.mac), formatMAC(nsMAC1), tc.etype)
+			t.Errorf("%s: header % x, want dst %s src %s type %#04x", tc.dst, f[:packet.EthHeaderLen], formatMAC(tc.mac), formatMAC(nsMAC1), tc.etype)
 		}
 	}
 }
@@ -197,9 +198,9 @@ func TestNetstackWriteFiltersAndCounts(t *testing.T) {
 
 	src := netip.AddrPortFrom(nsAddr2.Addr(), 5000)
 	dst := netip.AddrPortFrom(nsAddr1.Addr(), 4000)
-	good := ethFrame(nsMAC1, nsMAC2, EtherTypeIPv4, udp4Packet(src, dst, []byte("ok")))
-	other := ethFrame(MAC{2, 9, 9, 9, 9, 9}, nsMAC2, EtherTypeIPv4, udp4Packet(src, dst, []byte("not for us")))
-	arp := ethFrame(BroadcastMAC(), nsMAC2, EtherTypeARP, make([]byte, 28))
+	good := ethFrame(nsMAC1, nsMAC2, packet.EtherTypeIPv4, udp4Packet(src, dst, []byte("ok")))
+	other := ethFrame(packet.MAC{2, 9, 9, 9, 9, 9}, nsMAC2, packet.EtherTypeIPv4, udp4Packet(src, dst, []byte("not for us")))
+	arp := ethFrame(packet.BroadcastMAC(), nsMAC2, packet.EtherTypeARP, make([]byte, 28))
 	runt := []byte{1, 2, 3}
 	frames := [][]byte{inBuf(other), inBuf(arp), inBuf(runt), inBuf(good)}
 	if n, err := d.Write(frames, testOffset); n != len(frames) || err != nil {
@@ -320,8 +321,8 @@ func TestNetstackValidatesConfig(t *testing.T) {
 		want string
 	}{
 		"nil neighbours": {func(*NetstackConfig) {}, nil, "neighbour table"},
-		"zero MAC":       {func(c *NetstackConfig) { c.MAC = MAC{} }, nsNeighbors(), "not a unicast"},
-		"group MAC":      {func(c *NetstackConfig) { c.MAC = BroadcastMAC() }, nsNeighbors(), "not a unicast"},
+		"zero MAC":       {func(c *NetstackConfig) { c.MAC = packet.MAC{} }, nsNeighbors(), "not a unicast"},
+		"group MAC":      {func(c *NetstackConfig) { c.MAC = packet.BroadcastMAC() }, nsNeighbors(), "not a unicast"},
 		"small MTU":      {func(c *NetstackConfig) { c.MTU = 576 }, nsNeighbors(), "MTU 576 is out of range"},
 		"no address":     {func(c *NetstackConfig) { c.Addresses = nil }, nsNeighbors(), "has no address"},
 		"bad prefix":     {func(c *NetstackConfig) { c.Addresses = []netip.Prefix{{}} }, nsNeighbors(), "not valid"},
@@ -425,7 +426,7 @@ func TestNetstackReadReturnsBatches(t *testing.T) {
 		t.Fatalf("Read = %d, %v; want the remaining 2", n, err)
 	}
 	for i := range 2 {
-		if !hasHeader(bufs[i][testOffset:testOffset+sizes[i]], nsMAC2, nsMAC1, EtherTypeIPv4) {
+		if !hasHeader(bufs[i][testOffset:testOffset+sizes[i]], nsMAC2, nsMAC1, packet.EtherTypeIPv4) {
 			t.Fatalf("frame %d: bad header", i)
 		}
 	}

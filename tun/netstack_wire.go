@@ -3,11 +3,13 @@ package tun
 import (
 	"errors"
 	"sync"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // wireBufSize is the size of each of the Wire's buffers: room for a frame of
 // the largest netstack MTU.
-const wireBufSize = EthHeaderLen + maxNetstackMTU
+const wireBufSize = packet.EthHeaderLen + maxNetstackMTU
 
 // Wire cables two devices back to back: every frame one reads is written to
 // the other, as if their ports were plugged into each other. It stands in

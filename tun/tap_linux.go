@@ -6,6 +6,8 @@ package tun
 
 import (
 	"fmt"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // tapBatchSize is the most frames one TAP.Read returns.
@@ -15,7 +17,7 @@ const tapBatchSize = kqBatchSize
 type TAP struct {
 	q     *kqueue
 	mtu   int
-	mac   MAC
+	mac   packet.MAC
 	drops dropCounters
 }
 
@@ -36,7 +38,7 @@ func newTAP(cfg TAPConfig, mode openMode) (*TAP, error) {
 	if cfg.MTU < 0 {
 		return nil, fmt.Errorf("tun: TAP %q: MTU %d is negative; use 0 to keep the device's MTU", cfg.Name, cfg.MTU)
 	}
-	if cfg.MAC[0]&1 != 0 {
+	if packet.IsMulticast(cfg.MAC) {
 		return nil, fmt.Errorf("tun: TAP %q: MAC %s is a group address; a device needs a unicast MAC", cfg.Name, formatMAC(cfg.MAC))
 	}
 	t := &TAP{}
@@ -111,7 +113,7 @@ func (t *TAP) Name() string { return t.q.name }
 
 // HardwareAddr implements Device: the device's MAC as the kernel has it, the
 // source of every frame the kernel sends through it.
-func (t *TAP) HardwareAddr() MAC { return t.mac }
+func (t *TAP) HardwareAddr() packet.MAC { return t.mac }
 
 // Close implements Device. It unblocks a pending Read. A non-persistent device
 // disappears; a persistent one stays for the next open.

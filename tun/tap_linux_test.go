@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 var (
-	tapMAC  = MAC{0x02, 0x6d, 0x6e, 0x00, 0x00, 0x01}
-	hostMAC = MAC{0x02, 0x6d, 0x6e, 0x00, 0x00, 0x02} // the host "behind" a device
+	tapMAC  = packet.MAC{0x02, 0x6d, 0x6e, 0x00, 0x00, 0x01}
+	hostMAC = packet.MAC{0x02, 0x6d, 0x6e, 0x00, 0x00, 0x02} // the host "behind" a device
 )
 
 func (ns *testNS) linkExists(t *testing.T, name string) bool {
@@ -71,11 +72,11 @@ func TestTAPKernelPingsThroughDevice(t *testing.T) {
 		t.Fatalf("kernel ping through the TAP failed:\n%s", out)
 	}
 	// The kernel resolved the host with ARP from the TAP's MAC, then pinged.
-	if !r.saw(func(f []byte) bool { return hasHeader(f, BroadcastMAC(), tapMAC, EtherTypeARP) }) {
+	if !r.saw(func(f []byte) bool { return hasHeader(f, packet.BroadcastMAC(), tapMAC, packet.EtherTypeARP) }) {
 		t.Error("no ARP request from the TAP's MAC was read")
 	}
 	if !r.saw(func(f []byte) bool {
-		return hasHeader(f, hostMAC, tapMAC, EtherTypeIPv4) && echoReply(f, host, hostMAC) != nil
+		return hasHeader(f, hostMAC, tapMAC, packet.EtherTypeIPv4) && echoReply(f, host, hostMAC) != nil
 	}) {
 		t.Error("no echo request to the host's MAC was read")
 	}
@@ -221,7 +222,7 @@ func TestTAPRejectsBadConfig(t *testing.T) {
 	for name, cfg := range map[string]TAPConfig{
 		"long name":     {Name: "a-name-longer-than-15", Owner: -1, Group: -1},
 		"negative MTU":  {Name: "x", MTU: -1, Owner: -1, Group: -1},
-		"multicast MAC": {Name: "x", MAC: MAC{1, 0, 0x5e, 0, 0, 1}, Owner: -1, Group: -1},
+		"multicast MAC": {Name: "x", MAC: packet.MAC{1, 0, 0x5e, 0, 0, 1}, Owner: -1, Group: -1},
 	} {
 		if _, err := CreateTAP(cfg); err == nil {
 			t.Errorf("%s: CreateTAP succeeded", name)
@@ -235,7 +236,7 @@ func TestTAPReadWriteDoNotAllocate(t *testing.T) {
 	dst := netip.MustParseAddrPort("10.99.0.255:9")
 	payload := make([]byte, 100)
 	bufs, sizes := testBufs(tap.BatchSize(), testBufSize)
-	out := [][]byte{inBuf(ethFrame(BroadcastMAC(), hostMAC, 0x88b5, make([]byte, 46)))}
+	out := [][]byte{inBuf(ethFrame(packet.BroadcastMAC(), hostMAC, 0x88b5, make([]byte, 46)))}
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := conn.WriteToUDPAddrPort(payload, dst); err != nil {
 			t.Fatal(err)

@@ -21,6 +21,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sync"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // TUN is a Linux TUN device presented as an Ethernet device.
@@ -76,7 +78,7 @@ func validateTUN(cfg TUNConfig, nb Neighbors) error {
 		return fmt.Errorf("tun: TUN %q needs a neighbour table to address frames; pass a non-nil Neighbors", cfg.Name)
 	case cfg.MTU < 0:
 		return fmt.Errorf("tun: TUN %q: MTU %d is negative; use 0 to keep the device's MTU", cfg.Name, cfg.MTU)
-	case cfg.MAC == (MAC{}) || cfg.MAC[0]&1 != 0:
+	case packet.IsZero(cfg.MAC) || packet.IsMulticast(cfg.MAC):
 		return fmt.Errorf("tun: TUN %q: MAC %s is not a unicast address; give the device the MAC the overlay knows it by (RandomMAC makes one)", cfg.Name, formatMAC(cfg.MAC))
 	}
 	for _, p := range cfg.Prefixes {
@@ -88,10 +90,10 @@ func validateTUN(cfg TUNConfig, nb Neighbors) error {
 }
 
 // RandomMAC returns a random locally administered unicast MAC.
-func RandomMAC() (MAC, error) {
-	var m MAC
+func RandomMAC() (packet.MAC, error) {
+	var m packet.MAC
 	if _, err := rand.Read(m[:]); err != nil {
-		return MAC{}, fmt.Errorf("tun: random MAC: %w", err)
+		return packet.MAC{}, fmt.Errorf("tun: random MAC: %w", err)
 	}
 	m[0] = m[0]&^0x01 | 0x02
 	return m, nil
@@ -104,7 +106,7 @@ func RandomMAC() (MAC, error) {
 // bufs[i] needs room for offset+EthHeaderLen+MTU bytes.
 func (t *TUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	for {
-		n, err := t.q.read(bufs, sizes, offset+EthHeaderLen, false)
+		n, err := t.q.read(bufs, sizes, offset+packet.EthHeaderLen, false)
 		if err != nil {
 			return 0, err
 		}
@@ -117,7 +119,7 @@ func (t *TUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 // TryRead is Read without waiting: it returns what is queued, possibly
 // nothing.
 func (t *TUN) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
-	n, err := t.q.read(bufs, sizes, offset+EthHeaderLen, true)
+	n, err := t.q.read(bufs, sizes, offset+packet.EthHeaderLen, true)
 	if err != nil {
 		return 0, err
 	}
@@ -135,7 +137,7 @@ func (t *TUN) frameAll(bufs [][]byte, sizes []int, offset int) int {
 	var memo neighMemo // a batch is read at one moment: a neighbour changing during it is as if it changed just after
 	k := 0
 	for i := range bufs {
-		end := offset + EthHeaderLen + sizes[i]
+		end := offset + packet.EthHeaderLen + sizes[i]
 		if end > len(bufs[i]) {
 			// Segmentation copies what fits and reports the full size.
 			t.drops.add(DropTruncated, 1)
@@ -148,7 +150,7 @@ func (t *TUN) frameAll(bufs [][]byte, sizes []int, offset int) int {
 		if k != i {
 			copy(bufs[k][offset:], bufs[i][offset:end])
 		}
-		sizes[k] = EthHeaderLen + sizes[i]
+		sizes[k] = packet.EthHeaderLen + sizes[i]
 		k++
 	}
 	return k
@@ -189,7 +191,7 @@ func (t *TUN) write(bufs [][]byte, offset int, trusted bool) (int, error) {
 	}
 	var err error
 	if len(w) > 0 {
-		_, err = t.q.write(w, offset+EthHeaderLen, trusted)
+		_, err = t.q.write(w, offset+packet.EthHeaderLen, trusted)
 	}
 	clear(w) // do not keep the caller's buffers
 	*wp = w[:0]
@@ -219,7 +221,7 @@ func (t *TUN) MTU() int { return t.mtu }
 func (t *TUN) Name() string { return t.q.name }
 
 // HardwareAddr implements Device: the configured MAC.
-func (t *TUN) HardwareAddr() MAC { return t.framer.mac }
+func (t *TUN) HardwareAddr() packet.MAC { return t.framer.mac }
 
 // Close implements Device; see TAP.Close.
 func (t *TUN) Close() error { return t.q.close() }

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"net/netip"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // TestTUNFrameAllCompactsOverDrops checks the read-side batch handling
@@ -18,9 +20,9 @@ func TestTUNFrameAllCompactsOverDrops(t *testing.T) {
 		ipv6Packet(netip.MustParseAddr("fd00::2"), 10),
 		ipv4Packet(netip.MustParseAddr("10.1.0.2"), 100), // does not fit its buffer
 	}
-	bufs, sizes := testBufs(len(pkts), testOffset+EthHeaderLen+60)
+	bufs, sizes := testBufs(len(pkts), testOffset+packet.EthHeaderLen+60)
 	for i, p := range pkts {
-		sizes[i] = copy(bufs[i][testOffset+EthHeaderLen:], p)
+		sizes[i] = copy(bufs[i][testOffset+packet.EthHeaderLen:], p)
 	}
 	sizes[3] = len(pkts[3]) // as segmentation reports it
 	if k := dev.frameAll(bufs, sizes, testOffset); k != 2 {
@@ -28,7 +30,7 @@ func TestTUNFrameAllCompactsOverDrops(t *testing.T) {
 	}
 	for i, want := range [][]byte{pkts[0], pkts[2]} {
 		f := bufs[i][testOffset : testOffset+sizes[i]]
-		if !bytes.Equal(f[EthHeaderLen:], want) || MAC(f[0:6]) != testPeerMAC || MAC(f[6:12]) != testOwnMAC {
+		if !bytes.Equal(f[packet.EthHeaderLen:], want) || packet.MAC(f[0:6]) != testPeerMAC || packet.MAC(f[6:12]) != testOwnMAC {
 			t.Errorf("frame %d = %x", i, f)
 		}
 	}

@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 var (
-	tunMAC     = MAC{0x02, 0x6d, 0x6e, 0x00, 0x01, 0x01}
+	tunMAC     = packet.MAC{0x02, 0x6d, 0x6e, 0x00, 0x01, 0x01}
 	tunHost4   = netip.MustParseAddr("10.98.0.2")
 	tunHost6   = netip.MustParseAddr("fd00:98::2")
 	tunOwn4    = netip.MustParsePrefix("10.98.0.1/24")
@@ -55,7 +56,7 @@ func TestTUNKernelPingsThroughDevice(t *testing.T) {
 		t.Fatalf("kernel ping through the TUN failed:\n%s", out)
 	}
 	if !r.saw(func(f []byte) bool {
-		return hasHeader(f, hostMAC, tunMAC, EtherTypeIPv4) && echoReply(f, tunHost4, hostMAC) != nil
+		return hasHeader(f, hostMAC, tunMAC, packet.EtherTypeIPv4) && echoReply(f, tunHost4, hostMAC) != nil
 	}) {
 		t.Error("no echo request framed to the host's MAC was read")
 	}
@@ -76,15 +77,15 @@ func TestTUNFramesKernelTrafficByDestination(t *testing.T) {
 		name  string
 		dst   netip.AddrPort
 		zone  string
-		mac   MAC
+		mac   packet.MAC
 		etype uint16
 	}{
-		{"v4 neighbour", netip.AddrPortFrom(tunHost4, 9), "", hostMAC, EtherTypeIPv4},
-		{"v4 unknown neighbour", netip.MustParseAddrPort("10.98.0.77:9"), "", MAC{}, EtherTypeIPv4},
-		{"v4 subnet broadcast", netip.MustParseAddrPort("10.98.0.255:9"), "", BroadcastMAC(), EtherTypeIPv4},
-		{"v4 multicast", netip.MustParseAddrPort("239.1.2.3:9"), "", MAC{0x01, 0x00, 0x5e, 0x01, 0x02, 0x03}, EtherTypeIPv4},
-		{"v6 neighbour", netip.AddrPortFrom(tunHost6, 9), "", hostMAC, EtherTypeIPv6},
-		{"v6 multicast", netip.MustParseAddrPort("[ff02::1]:9"), "mntun0", MAC{0x33, 0x33, 0, 0, 0, 1}, EtherTypeIPv6},
+		{"v4 neighbour", netip.AddrPortFrom(tunHost4, 9), "", hostMAC, packet.EtherTypeIPv4},
+		{"v4 unknown neighbour", netip.MustParseAddrPort("10.98.0.77:9"), "", packet.MAC{}, packet.EtherTypeIPv4},
+		{"v4 subnet broadcast", netip.MustParseAddrPort("10.98.0.255:9"), "", packet.BroadcastMAC(), packet.EtherTypeIPv4},
+		{"v4 multicast", netip.MustParseAddrPort("239.1.2.3:9"), "", packet.MAC{0x01, 0x00, 0x5e, 0x01, 0x02, 0x03}, packet.EtherTypeIPv4},
+		{"v6 neighbour", netip.AddrPortFrom(tunHost6, 9), "", hostMAC, packet.EtherTypeIPv6},
+		{"v6 multicast", netip.MustParseAddrPort("[ff02::1]:9"), "mntun0", packet.MAC{0x33, 0x33, 0, 0, 0, 1}, packet.EtherTypeIPv6},
 	}
 	ns.do(t, func() {
 		ns.ip(t, "route", "add", "224.0.0.0/4", "dev", "mntun0")
@@ -158,9 +159,9 @@ func TestTUNReadSplitsSegmentationOffload(t *testing.T) {
 		marker := []byte(fmt.Sprintf("segment %d", i))
 		waitFor(t, string(marker), func() bool {
 			return r.saw(func(f []byte) bool {
-				return len(f) == EthHeaderLen+28+segSize && bytes.HasPrefix(f[EthHeaderLen+28:], marker) &&
-					hasHeader(f, hostMAC, tunMAC, EtherTypeIPv4) &&
-					binary.BigEndian.Uint16(f[EthHeaderLen+2:]) == 28+segSize
+				return len(f) == packet.EthHeaderLen+28+segSize && bytes.HasPrefix(f[packet.EthHeaderLen+28:], marker) &&
+					hasHeader(f, hostMAC, tunMAC, packet.EtherTypeIPv4) &&
+					binary.BigEndian.Uint16(f[packet.EthHeaderLen+2:]) == 28+segSize
 			})
 		})
 	}
@@ -187,17 +188,17 @@ func TestTUNWriteDeliversAndFilters(t *testing.T) {
 	src, dst := netip.AddrPortFrom(tunHost4, 6000), netip.AddrPortFrom(tunOwn4.Addr(), 5000)
 	const datagrams = 8
 	bad := [][]byte{
-		ethFrame(BroadcastMAC(), hostMAC, EtherTypeARP, make([]byte, 28)),
+		ethFrame(packet.BroadcastMAC(), hostMAC, packet.EtherTypeARP, make([]byte, 28)),
 		ethFrame(tunMAC, hostMAC, 0x8100, udp4Packet(src, dst, []byte("vlan"))),
-		ethFrame(hostMAC, tunMAC, EtherTypeIPv4, udp4Packet(src, dst, []byte("not ours"))),
-		ethFrame(tunMAC, hostMAC, EtherTypeIPv4, nil),
-		ethFrame(tunMAC, hostMAC, EtherTypeIPv6, udp4Packet(src, dst, make([]byte, 40))),
+		ethFrame(hostMAC, tunMAC, packet.EtherTypeIPv4, udp4Packet(src, dst, []byte("not ours"))),
+		ethFrame(tunMAC, hostMAC, packet.EtherTypeIPv4, nil),
+		ethFrame(tunMAC, hostMAC, packet.EtherTypeIPv6, udp4Packet(src, dst, make([]byte, 40))),
 	}
 	var bufs [][]byte
 	for i := range datagrams {
 		payload := make([]byte, 1000)
 		copy(payload, fmt.Sprintf("datagram %d", i))
-		bufs = append(bufs, inBuf(ethFrame(tunMAC, hostMAC, EtherTypeIPv4, udp4Packet(src, dst, payload))))
+		bufs = append(bufs, inBuf(ethFrame(tunMAC, hostMAC, packet.EtherTypeIPv4, udp4Packet(src, dst, payload))))
 		if i < len(bad) {
 			bufs = append(bufs, inBuf(bad[i]))
 		}
@@ -253,8 +254,8 @@ func TestTUNRejectsBadConfig(t *testing.T) {
 		nb  Neighbors
 	}{
 		"nil neighbours": {DefaultTUNConfig("x", tunMAC), nil},
-		"zero MAC":       {DefaultTUNConfig("x", MAC{}), tunNeighbs},
-		"group MAC":      {DefaultTUNConfig("x", MAC{0x33, 0x33, 0, 0, 0, 1}), tunNeighbs},
+		"zero MAC":       {DefaultTUNConfig("x", packet.MAC{}), tunNeighbs},
+		"group MAC":      {DefaultTUNConfig("x", packet.MAC{0x33, 0x33, 0, 0, 0, 1}), tunNeighbs},
 		"bad prefix":     {TUNConfig{Name: "x", MAC: tunMAC, Prefixes: []netip.Prefix{{}}, Owner: -1, Group: -1}, tunNeighbs},
 		"negative MTU":   {TUNConfig{Name: "x", MAC: tunMAC, MTU: -5, Owner: -1, Group: -1}, tunNeighbs},
 	} {
@@ -294,7 +295,7 @@ func TestTUNReadWriteDoNotAllocate(t *testing.T) {
 		}
 	})
 	toHost := netip.AddrPortFrom(tunHost4, 9)
-	frame := ethFrame(tunMAC, hostMAC, EtherTypeIPv4, udp4Packet(netip.AddrPortFrom(tunHost4, 6000), netip.AddrPortFrom(tunOwn4.Addr(), 5000), make([]byte, 100)))
+	frame := ethFrame(tunMAC, hostMAC, packet.EtherTypeIPv4, udp4Packet(netip.AddrPortFrom(tunHost4, 6000), netip.AddrPortFrom(tunOwn4.Addr(), 5000), make([]byte, 100)))
 	wbufs := [][]byte{inBuf(frame)}
 	rbufs, sizes := testBufs(dev.BatchSize(), testBufSize)
 	payload, sink := make([]byte, 100), make([]byte, 200)
@@ -324,7 +325,7 @@ func BenchmarkTUNWrite(b *testing.B) {
 	ns := newTestNS(b)
 	dev := newTestTUN(b, ns)
 	src, dst := netip.AddrPortFrom(tunHost4, 6000), netip.AddrPortFrom(tunOwn4.Addr(), 5001)
-	frame := ethFrame(tunMAC, hostMAC, EtherTypeIPv4, udp4Packet(src, dst, make([]byte, 1300)))
+	frame := ethFrame(tunMAC, hostMAC, packet.EtherTypeIPv4, udp4Packet(src, dst, make([]byte, 1300)))
 	bufs := make([][]byte, 64)
 	for i := range bufs {
 		bufs[i] = inBuf(frame)

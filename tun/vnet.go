@@ -28,6 +28,8 @@ package tun
 import (
 	"encoding/binary"
 	"errors"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // vnetHdrLen is the size of struct virtio_net_hdr.
@@ -84,12 +86,6 @@ func (h vnetHdr) put(b []byte) {
 
 // IP and L4 constants the offload code needs.
 const (
-	protoTCP = 6
-	protoUDP = 17
-
-	tcpHeaderMin = 20
-	udpHeaderLen = 8
-
 	tcpFlagFIN = 0x01
 	tcpFlagSYN = 0x02
 	tcpFlagRST = 0x04
@@ -99,8 +95,6 @@ const (
 	tcpFlagECE = 0x40
 	tcpFlagCWR = 0x80
 
-	etherTypeVLAN  = 0x8100
-	etherTypeQinQ  = 0x88a8
 	vlanTagLen     = 4
 	maxIPv4Total   = 0xffff
 	ipv4FlagMF     = 0x20
@@ -114,19 +108,19 @@ const (
 func l3Offset(frame []byte, eth bool) (int, int) {
 	off := 0
 	if eth {
-		if len(frame) < EthHeaderLen {
+		if len(frame) < packet.EthHeaderLen {
 			return 0, 0
 		}
-		et := binary.BigEndian.Uint16(frame[12:14])
-		off = EthHeaderLen
-		if et == etherTypeVLAN || et == etherTypeQinQ {
-			if len(frame) < EthHeaderLen+vlanTagLen {
+		et := packet.EtherType(frame)
+		off = packet.EthHeaderLen
+		if et == packet.EtherTypeVLAN || et == packet.EtherTypeQinQ {
+			if len(frame) < packet.EthHeaderLen+vlanTagLen {
 				return 0, 0
 			}
 			et = binary.BigEndian.Uint16(frame[16:18])
 			off += vlanTagLen
 		}
-		if et != EtherTypeIPv4 && et != EtherTypeIPv6 {
+		if et != packet.EtherTypeIPv4 && et != packet.EtherTypeIPv6 {
 			return 0, 0
 		}
 	}

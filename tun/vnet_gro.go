@@ -25,6 +25,8 @@ package tun
 import (
 	"bytes"
 	"encoding/binary"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 const (
@@ -36,7 +38,7 @@ const (
 	groMaxUDPSegs = 64
 	// groKeyLen holds a tagged Ethernet header, two IPv6 addresses and
 	// both ports.
-	groKeyLen = EthHeaderLen + vlanTagLen + 32 + 4
+	groKeyLen = packet.EthHeaderLen + vlanTagLen + 32 + 4
 )
 
 // groKey identifies a flow: the L2 header (TAP), the addresses and ports.
@@ -88,38 +90,38 @@ func candidate(frame []byte, eth, udpOK bool) (groCandidate, bool) {
 	ip := frame[l3:]
 	var proto byte
 	if v == 6 {
-		if len(ip) < ipv6HeaderLen || int(binary.BigEndian.Uint16(ip[4:6])) != len(ip)-ipv6HeaderLen {
+		if len(ip) < packet.IPv6HeaderLen || int(binary.BigEndian.Uint16(ip[4:6])) != len(ip)-packet.IPv6HeaderLen {
 			return c, false
 		}
-		proto, c.l4, c.v6 = ip[6], l3+ipv6HeaderLen, true
+		proto, c.l4, c.v6 = ip[6], l3+packet.IPv6HeaderLen, true
 	} else {
-		if len(ip) < ipv4MinHeaderLen || ip[0]&0x0f != 5 || int(binary.BigEndian.Uint16(ip[2:4])) != len(ip) {
+		if len(ip) < packet.IPv4MinHeaderLen || ip[0]&0x0f != 5 || int(binary.BigEndian.Uint16(ip[2:4])) != len(ip) {
 			return c, false // options, or trailing padding
 		}
 		if ip[6]&ipv4FlagMF != 0 || binary.BigEndian.Uint16(ip[6:8])&ipv4FragOffset != 0 {
 			return c, false
 		}
-		proto, c.l4 = ip[9], l3+ipv4MinHeaderLen
+		proto, c.l4 = ip[9], l3+packet.IPv4MinHeaderLen
 	}
 	c.l3 = l3
 	switch {
-	case proto == protoTCP:
-		if len(frame) < c.l4+tcpHeaderMin {
+	case proto == packet.ProtoTCP:
+		if len(frame) < c.l4+packet.TCPMinHeaderLen {
 			return c, false
 		}
 		tcp := frame[c.l4:]
 		thl := int(tcp[12]>>4) * 4
 		c.flags = tcp[13]
-		if thl < tcpHeaderMin || len(tcp) < thl || c.flags&^tcpFlagPSH != tcpFlagACK {
+		if thl < packet.TCPMinHeaderLen || len(tcp) < thl || c.flags&^tcpFlagPSH != tcpFlagACK {
 			return c, false
 		}
 		c.hdrLen = c.l4 + thl
 		c.seq, c.ack = binary.BigEndian.Uint32(tcp[4:8]), binary.BigEndian.Uint32(tcp[8:12])
-	case proto == protoUDP && udpOK:
-		if len(frame) < c.l4+udpHeaderLen || int(binary.BigEndian.Uint16(frame[c.l4+4:])) != len(frame)-c.l4 {
+	case proto == packet.ProtoUDP && udpOK:
+		if len(frame) < c.l4+packet.UDPHeaderLen || int(binary.BigEndian.Uint16(frame[c.l4+4:])) != len(frame)-c.l4 {
 			return c, false
 		}
-		c.udp, c.hdrLen = true, c.l4+udpHeaderLen
+		c.udp, c.hdrLen = true, c.l4+packet.UDPHeaderLen
 	default:
 		return c, false
 	}
@@ -160,14 +162,14 @@ func l4ChecksumValid(frame []byte, l3, l4 int, v6, udp bool) bool {
 	} else {
 		src, dst = ip[12:16], ip[16:20]
 	}
-	proto := uint8(protoTCP)
+	proto := uint8(packet.ProtoTCP)
 	if udp {
-		proto = protoUDP
+		proto = packet.ProtoUDP
 		if !v6 && binary.BigEndian.Uint16(frame[l4+6:]) == 0 {
 			return true
 		}
 	}
-	return csumFold(csumAdd(pseudoSum(src, dst, proto, len(frame)-l4), frame[l4:])) == 0xffff
+	return packet.Fold(packet.Sum(packet.PseudoHeaderSum(src, dst, proto, len(frame)-l4), frame[l4:])) == 0xffff
 }
 
 // coalesce runs GRO over bufs (frames at off) and marks merged frames in
@@ -247,7 +249,7 @@ func (g *groBatch) append(bufs [][]byte, off int, f *groFlow, i int, c *groCandi
 	} else {
 		ht := head[f.l4:]
 		if c.seq != f.nextSeq || c.ack != binary.BigEndian.Uint32(ht[8:12]) ||
-			!bytes.Equal(frame[c.l4+tcpHeaderMin:c.hdrLen], ht[tcpHeaderMin:f.hdrLen-f.l4]) {
+			!bytes.Equal(frame[c.l4+packet.TCPMinHeaderLen:c.hdrLen], ht[packet.TCPMinHeaderLen:f.hdrLen-f.l4]) {
 			return false
 		}
 	}
@@ -311,19 +313,19 @@ func (g *groBatch) finish(bufs [][]byte, off int, trusted bool) {
 		ip := frame[f.l3:]
 		var src, dst []byte
 		if f.v6 {
-			binary.BigEndian.PutUint16(ip[4:6], uint16(len(ip)-ipv6HeaderLen))
+			binary.BigEndian.PutUint16(ip[4:6], uint16(len(ip)-packet.IPv6HeaderLen))
 			src, dst = ip[8:24], ip[24:40]
 		} else {
 			binary.BigEndian.PutUint16(ip[2:4], uint16(len(ip)))
-			ipv4HeaderChecksum(ip[:ipv4MinHeaderLen])
+			packet.PutIPv4HeaderChecksum(ip[:packet.IPv4MinHeaderLen])
 			src, dst = ip[12:16], ip[16:20]
 		}
 		h := vnetHdr{flags: vnetFlagNeedsCsum, hdrLen: uint16(f.hdrLen), gsoSize: uint16(f.gsoSize), csumStart: uint16(f.l4)}
 		l4 := frame[f.l4:]
-		proto := uint8(protoTCP)
+		proto := uint8(packet.ProtoTCP)
 		switch {
 		case f.udp:
-			proto, h.gsoType, h.csumOffset = protoUDP, vnetGSOUDPL4, 6
+			proto, h.gsoType, h.csumOffset = packet.ProtoUDP, vnetGSOUDPL4, 6
 			binary.BigEndian.PutUint16(l4[4:6], uint16(len(l4)))
 		case f.v6:
 			h.gsoType, h.csumOffset = vnetGSOTCPv6, 16
@@ -332,7 +334,7 @@ func (g *groBatch) finish(bufs [][]byte, off int, trusted bool) {
 		}
 		// CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum,
 		// not complemented; the kernel adds the rest.
-		binary.BigEndian.PutUint16(l4[h.csumOffset:], csumFold(pseudoSum(src, dst, proto, len(l4))))
+		binary.BigEndian.PutUint16(l4[h.csumOffset:], packet.Fold(packet.PseudoHeaderSum(src, dst, proto, len(l4))))
 		h.put(bufs[f.head][off-vnetHdrLen:])
 	}
 }

@@ -1,5 +1,7 @@
 package tun
 
+import "meshnet.dev/meshnet/internal/packet"
+
 // vnetReader turns what a virtio-net device's read(2) returns (a virtio-net
 // header and one frame or super-frame) into the frames of a Read batch.
 //
@@ -35,7 +37,7 @@ type vnetReader struct {
 
 // maxSuperFrame bounds the largest frame a device with offloads hands
 // over: 64 KiB of IP packet plus a tagged Ethernet header.
-const maxSuperFrame = 65535 + EthHeaderLen + vlanTagLen
+const maxSuperFrame = 65535 + packet.EthHeaderLen + vlanTagLen
 
 func newVnetReader(eth bool, drops *dropCounters) *vnetReader {
 	return &vnetReader{eth: eth, drops: drops, own: make([]byte, vnetHdrLen+maxSuperFrame)}

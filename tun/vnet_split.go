@@ -12,7 +12,11 @@ package tun
 // Only the FIN and PSH flags of the last segment survive, and CWR only on
 // the first, as the kernel's own segmentation does.
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"meshnet.dev/meshnet/internal/packet"
+)
 
 // superFrame describes how to cut one GSO frame.
 type superFrame struct {
@@ -42,21 +46,21 @@ func parseSuperFrame(frame []byte, h vnetHdr, eth bool) (superFrame, DropReason)
 		return sf, DropBadOffload
 	}
 	sf.l3, sf.v6, sf.udp, sf.gsoSize = l3, v == 6, h.gsoType == vnetGSOUDPL4, int(h.gsoSize)
-	proto := byte(protoTCP)
+	proto := byte(packet.ProtoTCP)
 	if sf.udp {
-		proto = protoUDP
+		proto = packet.ProtoUDP
 	}
 	if sf.v6 {
-		if len(frame) < l3+ipv6HeaderLen || frame[l3+6] != proto {
+		if len(frame) < l3+packet.IPv6HeaderLen || frame[l3+6] != proto {
 			return sf, DropBadOffload // extension headers are not cut
 		}
-		sf.l4 = l3 + ipv6HeaderLen
+		sf.l4 = l3 + packet.IPv6HeaderLen
 	} else {
-		if len(frame) < l3+ipv4MinHeaderLen || frame[l3+9] != proto {
+		if len(frame) < l3+packet.IPv4MinHeaderLen || frame[l3+9] != proto {
 			return sf, DropBadOffload
 		}
 		sf.l4 = l3 + int(frame[l3]&0x0f)*4
-		if sf.l4 < l3+ipv4MinHeaderLen {
+		if sf.l4 < l3+packet.IPv4MinHeaderLen {
 			return sf, DropBadOffload
 		}
 	}
@@ -64,13 +68,13 @@ func parseSuperFrame(frame []byte, h vnetHdr, eth bool) (superFrame, DropReason)
 		return sf, DropBadOffload
 	}
 	if sf.udp {
-		sf.hdrLen = sf.l4 + udpHeaderLen
+		sf.hdrLen = sf.l4 + packet.UDPHeaderLen
 	} else {
-		if len(frame) < sf.l4+tcpHeaderMin {
+		if len(frame) < sf.l4+packet.TCPMinHeaderLen {
 			return sf, DropBadOffload
 		}
 		thl := int(frame[sf.l4+12]>>4) * 4
-		if thl < tcpHeaderMin {
+		if thl < packet.TCPMinHeaderLen {
 			return sf, DropBadOffload
 		}
 		sf.hdrLen = sf.l4 + thl
@@ -107,20 +111,20 @@ func (sf *superFrame) segment(frame []byte, i int, out []byte) int {
 	ip := pkt[sf.l3:]
 	var src, dst []byte
 	if sf.v6 {
-		binary.BigEndian.PutUint16(ip[4:6], uint16(n-sf.l3-ipv6HeaderLen))
+		binary.BigEndian.PutUint16(ip[4:6], uint16(n-sf.l3-packet.IPv6HeaderLen))
 		src, dst = ip[8:24], ip[24:40]
 	} else {
 		binary.BigEndian.PutUint16(ip[2:4], uint16(n-sf.l3))
 		id := binary.BigEndian.Uint16(frame[sf.l3+4:])
 		binary.BigEndian.PutUint16(ip[4:6], id+uint16(i))
-		ipv4HeaderChecksum(ip[:sf.l4-sf.l3])
+		packet.PutIPv4HeaderChecksum(ip[:sf.l4-sf.l3])
 		src, dst = ip[12:16], ip[16:20]
 	}
 	l4 := pkt[sf.l4:]
-	proto := uint8(protoTCP)
+	proto := uint8(packet.ProtoTCP)
 	csumAt := 16
 	if sf.udp {
-		proto, csumAt = protoUDP, 6
+		proto, csumAt = packet.ProtoUDP, 6
 		binary.BigEndian.PutUint16(l4[4:6], uint16(len(l4)))
 	} else {
 		seq := binary.BigEndian.Uint32(frame[sf.l4+4:])
@@ -135,7 +139,7 @@ func (sf *superFrame) segment(frame []byte, i int, out []byte) int {
 		l4[13] = flags
 	}
 	l4[csumAt], l4[csumAt+1] = 0, 0
-	c := ^csumFold(csumAdd(pseudoSum(src, dst, proto, len(l4)), l4))
+	c := ^packet.Fold(packet.Sum(packet.PseudoHeaderSum(src, dst, proto, len(l4)), l4))
 	if c == 0 && sf.udp {
 		c = 0xffff // zero means "no checksum" in UDP
 	}
@@ -151,7 +155,7 @@ func finishChecksum(frame []byte, h vnetHdr) DropReason {
 	if start >= len(frame) || at+2 > len(frame) || at < start {
 		return DropBadOffload
 	}
-	c := ^csumFold(csumAdd(0, frame[start:]))
+	c := ^packet.Fold(packet.Sum(0, frame[start:]))
 	if c == 0 {
 		c = 0xffff // as the kernel does: a computed zero is sent as all ones
 	}

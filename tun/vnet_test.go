@@ -4,43 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
-
-// naiveChecksum is RFC 1071 word by word, to check csumAdd against.
-func naiveChecksum(b []byte, initial uint32) uint16 {
-	sum := initial
-	for len(b) >= 2 {
-		sum += uint32(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
-}
-
-func TestChecksumMatchesNaive(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for n := range 300 {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		if n%7 == 0 {
-			for i := range b {
-				b[i] = 0xff // long carry chains
-			}
-		}
-		if got, want := csumFold(csumAdd(0, b)), naiveChecksum(b, 0); got != want {
-			t.Fatalf("len %d: csumAdd = %#04x, want %#04x", n, got, want)
-		}
-	}
-}
 
 // testFlow builds TCP or UDP packets of one flow, with or without an
 // Ethernet header in front.
@@ -50,26 +17,26 @@ type testFlow struct {
 }
 
 var (
-	testSrcMAC = MAC{2, 0, 0, 0, 0, 1}
-	testDstMAC = MAC{2, 0, 0, 0, 0, 2}
+	testSrcMAC = packet.MAC{2, 0, 0, 0, 0, 1}
+	testDstMAC = packet.MAC{2, 0, 0, 0, 0, 2}
 )
 
 func (f testFlow) l3() int {
 	if f.eth {
-		return EthHeaderLen
+		return packet.EthHeaderLen
 	}
 	return 0
 }
 
 func (f testFlow) hdrLen() int {
-	n := f.l3() + ipv4MinHeaderLen
+	n := f.l3() + packet.IPv4MinHeaderLen
 	if f.v6 {
-		n = f.l3() + ipv6HeaderLen
+		n = f.l3() + packet.IPv6HeaderLen
 	}
 	if f.udp {
-		return n + udpHeaderLen
+		return n + packet.UDPHeaderLen
 	}
-	return n + tcpHeaderMin + len(f.tcpOpts)
+	return n + packet.TCPMinHeaderLen + len(f.tcpOpts)
 }
 
 // packet returns a finished packet (valid checksums) carrying payload, with
@@ -82,26 +49,26 @@ func (f testFlow) packet(payload []byte, seq uint32, flags byte, room int) []byt
 	if f.eth {
 		copy(b[0:6], testDstMAC[:])
 		copy(b[6:12], testSrcMAC[:])
-		et := uint16(EtherTypeIPv4)
+		et := uint16(packet.EtherTypeIPv4)
 		if f.v6 {
-			et = EtherTypeIPv6
+			et = packet.EtherTypeIPv6
 		}
 		binary.BigEndian.PutUint16(b[12:14], et)
 	}
-	proto := byte(protoTCP)
+	proto := byte(packet.ProtoTCP)
 	if f.udp {
-		proto = protoUDP
+		proto = packet.ProtoUDP
 	}
 	ip := b[l3:]
 	var l4 int
 	var src, dst []byte
 	if f.v6 {
 		ip[0] = 0x60
-		binary.BigEndian.PutUint16(ip[4:6], uint16(n-l3-ipv6HeaderLen))
+		binary.BigEndian.PutUint16(ip[4:6], uint16(n-l3-packet.IPv6HeaderLen))
 		ip[6], ip[7] = proto, 64
 		copy(ip[8:24], []byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
 		copy(ip[24:40], []byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})
-		l4, src, dst = l3+ipv6HeaderLen, ip[8:24], ip[24:40]
+		l4, src, dst = l3+packet.IPv6HeaderLen, ip[8:24], ip[24:40]
 	} else {
 		ip[0] = 0x45
 		binary.BigEndian.PutUint16(ip[2:4], uint16(n-l3))
@@ -110,8 +77,8 @@ func (f testFlow) packet(payload []byte, seq uint32, flags byte, room int) []byt
 		ip[8], ip[9] = 64, proto
 		copy(ip[12:16], []byte{10, 0, 0, 1})
 		copy(ip[16:20], []byte{10, 0, 0, 2})
-		ipv4HeaderChecksum(ip[:20])
-		l4, src, dst = l3+ipv4MinHeaderLen, ip[12:16], ip[16:20]
+		packet.PutIPv4HeaderChecksum(ip[:20])
+		l4, src, dst = l3+packet.IPv4MinHeaderLen, ip[12:16], ip[16:20]
 	}
 	h := b[l4:]
 	binary.BigEndian.PutUint16(h[0:2], 40000)
@@ -123,13 +90,13 @@ func (f testFlow) packet(payload []byte, seq uint32, flags byte, room int) []byt
 	} else {
 		binary.BigEndian.PutUint32(h[4:8], seq)
 		binary.BigEndian.PutUint32(h[8:12], 777)
-		h[12] = byte((tcpHeaderMin+len(f.tcpOpts))/4) << 4
+		h[12] = byte((packet.TCPMinHeaderLen+len(f.tcpOpts))/4) << 4
 		h[13] = flags
 		binary.BigEndian.PutUint16(h[14:16], 502)
-		copy(h[tcpHeaderMin:], f.tcpOpts)
+		copy(h[packet.TCPMinHeaderLen:], f.tcpOpts)
 	}
 	copy(b[f.hdrLen():], payload)
-	c := ^csumFold(csumAdd(pseudoSum(src, dst, proto, n-l4), b[l4:]))
+	c := ^packet.Fold(packet.Sum(packet.PseudoHeaderSum(src, dst, proto, n-l4), b[l4:]))
 	if c == 0 && f.udp {
 		c = 0xffff
 	}
@@ -142,10 +109,10 @@ func (f testFlow) packet(payload []byte, seq uint32, flags byte, room int) []byt
 // checksum, and its virtio-net header in front.
 func (f testFlow) superFrame(payload []byte, gso int, flags byte) []byte {
 	pkt := f.packet(payload, 1000, flags, 0)
-	l4 := f.hdrLen() - tcpHeaderMin - len(f.tcpOpts)
+	l4 := f.hdrLen() - packet.TCPMinHeaderLen - len(f.tcpOpts)
 	h := vnetHdr{flags: vnetFlagNeedsCsum, gsoType: vnetGSOTCPv4, gsoSize: uint16(gso), csumStart: uint16(l4), csumOffset: 16}
 	if f.udp {
-		l4 = f.hdrLen() - udpHeaderLen
+		l4 = f.hdrLen() - packet.UDPHeaderLen
 		h.gsoType, h.csumStart, h.csumOffset = vnetGSOUDPL4, uint16(l4), 6
 	} else if f.v6 {
 		h.gsoType = vnetGSOTCPv6
@@ -154,14 +121,14 @@ func (f testFlow) superFrame(payload []byte, gso int, flags byte) []byte {
 	// Partial checksum: only the pseudo-header, as the kernel leaves it.
 	ip := pkt[f.l3():]
 	src, dst := ip[12:16], ip[16:20]
-	proto := byte(protoTCP)
+	proto := byte(packet.ProtoTCP)
 	if f.v6 {
 		src, dst = ip[8:24], ip[24:40]
 	}
 	if f.udp {
-		proto = protoUDP
+		proto = packet.ProtoUDP
 	}
-	binary.BigEndian.PutUint16(pkt[l4+int(h.csumOffset):], csumFold(pseudoSum(src, dst, proto, len(pkt)-l4)))
+	binary.BigEndian.PutUint16(pkt[l4+int(h.csumOffset):], packet.Fold(packet.PseudoHeaderSum(src, dst, proto, len(pkt)-l4)))
 	out := make([]byte, vnetHdrLen+len(pkt))
 	h.put(out)
 	copy(out[vnetHdrLen:], pkt)
@@ -196,12 +163,12 @@ func checkSegment(t *testing.T, f testFlow, seg []byte, i, segs int, wantPayload
 	if !ok && !(i == segs-1 && !f.udp && seg[c.l4+13]&tcpFlagFIN != 0) {
 		t.Fatalf("segment %d is not a well-formed packet", i)
 	}
-	if !f.v6 && csumFold(csumAdd(0, seg[l3:l3+20])) != 0xffff {
+	if !f.v6 && packet.Fold(packet.Sum(0, seg[l3:l3+20])) != 0xffff {
 		t.Fatalf("segment %d: bad IPv4 header checksum", i)
 	}
-	l4 := f.hdrLen() - tcpHeaderMin - len(f.tcpOpts)
+	l4 := f.hdrLen() - packet.TCPMinHeaderLen - len(f.tcpOpts)
 	if f.udp {
-		l4 = f.hdrLen() - udpHeaderLen
+		l4 = f.hdrLen() - packet.UDPHeaderLen
 	}
 	if !l4ChecksumValid(seg, l3, l4, f.v6, f.udp) {
 		t.Fatalf("segment %d: bad L4 checksum", i)
@@ -234,7 +201,7 @@ func TestVnetReaderCutsSuperFrames(t *testing.T) {
 					if f.udp {
 						continue
 					}
-					th := seg[f.hdrLen()-tcpHeaderMin-len(f.tcpOpts):]
+					th := seg[f.hdrLen()-packet.TCPMinHeaderLen-len(f.tcpOpts):]
 					if got := binary.BigEndian.Uint32(th[4:8]); got != 1000+uint32(i*gso) {
 						t.Fatalf("segment %d: seq %d", i, got)
 					}
@@ -293,21 +260,21 @@ func TestVnetReaderFinishesChecksums(t *testing.T) {
 	for _, f := range testFlows() {
 		pkt := f.packet(testPayload(300), 5, tcpFlagACK, 0)
 		want := bytes.Clone(pkt)
-		l4 := f.hdrLen() - tcpHeaderMin - len(f.tcpOpts)
+		l4 := f.hdrLen() - packet.TCPMinHeaderLen - len(f.tcpOpts)
 		at := 16
 		if f.udp {
-			l4, at = f.hdrLen()-udpHeaderLen, 6
+			l4, at = f.hdrLen()-packet.UDPHeaderLen, 6
 		}
 		// Leave only the pseudo-header sum, as the kernel does.
 		ip := pkt[f.l3():]
-		src, dst, proto := ip[12:16], ip[16:20], byte(protoTCP)
+		src, dst, proto := ip[12:16], ip[16:20], byte(packet.ProtoTCP)
 		if f.v6 {
 			src, dst = ip[8:24], ip[24:40]
 		}
 		if f.udp {
-			proto = protoUDP
+			proto = packet.ProtoUDP
 		}
-		binary.BigEndian.PutUint16(pkt[l4+at:], csumFold(pseudoSum(src, dst, proto, len(pkt)-l4)))
+		binary.BigEndian.PutUint16(pkt[l4+at:], packet.Fold(packet.PseudoHeaderSum(src, dst, proto, len(pkt)-l4)))
 		rd := make([]byte, vnetHdrLen+len(pkt))
 		vnetHdr{flags: vnetFlagNeedsCsum, csumStart: uint16(l4), csumOffset: uint16(at)}.put(rd)
 		copy(rd[vnetHdrLen:], pkt)
@@ -390,7 +357,7 @@ func TestGROInvertsSegmentation(t *testing.T) {
 				if !f.v6 {
 					// IPv4 identification is renumbered from the head's.
 					binary.BigEndian.PutUint16(got[f.l3()+4:], binary.BigEndian.Uint16(segs[i][f.l3()+4:]))
-					ipv4HeaderChecksum(got[f.l3() : f.l3()+20])
+					packet.PutIPv4HeaderChecksum(got[f.l3() : f.l3()+20])
 				}
 				if !bytes.Equal(got, segs[i]) {
 					t.Fatalf("segment %d differs after the round trip", i)
@@ -407,10 +374,10 @@ func TestGROKeepsApartWhatMustNotMerge(t *testing.T) {
 	badSum := seg(2000, tcpFlagACK)
 	badSum[len(badSum)-1] ^= 0xff
 	otherAck := seg(2000, tcpFlagACK)
-	binary.BigEndian.PutUint32(otherAck[EthHeaderLen+20+8:], 778)
-	otherAck[EthHeaderLen+20+16], otherAck[EthHeaderLen+20+17] = 0, 0
-	ip := otherAck[EthHeaderLen:]
-	binary.BigEndian.PutUint16(otherAck[EthHeaderLen+20+16:], ^csumFold(csumAdd(pseudoSum(ip[12:16], ip[16:20], protoTCP, len(ip)-20), ip[20:])))
+	binary.BigEndian.PutUint32(otherAck[packet.EthHeaderLen+20+8:], 778)
+	otherAck[packet.EthHeaderLen+20+16], otherAck[packet.EthHeaderLen+20+17] = 0, 0
+	ip := otherAck[packet.EthHeaderLen:]
+	binary.BigEndian.PutUint16(otherAck[packet.EthHeaderLen+20+16:], ^packet.Fold(packet.Sum(packet.PseudoHeaderSum(ip[12:16], ip[16:20], packet.ProtoTCP, len(ip)-20), ip[20:])))
 	tests := []struct {
 		name    string
 		frames  [][]byte

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/tun"
 )
 
@@ -27,14 +28,14 @@ var (
 	webAddr6   = netip.MustParseAddr("fd00::1")
 	proxyAddr4 = netip.MustParseAddr("10.1.0.2")
 	proxyAddr6 = netip.MustParseAddr("fd00::2")
-	webMAC     = tun.MAC{0x02, 0, 0, 0, 0x0b, 0x01}
-	proxyMAC   = tun.MAC{0x02, 0, 0, 0, 0x0b, 0x02}
+	webMAC     = packet.MAC{0x02, 0, 0, 0, 0x0b, 0x01}
+	proxyMAC   = packet.MAC{0x02, 0, 0, 0, 0x0b, 0x02}
 	testPolicy = Subnets{netip.MustParsePrefix("10.1.0.0/24"), netip.MustParsePrefix("fd00::/64")}
 )
 
-type mapNeighbors map[netip.Addr]tun.MAC
+type mapNeighbors map[netip.Addr]packet.MAC
 
-func (m mapNeighbors) LookupMAC(ip netip.Addr) (tun.MAC, bool) {
+func (m mapNeighbors) LookupMAC(ip netip.Addr) (packet.MAC, bool) {
 	mac, ok := m[ip]
 	return mac, ok
 }
