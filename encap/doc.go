@@ -11,5 +11,9 @@
 // network of ChannelTransports for tests, with loss, partitions and
 // injection of arbitrary bytes.
 //
-// encap imports no other meshnet package.
+// encap owns the wire side of the data path: the VXLAN header codec, the
+// headroom every data-path buffer leaves, the Transport interface (sending
+// through lent batches, receiving into a Receiver) and its transports. It
+// imports no other meshnet package except internal/packet (Ethernet and IP
+// constants, checksum); it knows nothing of routing or devices.
 package encap

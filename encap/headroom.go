@@ -1,11 +1,6 @@
 package encap
 
 const (
-	// IPv6HeaderLen and UDPHeaderLen size the headers the wireguard transport
-	// prepends in front of the VXLAN header.
-	IPv6HeaderLen = 40
-	UDPHeaderLen  = 8
-
 	// Headroom is the space every buffer on the data path leaves in front of
 	// an Ethernet frame, so that any transport can prepend its headers in
 	// place: VXLAN (8) + UDP (8) + IPv6 (40) + WireGuard's transport header

@@ -1,6 +1,10 @@
 package encap
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"meshnet.dev/meshnet/internal/packet"
+)
 
 // Per-flow entropy for tunnelled packets. A kernel vxlan device picks the
 // outer UDP source port from a hash of the inner flow so that receivers can
@@ -11,11 +15,6 @@ import "encoding/binary"
 const (
 	fnvOffset32 = 2166136261
 	fnvPrime32  = 16777619
-
-	etherTypeIPv4 = 0x0800
-	etherTypeIPv6 = 0x86dd
-	ipProtoTCP    = 6
-	ipProtoSCTP   = 132
 )
 
 // flowHash hashes the flow identity of a VXLAN packet: its VNI, the inner
@@ -29,35 +28,35 @@ func flowHash(vxlan []byte) uint32 {
 	}
 	h = fnvAdd(h, vxlan[4:7]) // VNI
 	frame := vxlan[HeaderLen:]
-	if len(frame) < 14 {
+	if len(frame) < packet.EthHeaderLen {
 		return fnvAdd(h, frame)
 	}
-	h = fnvAdd(h, frame[:14])
-	l3 := frame[14:]
+	h = fnvAdd(h, frame[:packet.EthHeaderLen])
+	l3 := frame[packet.EthHeaderLen:]
 	var proto byte
 	var l4 []byte
-	switch binary.BigEndian.Uint16(frame[12:14]) {
-	case etherTypeIPv4:
-		if len(l3) < 20 || l3[0]>>4 != 4 {
+	switch packet.EtherType(frame) {
+	case packet.EtherTypeIPv4:
+		if len(l3) < packet.IPv4MinHeaderLen || l3[0]>>4 != 4 {
 			return h
 		}
 		h = fnvAdd(h, l3[12:20])
 		ihl := int(l3[0]&0x0f) * 4
 		fragmented := binary.BigEndian.Uint16(l3[6:8])&0x3fff != 0
-		if ihl < 20 || ihl > len(l3) || fragmented {
+		if ihl < packet.IPv4MinHeaderLen || ihl > len(l3) || fragmented {
 			return h
 		}
 		proto, l4 = l3[9], l3[ihl:]
-	case etherTypeIPv6:
-		if len(l3) < 40 || l3[0]>>4 != 6 {
+	case packet.EtherTypeIPv6:
+		if len(l3) < packet.IPv6HeaderLen || l3[0]>>4 != 6 {
 			return h
 		}
 		h = fnvAdd(h, l3[8:40])
-		proto, l4 = l3[6], l3[40:]
+		proto, l4 = l3[6], l3[packet.IPv6HeaderLen:]
 	default:
 		return h
 	}
-	if (proto == ipProtoTCP || proto == ipProtoUDP || proto == ipProtoSCTP) && len(l4) >= 4 {
+	if (proto == packet.ProtoTCP || proto == packet.ProtoUDP || proto == packet.ProtoSCTP) && len(l4) >= 4 {
 		h = fnvAdd(h, l4[:4])
 	}
 	return h

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // FuzzWireGuardTunnelHeader checks the inbound IPv6/UDP parser: it never
@@ -19,7 +21,7 @@ func FuzzWireGuardTunnelHeader(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte{})
 	f.Add([]byte{0x60})
-	f.Add(good[:IPv6HeaderLen])
+	f.Add(good[:packet.IPv6HeaderLen])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, why := parseTunnelHeader(b)
 		if why != WGDropNone {
@@ -29,9 +31,9 @@ func FuzzWireGuardTunnelHeader(f *testing.F) {
 		} else {
 			payload := int(binary.BigEndian.Uint16(b[4:6]))
 			switch {
-			case b[0]>>4 != 6 || b[6] != ipProtoUDP:
+			case b[0]>>4 != 6 || b[6] != packet.ProtoUDP:
 				t.Fatalf("accepted a packet with version %d, next header %d", b[0]>>4, b[6])
-			case tunnelHeaderLen+h.payloadLen > len(b) || UDPHeaderLen+h.payloadLen > payload || IPv6HeaderLen+payload > len(b):
+			case tunnelHeaderLen+h.payloadLen > len(b) || packet.UDPHeaderLen+h.payloadLen > payload || packet.IPv6HeaderLen+payload > len(b):
 				t.Fatalf("accepted %d payload bytes in a %d-byte packet with payload length %d", h.payloadLen, len(b), payload)
 			case h.src != netip.AddrFrom16([16]byte(b[8:24])) || h.dst != netip.AddrFrom16([16]byte(b[24:40])):
 				t.Fatalf("addresses %s → %s do not match the header", h.src, h.dst)

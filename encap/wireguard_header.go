@@ -3,6 +3,8 @@ package encap
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Inside WireGuard a meshnet packet is a standard VXLAN-over-UDP-over-IPv6
@@ -36,7 +38,7 @@ import (
 const (
 	// tunnelHeaderLen is what the wireguard transport puts in front of a
 	// VXLAN packet: IPv6 and UDP.
-	tunnelHeaderLen = IPv6HeaderLen + UDPHeaderLen
+	tunnelHeaderLen = packet.IPv6HeaderLen + packet.UDPHeaderLen
 
 	// tunnelHopLimit is the hop limit of tunnelled packets, the usual
 	// default; they cross one WireGuard hop and are never routed further.
@@ -46,8 +48,6 @@ const (
 	// like a kernel vxlan device, the source port carries a hash of the
 	// inner flow, within the dynamic range 49152-65535.
 	tunnelSrcPortMin = 49152
-
-	ipProtoUDP = 17
 )
 
 // tunnelFields are the variable fields of one tunnelled packet's headers.
@@ -64,15 +64,15 @@ type tunnelFields struct {
 // payloadLen at most 65535-UDPHeaderLen.
 func encodeTunnelHeader(b []byte, f tunnelFields, payloadLen int) {
 	_ = b[tunnelHeaderLen-1]
-	udpLen := uint16(UDPHeaderLen + payloadLen)
+	udpLen := uint16(packet.UDPHeaderLen + payloadLen)
 	binary.BigEndian.PutUint32(b[0:4], 6<<28|f.flow&0xfffff)
 	binary.BigEndian.PutUint16(b[4:6], udpLen)
-	b[6] = ipProtoUDP
+	b[6] = packet.ProtoUDP
 	b[7] = tunnelHopLimit
 	src, dst := f.src.As16(), f.dst.As16()
 	copy(b[8:24], src[:])
 	copy(b[24:40], dst[:])
-	u := b[IPv6HeaderLen:]
+	u := b[packet.IPv6HeaderLen:]
 	binary.BigEndian.PutUint16(u[0:2], f.srcPort)
 	binary.BigEndian.PutUint16(u[2:4], Port)
 	binary.BigEndian.PutUint16(u[4:6], udpLen)
@@ -85,58 +85,21 @@ func encodeTunnelHeader(b []byte, f tunnelFields, payloadLen int) {
 // reserves zero for "no checksum". Unless full, the inner TCP or UDP
 // segment is summed from its own checksum (wireguard_lco.go).
 func putUDPChecksum(pkt []byte, full bool) {
-	udp := pkt[IPv6HeaderLen:]
-	// Pseudo-header: both addresses, the upper-layer length and the next
-	// header value. The length equals the UDP length field, which is
-	// summed once more as part of the UDP header below.
-	sum := checksumAdd(0, pkt[8:40])
-	sum += uint64(len(udp)) + ipProtoUDP
+	udp := pkt[packet.IPv6HeaderLen:]
+	// The length in the pseudo-header equals the UDP length field, which
+	// is summed once more as part of the UDP header below.
+	sum := packet.PseudoHeaderSum(pkt[8:24], pkt[24:40], packet.ProtoUDP, len(udp))
 	if full {
-		sum = checksumAdd(sum, udp)
+		sum = packet.Sum(sum, udp)
 	} else {
-		sum = checksumAdd(sum, udp[:UDPHeaderLen])
-		sum += vxlanPayloadSum(udp[UDPHeaderLen:])
+		sum = packet.Sum(sum, udp[:packet.UDPHeaderLen])
+		sum = packet.AddSum(sum, vxlanPayloadSum(udp[packet.UDPHeaderLen:]))
 	}
-	c := ^checksumFold(sum)
+	c := ^packet.Fold(sum)
 	if c == 0 {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(udp[6:8], c)
-}
-
-// checksumAdd adds b, as big-endian 16-bit words padded with a zero byte if
-// odd, to the unfolded ones'-complement sum. It adds 32-bit halves into 64
-// bits, which cannot overflow for any packet under 16 GiB, and folds later.
-func checksumAdd(sum uint64, b []byte) uint64 {
-	for len(b) >= 32 {
-		v0 := binary.BigEndian.Uint64(b[0:8])
-		v1 := binary.BigEndian.Uint64(b[8:16])
-		v2 := binary.BigEndian.Uint64(b[16:24])
-		v3 := binary.BigEndian.Uint64(b[24:32])
-		sum += v0>>32 + v0&0xffffffff + v1>>32 + v1&0xffffffff +
-			v2>>32 + v2&0xffffffff + v3>>32 + v3&0xffffffff
-		b = b[32:]
-	}
-	for len(b) >= 4 {
-		sum += uint64(binary.BigEndian.Uint32(b))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
-}
-
-// checksumFold folds an unfolded ones'-complement sum to 16 bits.
-func checksumFold(sum uint64) uint16 {
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return uint16(sum)
 }
 
 // tunnelHeader is the parsed IPv6 and UDP header of a packet a peer sent
@@ -157,27 +120,27 @@ func parseTunnelHeader(pkt []byte) (tunnelHeader, WGDropReason) {
 		return tunnelHeader{}, WGDropTruncated
 	case pkt[0]>>4 != 6:
 		return tunnelHeader{}, WGDropNotIPv6
-	case len(pkt) < IPv6HeaderLen:
+	case len(pkt) < packet.IPv6HeaderLen:
 		return tunnelHeader{}, WGDropTruncated
 	}
 	payload := int(binary.BigEndian.Uint16(pkt[4:6]))
 	switch {
-	case IPv6HeaderLen+payload > len(pkt):
+	case packet.IPv6HeaderLen+payload > len(pkt):
 		return tunnelHeader{}, WGDropBadLength
-	case pkt[6] != ipProtoUDP:
+	case pkt[6] != packet.ProtoUDP:
 		return tunnelHeader{}, WGDropNotUDP
-	case payload < UDPHeaderLen:
+	case payload < packet.UDPHeaderLen:
 		return tunnelHeader{}, WGDropTruncated
 	}
-	udp := pkt[IPv6HeaderLen:]
+	udp := pkt[packet.IPv6HeaderLen:]
 	udpLen := int(binary.BigEndian.Uint16(udp[4:6]))
-	if udpLen < UDPHeaderLen || udpLen > payload {
+	if udpLen < packet.UDPHeaderLen || udpLen > payload {
 		return tunnelHeader{}, WGDropBadLength
 	}
 	return tunnelHeader{
 		src:        netip.AddrFrom16([16]byte(pkt[8:24])),
 		dst:        netip.AddrFrom16([16]byte(pkt[24:40])),
 		dstPort:    binary.BigEndian.Uint16(udp[2:4]),
-		payloadLen: udpLen - UDPHeaderLen,
+		payloadLen: udpLen - packet.UDPHeaderLen,
 	}, WGDropNone
 }

@@ -16,7 +16,11 @@ package encap
 // checksum is right; when it is wrong, the outer one is wrong as well, so
 // a receiver that checks either drops the packet, as it would have anyway.
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"meshnet.dev/meshnet/internal/packet"
+)
 
 // lcoMin is the smallest inner L4 segment worth the shortcut; below it a
 // full pass costs as little as parsing.
@@ -27,11 +31,11 @@ const lcoMin = 128
 // segment's bytes when it can.
 func vxlanPayloadSum(pkt []byte) uint64 {
 	if start, end, segSum, ok := innerSegment(pkt); ok {
-		sum := checksumAdd(0, pkt[:start])
-		sum += uint64(segSum)
-		return checksumAdd(sum, pkt[end:])
+		sum := packet.Sum(0, pkt[:start])
+		sum = packet.AddSum(sum, uint64(segSum))
+		return packet.Sum(sum, pkt[end:])
 	}
-	return checksumAdd(0, pkt)
+	return packet.Sum(0, pkt)
 }
 
 // innerSegment finds the TCP or UDP segment of the untagged IPv4 or IPv6
@@ -41,7 +45,7 @@ func vxlanPayloadSum(pkt []byte) uint64 {
 // datagram without checksum, lengths that do not match, or a short
 // segment.
 func innerSegment(pkt []byte) (start, end int, sum uint16, ok bool) {
-	const eth = HeaderLen + 14 // VXLAN header and inner Ethernet header
+	const eth = HeaderLen + packet.EthHeaderLen // VXLAN header and inner Ethernet header
 	if len(pkt) < eth+40 {
 		return 0, 0, 0, false
 	}
@@ -49,7 +53,7 @@ func innerSegment(pkt []byte) (start, end int, sum uint16, ok bool) {
 	var proto byte
 	var ps uint64
 	switch binary.BigEndian.Uint16(pkt[eth-2 : eth]) {
-	case 0x0800:
+	case packet.EtherTypeIPv4:
 		ihl := int(ip[0]&0x0f) * 4
 		total := int(binary.BigEndian.Uint16(ip[2:4]))
 		if ip[0]>>4 != 4 || ihl < 20 || total != len(ip) || total < ihl ||
@@ -57,13 +61,13 @@ func innerSegment(pkt []byte) (start, end int, sum uint16, ok bool) {
 			return 0, 0, 0, false
 		}
 		proto, start = ip[9], eth+ihl
-		ps = checksumAdd(0, ip[12:20])
-	case 0x86dd:
+		ps = packet.Sum(0, ip[12:20])
+	case packet.EtherTypeIPv6:
 		if ip[0]>>4 != 6 || int(binary.BigEndian.Uint16(ip[4:6])) != len(ip)-40 {
 			return 0, 0, 0, false
 		}
 		proto, start = ip[6], eth+40
-		ps = checksumAdd(0, ip[8:40])
+		ps = packet.Sum(0, ip[8:40])
 	default:
 		return 0, 0, 0, false
 	}
@@ -73,15 +77,15 @@ func innerSegment(pkt []byte) (start, end int, sum uint16, ok bool) {
 		return 0, 0, 0, false
 	}
 	switch proto {
-	case 6:
-	case 17:
+	case packet.ProtoTCP:
+	case packet.ProtoUDP:
 		if binary.BigEndian.Uint16(seg[6:8]) == 0 || int(binary.BigEndian.Uint16(seg[4:6])) != len(seg) {
 			return 0, 0, 0, false
 		}
 	default:
 		return 0, 0, 0, false
 	}
-	ps += uint64(proto) + uint64(len(seg))
+	ps = packet.AddSum(ps, uint64(proto)+uint64(len(seg)))
 	// A valid segment and its pseudo-header sum to all ones.
-	return start, end, ^checksumFold(ps), true
+	return start, end, ^packet.Fold(ps), true
 }

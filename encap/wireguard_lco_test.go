@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // innerPacket is a VXLAN packet carrying an untagged IPv4 or IPv6 frame
@@ -14,7 +16,7 @@ func innerPacket(r *rand.Rand, v6 bool, proto byte, payload int) []byte {
 	if v6 {
 		ipLen = 40
 	}
-	if proto == ipProtoUDP {
+	if proto == packet.ProtoUDP {
 		l4Len = 8
 	}
 	p := make([]byte, HeaderLen+14+ipLen+l4Len+payload)
@@ -36,7 +38,7 @@ func innerPacket(r *rand.Rand, v6 bool, proto byte, payload int) []byte {
 		ip[23], ip[39] = 1, 2
 		pseudo = append(pseudo, ip[8:40]...)
 	} else {
-		binary.BigEndian.PutUint16(f[12:14], etherTypeIPv4)
+		binary.BigEndian.PutUint16(f[12:14], packet.EtherTypeIPv4)
 		ip[0] = 0x45
 		binary.BigEndian.PutUint16(ip[2:4], uint16(len(ip)))
 		ip[8], ip[9] = 64, proto
@@ -44,7 +46,7 @@ func innerPacket(r *rand.Rand, v6 bool, proto byte, payload int) []byte {
 		pseudo = append(pseudo, ip[12:20]...)
 	}
 	at := 16
-	if proto == ipProtoUDP {
+	if proto == packet.ProtoUDP {
 		at = 6
 		binary.BigEndian.PutUint16(seg[4:6], uint16(len(seg)))
 	}
@@ -66,7 +68,7 @@ func TestLocalChecksumOffloadMatchesFullSum(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	f := tunnelFields{src: testSrcVTEP, dst: testDstVTEP}
 	for _, v6 := range []bool{false, true} {
-		for _, proto := range []byte{ipProtoTCP, ipProtoUDP} {
+		for _, proto := range []byte{packet.ProtoTCP, packet.ProtoUDP} {
 			for _, payload := range []int{0, 1, 99, 100, 101, 1000, 1331, 1332, 8999} {
 				t.Run(fmt.Sprintf("v6=%t/proto=%d/%d", v6, proto, payload), func(t *testing.T) {
 					for range 20 {
@@ -103,10 +105,10 @@ func TestLocalChecksumOffloadDeclines(t *testing.T) {
 	for name, edit := range cases {
 		var pkt []byte
 		if edit == nil {
-			pkt = innerPacket(r, false, ipProtoUDP, 500)
+			pkt = innerPacket(r, false, packet.ProtoUDP, 500)
 			binary.BigEndian.PutUint16(pkt[HeaderLen+14+20+6:], 0)
 		} else {
-			pkt = innerPacket(r, false, ipProtoTCP, 500)
+			pkt = innerPacket(r, false, packet.ProtoTCP, 500)
 			edit(pkt)
 		}
 		out := make([]byte, tunnelHeaderLen+len(pkt))
@@ -121,8 +123,8 @@ func TestLocalChecksumOffloadDeclines(t *testing.T) {
 // a packet whose inner checksum is right, it agrees with a full pass.
 func FuzzInnerSegment(f *testing.F) {
 	r := rand.New(rand.NewPCG(7, 8))
-	f.Add(innerPacket(r, false, ipProtoTCP, 300))
-	f.Add(innerPacket(r, true, ipProtoUDP, 300))
+	f.Add(innerPacket(r, false, packet.ProtoTCP, 300))
+	f.Add(innerPacket(r, true, packet.ProtoUDP, 300))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		start, end, sum, ok := innerSegment(pkt)
 		if !ok {
@@ -138,7 +140,7 @@ func FuzzInnerSegment(f *testing.F) {
 // BenchmarkTunnelEncode measures writing a full-size tunnelled packet (copy
 // and UDP checksum), with and without the checksum shortcut.
 func BenchmarkTunnelEncode(b *testing.B) {
-	pkt := innerPacket(rand.New(rand.NewPCG(1, 1)), false, ipProtoTCP, 1400-40)
+	pkt := innerPacket(rand.New(rand.NewPCG(1, 1)), false, packet.ProtoTCP, 1400-40)
 	out := make([]byte, tunnelHeaderLen+len(pkt))
 	for _, full := range []bool{true, false} {
 		b.Run(fmt.Sprintf("full=%t", full), func(b *testing.B) {
@@ -155,7 +157,7 @@ func BenchmarkTunnelEncode(b *testing.B) {
 // TestTunnelEncodeDoesNotAllocate guards the per-packet encapsulation of
 // the encrypted transport, with and without the checksum shortcut.
 func TestTunnelEncodeDoesNotAllocate(t *testing.T) {
-	pkt := innerPacket(rand.New(rand.NewPCG(2, 2)), true, ipProtoTCP, 1300)
+	pkt := innerPacket(rand.New(rand.NewPCG(2, 2)), true, packet.ProtoTCP, 1300)
 	out := make([]byte, tunnelHeaderLen+len(pkt))
 	for _, full := range []bool{false, true} {
 		f := tunnelFields{src: testSrcVTEP, dst: testDstVTEP, fullSum: full}
