@@ -20,7 +20,7 @@ import (
 type attachment struct {
 	def    tables.NetDef
 	device string
-	mac    routing.MAC
+	mac    packet.MAC
 	mtu    int
 	dev    tun.Device
 	stack  *tun.Netstack // the device, in netstack mode

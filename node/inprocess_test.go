@@ -14,8 +14,8 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip/memnet"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/node/api"
-	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 
 	"meshnet.dev/meshnet/node/config"
@@ -235,11 +235,11 @@ func TestJoinedNetworkWaitsForItsDefinition(t *testing.T) {
 	}
 }
 
-func udpFrame(dst, src routing.MAC, srcIP, dstIP netip.Addr, payload string) []byte {
+func udpFrame(dst, src packet.MAC, srcIP, dstIP netip.Addr, payload string) []byte {
 	b := make([]byte, 14+28+len(payload))
 	copy(b[0:6], dst[:])
 	copy(b[6:12], src[:])
-	binary.BigEndian.PutUint16(b[12:14], routing.EtherTypeIPv4)
+	binary.BigEndian.PutUint16(b[12:14], packet.EtherTypeIPv4)
 	ip := b[14:]
 	ip[0] = 0x45
 	binary.BigEndian.PutUint16(ip[2:4], uint16(28+len(payload)))

@@ -286,13 +286,13 @@ func (n *Node) learnLoop(ctx context.Context) {
 
 // networkByVNI returns the attached network with vni and this node's MAC
 // on it.
-func (n *Node) networkByVNI(vni uint32) (string, routing.MAC) {
+func (n *Node) networkByVNI(vni uint32) (string, packet.MAC) {
 	for _, nv := range n.current().nets {
 		if nv.def.VNI == vni {
 			return nv.def.Name, nv.mac
 		}
 	}
-	return "", routing.MAC{}
+	return "", packet.MAC{}
 }
 
 // isDeviceClosed reports whether a port's Run ended because its device was

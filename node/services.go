@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/node/tables"
 	"meshnet.dev/meshnet/routing"
@@ -89,25 +90,25 @@ func (n *Node) publishHealth(b lb.Backend) {
 // lbHook adapts the balancer to the Forwarder's hook.
 type lbHook struct{ b *lb.Balancer }
 
-func (h lbHook) Outbound(vni uint32, frame []byte) routing.Verdict {
+func (h lbHook) Outbound(vni uint32, frame []byte) packet.Verdict {
 	if h.b.Outbound(vni, frame) == lb.Drop {
-		return routing.Drop
+		return packet.Drop
 	}
-	return routing.Pass
+	return packet.Pass
 }
 
-func (h lbHook) Inbound(vni uint32, frame []byte) routing.Verdict {
+func (h lbHook) Inbound(vni uint32, frame []byte) packet.Verdict {
 	if h.b.Inbound(vni, frame) == lb.Drop {
-		return routing.Drop
+		return packet.Drop
 	}
-	return routing.Pass
+	return packet.Pass
 }
 
-func (h lbHook) LookupVIP(vni uint32, ip netip.Addr) (routing.MAC, bool) {
+func (h lbHook) LookupVIP(vni uint32, ip netip.Addr) (packet.MAC, bool) {
 	if h.b.IsVIP(vni, ip) {
 		return lb.ServiceMAC(vni), true
 	}
-	return routing.MAC{}, false
+	return packet.MAC{}, false
 }
 
 // lbMACs resolves backend MACs for the balancer from the forwarding table.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/node/control"
 	"meshnet.dev/meshnet/node/tables"
@@ -49,7 +50,7 @@ type view struct {
 type netView struct {
 	def    tables.NetDef
 	device string
-	mac    routing.MAC
+	mac    packet.MAC
 	mtu    int
 	addr   netip.Addr         // invalid until assigned
 	stack  *tun.Netstack      // the device, in netstack mode once the address is settled

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/lb"
 )
 
@@ -31,25 +32,25 @@ func (d *authDev) WriteVerified(bufs [][]byte, _ int) (int, error) {
 // does.
 type balancerHook struct{ b *lb.Balancer }
 
-func (h balancerHook) Outbound(vni uint32, f []byte) Verdict {
+func (h balancerHook) Outbound(vni uint32, f []byte) packet.Verdict {
 	if h.b.Outbound(vni, f) == lb.Drop {
-		return Drop
+		return packet.Drop
 	}
-	return Pass
+	return packet.Pass
 }
 
-func (h balancerHook) Inbound(vni uint32, f []byte) Verdict {
+func (h balancerHook) Inbound(vni uint32, f []byte) packet.Verdict {
 	if h.b.Inbound(vni, f) == lb.Drop {
-		return Drop
+		return packet.Drop
 	}
-	return Pass
+	return packet.Pass
 }
 
-func (h balancerHook) LookupVIP(vni uint32, ip netip.Addr) (MAC, bool) {
+func (h balancerHook) LookupVIP(vni uint32, ip netip.Addr) (packet.MAC, bool) {
 	if h.b.IsVIP(vni, ip) {
 		return lb.ServiceMAC(vni), true
 	}
-	return MAC{}, false
+	return packet.MAC{}, false
 }
 
 // tableMACs resolves backend MACs from a forwarding table.
@@ -66,13 +67,13 @@ func (m tableMACs) LookupMAC(vni uint32, ip netip.Addr) ([6]byte, bool) {
 
 // putTCP4 writes an Ethernet/IPv4/TCP frame of n bytes from 10.0.0.1:sport
 // to dst:80 into f and returns it.
-func putTCP4(f []byte, dstMAC, srcMAC MAC, dst netip.Addr, sport uint16, n int) []byte {
+func putTCP4(f []byte, dstMAC, srcMAC packet.MAC, dst netip.Addr, sport uint16, n int) []byte {
 	f = f[:n]
 	clear(f)
-	writeEthHeader(f, dstMAC, srcMAC, EtherTypeIPv4)
-	ip := f[EthHeaderLen:]
+	packet.PutEthHeader(f, dstMAC, srcMAC, packet.EtherTypeIPv4)
+	ip := f[packet.EthHeaderLen:]
 	ip[0], ip[8], ip[9] = 0x45, 64, 6
-	binary.BigEndian.PutUint16(ip[2:4], uint16(n-EthHeaderLen))
+	binary.BigEndian.PutUint16(ip[2:4], uint16(n-packet.EthHeaderLen))
 	copy(ip[12:16], []byte{10, 0, 0, 1})
 	d := dst.As4()
 	copy(ip[16:20], d[:])
@@ -90,7 +91,7 @@ func TestTableLookupsDoNotAllocate(t *testing.T) {
 	tb := NewTable()
 	under := netip.MustParseAddrPort("192.0.2.2:4789")
 	vtep := netip.MustParseAddrPort("[fd00::2]:4789")
-	mac := MAC{2, 0, 0, 0, 0, 2}
+	mac := packet.MAC{2, 0, 0, 0, 0, 2}
 	ip := netip.MustParseAddr("10.0.0.2")
 	tb.Update(func(tx *Tx) {
 		tx.SetNetwork(NetworkConfig{Name: "n", VNI: 5, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}})
@@ -137,11 +138,11 @@ func TestForwardPathWithBalancerDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	pa.f.cfg.Hook = balancerHook{b}
-	macA, macB := MAC{2, 0, 0, 0, 0, 1}, MAC{2, 0, 0, 0, 0, 2}
+	macA, macB := packet.MAC{2, 0, 0, 0, 0, 1}, packet.MAC{2, 0, 0, 0, 0, 2}
 	for _, tc := range []struct {
 		name string
 		dst  netip.Addr
-		mac  MAC
+		mac  packet.MAC
 	}{{"past the VIP", netip.MustParseAddr("10.0.0.2"), macB}, {"to the VIP", vip, lb.ServiceMAC(5)}} {
 		fill := func() {
 			for i := range pa.bufs {
@@ -175,7 +176,7 @@ func TestSecureInboundDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
-	macA, macB := MAC{2, 0, 0, 0, 0, 1}, MAC{2, 0, 0, 0, 0, 2}
+	macA, macB := packet.MAC{2, 0, 0, 0, 0, 1}, packet.MAC{2, 0, 0, 0, 0, 2}
 	vtepA := netip.MustParseAddrPort("[fd00::1]:4789")
 	tb := NewTable()
 	tb.Update(func(tx *Tx) {
@@ -214,7 +215,7 @@ func TestSecureInboundDoesNotAllocate(t *testing.T) {
 // kernel checked) skip a second verification; frames from a static VXLAN
 // peer, which may send none, do not.
 func TestPlainInboundVerifiedOnlyFromMeshnetPeers(t *testing.T) {
-	macB := MAC{2, 0, 0, 0, 0, 2}
+	macB := packet.MAC{2, 0, 0, 0, 0, 2}
 	node, static := netip.MustParseAddrPort("192.0.2.1:4789"), netip.MustParseAddrPort("192.0.2.9:4789")
 	tb := NewTable()
 	tb.Update(func(tx *Tx) {
@@ -236,7 +237,7 @@ func TestPlainInboundVerifiedOnlyFromMeshnetPeers(t *testing.T) {
 		for i := range bufs {
 			bufs[i] = make([]byte, off+encap.HeaderLen+200)
 			encap.Encode(bufs[i][off:], 5)
-			putTCP4(bufs[i][off+encap.HeaderLen:], macB, MAC{2, 0, 0, 0, 0, 1}, netip.MustParseAddr("10.0.0.2"), 40000, 200)
+			putTCP4(bufs[i][off+encap.HeaderLen:], macB, packet.MAC{2, 0, 0, 0, 0, 1}, netip.MustParseAddr("10.0.0.2"), 40000, 200)
 			sizes[i] = encap.HeaderLen + 200
 		}
 		f.PlainReceiver().Receive(bufs, sizes, off, from)

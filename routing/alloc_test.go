@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // countDev is a device that is never read from (the test fills the port's
 // buffers itself) and counts what is written to it.
 type countDev struct {
-	mac     MAC
+	mac     packet.MAC
 	written atomic.Uint64
 }
 
@@ -21,8 +22,8 @@ func (d *countDev) Write(bufs [][]byte, _ int) (int, error) {
 	d.written.Add(uint64(len(bufs)))
 	return len(bufs), nil
 }
-func (d *countDev) BatchSize() int    { return 64 }
-func (d *countDev) HardwareAddr() MAC { return d.mac }
+func (d *countDev) BatchSize() int           { return 64 }
+func (d *countDev) HardwareAddr() packet.MAC { return d.mac }
 
 // loopTransport delivers sends synchronously into another forwarder, so a
 // benchmark measures encap, send, decap and delivery on one goroutine.
@@ -50,9 +51,9 @@ func (l *loopTransport) Close() error      { return nil }
 // forwardPair builds node a (sending) and b (receiving) and fills a's port
 // with a batch of unicast frames for b.
 func forwardPair(tb testing.TB, frameLen int) (*Port, *countDev) {
-	macA, macB := MAC{2, 0, 0, 0, 0, 1}, MAC{2, 0, 0, 0, 0, 2}
+	macA, macB := packet.MAC{2, 0, 0, 0, 0, 1}, packet.MAC{2, 0, 0, 0, 0, 2}
 	addrA, addrB := netip.MustParseAddrPort("192.0.2.1:4789"), netip.MustParseAddrPort("192.0.2.2:4789")
-	mk := func(self, other string, selfMAC, otherMAC MAC, otherAddr netip.AddrPort) *Table {
+	mk := func(self, other string, selfMAC, otherMAC packet.MAC, otherAddr netip.AddrPort) *Table {
 		t := NewTable()
 		t.Update(func(tx *Tx) {
 			tx.SetNetwork(NetworkConfig{Name: "n", VNI: 5, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}})
@@ -76,7 +77,7 @@ func forwardPair(tb testing.TB, frameLen int) (*Port, *countDev) {
 	}
 	for i := range pa.bufs {
 		f := pa.bufs[i][encap.Headroom:]
-		writeEthHeader(f, macB, macA, EtherTypeIPv4)
+		packet.PutEthHeader(f, macB, macA, packet.EtherTypeIPv4)
 		f[14] = 0x45
 		binary.BigEndian.PutUint16(f[16:18], uint16(frameLen-14))
 		copy(f[26:30], []byte{10, 0, 0, 1})

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // answer handles ARP requests and IPv6 neighbour solicitations locally. It
@@ -11,9 +12,9 @@ import (
 // asks about an endpoint behind this same device (the local segment answers
 // that itself). Questions about unknown addresses are left to replication.
 func (p *Port) answer(net *Network, frame []byte) bool {
-	switch etherType(frame) {
-	case EtherTypeARP:
-		req, err := ParseARP(frame[EthHeaderLen:])
+	switch packet.EtherType(frame) {
+	case packet.EtherTypeARP:
+		req, err := ParseARP(frame[packet.EthHeaderLen:])
 		if err != nil || req.Op != arpOpRequest || req.IsGratuitous() {
 			return false
 		}
@@ -28,12 +29,12 @@ func (p *Port) answer(net *Network, frame []byte) bool {
 			p.Stats.ARPReplies.Add(1)
 		}
 		return true
-	case EtherTypeIPv6:
-		ip := frame[EthHeaderLen:]
-		if len(ip) < ipv6HeaderLen+nsMinLen || ip[6] != protoICMPv6 || ip[ipv6HeaderLen] != icmpNS {
+	case packet.EtherTypeIPv6:
+		ip := frame[packet.EthHeaderLen:]
+		if len(ip) < packet.IPv6HeaderLen+nsMinLen || ip[6] != packet.ProtoICMPv6 || ip[packet.IPv6HeaderLen] != icmpNS {
 			return false
 		}
-		ns, err := ParseNS(srcMAC(frame), ip)
+		ns, err := ParseNS(packet.SrcMAC(frame), ip)
 		if err != nil {
 			return false
 		}
@@ -54,7 +55,7 @@ func (p *Port) answer(net *Network, frame []byte) bool {
 
 // resolve finds the MAC that owns ip: a remote endpoint, a service VIP, or a
 // local endpoint (local = true, nothing to answer).
-func (p *Port) resolve(net *Network, ip netip.Addr) (mac MAC, local, ok bool) {
+func (p *Port) resolve(net *Network, ip netip.Addr) (mac packet.MAC, local, ok bool) {
 	if m, peer, ok := net.LookupIP(ip); ok {
 		return m, peer == nil, true
 	}
@@ -63,7 +64,7 @@ func (p *Port) resolve(net *Network, ip netip.Addr) (mac MAC, local, ok bool) {
 			return m, false, true
 		}
 	}
-	return MAC{}, false, false
+	return packet.MAC{}, false, false
 }
 
 // reply returns the next free reply buffer.

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // ARP for IPv4 over Ethernet (RFC 826):
@@ -19,7 +21,7 @@ const (
 	arpLen        = 28
 	arpOpRequest  = 1
 	arpOpReply    = 2
-	arpFrameLen   = EthHeaderLen + arpLen
+	arpFrameLen   = packet.EthHeaderLen + arpLen
 	arpHTypeEther = 1
 )
 
@@ -32,9 +34,9 @@ var (
 // ARP is a decoded IPv4-over-Ethernet ARP packet.
 type ARP struct {
 	Op        uint16
-	SenderMAC MAC
+	SenderMAC packet.MAC
 	SenderIP  netip.Addr
-	TargetMAC MAC
+	TargetMAC packet.MAC
 	TargetIP  netip.Addr
 }
 
@@ -44,14 +46,14 @@ func ParseARP(b []byte) (ARP, error) {
 		return ARP{}, ErrARPShort
 	}
 	if binary.BigEndian.Uint16(b[0:2]) != arpHTypeEther ||
-		binary.BigEndian.Uint16(b[2:4]) != EtherTypeIPv4 || b[4] != 6 || b[5] != 4 {
+		binary.BigEndian.Uint16(b[2:4]) != packet.EtherTypeIPv4 || b[4] != 6 || b[5] != 4 {
 		return ARP{}, ErrARPUnsupported
 	}
 	return ARP{
 		Op:        binary.BigEndian.Uint16(b[6:8]),
-		SenderMAC: MAC(b[8:14]),
+		SenderMAC: packet.MAC(b[8:14]),
 		SenderIP:  netip.AddrFrom4([4]byte(b[14:18])),
-		TargetMAC: MAC(b[18:24]),
+		TargetMAC: packet.MAC(b[18:24]),
 		TargetIP:  netip.AddrFrom4([4]byte(b[24:28])),
 	}, nil
 }
@@ -63,11 +65,11 @@ func (a ARP) IsGratuitous() bool { return a.SenderIP == a.TargetIP }
 // WriteARPReply writes into b a complete Ethernet frame answering req with
 // "req.TargetIP is at mac" and returns its length. b must hold arpFrameLen
 // bytes.
-func WriteARPReply(b []byte, req ARP, mac MAC) int {
-	writeEthHeader(b, req.SenderMAC, mac, EtherTypeARP)
-	p := b[EthHeaderLen:arpFrameLen]
+func WriteARPReply(b []byte, req ARP, mac packet.MAC) int {
+	packet.PutEthHeader(b, req.SenderMAC, mac, packet.EtherTypeARP)
+	p := b[packet.EthHeaderLen:arpFrameLen]
 	binary.BigEndian.PutUint16(p[0:2], arpHTypeEther)
-	binary.BigEndian.PutUint16(p[2:4], EtherTypeIPv4)
+	binary.BigEndian.PutUint16(p[2:4], packet.EtherTypeIPv4)
 	p[4], p[5] = 6, 4
 	binary.BigEndian.PutUint16(p[6:8], arpOpReply)
 	copy(p[8:14], mac[:])

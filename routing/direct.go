@@ -18,6 +18,7 @@ package routing
 
 import (
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // DirectSender is a transport that lends its own packet buffers for a
@@ -99,7 +100,7 @@ func (p *Port) outboundDirect(n, off int) {
 	var last *Peer
 	for i := range n {
 		size := p.sizes[i]
-		if size < EthHeaderLen {
+		if size < packet.EthHeaderLen {
 			p.Stats.Drops.Add(DropRunt, 1)
 			continue
 		}

@@ -14,12 +14,13 @@ import (
 	"golang.org/x/crypto/curve25519"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // pollDev is an in-memory device with PollDevice's methods: frames pushed
 // into it are read out, frames written to it are recorded.
 type pollDev struct {
-	mac    MAC
+	mac    packet.MAC
 	mu     sync.Mutex
 	queue  [][]byte
 	ready  chan struct{}
@@ -27,7 +28,7 @@ type pollDev struct {
 	got    chan []byte
 }
 
-func newPollDev(mac MAC) *pollDev {
+func newPollDev(mac packet.MAC) *pollDev {
 	return &pollDev{mac: mac, ready: make(chan struct{}, 1), closed: make(chan struct{}), got: make(chan []byte, 1024)}
 }
 
@@ -94,9 +95,9 @@ func (d *pollDev) Write(bufs [][]byte, off int) (int, error) {
 	return len(bufs), nil
 }
 
-func (d *pollDev) BatchSize() int    { return 64 }
-func (d *pollDev) HardwareAddr() MAC { return d.mac }
-func (d *pollDev) close()            { close(d.closed) }
+func (d *pollDev) BatchSize() int           { return 64 }
+func (d *pollDev) HardwareAddr() packet.MAC { return d.mac }
+func (d *pollDev) close()                   { close(d.closed) }
 
 type hexKey [32]byte
 
@@ -141,8 +142,8 @@ func TestDirectSendDelivers(t *testing.T) {
 	if err := b.w.SetPeers([]encap.WGPeer{{PublicKey: a.pub, Endpoint: netip.AddrPortFrom(lo, a.w.LocalPort()), VTEP: a.vtep}}); err != nil {
 		t.Fatal(err)
 	}
-	macA, macB := MAC{2, 0, 0, 0, 0, 1}, MAC{2, 0, 0, 0, 0, 2}
-	table := func(other string, otherVTEP netip.Addr, otherMAC MAC, selfMAC MAC) *Table {
+	macA, macB := packet.MAC{2, 0, 0, 0, 0, 1}, packet.MAC{2, 0, 0, 0, 0, 2}
+	table := func(other string, otherVTEP netip.Addr, otherMAC packet.MAC, selfMAC packet.MAC) *Table {
 		tb := NewTable()
 		tb.Update(func(tx *Tx) {
 			tx.SetNetwork(NetworkConfig{Name: "n", VNI: 5, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}, Encrypted: true})
@@ -189,7 +190,8 @@ func TestDirectSendDelivers(t *testing.T) {
 		want = append(want, f)
 	}
 	bcast := bytes.Clone(want[0])
-	copy(bcast[0:6], BroadcastMAC[:])
+	bc := packet.BroadcastMAC()
+	copy(bcast[0:6], bc[:])
 	unknown := bytes.Clone(want[0])
 	copy(unknown[0:6], []byte{2, 9, 9, 9, 9, 9})
 	devA.push(want[:100]...)

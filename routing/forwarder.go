@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Device is what the Forwarder needs of a tun device.
@@ -33,7 +34,7 @@ type Device interface {
 	Read(bufs [][]byte, sizes []int, offset int) (int, error)
 	Write(bufs [][]byte, offset int) (int, error)
 	BatchSize() int
-	HardwareAddr() MAC
+	HardwareAddr() packet.MAC
 }
 
 // VerifiedWriter is a Device that can take frames whose integrity the
@@ -50,7 +51,7 @@ type Config struct {
 	// Either may be nil, and then its networks cannot reach peers.
 	Plain, Secure encap.Transport
 	// Hook, if set, is the service load balancer.
-	Hook Hook
+	Hook packet.Hook
 	// Learn receives endpoints seen behind local devices. It must not block;
 	// it returns false when it could not take the report, and the frame's
 	// source will be reported again later.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
 )
@@ -20,7 +21,7 @@ var subnet = netip.MustParsePrefix("10.9.0.0/24")
 // testNode is one forwarder with a channel device and transport.
 type testNode struct {
 	name    string
-	mac     routing.MAC
+	mac     packet.MAC
 	ip      netip.Addr
 	addr    netip.AddrPort
 	dev     *tun.Channel
@@ -41,7 +42,7 @@ func newCluster(t *testing.T, n int, secure bool) []*testNode {
 	for i := range nodes {
 		nodes[i] = &testNode{
 			name: string(rune('a' + i)),
-			mac:  routing.MAC{2, 0, 0, 0, 0, byte(i + 1)},
+			mac:  packet.MAC{2, 0, 0, 0, 0, byte(i + 1)},
 			ip:   netip.AddrFrom4([4]byte{10, 9, 0, byte(i + 1)}),
 			addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), encap.Port),
 		}
@@ -100,11 +101,11 @@ func (nd *testNode) learn(l routing.Learned) bool {
 }
 
 // ipv4Frame builds an Ethernet frame carrying a minimal IPv4/UDP packet.
-func ipv4Frame(dst, src routing.MAC, srcIP, dstIP netip.Addr, payload []byte) []byte {
+func ipv4Frame(dst, src packet.MAC, srcIP, dstIP netip.Addr, payload []byte) []byte {
 	b := make([]byte, 14+20+8+len(payload))
 	copy(b[0:6], dst[:])
 	copy(b[6:12], src[:])
-	binary.BigEndian.PutUint16(b[12:14], routing.EtherTypeIPv4)
+	binary.BigEndian.PutUint16(b[12:14], packet.EtherTypeIPv4)
 	ip := b[14:]
 	ip[0] = 0x45
 	binary.BigEndian.PutUint16(ip[2:4], uint16(20+8+len(payload)))
@@ -166,7 +167,7 @@ func TestUnicastReachesOnlyItsPeer(t *testing.T) {
 func TestBroadcastIsReplicatedToEveryMember(t *testing.T) {
 	nodes := newCluster(t, 3, false)
 	a := nodes[0]
-	f := ipv4Frame(routing.BroadcastMAC, a.mac, a.ip, netip.MustParseAddr("10.9.0.255"), []byte("all"))
+	f := ipv4Frame(packet.BroadcastMAC(), a.mac, a.ip, netip.MustParseAddr("10.9.0.255"), []byte("all"))
 	a.dev.In <- f
 	expectFrame(t, nodes[1].dev, f)
 	expectFrame(t, nodes[2].dev, f)
@@ -179,12 +180,13 @@ func TestARPForKnownEndpointAnsweredLocally(t *testing.T) {
 	nodes := newCluster(t, 2, false)
 	a, b := nodes[0], nodes[1]
 	req := make([]byte, 42)
-	copy(req[0:6], routing.BroadcastMAC[:])
+	bc := packet.BroadcastMAC()
+	copy(req[0:6], bc[:])
 	copy(req[6:12], a.mac[:])
-	binary.BigEndian.PutUint16(req[12:14], routing.EtherTypeARP)
+	binary.BigEndian.PutUint16(req[12:14], packet.EtherTypeARP)
 	p := req[14:]
 	binary.BigEndian.PutUint16(p[0:2], 1)
-	binary.BigEndian.PutUint16(p[2:4], routing.EtherTypeIPv4)
+	binary.BigEndian.PutUint16(p[2:4], packet.EtherTypeIPv4)
 	p[4], p[5] = 6, 4
 	binary.BigEndian.PutUint16(p[6:8], 1)
 	copy(p[8:14], a.mac[:])
@@ -214,7 +216,7 @@ func TestARPForKnownEndpointAnsweredLocally(t *testing.T) {
 func TestUnknownUnicastDroppedAndCounted(t *testing.T) {
 	nodes := newCluster(t, 2, false)
 	a := nodes[0]
-	a.dev.In <- ipv4Frame(routing.MAC{2, 9, 9, 9, 9, 9}, a.mac, a.ip, netip.MustParseAddr("10.9.0.77"), nil)
+	a.dev.In <- ipv4Frame(packet.MAC{2, 9, 9, 9, 9, 9}, a.mac, a.ip, netip.MustParseAddr("10.9.0.77"), nil)
 	waitCounter(t, "unknown unicast drops", func() uint64 { return a.port.Stats.Drops.Map()["unknown_unicast"] }, 1)
 	expectNothing(t, nodes[1].dev)
 }
@@ -222,7 +224,7 @@ func TestUnknownUnicastDroppedAndCounted(t *testing.T) {
 func TestLearnsNewLocalSource(t *testing.T) {
 	nodes := newCluster(t, 2, false)
 	a, b := nodes[0], nodes[1]
-	container := routing.MAC{2, 0xc, 0, 0, 0, 1}
+	container := packet.MAC{2, 0xc, 0, 0, 0, 1}
 	cip := netip.MustParseAddr("10.9.0.50")
 	a.dev.In <- ipv4Frame(b.mac, container, cip, b.ip, nil)
 	<-b.dev.Out
@@ -250,14 +252,14 @@ func TestInboundChecks(t *testing.T) {
 	me := netip.MustParseAddrPort("192.0.2.2:4789")
 	tr := cn.NewTransport(me, false)
 	fwd := routing.New(routing.Config{Table: table, Plain: tr})
-	dev := tun.NewChannel("d", routing.MAC{2, 2}, 1450)
+	dev := tun.NewChannel("d", packet.MAC{2, 2}, 1450)
 	port, _ := fwd.Attach(vni, dev)
-	dev7 := tun.NewChannel("d7", routing.MAC{2, 7}, 1450)
+	dev7 := tun.NewChannel("d7", packet.MAC{2, 7}, 1450)
 	port7, _ := fwd.Attach(7, dev7)
 	tr.Start(fwd.PlainReceiver())
 	t.Cleanup(func() { tr.Close(); dev.Close(); dev7.Close() })
 
-	frame := ipv4Frame(routing.BroadcastMAC, routing.MAC{2, 1}, netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.255"), nil)
+	frame := ipv4Frame(packet.BroadcastMAC(), packet.MAC{2, 1}, netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("10.9.0.255"), nil)
 	pkt := func(v uint32, f []byte) []byte {
 		b := make([]byte, encap.HeaderLen+len(f))
 		encap.Encode(b, v)

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // rxScratch holds one Receive call's device batch; pooled so the inbound
@@ -87,15 +88,15 @@ func (f *Forwarder) inbound(bufs [][]byte, sizes []int, offset int, from []netip
 			continue
 		}
 		frame := pkt[encap.HeaderLen:]
-		if len(frame) < EthHeaderLen {
+		if len(frame) < packet.EthHeaderLen {
 			port.Stats.Drops.Add(DropRunt, 1)
 			continue
 		}
-		if hook := f.cfg.Hook; hook != nil && hook.Inbound(h.VNI, frame) == Drop {
+		if hook := f.cfg.Hook; hook != nil && hook.Inbound(h.VNI, frame) == packet.Drop {
 			port.Stats.Drops.Add(DropPolicy, 1)
 			continue
 		}
-		if dst := dstMAC(frame); !IsMulticast(dst) {
+		if dst := packet.DstMAC(frame); !packet.IsMulticast(dst) {
 			if _, local, ok := net.LookupMAC(dst); ok && !local {
 				port.Stats.Drops.Add(DropMisdirected, 1)
 				continue

@@ -3,27 +3,36 @@ package routing
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // sourceIP returns the sender's address carried by an ARP, IPv4 or IPv6
 // frame, if it has one.
 func sourceIP(frame []byte) netip.Addr {
-	payload := frame[EthHeaderLen:]
-	switch etherType(frame) {
-	case EtherTypeARP:
-		if len(payload) >= arpLen && binary.BigEndian.Uint16(payload[2:4]) == EtherTypeIPv4 {
+	payload := frame[packet.EthHeaderLen:]
+	switch packet.EtherType(frame) {
+	case packet.EtherTypeARP:
+		if len(payload) >= arpLen && binary.BigEndian.Uint16(payload[2:4]) == packet.EtherTypeIPv4 {
 			return netip.AddrFrom4([4]byte(payload[14:18]))
 		}
-	case EtherTypeIPv4:
-		if len(payload) >= 20 && payload[0]>>4 == 4 {
+	case packet.EtherTypeIPv4:
+		if len(payload) >= packet.IPv4MinHeaderLen && payload[0]>>4 == 4 {
 			return netip.AddrFrom4([4]byte(payload[12:16]))
 		}
-	case EtherTypeIPv6:
-		if len(payload) >= ipv6HeaderLen && payload[0]>>4 == 6 {
+	case packet.EtherTypeIPv6:
+		if len(payload) >= packet.IPv6HeaderLen && payload[0]>>4 == 6 {
 			return netip.AddrFrom16([16]byte(payload[8:24]))
 		}
 	}
 	return netip.Addr{}
+}
+
+// Learned reports an endpoint seen behind this node's device.
+type Learned struct {
+	VNI uint32
+	MAC packet.MAC
+	IP  netip.Addr // invalid when the frame revealed no address in the network
 }
 
 // maxPendingLearn bounds the sources a port remembers having reported while
@@ -34,8 +43,8 @@ const maxPendingLearn = 1024
 // learn reports the frame's source if the snapshot does not yet know it as a
 // local endpoint. Called from the port's Run goroutine only.
 func (p *Port) learn(n *Network, frame []byte) {
-	src := srcMAC(frame)
-	if IsMulticast(src) || IsZero(src) {
+	src := packet.SrcMAC(frame)
+	if packet.IsMulticast(src) || packet.IsZero(src) {
 		return
 	}
 	ip := sourceIP(frame)

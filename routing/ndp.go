@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // IPv6 neighbour discovery (RFC 4861): the forwarder answers neighbour
@@ -15,14 +17,12 @@ import (
 //	IPv6 header (40) | type=136 | code | checksum |R|S|O| reserved (29 bits) |
 //	target address (16) | option: type=2, len=1, target link-layer address (6)
 const (
-	ipv6HeaderLen   = 40
-	protoICMPv6     = 58
 	icmpNS          = 135
 	icmpNA          = 136
 	ndpHopLimit     = 255
 	nsMinLen        = 24 // type, code, checksum, reserved, target
 	naLen           = 32
-	naFrameLen      = EthHeaderLen + ipv6HeaderLen + naLen
+	naFrameLen      = packet.EthHeaderLen + packet.IPv6HeaderLen + naLen
 	ndOptSourceLL   = 1
 	ndOptTargetLL   = 2
 	naFlagSolicited = 0x40
@@ -34,7 +34,7 @@ var ErrNotNS = errors.New("ndp: not a neighbour solicitation")
 
 // NS is a decoded neighbour solicitation.
 type NS struct {
-	SrcMAC MAC
+	SrcMAC packet.MAC
 	SrcIP  netip.Addr // unspecified during duplicate address detection
 	Target netip.Addr
 }
@@ -44,16 +44,16 @@ type NS struct {
 // matters here: hop limit 255, ICMPv6 code 0, length, and a target that is
 // not multicast. It does not verify the checksum: the answer only reveals
 // what the table would tell anyone who asks.
-func ParseNS(srcMAC MAC, ip []byte) (NS, error) {
-	if len(ip) < ipv6HeaderLen+nsMinLen || ip[0]>>4 != 6 ||
-		ip[6] != protoICMPv6 || ip[7] != ndpHopLimit {
+func ParseNS(srcMAC packet.MAC, ip []byte) (NS, error) {
+	if len(ip) < packet.IPv6HeaderLen+nsMinLen || ip[0]>>4 != 6 ||
+		ip[6] != packet.ProtoICMPv6 || ip[7] != ndpHopLimit {
 		return NS{}, ErrNotNS
 	}
 	plen := int(binary.BigEndian.Uint16(ip[4:6]))
-	if plen < nsMinLen || ipv6HeaderLen+plen > len(ip) {
+	if plen < nsMinLen || packet.IPv6HeaderLen+plen > len(ip) {
 		return NS{}, ErrNotNS
 	}
-	icmp := ip[ipv6HeaderLen : ipv6HeaderLen+plen]
+	icmp := ip[packet.IPv6HeaderLen : packet.IPv6HeaderLen+plen]
 	if icmp[0] != icmpNS || icmp[1] != 0 {
 		return NS{}, ErrNotNS
 	}
@@ -70,22 +70,22 @@ func ParseNS(srcMAC MAC, ip []byte) (NS, error) {
 
 // WriteNA writes into b a complete Ethernet frame advertising that ns.Target
 // is at mac, and returns its length. b must hold naFrameLen bytes.
-func WriteNA(b []byte, ns NS, mac MAC) int {
+func WriteNA(b []byte, ns NS, mac packet.MAC) int {
 	dstIP, flags := ns.SrcIP, byte(naFlagSolicited|naFlagOverride)
 	if dstIP.IsUnspecified() {
 		// Duplicate address detection: tell all nodes, unsolicited.
 		dstIP, flags = netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 1}), naFlagOverride
 	}
-	writeEthHeader(b, ns.SrcMAC, mac, EtherTypeIPv6)
-	ip := b[EthHeaderLen:naFrameLen]
+	packet.PutEthHeader(b, ns.SrcMAC, mac, packet.EtherTypeIPv6)
+	ip := b[packet.EthHeaderLen:naFrameLen]
 	clear(ip[:8])
 	ip[0] = 6 << 4
 	binary.BigEndian.PutUint16(ip[4:6], naLen)
-	ip[6], ip[7] = protoICMPv6, ndpHopLimit
+	ip[6], ip[7] = packet.ProtoICMPv6, ndpHopLimit
 	src, dst := ns.Target.As16(), dstIP.As16()
 	copy(ip[8:24], src[:])
 	copy(ip[24:40], dst[:])
-	icmp := ip[ipv6HeaderLen:]
+	icmp := ip[packet.IPv6HeaderLen:]
 	clear(icmp[:8])
 	icmp[0], icmp[4] = icmpNA, flags
 	copy(icmp[8:24], src[:])
@@ -93,4 +93,10 @@ func WriteNA(b []byte, ns NS, mac MAC) int {
 	copy(icmp[26:32], mac[:])
 	binary.BigEndian.PutUint16(icmp[2:4], icmpv6Checksum(src, dst, icmp[:naLen]))
 	return naFrameLen
+}
+
+// icmpv6Checksum computes the ICMPv6 checksum of msg sent from src to dst,
+// covering the IPv6 pseudo-header (RFC 8200, section 8.1).
+func icmpv6Checksum(src, dst [16]byte, msg []byte) uint16 {
+	return packet.Checksum(msg, packet.PseudoHeaderSum(src[:], dst[:], packet.ProtoICMPv6, len(msg)))
 }

@@ -4,16 +4,18 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // arpRequest builds a broadcast ARP request frame "who has target? tell
 // sender".
-func arpRequest(senderMAC MAC, sender, target netip.Addr) []byte {
+func arpRequest(senderMAC packet.MAC, sender, target netip.Addr) []byte {
 	b := make([]byte, arpFrameLen)
-	writeEthHeader(b, BroadcastMAC, senderMAC, EtherTypeARP)
-	p := b[EthHeaderLen:]
+	packet.PutEthHeader(b, packet.BroadcastMAC(), senderMAC, packet.EtherTypeARP)
+	p := b[packet.EthHeaderLen:]
 	binary.BigEndian.PutUint16(p[0:2], 1)
-	binary.BigEndian.PutUint16(p[2:4], EtherTypeIPv4)
+	binary.BigEndian.PutUint16(p[2:4], packet.EtherTypeIPv4)
 	p[4], p[5] = 6, 4
 	binary.BigEndian.PutUint16(p[6:8], arpOpRequest)
 	copy(p[8:14], senderMAC[:])
@@ -25,19 +27,19 @@ func arpRequest(senderMAC MAC, sender, target netip.Addr) []byte {
 
 // nsFrame builds a neighbour solicitation for target from src, sent to the
 // target's solicited-node multicast group, with a valid checksum.
-func nsFrame(srcMAC MAC, src, target netip.Addr) []byte {
+func nsFrame(srcMAC packet.MAC, src, target netip.Addr) []byte {
 	t := target.As16()
 	group := [16]byte{0: 0xff, 1: 0x02, 11: 1, 12: 0xff, 13: t[13], 14: t[14], 15: t[15]}
-	b := make([]byte, EthHeaderLen+ipv6HeaderLen+32)
-	writeEthHeader(b, MAC{0x33, 0x33, 0xff, t[13], t[14], t[15]}, srcMAC, EtherTypeIPv6)
-	ip := b[EthHeaderLen:]
+	b := make([]byte, packet.EthHeaderLen+packet.IPv6HeaderLen+32)
+	packet.PutEthHeader(b, packet.MAC{0x33, 0x33, 0xff, t[13], t[14], t[15]}, srcMAC, packet.EtherTypeIPv6)
+	ip := b[packet.EthHeaderLen:]
 	ip[0] = 6 << 4
 	binary.BigEndian.PutUint16(ip[4:6], 32)
-	ip[6], ip[7] = protoICMPv6, 255
+	ip[6], ip[7] = packet.ProtoICMPv6, 255
 	s := src.As16()
 	copy(ip[8:24], s[:])
 	copy(ip[24:40], group[:])
-	icmp := ip[ipv6HeaderLen:]
+	icmp := ip[packet.IPv6HeaderLen:]
 	icmp[0] = icmpNS
 	copy(icmp[8:24], t[:])
 	icmp[24], icmp[25] = ndOptSourceLL, 1
@@ -47,9 +49,9 @@ func nsFrame(srcMAC MAC, src, target netip.Addr) []byte {
 }
 
 func TestARPReplyRoundTrip(t *testing.T) {
-	asker := MAC{2, 0, 0, 0, 0, 1}
-	owner := MAC{2, 0, 0, 0, 0, 2}
-	req, err := ParseARP(arpRequest(asker, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"))[EthHeaderLen:])
+	asker := packet.MAC{2, 0, 0, 0, 0, 1}
+	owner := packet.MAC{2, 0, 0, 0, 0, 2}
+	req, err := ParseARP(arpRequest(asker, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"))[packet.EthHeaderLen:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +60,10 @@ func TestARPReplyRoundTrip(t *testing.T) {
 	}
 	b := make([]byte, arpFrameLen)
 	n := WriteARPReply(b, req, owner)
-	if dstMAC(b) != asker || srcMAC(b) != owner || etherType(b) != EtherTypeARP {
+	if packet.DstMAC(b) != asker || packet.SrcMAC(b) != owner || packet.EtherType(b) != packet.EtherTypeARP {
 		t.Fatalf("bad Ethernet header % x", b[:14])
 	}
-	rep, err := ParseARP(b[EthHeaderLen:n])
+	rep, err := ParseARP(b[packet.EthHeaderLen:n])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func TestARPReplyRoundTrip(t *testing.T) {
 }
 
 func TestParseARPRejects(t *testing.T) {
-	good := arpRequest(MAC{2}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"))[EthHeaderLen:]
+	good := arpRequest(packet.MAC{2}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"))[packet.EthHeaderLen:]
 	if _, err := ParseARP(good[:arpLen-1]); err != ErrARPShort {
 		t.Errorf("short: %v", err)
 	}
@@ -84,12 +86,12 @@ func TestParseARPRejects(t *testing.T) {
 }
 
 func TestNeighbourAdvertisement(t *testing.T) {
-	asker := MAC{2, 0, 0, 0, 0, 1}
-	owner := MAC{2, 0, 0, 0, 0, 2}
+	asker := packet.MAC{2, 0, 0, 0, 0, 1}
+	owner := packet.MAC{2, 0, 0, 0, 0, 2}
 	src := netip.MustParseAddr("fd00::1")
 	target := netip.MustParseAddr("fd00::2")
 	f := nsFrame(asker, src, target)
-	ns, err := ParseNS(srcMAC(f), f[EthHeaderLen:])
+	ns, err := ParseNS(packet.SrcMAC(f), f[packet.EthHeaderLen:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +100,12 @@ func TestNeighbourAdvertisement(t *testing.T) {
 	}
 	b := make([]byte, naFrameLen)
 	WriteNA(b, ns, owner)
-	ip := b[EthHeaderLen:]
-	icmp := ip[ipv6HeaderLen:]
-	if dstMAC(b) != asker || srcMAC(b) != owner || icmp[0] != icmpNA || icmp[4]&naFlagSolicited == 0 {
+	ip := b[packet.EthHeaderLen:]
+	icmp := ip[packet.IPv6HeaderLen:]
+	if packet.DstMAC(b) != asker || packet.SrcMAC(b) != owner || icmp[0] != icmpNA || icmp[4]&naFlagSolicited == 0 {
 		t.Fatalf("bad NA % x", b)
 	}
-	if netip.AddrFrom16([16]byte(icmp[8:24])) != target || MAC(icmp[26:32]) != owner {
+	if netip.AddrFrom16([16]byte(icmp[8:24])) != target || packet.MAC(icmp[26:32]) != owner {
 		t.Fatalf("NA target/option wrong")
 	}
 	s, d := [16]byte(ip[8:24]), [16]byte(ip[24:40])
@@ -115,25 +117,25 @@ func TestNeighbourAdvertisement(t *testing.T) {
 }
 
 func TestDADSolicitationAnsweredToAllNodes(t *testing.T) {
-	f := nsFrame(MAC{2, 9}, netip.IPv6Unspecified(), netip.MustParseAddr("fd00::2"))
-	ns, err := ParseNS(srcMAC(f), f[EthHeaderLen:])
+	f := nsFrame(packet.MAC{2, 9}, netip.IPv6Unspecified(), netip.MustParseAddr("fd00::2"))
+	ns, err := ParseNS(packet.SrcMAC(f), f[packet.EthHeaderLen:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := make([]byte, naFrameLen)
-	WriteNA(b, ns, MAC{2, 2})
-	if dst := netip.AddrFrom16([16]byte(b[EthHeaderLen+24 : EthHeaderLen+40])); dst != netip.MustParseAddr("ff02::1") {
+	WriteNA(b, ns, packet.MAC{2, 2})
+	if dst := netip.AddrFrom16([16]byte(b[packet.EthHeaderLen+24 : packet.EthHeaderLen+40])); dst != netip.MustParseAddr("ff02::1") {
 		t.Fatalf("DAD answer sent to %v", dst)
 	}
-	if b[EthHeaderLen+ipv6HeaderLen+4]&naFlagSolicited != 0 {
+	if b[packet.EthHeaderLen+packet.IPv6HeaderLen+4]&naFlagSolicited != 0 {
 		t.Fatal("DAD answer marked solicited")
 	}
 }
 
 func TestParseNSRejectsHopLimit(t *testing.T) {
-	f := nsFrame(MAC{2}, netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2"))
-	f[EthHeaderLen+7] = 64
-	if _, err := ParseNS(srcMAC(f), f[EthHeaderLen:]); err != ErrNotNS {
+	f := nsFrame(packet.MAC{2}, netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2"))
+	f[packet.EthHeaderLen+7] = 64
+	if _, err := ParseNS(packet.SrcMAC(f), f[packet.EthHeaderLen:]); err != ErrNotNS {
 		t.Fatalf("hop limit 64 accepted: %v", err)
 	}
 }

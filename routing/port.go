@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Port is one network's attachment of a device to the Forwarder. Run reads
@@ -42,7 +43,7 @@ type Port struct {
 
 // dstMemo is the last destination MAC looked up in a batch.
 type dstMemo struct {
-	mac   MAC
+	mac   packet.MAC
 	peer  *Peer
 	local bool
 	ok    bool
@@ -128,18 +129,18 @@ func (p *Port) route(net *Network, frame []byte) (peer *Peer, bum bool) {
 	if p.answer(net, frame) {
 		return nil, false
 	}
-	if IsMulticast(dstMAC(frame)) {
+	if packet.IsMulticast(packet.DstMAC(frame)) {
 		if !p.refilled {
 			p.bum.refill(time.Now())
 			p.refilled = true
 		}
 		return nil, true
 	}
-	if hook := p.f.cfg.Hook; hook != nil && hook.Outbound(p.vni, frame) == Drop {
+	if hook := p.f.cfg.Hook; hook != nil && hook.Outbound(p.vni, frame) == packet.Drop {
 		p.Stats.Drops.Add(DropPolicy, 1)
 		return nil, false
 	}
-	peer, local, ok := p.lookupDst(net, dstMAC(frame))
+	peer, local, ok := p.lookupDst(net, packet.DstMAC(frame))
 	switch {
 	case !ok:
 		p.Stats.Drops.Add(DropUnknownUnicast, 1)
@@ -159,7 +160,7 @@ func (p *Port) outbound(n int) {
 	}
 	for i := range n {
 		size := p.sizes[i]
-		if size < EthHeaderLen {
+		if size < packet.EthHeaderLen {
 			p.Stats.Drops.Add(DropRunt, 1)
 			continue
 		}
@@ -178,7 +179,7 @@ func (p *Port) outbound(n int) {
 }
 
 // lookupDst is net.LookupMAC, remembered for the rest of the batch.
-func (p *Port) lookupDst(net *Network, mac MAC) (*Peer, bool, bool) {
+func (p *Port) lookupDst(net *Network, mac packet.MAC) (*Peer, bool, bool) {
 	if d := &p.dst; d.valid && d.mac == mac {
 		return d.peer, d.local, d.ok
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/encap"
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Benchmarks of Port.Run, the whole outbound loop: a device read (a copy
@@ -21,7 +22,7 @@ var errFeedDone = errors.New("feed done")
 // feedDev hands out batches of copies of one frame until it has served
 // its quota, then reports itself closed. It counts what is written to it.
 type feedDev struct {
-	mac      MAC
+	mac      packet.MAC
 	frame    []byte
 	batch    int
 	left     int // batches still to serve; Run's goroutine only
@@ -62,8 +63,8 @@ func (d *feedDev) WriteVerified(bufs [][]byte, _ int) (int, error) {
 	return len(bufs), nil
 }
 
-func (d *feedDev) BatchSize() int    { return 64 }
-func (d *feedDev) HardwareAddr() MAC { return d.mac }
+func (d *feedDev) BatchSize() int           { return 64 }
+func (d *feedDev) HardwareAddr() packet.MAC { return d.mac }
 
 // runBatches runs p over n batches of dev and reports ns per packet.
 func runBatches(b *testing.B, p *Port, dev *feedDev) {
@@ -110,8 +111,8 @@ func BenchmarkPortRunEncrypted(b *testing.B) {
 	if err := z.w.SetPeers([]encap.WGPeer{{PublicKey: a.pub, Endpoint: netip.AddrPortFrom(lo, a.w.LocalPort()), VTEP: a.vtep}}); err != nil {
 		b.Fatal(err)
 	}
-	macA, macZ := MAC{2, 0, 0, 0, 0, 1}, MAC{2, 0, 0, 0, 0, 2}
-	table := func(other string, otherVTEP netip.Addr, otherMAC, selfMAC MAC) *Table {
+	macA, macZ := packet.MAC{2, 0, 0, 0, 0, 1}, packet.MAC{2, 0, 0, 0, 0, 2}
+	table := func(other string, otherVTEP netip.Addr, otherMAC, selfMAC packet.MAC) *Table {
 		tb := NewTable()
 		tb.Update(func(tx *Tx) {
 			tx.SetNetwork(NetworkConfig{Name: "n", VNI: 5, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}, Encrypted: true})

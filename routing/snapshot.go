@@ -3,6 +3,8 @@ package routing
 import (
 	"net/netip"
 	"sync/atomic"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Peer is a remote node as the data path sees it. Peers in a Snapshot are
@@ -26,7 +28,7 @@ type PeerStats struct {
 
 // Endpoint is an (IP, MAC) pair on a network and the node it lives behind.
 type Endpoint struct {
-	MAC MAC
+	MAC packet.MAC
 	IP  netip.Addr // invalid when only the MAC is known
 	// Node is the owning node's name; empty for this node's own endpoints.
 	Node string
@@ -43,20 +45,20 @@ type Network struct {
 	Members []*Peer
 
 	member []bool // by Peer.index
-	byMAC  map[MAC]*Peer
-	local  map[MAC]struct{}
+	byMAC  map[packet.MAC]*Peer
+	local  map[packet.MAC]struct{}
 	byIP   map[netip.Addr]ipEntry
 	eps    []Endpoint
 }
 
 type ipEntry struct {
-	mac  MAC
+	mac  packet.MAC
 	peer *Peer // nil: local
 }
 
 // LookupMAC returns the peer a MAC lives behind; local reports an endpoint
 // behind this node. ok is false for unknown MACs.
-func (n *Network) LookupMAC(m MAC) (p *Peer, local, ok bool) {
+func (n *Network) LookupMAC(m packet.MAC) (p *Peer, local, ok bool) {
 	if _, ok := n.local[m]; ok {
 		return nil, true, true
 	}
@@ -66,7 +68,7 @@ func (n *Network) LookupMAC(m MAC) (p *Peer, local, ok bool) {
 
 // LookupIP returns the MAC of the endpoint holding ip and the peer it lives
 // behind (nil for local endpoints).
-func (n *Network) LookupIP(ip netip.Addr) (m MAC, p *Peer, ok bool) {
+func (n *Network) LookupIP(ip netip.Addr) (m packet.MAC, p *Peer, ok bool) {
 	e, ok := n.byIP[ip]
 	return e.mac, e.peer, ok
 }

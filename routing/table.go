@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // PeerConfig describes a remote node.
@@ -39,7 +41,7 @@ type peerState struct {
 }
 
 type epKey struct {
-	mac MAC
+	mac packet.MAC
 	ip  netip.Addr
 }
 
@@ -155,7 +157,7 @@ func (tx *Tx) SetEndpoint(vni uint32, e Endpoint) {
 }
 
 // RemoveEndpoint forgets (ip, mac) on network vni.
-func (tx *Tx) RemoveEndpoint(vni uint32, mac MAC, ip netip.Addr) {
+func (tx *Tx) RemoveEndpoint(vni uint32, mac packet.MAC, ip netip.Addr) {
 	n := tx.t.networks[vni]
 	if n == nil {
 		return
@@ -214,8 +216,8 @@ func (n *netState) build(s *Snapshot) *Network {
 	out := &Network{
 		Name: n.cfg.Name, VNI: n.cfg.VNI, Subnets: n.cfg.Subnets, Encrypted: n.cfg.Encrypted,
 		member: make([]bool, len(s.peers)),
-		byMAC:  map[MAC]*Peer{},
-		local:  map[MAC]struct{}{},
+		byMAC:  map[packet.MAC]*Peer{},
+		local:  map[packet.MAC]struct{}{},
 		byIP:   map[netip.Addr]ipEntry{},
 	}
 	for name := range n.members {

@@ -3,12 +3,14 @@ package routing
 import (
 	"net/netip"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 func TestTableSnapshots(t *testing.T) {
 	tb := NewTable()
 	vni := uint32(42)
-	macA, macB := MAC{2, 0, 0, 0, 0, 0xa}, MAC{2, 0, 0, 0, 0, 0xb}
+	macA, macB := packet.MAC{2, 0, 0, 0, 0, 0xa}, packet.MAC{2, 0, 0, 0, 0, 0xb}
 	ipA, ipB := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	tb.Update(func(tx *Tx) {
 		tx.SetNetwork(NetworkConfig{Name: "blue", VNI: vni, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}})
@@ -51,7 +53,7 @@ func TestTableSnapshots(t *testing.T) {
 
 func TestEndpointOfUnknownPeerWaits(t *testing.T) {
 	tb := NewTable()
-	mac := MAC{2, 1}
+	mac := packet.MAC{2, 1}
 	tb.Update(func(tx *Tx) {
 		tx.SetNetwork(NetworkConfig{Name: "n", VNI: 1})
 		tx.SetEndpoint(1, Endpoint{MAC: mac, Node: "later"})

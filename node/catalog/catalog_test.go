@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/node/control"
@@ -45,8 +46,8 @@ func newCatalog(t *testing.T) (*Catalog, *fakeLocal, *gossipfake.Cluster) {
 		tx.SetNetwork(routing.NetworkConfig{Name: "blue", VNI: 10, Subnets: []netip.Prefix{blue.Subnet}})
 		tx.SetPeer(routing.PeerConfig{Name: "n2", Underlay: netip.MustParseAddrPort("192.0.2.2:4789")})
 		tx.SetEndpoints(10, []routing.Endpoint{
-			{MAC: routing.MAC{2, 0, 0, 0, 0, 5}, IP: netip.MustParseAddr("10.0.0.5")},
-			{MAC: routing.MAC{2, 0, 0, 0, 0, 6}, IP: netip.MustParseAddr("10.0.0.6"), Node: "n2"},
+			{MAC: packet.MAC{2, 0, 0, 0, 0, 5}, IP: netip.MustParseAddr("10.0.0.5")},
+			{MAC: packet.MAC{2, 0, 0, 0, 0, 6}, IP: netip.MustParseAddr("10.0.0.6"), Node: "n2"},
 		})
 	})
 	local := &fakeLocal{nets: map[string]tables.NetDef{}, table: tbl}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/encap"
-	"meshnet.dev/meshnet/routing"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/userspace"
 )
 
@@ -88,7 +88,7 @@ type PeerSpec struct {
 type EndpointSpec struct {
 	Network string
 	IP      netip.Addr
-	MAC     routing.MAC
+	MAC     packet.MAC
 }
 
 var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

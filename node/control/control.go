@@ -7,6 +7,7 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/node/config"
 	"meshnet.dev/meshnet/node/tables"
@@ -90,7 +91,7 @@ type State struct {
 type Network struct {
 	Def    tables.NetDef
 	Device string
-	MAC    routing.MAC
+	MAC    packet.MAC
 	MTU    int
 	Addr   netip.Addr         // invalid until assigned
 	Stack  *tun.Netstack      // netstack mode: the network's stack once the address is settled

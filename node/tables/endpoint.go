@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/routing"
 )
 
@@ -15,7 +16,7 @@ import (
 // empty and a key is exactly one endpoint of its owner.
 
 // EndpointKey is the key of endpoint (mac, ip) in its network's table.
-func EndpointKey(mac routing.MAC, ip netip.Addr) string {
+func EndpointKey(mac packet.MAC, ip netip.Addr) string {
 	k := net.HardwareAddr(mac[:]).String() + "/"
 	if ip.IsValid() {
 		k += ip.String()
@@ -36,8 +37,8 @@ func DecodeEndpoint(e gossip.Entry, subnet netip.Prefix) (routing.Endpoint, erro
 	if err != nil || len(hw) != 6 {
 		return routing.Endpoint{}, errBadEndpoint
 	}
-	mac := routing.MAC(hw)
-	if routing.IsMulticast(mac) || routing.IsZero(mac) {
+	mac := packet.MAC(hw)
+	if packet.IsMulticast(mac) || packet.IsZero(mac) {
 		return routing.Endpoint{}, errBadEndpoint
 	}
 	ep := routing.Endpoint{MAC: mac, Node: e.Owner}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/routing"
 )
 
@@ -122,7 +123,7 @@ func (st NetworkState) Addrs() []netip.Addr {
 // from link-local chatter before its addresses are known.
 func dropRedundant[T any](items []T, ep func(T) routing.Endpoint) []T {
 	type key struct {
-		mac  routing.MAC
+		mac  packet.MAC
 		node string
 	}
 	withIP := map[key]bool{}

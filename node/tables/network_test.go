@@ -6,16 +6,17 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/gossip"
+	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/routing"
 )
 
 var (
-	macA = routing.MAC{2, 0, 0, 0, 0, 0xa}
-	macB = routing.MAC{2, 0, 0, 0, 0, 0xb}
-	macC = routing.MAC{2, 0, 0, 0, 0, 0xc}
+	macA = packet.MAC{2, 0, 0, 0, 0, 0xa}
+	macB = packet.MAC{2, 0, 0, 0, 0, 0xb}
+	macC = packet.MAC{2, 0, 0, 0, 0, 0xc}
 )
 
-func ep(owner string, ltime uint64, mac routing.MAC, ip string) gossip.Entry {
+func ep(owner string, ltime uint64, mac packet.MAC, ip string) gossip.Entry {
 	var a netip.Addr
 	if ip != "" {
 		a = netip.MustParseAddr(ip)
