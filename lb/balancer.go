@@ -35,35 +35,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
-// Verdict tells the Forwarder what to do with a frame.
-type Verdict uint8
-
-const (
-	// Pass forwards the frame (translated or untouched) as usual.
-	Pass Verdict = iota
-	// Drop discards it; the reason has been counted.
-	Drop
-)
-
-// MACResolver finds the MAC address of an endpoint on a network (the
-// routing layer's neighbour table). It must be safe for concurrent use and
-// should not allocate.
+// MACResolver finds the MAC address of an endpoint on a network: the
+// forwarding table (routing.Table implements it). It must be safe for
+// concurrent use and should not allocate.
 type MACResolver interface {
-	LookupMAC(vni uint32, ip netip.Addr) ([6]byte, bool)
+	EndpointMAC(vni uint32, ip netip.Addr) (packet.MAC, bool)
 }
 
-// Clock tells the time; tests inject a manual one.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
+// Balancer is the Forwarder's hook.
+var _ packet.Hook = (*Balancer)(nil)
 
 // BalancerConfig configures a Balancer.
 type BalancerConfig struct {
@@ -75,8 +59,9 @@ type BalancerConfig struct {
 	MaglevSize int
 	// MACs resolves backend MAC addresses. Required.
 	MACs MACResolver
-	// Clock drives flow expiry.
-	Clock Clock
+	// Now tells the time that drives flow expiry; nil means time.Now.
+	// Tests pass a manual clock's.
+	Now func() time.Time
 }
 
 // DefaultBalancerConfig returns the defaults; the caller sets MACs.
@@ -84,7 +69,6 @@ func DefaultBalancerConfig() BalancerConfig {
 	return BalancerConfig{
 		ConntrackSize: DefaultConntrackSize, // Linux's default for a small host
 		MaglevSize:    DefaultMaglevSize,    // the Maglev paper's choice
-		Clock:         SystemClock{},
 	}
 }
 
@@ -97,7 +81,7 @@ func DefaultBalancerConfig() BalancerConfig {
 // service is balanced afresh on its next packet.
 type Balancer struct {
 	macs  MACResolver
-	clock Clock
+	clock func() time.Time
 	base  time.Time
 	mgSz  int
 
@@ -118,15 +102,15 @@ func NewBalancer(cfg BalancerConfig) (*Balancer, error) {
 	if err := checkMaglevSize(cfg.MaglevSize); err != nil {
 		return nil, fmt.Errorf("balancer: %w", err)
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = SystemClock{}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	var seed [8]byte
 	_, _ = rand.Read(seed[:]) // never fails on Linux; a zero seed only weakens hashing
 	b := &Balancer{
 		macs:  cfg.MACs,
-		clock: cfg.Clock,
-		base:  cfg.Clock.Now(),
+		clock: cfg.Now,
+		base:  cfg.Now(),
 		mgSz:  cfg.MaglevSize,
 		ct:    newConntrack(cfg.ConntrackSize, binary.LittleEndian.Uint64(seed[:])),
 	}
@@ -149,11 +133,13 @@ func (b *Balancer) Update(services []Service, backends []Backend) error {
 	return nil
 }
 
-// IsVIP reports whether ip is a service VIP on network vni; proxy ARP/ND
-// answers those with ServiceMAC(vni).
-func (b *Balancer) IsVIP(vni uint32, ip netip.Addr) bool {
-	_, ok := b.snap.Load().vips[vipKey{vni, ip}]
-	return ok
+// LookupVIP reports whether ip is a service VIP on network vni and returns
+// the MAC proxy ARP/ND answers with for it, ServiceMAC(vni).
+func (b *Balancer) LookupVIP(vni uint32, ip netip.Addr) (packet.MAC, bool) {
+	if _, ok := b.snap.Load().vips[vipKey{vni, ip}]; !ok {
+		return packet.MAC{}, false
+	}
+	return ServiceMAC(vni), true
 }
 
 // Sweep reclaims expired flows. The data path reclaims them lazily too;
@@ -175,11 +161,11 @@ func (b *Balancer) Stats() Stats {
 	return s
 }
 
-func (b *Balancer) now() int64 { return int64(b.clock.Now().Sub(b.base)) }
+func (b *Balancer) now() int64 { return int64(b.clock().Sub(b.base)) }
 
-func (b *Balancer) drop(r DropReason) Verdict {
+func (b *Balancer) drop(r DropReason) packet.Verdict {
 	b.stats.drops[r].Add(1)
-	return Drop
+	return packet.Drop
 }
 
 // Outbound translates a frame a local endpoint sent to a VIP service port:
@@ -190,25 +176,25 @@ func (b *Balancer) drop(r DropReason) Verdict {
 // Frames not addressed to a VIP pass untouched; frames to a VIP that cannot
 // be served are dropped and counted. frame is the Ethernet frame and is
 // changed in place.
-func (b *Balancer) Outbound(vni uint32, frame []byte) Verdict {
+func (b *Balancer) Outbound(vni uint32, frame []byte) packet.Verdict {
 	snap := b.snap.Load()
 	if len(snap.vips) == 0 {
-		return Pass
+		return packet.Pass
 	}
 	ip, ok := ipPayload(frame)
 	if !ok {
-		return Pass
+		return packet.Pass
 	}
 	dst, ok := peekDst(ip)
 	if !ok {
-		return Pass
+		return packet.Pass
 	}
 	svc := snap.vips[vipKey{vni, dst}]
 	if svc == nil {
 		if b.ct.live.Load() > 0 {
 			b.forgetReused(vni, ip)
 		}
-		return Pass
+		return packet.Pass
 	}
 	var p ipPacket
 	if err := parseIP(ip, &p); err != nil {
@@ -245,7 +231,7 @@ func (b *Balancer) Outbound(vni uint32, frame []byte) Verdict {
 			port = be.TargetPort(port)
 		}
 		picked := netip.AddrPortFrom(be.Addr.Addr(), port)
-		if _, ok := b.macs.LookupMAC(vni, picked.Addr()); !ok {
+		if _, ok := b.macs.EndpointMAC(vni, picked.Addr()); !ok {
 			return b.drop(DropNoMAC) // do not track a flow we cannot deliver
 		}
 		var err error
@@ -254,14 +240,14 @@ func (b *Balancer) Outbound(vni uint32, frame []byte) Verdict {
 			return b.drop(DropTupleClash)
 		}
 	}
-	mac, ok := b.macs.LookupMAC(vni, backend.Addr())
+	mac, ok := b.macs.EndpointMAC(vni, backend.Addr())
 	if !ok {
 		return b.drop(DropNoMAC)
 	}
 	rewrite(ip, &p, true, backend)
 	copy(frame[0:6], mac[:])
 	b.stats.dnat.Add(1)
-	return Pass
+	return packet.Pass
 }
 
 // forgetReused drops a tracked VIP flow when the client opens a direct TCP
@@ -284,41 +270,41 @@ func (b *Balancer) forgetReused(vni uint32, ip []byte) {
 // Inbound translates a backend's reply to a tracked flow back: the source
 // becomes the VIP and service port the client talked to, the source MAC
 // ServiceMAC(vni). Other frames pass untouched.
-func (b *Balancer) Inbound(vni uint32, frame []byte) Verdict {
+func (b *Balancer) Inbound(vni uint32, frame []byte) packet.Verdict {
 	if b.ct.live.Load() == 0 {
-		return Pass
+		return packet.Pass
 	}
 	ip, ok := ipPayload(frame)
 	if !ok {
-		return Pass
+		return packet.Pass
 	}
 	var p ipPacket
 	if parseIP(ip, &p) != nil || !p.hasPorts {
-		return Pass // not a reply we could have tracked
+		return packet.Pass // not a reply we could have tracked
 	}
 	if (p.proto == ProtoICMP || p.proto == ProtoICMPv6) && isEchoRequest(p.proto, p.icmpType) {
-		return Pass
+		return packet.Pass
 	}
 	k := FlowKey{VNI: vni, Proto: p.proto, Src: p.src, Dst: p.dst}
 	vip, ok := b.ct.inbound(&k, p.tcpFlags, b.now())
 	if !ok {
-		return Pass
+		return packet.Pass
 	}
 	rewrite(ip, &p, false, vip)
 	mac := ServiceMAC(vni)
 	copy(frame[6:12], mac[:])
 	b.stats.snat.Add(1)
-	return Pass
+	return packet.Pass
 }
 
 // ipPayload returns the IP packet inside an untagged Ethernet frame.
 func ipPayload(frame []byte) ([]byte, bool) {
-	if len(frame) <= ethHeaderLen {
+	if len(frame) <= packet.EthHeaderLen {
 		return nil, false
 	}
-	switch binary.BigEndian.Uint16(frame[12:14]) {
-	case etherTypeIPv4, etherTypeIPv6:
-		return frame[ethHeaderLen:], true
+	switch packet.EtherType(frame) {
+	case packet.EtherTypeIPv4, packet.EtherTypeIPv6:
+		return frame[packet.EthHeaderLen:], true
 	}
 	return nil, false
 }
@@ -328,11 +314,11 @@ func ipPayload(frame []byte) ([]byte, bool) {
 func peekDst(ip []byte) (netip.Addr, bool) {
 	switch ip[0] >> 4 {
 	case 4:
-		if len(ip) >= ipv4MinHeader {
+		if len(ip) >= packet.IPv4MinHeaderLen {
 			return netip.AddrFrom4([4]byte(ip[16:20])), true
 		}
 	case 6:
-		if len(ip) >= ipv6HeaderLen {
+		if len(ip) >= packet.IPv6HeaderLen {
 			return netip.AddrFrom16([16]byte(ip[24:40])), true
 		}
 	}

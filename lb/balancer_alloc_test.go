@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // allocFrames prepares a client frame template and a reply template for
@@ -21,7 +23,7 @@ func allocFrames(tb testing.TB, e *lbEnv) (out, reply []byte, backend netip.Addr
 // setSrcPort changes a TCP/IPv4 frame's source port (checksums are not
 // fixed; the balancer does not verify them).
 func setSrcPort(f []byte, port uint16) {
-	binary.BigEndian.PutUint16(f[ethHeaderLen+ipv4MinHeader:], port)
+	binary.BigEndian.PutUint16(f[packet.EthHeaderLen+packet.IPv4MinHeaderLen:], port)
 }
 
 func TestBalancerAllocs(t *testing.T) {
@@ -32,7 +34,7 @@ func TestBalancerAllocs(t *testing.T) {
 	t.Run("outbound existing flow", func(t *testing.T) {
 		n := testing.AllocsPerRun(1000, func() {
 			copy(f, tmpl)
-			if e.b.Outbound(e.vni, f) != Pass {
+			if e.b.Outbound(e.vni, f) != packet.Pass {
 				t.Fatal("dropped")
 			}
 		})
@@ -46,7 +48,7 @@ func TestBalancerAllocs(t *testing.T) {
 			port++
 			copy(f, tmpl)
 			setSrcPort(f, port)
-			if e.b.Outbound(e.vni, f) != Pass {
+			if e.b.Outbound(e.vni, f) != packet.Pass {
 				t.Fatal("dropped")
 			}
 		})

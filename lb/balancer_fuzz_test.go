@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // FuzzBalancerFrame passes arbitrary frames through Outbound and Inbound.
@@ -35,8 +37,8 @@ func FuzzBalancerFrame(f *testing.F) {
 		for _, inbound := range []bool{false, true} {
 			fr := bytes.Clone(frame)
 			var before ipPacket
-			parsedBefore := len(fr) > ethHeaderLen && parseIP(fr[ethHeaderLen:], &before) == nil
-			var v Verdict
+			parsedBefore := len(fr) > packet.EthHeaderLen && parseIP(fr[packet.EthHeaderLen:], &before) == nil
+			var v packet.Verdict
 			if inbound {
 				v = e.b.Inbound(e.vni, fr)
 			} else {
@@ -48,24 +50,24 @@ func FuzzBalancerFrame(f *testing.F) {
 			if bytes.Equal(fr, frame) {
 				continue
 			}
-			if v == Drop {
+			if v == packet.Drop {
 				t.Fatal("dropped frame was modified")
 			}
 			if !parsedBefore {
 				t.Fatal("a frame that does not parse was modified")
 			}
 			var after ipPacket
-			if err := parseIP(fr[ethHeaderLen:], &after); err != nil {
+			if err := parseIP(fr[packet.EthHeaderLen:], &after); err != nil {
 				t.Fatalf("translated frame no longer parses: %v", err)
 			}
 			switch {
 			case !inbound && (!backends[after.dst.Addr()] || dstMAC(fr) != backendMAC(after.dst.Addr())):
 				t.Fatalf("Outbound sent the frame to %v (MAC %x), not a backend", after.dst, dstMAC(fr))
-			case inbound && (!e.b.IsVIP(e.vni, after.src.Addr()) || srcMAC(fr) != ServiceMAC(e.vni)):
+			case inbound && (!e.isVIP(e.vni, after.src.Addr()) || srcMAC(fr) != ServiceMAC(e.vni)):
 				t.Fatalf("Inbound rewrote the source to %v (MAC %x), not a VIP", after.src, srcMAC(fr))
 			}
-			was := checkChecksums(frame[ethHeaderLen:], &before)
-			now := checkChecksums(fr[ethHeaderLen:], &after)
+			was := checkChecksums(frame[packet.EthHeaderLen:], &before)
+			now := checkChecksums(fr[packet.EthHeaderLen:], &after)
 			if was.ip && !now.ip || was.l4 && !now.l4 {
 				t.Fatalf("checksums broken by translation: before %+v after %+v", was, now)
 			}

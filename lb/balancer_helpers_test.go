@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // macTable is a working MACResolver for tests.
@@ -15,7 +17,7 @@ type macTable struct {
 	macs map[vipKey][6]byte
 }
 
-func (m *macTable) LookupMAC(vni uint32, ip netip.Addr) ([6]byte, bool) {
+func (m *macTable) EndpointMAC(vni uint32, ip netip.Addr) (packet.MAC, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	mac, ok := m.macs[vipKey{vni, ip}]
@@ -29,6 +31,12 @@ func (m *macTable) set(vni uint32, ip netip.Addr, mac [6]byte) {
 		m.macs = map[vipKey][6]byte{}
 	}
 	m.macs[vipKey{vni, ip}] = mac
+}
+
+// isVIP reports whether the balancer knows ip as a VIP of network vni.
+func (e *lbEnv) isVIP(vni uint32, ip netip.Addr) bool {
+	_, ok := e.b.LookupVIP(vni, ip)
+	return ok
 }
 
 // manualClock only moves when told to.
@@ -59,7 +67,7 @@ func newLBEnv(t testing.TB, conntrackSize int) *lbEnv {
 	t.Helper()
 	e := &lbEnv{t: t, macs: &macTable{}, clock: &manualClock{}, vni: 7, client: netip.MustParseAddr("10.7.0.2")}
 	cfg := DefaultBalancerConfig()
-	cfg.MACs, cfg.Clock, cfg.ConntrackSize = e.macs, e.clock, conntrackSize
+	cfg.MACs, cfg.Now, cfg.ConntrackSize = e.macs, e.clock.Now, conntrackSize
 	b, err := NewBalancer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -89,37 +97,37 @@ func (e *lbEnv) update(svcs []Service, bs []Backend) {
 
 // out sends a client frame through Outbound and returns the verdict and
 // the parsed result.
-func (e *lbEnv) out(proto Proto, src, dst netip.AddrPort, o pktOpts) (Verdict, []byte, ipPacket) {
+func (e *lbEnv) out(proto Proto, src, dst netip.AddrPort, o pktOpts) (packet.Verdict, []byte, ipPacket) {
 	e.t.Helper()
 	f := buildFrame(ServiceMAC(e.vni), clientMAC, buildIP(e.t, proto, src, dst, o))
 	orig := bytes.Clone(f)
 	v := e.b.Outbound(e.vni, f)
 	var p ipPacket
-	if v == Drop {
+	if v == packet.Drop {
 		if !bytes.Equal(f, orig) {
 			e.t.Fatal("dropped frame was modified")
 		}
 		return v, f, p
 	}
-	if err := parseIP(f[ethHeaderLen:], &p); err != nil {
+	if err := parseIP(f[packet.EthHeaderLen:], &p); err != nil {
 		e.t.Fatalf("translated frame does not parse: %v", err)
 	}
-	if st := checkChecksums(f[ethHeaderLen:], &p); !st.ip || !st.l4 {
+	if st := checkChecksums(f[packet.EthHeaderLen:], &p); !st.ip || !st.l4 {
 		e.t.Fatalf("checksums after Outbound: ip=%v l4=%v", st.ip, st.l4)
 	}
 	return v, f, p
 }
 
 // in sends a backend's reply through Inbound.
-func (e *lbEnv) in(proto Proto, src, dst netip.AddrPort, o pktOpts) (Verdict, []byte, ipPacket) {
+func (e *lbEnv) in(proto Proto, src, dst netip.AddrPort, o pktOpts) (packet.Verdict, []byte, ipPacket) {
 	e.t.Helper()
 	f := buildFrame(clientMAC, backendMAC(src.Addr()), buildIP(e.t, proto, src, dst, o))
 	v := e.b.Inbound(e.vni, f)
 	var p ipPacket
-	if err := parseIP(f[ethHeaderLen:], &p); err != nil {
+	if err := parseIP(f[packet.EthHeaderLen:], &p); err != nil {
 		e.t.Fatalf("frame after Inbound does not parse: %v", err)
 	}
-	if st := checkChecksums(f[ethHeaderLen:], &p); !st.ip || !st.l4 {
+	if st := checkChecksums(f[packet.EthHeaderLen:], &p); !st.ip || !st.l4 {
 		e.t.Fatalf("checksums after Inbound: ip=%v l4=%v", st.ip, st.l4)
 	}
 	return v, f, p

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 func webService(vni uint32, ports ...PortSpec) Service {
@@ -24,7 +26,7 @@ func TestBalancerTCPRoundTrip(t *testing.T) {
 	client := netip.AddrPortFrom(e.client, 40000)
 	vip := netip.MustParseAddrPort("10.7.0.100:80")
 	v, f, p := e.out(ProtoTCP, client, vip, pktOpts{tcpFlags: tcpSYN})
-	if v != Pass {
+	if v != packet.Pass {
 		t.Fatalf("verdict %v, want Pass", v)
 	}
 	backend := p.dst
@@ -39,7 +41,7 @@ func TestBalancerTCPRoundTrip(t *testing.T) {
 	}
 
 	v, f, p = e.in(ProtoTCP, backend, client, pktOpts{tcpFlags: tcpSYN | tcpACK})
-	if v != Pass || p.src != vip || p.dst != client {
+	if v != packet.Pass || p.src != vip || p.dst != client {
 		t.Fatalf("reply %v -> %v (%v), want %v -> %v", p.src, p.dst, v, vip, client)
 	}
 	if srcMAC(f) != ServiceMAC(e.vni) || dstMAC(f) != clientMAC {
@@ -84,22 +86,22 @@ func TestBalancerPassesOtherTraffic(t *testing.T) {
 		"not a vip":   buildFrame(clientMAC, clientMAC, buildIP(t, ProtoTCP, client, netip.MustParseAddrPort("10.7.0.50:80"), pktOpts{})),
 		"arp":         append(buildFrame(clientMAC, clientMAC, make([]byte, 28))[:12], 0x08, 0x06, 0, 1),
 		"short":       {1, 2, 3},
-		"bare header": make([]byte, ethHeaderLen),
+		"bare header": make([]byte, packet.EthHeaderLen),
 		"vlan tagged": {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0x00, 0, 1, 0x08, 0},
 	}
 	for name, f := range cases {
 		orig := bytes.Clone(f)
-		if v := e.b.Outbound(e.vni, f); v != Pass || !bytes.Equal(f, orig) {
+		if v := e.b.Outbound(e.vni, f); v != packet.Pass || !bytes.Equal(f, orig) {
 			t.Errorf("%s: Outbound verdict %v, modified %v", name, v, !bytes.Equal(f, orig))
 		}
-		if v := e.b.Inbound(e.vni, f); v != Pass || !bytes.Equal(f, orig) {
+		if v := e.b.Inbound(e.vni, f); v != packet.Pass || !bytes.Equal(f, orig) {
 			t.Errorf("%s: Inbound verdict %v, modified %v", name, v, !bytes.Equal(f, orig))
 		}
 	}
 	// The same VIP address on another network is not a VIP there.
 	f := buildFrame(clientMAC, clientMAC, buildIP(t, ProtoTCP, client, netip.MustParseAddrPort("10.7.0.100:80"), pktOpts{}))
 	orig := bytes.Clone(f)
-	if v := e.b.Outbound(e.vni+1, f); v != Pass || !bytes.Equal(f, orig) {
+	if v := e.b.Outbound(e.vni+1, f); v != packet.Pass || !bytes.Equal(f, orig) {
 		t.Error("VIP of network 7 was balanced on network 8")
 	}
 	if e.b.Stats().DNATed != 0 {
@@ -132,12 +134,12 @@ func TestBalancerDrops(t *testing.T) {
 		{"icmp error to vip", buildFrame(clientMAC, clientMAC, buildIP(t, ProtoICMP, client, netip.MustParseAddrPort("10.7.0.100:0"), pktOpts{icmpType: 3})), DropNoPort},
 		{"backend mac unknown", buildFrame(clientMAC, clientMAC, buildIP(t, ProtoTCP, client, netip.MustParseAddrPort("10.7.0.102:80"), pktOpts{})), DropNoMAC},
 		{"fragment", buildFrame(clientMAC, clientMAC, frag), DropFragment},
-		{"truncated", buildFrame(clientMAC, clientMAC, buildIP(t, ProtoTCP, client, netip.MustParseAddrPort("10.7.0.100:80"), pktOpts{}))[:ethHeaderLen+30], DropMalformed},
+		{"truncated", buildFrame(clientMAC, clientMAC, buildIP(t, ProtoTCP, client, netip.MustParseAddrPort("10.7.0.100:80"), pktOpts{}))[:packet.EthHeaderLen+30], DropMalformed},
 	}
 	for _, tc := range cases {
 		before := e.b.Stats().Drops[tc.want]
 		orig := bytes.Clone(tc.frame)
-		if v := e.b.Outbound(e.vni, tc.frame); v != Drop {
+		if v := e.b.Outbound(e.vni, tc.frame); v != packet.Drop {
 			t.Errorf("%s: verdict %v, want Drop", tc.name, v)
 			continue
 		}
@@ -260,7 +262,7 @@ func TestBalancerIPv6AndEcho(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			client, vip := netip.MustParseAddrPort(tc.client), netip.MustParseAddrPort(tc.vip)
 			v, _, p := e.out(tc.proto, client, vip, pktOpts{})
-			if v != Pass || p.dst.String() != tc.backend {
+			if v != packet.Pass || p.dst.String() != tc.backend {
 				t.Fatalf("translated to %v (%v), want %v", p.dst, v, tc.backend)
 			}
 			_, f, r := e.in(tc.proto, p.dst, client, pktOpts{icmpReply: tc.echoReply})
@@ -289,7 +291,7 @@ func TestBalancerFlowExpiry(t *testing.T) {
 	// A late reply to the forgotten flow is not translated.
 	f := buildFrame(clientMAC, backendMAC(p.dst.Addr()), buildIP(t, ProtoUDP, p.dst, client, pktOpts{}))
 	orig := bytes.Clone(f)
-	if v := e.b.Inbound(e.vni, f); v != Pass || !bytes.Equal(f, orig) {
+	if v := e.b.Inbound(e.vni, f); v != packet.Pass || !bytes.Equal(f, orig) {
 		t.Fatal("reply to an expired flow was translated")
 	}
 }
@@ -298,7 +300,7 @@ func TestBalancerEvictionCounted(t *testing.T) {
 	e := newLBEnv(t, 16)
 	e.update([]Service{webService(e.vni)}, e.backends("web", "10.7.0.11:0", "10.7.0.12:0"))
 	for i := range 40 {
-		if v, _, _ := e.out(ProtoTCP, netip.AddrPortFrom(e.client, uint16(1000+i)), netip.MustParseAddrPort("10.7.0.100:80"), pktOpts{tcpFlags: tcpSYN}); v != Pass {
+		if v, _, _ := e.out(ProtoTCP, netip.AddrPortFrom(e.client, uint16(1000+i)), netip.MustParseAddrPort("10.7.0.100:80"), pktOpts{tcpFlags: tcpSYN}); v != packet.Pass {
 			t.Fatalf("flow %d dropped", i)
 		}
 	}
@@ -308,14 +310,14 @@ func TestBalancerEvictionCounted(t *testing.T) {
 	}
 }
 
-func TestBalancerIsVIPAndServiceMAC(t *testing.T) {
+func TestBalancerLookupVIPAndServiceMAC(t *testing.T) {
 	e := newLBEnv(t, 1024)
 	dnsrr := Service{Name: "rr", Network: "blue", VNI: e.vni, Mode: ModeDNSRR}
 	e.update([]Service{webService(e.vni), dnsrr}, nil)
-	if !e.b.IsVIP(e.vni, netip.MustParseAddr("10.7.0.100")) {
-		t.Error("VIP not reported")
+	if mac, ok := e.b.LookupVIP(e.vni, netip.MustParseAddr("10.7.0.100")); !ok || mac != ServiceMAC(e.vni) {
+		t.Errorf("VIP looked up as %x, %t; want ServiceMAC %x", mac, ok, ServiceMAC(e.vni))
 	}
-	if e.b.IsVIP(e.vni+1, netip.MustParseAddr("10.7.0.100")) || e.b.IsVIP(e.vni, netip.MustParseAddr("10.7.0.11")) {
+	if e.isVIP(e.vni+1, netip.MustParseAddr("10.7.0.100")) || e.isVIP(e.vni, netip.MustParseAddr("10.7.0.11")) {
 		t.Error("non-VIP reported as VIP")
 	}
 	seen := map[[6]byte]uint32{}
@@ -350,10 +352,10 @@ func TestBalancerUpdateSkipsBadEntries(t *testing.T) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
 	}
-	if !e.b.IsVIP(e.vni, good.VIP) {
+	if !e.isVIP(e.vni, good.VIP) {
 		t.Fatal("the valid service was not applied")
 	}
-	if e.b.IsVIP(e.vni, bad.VIP) {
+	if e.isVIP(e.vni, bad.VIP) {
 		t.Fatal("the invalid service was applied")
 	}
 	_, _, p := e.out(ProtoTCP, netip.AddrPortFrom(e.client, 1), netip.MustParseAddrPort("10.7.0.100:80"), pktOpts{})
@@ -405,8 +407,8 @@ func TestBalancerConcurrentUpdates(t *testing.T) {
 		default:
 		}
 		copy(f, tmpl)
-		f[ethHeaderLen+20] = byte(i % 50) // vary the source port
-		if v := e.b.Outbound(e.vni, f); v != Pass {
+		f[packet.EthHeaderLen+20] = byte(i % 50) // vary the source port
+		if v := e.b.Outbound(e.vni, f); v != packet.Pass {
 			t.Fatalf("frame %d dropped", i)
 		}
 	}
@@ -422,8 +424,9 @@ func ExampleBalancer() {
 		[]Service{{Name: "web", Network: "blue", VNI: 7, VIP: netip.MustParseAddr("10.7.0.100"), Ports: []PortSpec{{80, ProtoTCP}}, Mode: ModeVIP}},
 		[]Backend{{Service: "web", Addr: netip.MustParseAddrPort("10.7.0.11:8080"), Node: "n1", Healthy: true}},
 	)
-	fmt.Println(err, b.IsVIP(7, netip.MustParseAddr("10.7.0.100")))
-	// Output: <nil> true
+	mac, ok := b.LookupVIP(7, netip.MustParseAddr("10.7.0.100"))
+	fmt.Println(err, ok, mac == ServiceMAC(7))
+	// Output: <nil> true true
 }
 
 // TestDirectConnectionReusingATupleIsNotRewritten: a client that talked to
@@ -436,7 +439,7 @@ func TestDirectConnectionReusingATupleIsNotRewritten(t *testing.T) {
 	_, _, p := e.out(ProtoTCP, client, netip.MustParseAddrPort("10.7.0.100:80"), pktOpts{tcpFlags: tcpSYN})
 	backend := p.dst
 	direct := buildFrame(backendMAC(backend.Addr()), clientMAC, buildIP(t, ProtoTCP, client, backend, pktOpts{tcpFlags: tcpSYN}))
-	if e.b.Outbound(e.vni, direct) != Pass {
+	if e.b.Outbound(e.vni, direct) != packet.Pass {
 		t.Fatal("direct SYN dropped")
 	}
 	_, _, q := e.in(ProtoTCP, backend, client, pktOpts{tcpFlags: tcpSYN | tcpACK})

@@ -9,12 +9,17 @@
 //     before anything is created.
 //   - Maglev builds a consistent-hashing table (Eisenbud et al., NSDI 2016)
 //     that every node computes identically from the same backend set.
-//   - Balancer is the data-path hook: Outbound DNATs frames sent to a VIP
-//     towards a backend chosen by Maglev and remembered in a bounded,
-//     sharded connection tracker; Inbound reverses the translation on
-//     replies. Both work in place on Ethernet frames and do not allocate.
+//   - Balancer is the Forwarder's hook (it implements packet.Hook):
+//     Outbound DNATs frames sent to a VIP towards a backend chosen by
+//     Maglev and remembered in a bounded, sharded connection tracker;
+//     Inbound reverses the translation on replies; LookupVIP gives proxy
+//     ARP/ND the service MAC. They work in place on Ethernet frames and do
+//     not allocate.
 //   - DNSServer answers <name>.<domain> queries and forwards the rest.
 //   - HealthChecker probes the local node's backends and reports changes.
 //
-// lb imports no other meshnet package.
+// lb owns services: the model, balancing, NAT and tracking, DNS and health.
+// It imports no other meshnet package except internal/packet (MAC,
+// Ethernet and IP constants, checksum update, the hook types); the
+// forwarding table reaches it only through the small MACResolver interface.
 package lb

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Proto is a transport protocol, numbered as in the IP header.
@@ -11,10 +13,10 @@ type Proto uint8
 
 // Protocols a service port or a tracked flow can use.
 const (
-	ProtoICMP   Proto = 1
-	ProtoTCP    Proto = 6
-	ProtoUDP    Proto = 17
-	ProtoICMPv6 Proto = 58
+	ProtoICMP   Proto = packet.ProtoICMP
+	ProtoTCP    Proto = packet.ProtoTCP
+	ProtoUDP    Proto = packet.ProtoUDP
+	ProtoICMPv6 Proto = packet.ProtoICMPv6
 )
 
 // String returns the protocol's lowercase name ("tcp", "udp", ...).

@@ -3,6 +3,8 @@ package lb
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // DNAT rewrites the destination address and port of the IP packet pkt (which
@@ -83,11 +85,11 @@ func rewrite(pkt []byte, p *ipPacket, dst bool, to netip.AddrPort) {
 		updateL4Checksum(l4[2:4], oldAddr, newAddr, oldPort, newPort)
 	case ProtoICMP:
 		c := l4[2:4]
-		binary.BigEndian.PutUint16(c, checksumReplace16(binary.BigEndian.Uint16(c), oldPort, newPort))
+		binary.BigEndian.PutUint16(c, packet.UpdateChecksum16(binary.BigEndian.Uint16(c), oldPort, newPort))
 	}
 	if !p.v6 {
 		c := pkt[10:12]
-		binary.BigEndian.PutUint16(c, checksumReplace(binary.BigEndian.Uint16(c), oldAddr, newAddr))
+		binary.BigEndian.PutUint16(c, packet.UpdateChecksum(binary.BigEndian.Uint16(c), oldAddr, newAddr))
 	}
 	copy(oldAddr, newAddr)
 	binary.BigEndian.PutUint16(l4[portOff:], newPort)
@@ -96,7 +98,7 @@ func rewrite(pkt []byte, p *ipPacket, dst bool, to netip.AddrPort) {
 // updateL4Checksum adjusts the checksum stored in c for a pseudo-header
 // address and a port (or identifier) changing.
 func updateL4Checksum(c, oldAddr, newAddr []byte, oldPort, newPort uint16) {
-	cs := checksumReplace(binary.BigEndian.Uint16(c), oldAddr, newAddr)
-	cs = checksumReplace16(cs, oldPort, newPort)
+	cs := packet.UpdateChecksum(binary.BigEndian.Uint16(c), oldAddr, newAddr)
+	cs = packet.UpdateChecksum16(cs, oldPort, newPort)
 	binary.BigEndian.PutUint16(c, cs)
 }

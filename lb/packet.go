@@ -4,19 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // Header sizes and field values the parser relies on.
 const (
-	ethHeaderLen  = 14
-	ipv4MinHeader = 20
-	ipv6HeaderLen = 40
-	tcpMinHeader  = 20
-	udpHeaderLen  = 8
-	icmpEchoLen   = 8
-
-	etherTypeIPv4 = 0x0800
-	etherTypeIPv6 = 0x86dd
+	icmpEchoLen = 8
 
 	icmpEchoReply     = 0
 	icmpEchoRequest   = 8
@@ -65,12 +59,12 @@ func parseIP(b []byte, p *ipPacket) error {
 	var srcIP, dstIP netip.Addr
 	switch b[0] >> 4 {
 	case 4:
-		if len(b) < ipv4MinHeader {
+		if len(b) < packet.IPv4MinHeaderLen {
 			return ErrShort
 		}
 		ihl := int(b[0]&0x0f) * 4
 		total := int(binary.BigEndian.Uint16(b[2:4]))
-		if ihl < ipv4MinHeader || total < ihl || total > len(b) {
+		if ihl < packet.IPv4MinHeaderLen || total < ihl || total > len(b) {
 			return ErrShort
 		}
 		p.end, p.l4, p.proto = total, ihl, Proto(b[9])
@@ -83,14 +77,14 @@ func parseIP(b []byte, p *ipPacket) error {
 			return nil // later fragment: no transport header
 		}
 	case 6:
-		if len(b) < ipv6HeaderLen {
+		if len(b) < packet.IPv6HeaderLen {
 			return ErrShort
 		}
 		plen := int(binary.BigEndian.Uint16(b[4:6]))
-		if plen == 0 || ipv6HeaderLen+plen > len(b) {
+		if plen == 0 || packet.IPv6HeaderLen+plen > len(b) {
 			return ErrShort // jumbograms are not supported
 		}
-		p.v6, p.end = true, ipv6HeaderLen+plen
+		p.v6, p.end = true, packet.IPv6HeaderLen+plen
 		srcIP = netip.AddrFrom16([16]byte(b[8:24]))
 		dstIP = netip.AddrFrom16([16]byte(b[24:40]))
 		later, err := walkIPv6Ext(b[:p.end], p)
@@ -115,7 +109,7 @@ func parseIP(b []byte, p *ipPacket) error {
 // walkIPv6Ext follows extension headers to the transport header, setting
 // p.proto and p.l4. It reports whether the packet is a non-first fragment.
 func walkIPv6Ext(b []byte, p *ipPacket) (laterFragment bool, err error) {
-	next, off := b[6], ipv6HeaderLen
+	next, off := b[6], packet.IPv6HeaderLen
 	for range maxIPv6ExtHeaders {
 		switch next {
 		case 0, 43, 60: // hop-by-hop, routing, destination options
@@ -149,12 +143,12 @@ func walkIPv6Ext(b []byte, p *ipPacket) (laterFragment bool, err error) {
 func parseL4(b []byte, p *ipPacket) (sport, dport uint16, err error) {
 	switch p.proto {
 	case ProtoTCP:
-		if len(b) < tcpMinHeader {
+		if len(b) < packet.TCPMinHeaderLen {
 			return 0, 0, ErrMalformed
 		}
 		p.tcpFlags = b[13]
 	case ProtoUDP:
-		if len(b) < udpHeaderLen {
+		if len(b) < packet.UDPHeaderLen {
 			return 0, 0, ErrMalformed
 		}
 		if p.v6 && b[6] == 0 && b[7] == 0 {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/packet"
 )
 
 // pktOpts shapes test packets beyond their 5-tuple.
@@ -24,16 +26,16 @@ func buildIP(t testing.TB, proto Proto, src, dst netip.AddrPort, o pktOpts) []by
 	var l4 []byte
 	switch proto {
 	case ProtoTCP:
-		l4 = make([]byte, tcpMinHeader)
+		l4 = make([]byte, packet.TCPMinHeaderLen)
 		binary.BigEndian.PutUint16(l4[0:], src.Port())
 		binary.BigEndian.PutUint16(l4[2:], dst.Port())
 		l4[12] = 5 << 4
 		l4[13] = o.tcpFlags
 	case ProtoUDP:
-		l4 = make([]byte, udpHeaderLen)
+		l4 = make([]byte, packet.UDPHeaderLen)
 		binary.BigEndian.PutUint16(l4[0:], src.Port())
 		binary.BigEndian.PutUint16(l4[2:], dst.Port())
-		binary.BigEndian.PutUint16(l4[4:], uint16(udpHeaderLen+len(o.payload)))
+		binary.BigEndian.PutUint16(l4[4:], uint16(packet.UDPHeaderLen+len(o.payload)))
 	case ProtoICMP, ProtoICMPv6:
 		l4 = make([]byte, icmpEchoLen)
 		l4[0] = o.icmpType
@@ -59,7 +61,7 @@ func buildIP(t testing.TB, proto Proto, src, dst netip.AddrPort, o pktOpts) []by
 	var pkt []byte
 	var l4Off int
 	if src.Addr().Is4() {
-		hl := ipv4MinHeader + o.ipv4Options
+		hl := packet.IPv4MinHeaderLen + o.ipv4Options
 		pkt = make([]byte, hl, hl+len(l4))
 		pkt[0] = 0x40 | byte(hl/4)
 		binary.BigEndian.PutUint16(pkt[2:], uint16(hl+len(l4)))
@@ -68,13 +70,13 @@ func buildIP(t testing.TB, proto Proto, src, dst netip.AddrPort, o pktOpts) []by
 		s, d := src.Addr().As4(), dst.Addr().As4()
 		copy(pkt[12:], s[:])
 		copy(pkt[16:], d[:])
-		for i := ipv4MinHeader; i < hl; i++ {
+		for i := packet.IPv4MinHeaderLen; i < hl; i++ {
 			pkt[i] = 1 // NOP options
 		}
 		binary.BigEndian.PutUint16(pkt[10:], ipv4HeaderChecksum(pkt[:hl]))
 		l4Off = hl
 	} else {
-		pkt = make([]byte, ipv6HeaderLen, ipv6HeaderLen+8+len(l4))
+		pkt = make([]byte, packet.IPv6HeaderLen, packet.IPv6HeaderLen+8+len(l4))
 		pkt[0] = 0x60
 		pkt[6], pkt[7] = byte(proto), 64
 		s, d := src.Addr().As16(), dst.Addr().As16()
@@ -84,7 +86,7 @@ func buildIP(t testing.TB, proto Proto, src, dst netip.AddrPort, o pktOpts) []by
 			pkt[6] = 60
 			pkt = append(pkt, byte(proto), 0, 1, 4, 0, 0, 0, 0) // PadN option
 		}
-		binary.BigEndian.PutUint16(pkt[4:], uint16(len(pkt)-ipv6HeaderLen+len(l4)))
+		binary.BigEndian.PutUint16(pkt[4:], uint16(len(pkt)-packet.IPv6HeaderLen+len(l4)))
 		l4Off = len(pkt)
 	}
 	pkt = append(pkt, l4...)
@@ -102,12 +104,12 @@ func buildIP(t testing.TB, proto Proto, src, dst netip.AddrPort, o pktOpts) []by
 
 // buildFrame wraps an IP packet in an Ethernet header.
 func buildFrame(dstMAC, srcMAC [6]byte, ip []byte) []byte {
-	f := make([]byte, ethHeaderLen, ethHeaderLen+len(ip))
+	f := make([]byte, packet.EthHeaderLen, packet.EthHeaderLen+len(ip))
 	copy(f[0:6], dstMAC[:])
 	copy(f[6:12], srcMAC[:])
-	et := uint16(etherTypeIPv4)
+	et := uint16(packet.EtherTypeIPv4)
 	if ip[0]>>4 == 6 {
-		et = etherTypeIPv6
+		et = packet.EtherTypeIPv6
 	}
 	binary.BigEndian.PutUint16(f[12:], et)
 	return append(f, ip...)
@@ -127,27 +129,22 @@ func csumOffset(proto Proto) int {
 // first) whose transport header starts at l4, counting the checksum field at
 // csumOff as zero. TCP, UDP and ICMPv6 include the pseudo-header.
 func l4Checksum(ip []byte, l4 int, proto Proto, csumOff int) uint16 {
-	var s uint32
+	var s uint64
 	if proto != ProtoICMP {
 		if ip[0]>>4 == 4 {
-			s = sum16(s, ip[12:20])
+			s = packet.PseudoHeaderSum(ip[12:16], ip[16:20], uint8(proto), len(ip)-l4)
 		} else {
-			s = sum16(s, ip[8:40])
+			s = packet.PseudoHeaderSum(ip[8:24], ip[24:40], uint8(proto), len(ip)-l4)
 		}
-		n := len(ip) - l4
-		s += uint32(proto) + uint32(n>>16) + uint32(n&0xffff)
 	}
-	s = sum16(s, ip[l4:csumOff])
-	s = sum16(s, ip[csumOff+2:])
-	return ^fold(s)
+	s = packet.Sum(s, ip[l4:csumOff])
+	return packet.Checksum(ip[csumOff+2:], s)
 }
 
 // ipv4HeaderChecksum computes the IPv4 header checksum of hdr with the
 // checksum field counted as zero.
 func ipv4HeaderChecksum(hdr []byte) uint16 {
-	s := sum16(0, hdr[:10])
-	s = sum16(s, hdr[12:])
-	return ^fold(s)
+	return packet.Checksum(hdr[12:], packet.Sum(0, hdr[:10]))
 }
 
 // csumEqual compares checksums as one's-complement numbers: 0x0000 and

@@ -1,13 +1,9 @@
 package node
 
 import (
-	"net/netip"
-
 	"meshnet.dev/meshnet/gossip"
-	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/lb"
 	"meshnet.dev/meshnet/node/tables"
-	"meshnet.dev/meshnet/routing"
 )
 
 // syncServices adopts the definitions of services on this node's networks,
@@ -85,40 +81,4 @@ func (n *Node) publishHealth(b lb.Backend) {
 		return
 	}
 	n.log.Info("backend health changed", "service", b.Service, "backend", b.Addr, "healthy", b.Healthy)
-}
-
-// lbHook adapts the balancer to the Forwarder's hook.
-type lbHook struct{ b *lb.Balancer }
-
-func (h lbHook) Outbound(vni uint32, frame []byte) packet.Verdict {
-	if h.b.Outbound(vni, frame) == lb.Drop {
-		return packet.Drop
-	}
-	return packet.Pass
-}
-
-func (h lbHook) Inbound(vni uint32, frame []byte) packet.Verdict {
-	if h.b.Inbound(vni, frame) == lb.Drop {
-		return packet.Drop
-	}
-	return packet.Pass
-}
-
-func (h lbHook) LookupVIP(vni uint32, ip netip.Addr) (packet.MAC, bool) {
-	if h.b.IsVIP(vni, ip) {
-		return lb.ServiceMAC(vni), true
-	}
-	return packet.MAC{}, false
-}
-
-// lbMACs resolves backend MACs for the balancer from the forwarding table.
-type lbMACs struct{ t *routing.Table }
-
-func (m lbMACs) LookupMAC(vni uint32, ip netip.Addr) ([6]byte, bool) {
-	net := m.t.Snapshot().Network(vni)
-	if net == nil {
-		return [6]byte{}, false
-	}
-	mac, _, ok := net.LookupIP(ip)
-	return mac, ok
 }

@@ -102,7 +102,7 @@ func (n *Node) openPlain(context.Context) (func(), error) {
 // node's backends.
 func (n *Node) startServices(context.Context) (func(), error) {
 	bc := lb.DefaultBalancerConfig()
-	bc.MACs = lbMACs{n.table}
+	bc.MACs = n.table
 	var err error
 	if n.balancer, err = lb.NewBalancer(bc); err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ func (n *Node) startServices(context.Context) (func(), error) {
 
 // startForwarder creates the Forwarder; networks attach to it later.
 func (n *Node) startForwarder(context.Context) (func(), error) {
-	fc := n.spec.Perf.ForwarderConfig(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: lbHook{n.balancer}})
+	fc := n.spec.Perf.ForwarderConfig(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: n.balancer})
 	if n.secure != nil {
 		fc.Secure = n.secure
 	}

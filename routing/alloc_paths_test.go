@@ -28,43 +28,6 @@ func (d *authDev) WriteVerified(bufs [][]byte, _ int) (int, error) {
 	return len(bufs), nil
 }
 
-// balancerHook adapts lb.Balancer to the Forwarder's hook, as the node
-// does.
-type balancerHook struct{ b *lb.Balancer }
-
-func (h balancerHook) Outbound(vni uint32, f []byte) packet.Verdict {
-	if h.b.Outbound(vni, f) == lb.Drop {
-		return packet.Drop
-	}
-	return packet.Pass
-}
-
-func (h balancerHook) Inbound(vni uint32, f []byte) packet.Verdict {
-	if h.b.Inbound(vni, f) == lb.Drop {
-		return packet.Drop
-	}
-	return packet.Pass
-}
-
-func (h balancerHook) LookupVIP(vni uint32, ip netip.Addr) (packet.MAC, bool) {
-	if h.b.IsVIP(vni, ip) {
-		return lb.ServiceMAC(vni), true
-	}
-	return packet.MAC{}, false
-}
-
-// tableMACs resolves backend MACs from a forwarding table.
-type tableMACs struct{ t *Table }
-
-func (m tableMACs) LookupMAC(vni uint32, ip netip.Addr) ([6]byte, bool) {
-	n := m.t.Snapshot().Network(vni)
-	if n == nil {
-		return [6]byte{}, false
-	}
-	mac, _, ok := n.LookupIP(ip)
-	return mac, ok
-}
-
 // putTCP4 writes an Ethernet/IPv4/TCP frame of n bytes from 10.0.0.1:sport
 // to dst:80 into f and returns it.
 func putTCP4(f []byte, dstMAC, srcMAC packet.MAC, dst netip.Addr, sport uint16, n int) []byte {
@@ -125,7 +88,7 @@ func TestForwardPathWithBalancerDoesNotAllocate(t *testing.T) {
 	pa, devB := forwardPair(t, 1400)
 	b, err := lb.NewBalancer(func() lb.BalancerConfig {
 		c := lb.DefaultBalancerConfig()
-		c.MACs = tableMACs{pa.f.cfg.Table}
+		c.MACs = pa.f.cfg.Table
 		return c
 	}())
 	if err != nil {
@@ -137,7 +100,7 @@ func TestForwardPathWithBalancerDoesNotAllocate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pa.f.cfg.Hook = balancerHook{b}
+	pa.f.cfg.Hook = b
 	macA, macB := packet.MAC{2, 0, 0, 0, 0, 1}, packet.MAC{2, 0, 0, 0, 0, 2}
 	for _, tc := range []struct {
 		name string

@@ -62,6 +62,18 @@ func NewTable() *Table {
 // Snapshot returns the current immutable view.
 func (t *Table) Snapshot() *Snapshot { return t.snap.Load() }
 
+// EndpointMAC returns the MAC of the endpoint, local or remote, that holds
+// ip on network vni, from the current snapshot (the service balancer's
+// lb.MACResolver). It takes no lock and does not allocate.
+func (t *Table) EndpointMAC(vni uint32, ip netip.Addr) (packet.MAC, bool) {
+	n := t.Snapshot().Network(vni)
+	if n == nil {
+		return packet.MAC{}, false
+	}
+	mac, _, ok := n.LookupIP(ip)
+	return mac, ok
+}
+
 // Update applies fn's changes and publishes them as one snapshot.
 func (t *Table) Update(fn func(tx *Tx)) {
 	t.mu.Lock()
