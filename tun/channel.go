@@ -28,6 +28,9 @@ type Channel struct {
 	mac  packet.MAC
 	mtu  int
 
+	mu   sync.Mutex // guards held
+	held [][]byte   // frames WaitReadable took from In, to be read first
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -50,37 +53,91 @@ func NewChannel(name string, mac packet.MAC, mtu int) *Channel {
 // up to len(bufs) and BatchSize. A frame that does not fit its buffer is
 // lost and reported as an error after the frames before it.
 func (c *Channel) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	select {
-	case <-c.closed:
-		return 0, ErrClosed
-	default:
-	}
-	max := min(len(bufs), channelBatchSize)
-	if max == 0 {
+	if min(len(bufs), len(sizes)) == 0 {
 		return 0, nil
 	}
-	var frame []byte
+	for {
+		if err := c.WaitReadable(); err != nil {
+			return 0, err
+		}
+		if n, err := c.TryRead(bufs, sizes, offset); n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// WaitReadable blocks until a frame is on In (it takes it, to be read
+// next) or the device is closed.
+func (c *Channel) WaitReadable() error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	c.mu.Lock()
+	n := len(c.held)
+	c.mu.Unlock()
+	if n > 0 {
+		return nil
+	}
 	select {
-	case frame = <-c.In:
+	case f := <-c.In:
+		c.mu.Lock()
+		c.held = append(c.held, f)
+		c.mu.Unlock()
+		return nil
 	case <-c.closed:
+		return ErrClosed
+	}
+}
+
+// TryRead is Read without waiting: it takes the frames WaitReadable
+// holds, then what is queued on In, possibly nothing.
+func (c *Channel) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
+	if c.isClosed() {
 		return 0, ErrClosed
 	}
-	n := 0
-	for {
+	limit := min(len(bufs), len(sizes), channelBatchSize)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n := 0; n < limit; n++ {
+		frame, ok := c.nextLocked()
+		if !ok {
+			return n, nil
+		}
 		dst := bufs[n][offset:]
 		if len(frame) > len(dst) {
 			return n, fmt.Errorf("tun: channel %s: frame of %d bytes does not fit a %d-byte buffer at offset %d; pass larger buffers", c.name, len(frame), len(dst), offset)
 		}
 		sizes[n] = copy(dst, frame)
-		n++
-		if n == max {
-			return n, nil
-		}
-		select {
-		case frame = <-c.In:
-		default:
-			return n, nil
-		}
+	}
+	return limit, nil
+}
+
+// nextLocked takes the next frame, held or queued, without waiting. Must
+// hold mu.
+func (c *Channel) nextLocked() ([]byte, bool) {
+	if k := len(c.held); k > 0 {
+		f := c.held[0]
+		copy(c.held, c.held[1:])
+		c.held[k-1] = nil
+		c.held = c.held[:k-1]
+		return f, true
+	}
+	select {
+	case f := <-c.In:
+		return f, true
+	default:
+		return nil, false
+	}
+}
+
+// isClosed is checked first by reads, so that frames still queued after
+// Close are never handed out.
+func (c *Channel) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
 	}
 }
 

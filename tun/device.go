@@ -15,6 +15,16 @@ type Device interface {
 	// ErrClosed.
 	Read(bufs [][]byte, sizes []int, offset int) (int, error)
 
+	// WaitReadable blocks until TryRead would find frames, or the device
+	// is closed (ErrClosed). It reads nothing, so a caller can wait before
+	// it picks the buffers to read into. A TUN may still drop what it
+	// finds (packets it cannot frame), leaving TryRead with none.
+	WaitReadable() error
+
+	// TryRead is Read without waiting: it reads what is queued, possibly
+	// nothing.
+	TryRead(bufs [][]byte, sizes []int, offset int) (int, error)
+
 	// Write writes each bufs[i][offset:] as one frame and returns how many
 	// were written. Bytes before offset may be overwritten (device headers).
 	// Write is safe to call from several goroutines at once and does not keep

@@ -96,6 +96,9 @@ type Netstack struct {
 	ready   chan readyFrame // frames owned by Read
 	discard []byte          // the pump's buffer while closing
 
+	readMu sync.Mutex   // guards held
+	held   []readyFrame // frames WaitReadable took from ready, to be read first
+
 	done      chan struct{} // closed by Close
 	pumpDone  chan struct{} // closed when the pump returns
 	closeOnce sync.Once
