@@ -178,3 +178,12 @@ func (t *ChannelTransport) Close() error {
 	t.wg.Wait()
 	return nil
 }
+
+// Borrow lends own, whose packets Return sends (copies) with Send.
+func (t *ChannelTransport) Borrow(b *Batch, own [][]byte) bool {
+	if t.closed.Load() {
+		return false
+	}
+	b.Lend(own, t)
+	return true
+}

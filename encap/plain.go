@@ -146,3 +146,13 @@ func (p *Plain) Close() error {
 	})
 	return p.closeError
 }
+
+// Borrow lends own: the plain transport has no buffers of its own. Return
+// sends what was Put with Send.
+func (p *Plain) Borrow(b *Batch, own [][]byte) bool {
+	if p.closed.Load() {
+		return false
+	}
+	b.Lend(own, p)
+	return true
+}

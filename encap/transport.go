@@ -33,6 +33,14 @@ type Transport interface {
 	// safe to call from several goroutines at once.
 	Send(bufs [][]byte, offset int, dst netip.AddrPort) error
 
+	// Borrow lends b buffers to read packets into and send from, without
+	// a copy (see Batch): the transport's own, or own, the caller's, for a
+	// transport that has none to lend. It may wait for the transport (the
+	// encrypted one waits for WireGuard's next read). It reports false,
+	// leaving b unusable, once the transport is closed. A borrowed batch
+	// must be returned without blocking.
+	Borrow(b *Batch, own [][]byte) bool
+
 	// BatchSize is the most packets Send accepts and Receive delivers at once.
 	BatchSize() int
 

@@ -29,9 +29,17 @@ import (
 	"meshnet.dev/meshnet/internal/packet"
 )
 
-// Device is what the Forwarder needs of a tun device.
+// Device is what the Forwarder needs of a tun device (tun.Device has it
+// all). Reads come in two steps so that the port can wait for frames
+// before it borrows a batch to read them into (port.go).
 type Device interface {
-	Read(bufs [][]byte, sizes []int, offset int) (int, error)
+	// WaitReadable blocks until TryRead would find frames, or returns the
+	// error a read would (the device was closed).
+	WaitReadable() error
+	// TryRead reads what is queued, up to min(len(bufs), len(sizes))
+	// frames, frame i at bufs[i][offset:offset+sizes[i]], without waiting;
+	// it may return none.
+	TryRead(bufs [][]byte, sizes []int, offset int) (int, error)
 	Write(bufs [][]byte, offset int) (int, error)
 	BatchSize() int
 	HardwareAddr() packet.MAC
@@ -70,9 +78,11 @@ type Config struct {
 	// IPv4 by default) are always verified. A second verification costs a
 	// pass over every byte and proves nothing the first did not.
 	VerifyInnerChecksums bool
-	// CopySend turns direct sends off (direct.go): frames of encrypted
-	// networks are read into the port's own buffers and copied into the
-	// secure transport's, as for plain networks.
+	// CopySend stops the port from borrowing the secure transport's
+	// buffers: frames of encrypted networks are read into the port's own
+	// buffers and the transport copies them into WireGuard's (Send), a
+	// copy per packet more. It changes nothing for plain networks, whose
+	// transport lends the port's own buffers anyway.
 	CopySend bool
 	Logger   *slog.Logger
 }
@@ -154,11 +164,3 @@ func (f *Forwarder) Detach(vni uint32) {
 
 // Port returns the port of network vni, or nil.
 func (f *Forwarder) Port(vni uint32) *Port { return (*f.ports.Load())[vni] }
-
-// transportFor picks the transport and destination for p on network n.
-func (f *Forwarder) transportFor(n *Network, p *Peer) (encap.Transport, bool) {
-	if n.Encrypted {
-		return f.cfg.Secure, f.cfg.Secure != nil && p.VTEP.IsValid()
-	}
-	return f.cfg.Plain, f.cfg.Plain != nil && p.Underlay.IsValid()
-}

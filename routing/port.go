@@ -1,6 +1,27 @@
 package routing
 
+// The outbound path: one goroutine per attached network (Port.Run) reads
+// its device and sends what it reads to peers, one batch at a time.
+//
+//	device readable? ─▶ borrow a batch from the network's transport (an
+//	encrypted network: WireGuard's own buffers; a plain one: the port's)
+//	─▶ read what is queued into it ─▶ for each frame: learn the source ─▶
+//	ARP/NS for a known endpoint? answer ─▶ broadcast/multicast? copy it
+//	aside (rate-bounded) ─▶ unicast: hook, FDB lookup, VXLAN header in
+//	place, Put ─▶ return the batch, which sends it ─▶ replicate the frames
+//	copied aside to every member ─▶ write the answers to the device
+//
+// The port waits for its device before borrowing: a borrowed WireGuard
+// batch holds up WireGuard's reader, and with it every other port's sends.
+// Broadcast frames are copied out because a lent buffer can go to one
+// destination only, and is gone once returned; the rate bound keeps the
+// copies cheap.
+//
+// Locking: none. The port's scratch belongs to Run's goroutine alone and
+// one snapshot serves a whole batch.
+
 import (
+	"net/netip"
 	"time"
 
 	"meshnet.dev/meshnet/encap"
@@ -16,12 +37,14 @@ type Port struct {
 	vw    VerifiedWriter // dev, if it can skip checksum checks; else nil
 	Stats PortStats
 
-	bufs     [][]byte
-	sizes    []int
-	perPeer  [][][]byte // by Peer.index: packets queued for that peer
-	touched  []*Peer    // peers with queued packets, in first-queued order
-	replies  [][]byte   // reply frames built at encap.Headroom
-	replyOut [][]byte   // replies[:k] trimmed to their lengths
+	bufs     [][]byte        // the port's own buffers, lent where the transport has none
+	sizes    []int           // frame lengths of the batch in hand
+	batch    encap.Batch     // the buffers frames are read into
+	tr       encap.Transport // where the batch goes; nil: nowhere
+	replies  [][]byte        // reply frames built at encap.Headroom
+	replyOut [][]byte        // replies[:k] trimmed to their lengths
+	spill    [][]byte        // broadcast/multicast frames copied aside
+	spillOut [][]byte        // spill[:k] trimmed to their packets
 	bum      bucket
 
 	pending    map[epKey]struct{} // sources reported but not yet in the table
@@ -35,10 +58,6 @@ type Port struct {
 	knownOK  bool
 	dst      dstMemo
 	refilled bool // the BUM bucket was refilled for this batch
-
-	db       encap.DirectBatch // the transport's buffers, while lent (direct.go)
-	spilled  int               // broadcast frames of a direct batch copied to p.bufs
-	spillLen []int             // their lengths
 }
 
 // dstMemo is the last destination MAC looked up in a batch.
@@ -62,7 +81,8 @@ func newPort(f *Forwarder, vni uint32, dev Device) *Port {
 		sizes:    make([]int, n),
 		replies:  make([][]byte, n),
 		replyOut: make([][]byte, 0, n),
-		spillLen: make([]int, n),
+		spill:    make([][]byte, n),
+		spillOut: make([][]byte, 0, n),
 		bum:      newBucket(f.cfg.BUMRate, f.cfg.BUMBurst),
 		pending:  map[epKey]struct{}{},
 	}
@@ -80,43 +100,102 @@ func newPort(f *Forwarder, vni uint32, dev Device) *Port {
 func (p *Port) VNI() uint32 { return p.vni }
 
 // Run forwards frames read from the device until a read fails, typically
-// because the device was closed, and returns that error. For an encrypted
-// network whose device and transport allow it, frames are read straight
-// into the transport's buffers (direct.go).
+// because the device was closed, and returns that error.
 func (p *Port) Run() error {
-	if ds, pd, ok := p.direct(); ok {
-		return p.runDirect(ds, pd)
-	}
 	for {
-		if err := p.readAndForward(); err != nil {
+		if err := p.dev.WaitReadable(); err != nil {
+			return err
+		}
+		if err := p.forwardBatch(); err != nil {
 			return err
 		}
 	}
 }
 
-// readAndForward reads one batch into the port's own buffers and forwards
-// it.
-func (p *Port) readAndForward() error {
-	n, err := p.dev.Read(p.bufs, p.sizes, encap.Headroom)
+// forwardBatch reads what the device has queued into a borrowed batch and
+// forwards it.
+func (p *Port) forwardBatch() error {
+	net := p.f.cfg.Table.Snapshot().Network(p.vni)
+	p.borrow(net)
+	off := p.batch.Offset() + encap.HeaderLen
+	n, err := p.dev.TryRead(p.batch.Bufs(), p.sizes, off)
 	if n > 0 {
-		p.outbound(n)
+		p.outbound(net, n, off)
 	}
+	if failed := p.batch.Return(n); failed > 0 {
+		p.Stats.Drops.Add(DropSendError, uint64(failed))
+	}
+	if len(p.spillOut) > 0 {
+		p.replicate(net)
+	}
+	p.flushReplies()
 	return err
 }
 
-// startBatch prepares the per-batch state for n frames and returns the
-// port's network, or nil when it has none (the frames are counted as
-// dropped).
-func (p *Port) startBatch(n int) *Network {
-	snap := p.f.cfg.Table.Snapshot()
-	net := snap.Network(p.vni)
+// borrow takes the batch the frames of network net are read into, and
+// picks the transport they go to: the secure one for an encrypted network,
+// the plain one otherwise. Frames of a network not (yet) known, or without
+// a transport, are read into the port's buffers and dropped; after the
+// transport is closed they are read on, and their sends fail and are
+// counted, until the device closes too.
+func (p *Port) borrow(net *Network) {
+	p.tr = nil
+	if net != nil {
+		p.tr = p.f.cfg.Plain
+		if net.Encrypted {
+			p.tr = p.f.cfg.Secure
+		}
+	}
+	switch {
+	case p.tr == nil:
+		p.batch.Lend(p.bufs, nil)
+	case p.f.cfg.CopySend:
+		p.batch.Lend(p.bufs, p.tr)
+	case !p.tr.Borrow(&p.batch, p.bufs):
+		p.batch.Lend(p.bufs, nil)
+	}
+}
+
+// outbound routes the n frames just read into the batch at off: each one
+// is answered, dropped, copied aside for replication or put in the batch
+// for its peer.
+func (p *Port) outbound(net *Network, n, off int) {
 	if net == nil {
 		p.Stats.Drops.Add(DropUnknownVNI, uint64(n))
-		return nil
+		return
 	}
-	p.grow(len(snap.peers))
 	p.knownOK, p.dst, p.refilled = false, dstMemo{}, false
-	return net
+	bufs := p.batch.Bufs()
+	var tx txTally
+	for i := range n {
+		size := p.sizes[i]
+		if size < packet.EthHeaderLen {
+			p.Stats.Drops.Add(DropRunt, 1)
+			continue
+		}
+		frame := bufs[i][off : off+size]
+		peer, bum := p.route(net, frame)
+		if bum {
+			p.copyAside(net, frame)
+			continue
+		}
+		if peer == nil {
+			continue
+		}
+		dst, ok := p.addrOf(net, peer)
+		if !ok {
+			p.Stats.Drops.Add(DropNoRoute, 1)
+			continue
+		}
+		pkt := encap.HeaderLen + size
+		encap.Encode(bufs[i][off-encap.HeaderLen:], p.vni)
+		if !p.batch.Put(i, pkt, dst) {
+			p.Stats.Drops.Add(DropSendError, 1)
+			continue
+		}
+		tx.add(peer, 1, uint64(pkt))
+	}
+	tx.done(&p.Stats)
 }
 
 // route decides where one frame goes: it learns the source, answers
@@ -152,32 +231,6 @@ func (p *Port) route(net *Network, frame []byte) (peer *Peer, bum bool) {
 	return nil, false
 }
 
-// outbound handles n frames just read into p.bufs.
-func (p *Port) outbound(n int) {
-	net := p.startBatch(n)
-	if net == nil {
-		return
-	}
-	for i := range n {
-		size := p.sizes[i]
-		if size < packet.EthHeaderLen {
-			p.Stats.Drops.Add(DropRunt, 1)
-			continue
-		}
-		buf := p.bufs[i][:encap.Headroom+size]
-		peer, bum := p.route(net, buf[encap.Headroom:])
-		switch {
-		case bum:
-			p.replicate(net, buf)
-		case peer != nil:
-			encap.Encode(buf[encap.Headroom-encap.HeaderLen:], p.vni)
-			p.enqueue(net, peer, buf)
-		}
-	}
-	p.flush(net)
-	p.flushReplies()
-}
-
 // lookupDst is net.LookupMAC, remembered for the rest of the batch.
 func (p *Port) lookupDst(net *Network, mac packet.MAC) (*Peer, bool, bool) {
 	if d := &p.dst; d.valid && d.mac == mac {
@@ -188,79 +241,15 @@ func (p *Port) lookupDst(net *Network, mac packet.MAC) (*Peer, bool, bool) {
 	return peer, local, ok
 }
 
-// grow sizes the per-peer scratch for a snapshot with n peers; it allocates
-// only when the cluster grows.
-func (p *Port) grow(n int) {
-	for len(p.perPeer) < n {
-		p.perPeer = append(p.perPeer, make([][]byte, 0, len(p.bufs)))
+// addrOf is where packets of network net go for peer: its VTEP on an
+// encrypted network, its underlay address on a plain one. ok is false
+// when the batch has no transport or the peer no such address.
+func (p *Port) addrOf(net *Network, peer *Peer) (netip.AddrPort, bool) {
+	switch {
+	case p.tr == nil:
+		return netip.AddrPort{}, false
+	case net.Encrypted:
+		return peer.VTEP, peer.VTEP.IsValid()
 	}
-}
-
-// replicate sends a broadcast or multicast frame to every member of the
-// network, within the rate bound. The VXLAN header is written once and the
-// same buffer is queued for each member.
-func (p *Port) replicate(net *Network, buf []byte) {
-	if len(net.Members) == 0 {
-		return
-	}
-	if !p.bum.take() {
-		p.Stats.Drops.Add(DropBUMRate, 1)
-		return
-	}
-	encap.Encode(buf[encap.Headroom-encap.HeaderLen:], p.vni)
-	for _, m := range net.Members {
-		p.enqueue(net, m, buf)
-	}
-	p.Stats.Replicated.Add(1)
-}
-
-// enqueue queues buf (headroom, VXLAN header and frame) for peer.
-func (p *Port) enqueue(net *Network, peer *Peer, buf []byte) {
-	if _, ok := p.f.transportFor(net, peer); !ok {
-		p.Stats.Drops.Add(DropNoRoute, 1)
-		return
-	}
-	q := p.perPeer[peer.index]
-	if len(q) == 0 {
-		p.touched = append(p.touched, peer)
-	}
-	p.perPeer[peer.index] = append(q, buf)
-}
-
-// flush sends every peer's queue, in as few transport calls as its batch
-// size allows.
-func (p *Port) flush(net *Network) {
-	const off = encap.Headroom - encap.HeaderLen
-	var txp, txb uint64
-	for _, peer := range p.touched {
-		q := p.perPeer[peer.index]
-		tr, _ := p.f.transportFor(net, peer)
-		dst := peer.Underlay
-		if net.Encrypted {
-			dst = peer.VTEP
-		}
-		var bytes uint64
-		for _, b := range q {
-			bytes += uint64(len(b) - off)
-		}
-		for len(q) > 0 {
-			k := min(len(q), tr.BatchSize())
-			if err := tr.Send(q[:k], off, dst); err != nil {
-				p.Stats.Drops.Add(DropSendError, uint64(k))
-			}
-			q = q[k:]
-		}
-		n := uint64(len(p.perPeer[peer.index]))
-		peer.Stats.TxPackets.Add(n)
-		peer.Stats.TxBytes.Add(bytes)
-		txp, txb = txp+n, txb+bytes
-		clear(p.perPeer[peer.index])
-		p.perPeer[peer.index] = p.perPeer[peer.index][:0]
-	}
-	clear(p.touched)
-	p.touched = p.touched[:0]
-	if txp > 0 {
-		p.Stats.TxPackets.Add(txp)
-		p.Stats.TxBytes.Add(txb)
-	}
+	return peer.Underlay, peer.Underlay.IsValid()
 }

@@ -49,10 +49,6 @@ func (d *feedDev) TryRead(bufs [][]byte, sizes []int, off int) (int, error) {
 	return n, nil
 }
 
-func (d *feedDev) Read(bufs [][]byte, sizes []int, off int) (int, error) {
-	return d.TryRead(bufs, sizes, off)
-}
-
 func (d *feedDev) Write(bufs [][]byte, _ int) (int, error) {
 	d.written.Add(uint64(len(bufs)))
 	return len(bufs), nil
@@ -103,41 +99,14 @@ func BenchmarkPortRunPlain(b *testing.B) {
 // receiver shares the CPU; what is measured is the sender's pace, which
 // WireGuard's queues hold to what it can encrypt.
 func BenchmarkPortRunEncrypted(b *testing.B) {
-	a, z := newWGEnd(b, 1), newWGEnd(b, 2)
-	lo := netip.MustParseAddr("127.0.0.1")
-	if err := a.w.SetPeers([]encap.WGPeer{{PublicKey: z.pub, Endpoint: netip.AddrPortFrom(lo, z.w.LocalPort()), VTEP: z.vtep}}); err != nil {
+	p := newWGPair(b, Config{})
+	devZ := &feedDev{mac: p.macB}
+	if _, err := p.fb.Attach(5, devZ); err != nil {
 		b.Fatal(err)
 	}
-	if err := z.w.SetPeers([]encap.WGPeer{{PublicKey: a.pub, Endpoint: netip.AddrPortFrom(lo, a.w.LocalPort()), VTEP: a.vtep}}); err != nil {
-		b.Fatal(err)
-	}
-	macA, macZ := packet.MAC{2, 0, 0, 0, 0, 1}, packet.MAC{2, 0, 0, 0, 0, 2}
-	table := func(other string, otherVTEP netip.Addr, otherMAC, selfMAC packet.MAC) *Table {
-		tb := NewTable()
-		tb.Update(func(tx *Tx) {
-			tx.SetNetwork(NetworkConfig{Name: "n", VNI: 5, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}, Encrypted: true})
-			tx.SetPeer(PeerConfig{Name: other, VTEP: netip.AddrPortFrom(otherVTEP, encap.Port)})
-			tx.SetMember(5, other, true)
-			tx.SetEndpoint(5, Endpoint{MAC: otherMAC, IP: netip.MustParseAddr("10.0.0.9"), Node: other})
-			tx.SetEndpoint(5, Endpoint{MAC: selfMAC, IP: netip.MustParseAddr("10.0.0.8")})
-		})
-		return tb
-	}
-	fa := New(Config{Table: table("z", z.vtep, macZ, macA), Secure: a.w})
-	fz := New(Config{Table: table("a", a.vtep, macA, macZ), Secure: z.w})
-	if err := z.w.Start(fz.SecureReceiver()); err != nil {
-		b.Fatal(err)
-	}
-	if err := a.w.Start(fa.SecureReceiver()); err != nil {
-		b.Fatal(err)
-	}
-	devZ := &feedDev{mac: macZ}
-	if _, err := fz.Attach(5, devZ); err != nil {
-		b.Fatal(err)
-	}
-	frame := putTCP4(make([]byte, 1400), macZ, macA, netip.MustParseAddr("10.0.0.9"), 40000, 1400)
-	dev := &feedDev{mac: macA, frame: frame, batch: 64}
-	pa, err := fa.Attach(5, dev)
+	frame := putTCP4(make([]byte, 1400), p.macB, p.macA, netip.MustParseAddr("10.0.0.9"), 40000, 1400)
+	dev := &feedDev{mac: p.macA, frame: frame, batch: 64}
+	pa, err := p.fa.Attach(5, dev)
 	if err != nil {
 		b.Fatal(err)
 	}
