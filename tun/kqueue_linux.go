@@ -54,7 +54,6 @@ type kqueue struct {
 	drain    func(fd uintptr) bool // q.drainLocked, bound once
 	readable func(fd uintptr) bool // q.readableLocked, bound once
 	pollfd   [1]unix.PollFd        // guarded by readMu
-	looked   bool                  // guarded by readMu; readable looked once this wait
 	iov      [2]unix.Iovec         // guarded by readMu
 	vr       *vnetReader           // guarded by readMu; nil without offloads
 
@@ -231,7 +230,6 @@ func (k *kqueue) waitReadable() error {
 	if k.vr != nil && k.vr.pending {
 		return nil
 	}
-	k.looked = false
 	if err := k.rc.Read(k.readable); err != nil {
 		return k.readErr(err)
 	}
@@ -241,15 +239,8 @@ func (k *kqueue) waitReadable() error {
 // readableLocked is the poller callback of waitReadable: it looks without
 // reading, so the poller waits only while nothing is queued (the poller
 // is edge-triggered, so an arrival before the wait must be seen here).
-// Called again, it is after the poller saw the queue become readable (it
-// forgets readiness before the first call), so it need not look again:
-// waiting costs no more system calls than a blocking read. Must hold
-// readMu.
+// Must hold readMu.
 func (k *kqueue) readableLocked(fd uintptr) bool {
-	if k.looked {
-		return true
-	}
-	k.looked = true
 	k.pollfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
 	for {
 		n, err := unix.Poll(k.pollfd[:], 0)
