@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // sendCall is one Send a fakeSender saw.
@@ -193,9 +195,7 @@ func TestBorrowDelivers(t *testing.T) {
 // encrypted transport: borrowing, putting and returning a batch of 64
 // packets allocates nothing.
 func TestBorrowAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector (sync.Pool drops items at random)")
-	}
+	testenv.SkipAllocsUnderRace(t)
 	pkts := makeBatch(1, 64)
 	own := make([][]byte, 64)
 	for i := range own {

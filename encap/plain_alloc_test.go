@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // udpSink is a socket nobody reads: a destination whose receive path
@@ -21,9 +23,7 @@ func udpSink(t testing.TB, network, addr string) netip.AddrPort {
 }
 
 func TestPlainSendAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector (sync.Pool drops items at random)")
-	}
+	testenv.SkipAllocsUnderRace(t)
 	for _, tc := range []struct {
 		name      string
 		network   string

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/conn"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // groReceiver is a plain socket with UDP GRO on, to see whether a sender
@@ -197,9 +198,7 @@ func TestUDPBindCloseEndsReceive(t *testing.T) {
 // TestUDPBindDoesNotAllocate: sending a batch and receiving it allocate
 // nothing once the endpoint is cached.
 func TestUDPBindDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector")
-	}
+	testenv.SkipAllocsUnderRace(t)
 	a, _, _ := openTestBind(t, udpBindConfig{})
 	_, bfns, bport := openTestBind(t, udpBindConfig{})
 	ep := newUDPEndpoint(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), bport))

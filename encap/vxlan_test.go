@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 func TestEncodeParseRoundTrip(t *testing.T) {
@@ -84,6 +86,7 @@ func TestValidVNI(t *testing.T) {
 }
 
 func TestCodecAllocs(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	b := make([]byte, HeaderLen)
 	allocs := testing.AllocsPerRun(100, func() {
 		Encode(b, 42)

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // wgCounter counts delivered packets and wakes a waiter.
@@ -71,9 +73,7 @@ func benchBatch(batch, size int) [][]byte {
 // for wireguard-go's (whose own buffer pool is its business: see the
 // benchmark).
 func TestWireGuardSendAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector (sync.Pool drops items at random)")
-	}
+	testenv.SkipAllocsUnderRace(t)
 	const batch = 128
 	w := bareWireGuard(testSrcVTEP, batch)
 	w.vteps.Store(&map[netip.Addr]struct{}{testDstVTEP: {}})
@@ -121,9 +121,7 @@ func TestWireGuardSendAllocs(t *testing.T) {
 // TestWireGuardReceiveAllocs checks the receive path this package owns:
 // parsing what wireguard-go decrypted and delivering it.
 func TestWireGuardReceiveAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector (sync.Pool drops items at random)")
-	}
+	testenv.SkipAllocsUnderRace(t)
 	const off = wgReceiveOffset - tunnelHeaderLen
 	w := bareWireGuard(testDstVTEP, 128)
 	var r Receiver = &wgCounter{notify: make(chan struct{}, 1)}

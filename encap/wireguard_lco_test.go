@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // innerPacket is a VXLAN packet carrying an untagged IPv4 or IPv6 frame
@@ -157,6 +158,7 @@ func BenchmarkTunnelEncode(b *testing.B) {
 // TestTunnelEncodeDoesNotAllocate guards the per-packet encapsulation of
 // the encrypted transport, with and without the checksum shortcut.
 func TestTunnelEncodeDoesNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	pkt := innerPacket(rand.New(rand.NewPCG(2, 2)), true, packet.ProtoTCP, 1300)
 	out := make([]byte, tunnelHeaderLen+len(pkt))
 	for _, full := range []bool{false, true} {

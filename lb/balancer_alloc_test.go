@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // allocFrames prepares a client frame template and a reply template for
@@ -27,6 +28,7 @@ func setSrcPort(f []byte, port uint16) {
 }
 
 func TestBalancerAllocs(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	e := newLBEnv(t, DefaultConntrackSize)
 	tmpl, reply, _ := allocFrames(t, e)
 	f := make([]byte, len(tmpl))

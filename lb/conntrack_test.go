@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 func ctKey(proto Proto, client string, vip string) FlowKey {
@@ -358,6 +360,7 @@ func TestConntrackConcurrent(t *testing.T) {
 }
 
 func TestConntrackAllocs(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	ct := newConntrack(DefaultConntrackSize, 11)
 	b := netip.MustParseAddrPort("10.0.0.9:80")
 	k := ctKey(ProtoTCP, "10.0.0.1:1000", "10.0.0.100:80")

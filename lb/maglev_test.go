@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 func backendNames(n int) []string {
@@ -164,6 +166,7 @@ func TestMaglevErrors(t *testing.T) {
 }
 
 func TestMaglevLookupAllocs(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	mg, err := NewMaglev(backendNames(5), DefaultMaglevSize)
 	if err != nil {
 		t.Fatal(err)

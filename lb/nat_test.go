@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 type natCase struct {
@@ -168,6 +169,7 @@ func TestNATFirstFragment(t *testing.T) {
 }
 
 func TestNATAllocs(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	for _, tc := range natCases() {
 		pkt := buildIP(t, tc.proto, tc.client, tc.vip, tc.opts)
 		n := testing.AllocsPerRun(1000, func() {

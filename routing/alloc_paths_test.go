@@ -8,6 +8,7 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 	"meshnet.dev/meshnet/lb"
 )
 
@@ -48,9 +49,7 @@ func putTCP4(f []byte, dstMAC, srcMAC packet.MAC, dst netip.Addr, sport uint16, 
 }
 
 func TestTableLookupsDoNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector")
-	}
+	testenv.SkipAllocsUnderRace(t)
 	tb := NewTable()
 	under := netip.MustParseAddrPort("192.0.2.2:4789")
 	vtep := netip.MustParseAddrPort("[fd00::2]:4789")
@@ -82,9 +81,7 @@ func TestTableLookupsDoNotAllocate(t *testing.T) {
 // VIP (one map lookup in the balancer) and frames to it (DNAT of a tracked
 // flow) cost no allocation.
 func TestForwardPathWithBalancerDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector")
-	}
+	testenv.SkipAllocsUnderRace(t)
 	pa, devB := forwardPair(t, 1400)
 	b, err := lb.NewBalancer(func() lb.BalancerConfig {
 		c := lb.DefaultBalancerConfig()
@@ -135,9 +132,7 @@ func TestForwardPathWithBalancerDoesNotAllocate(t *testing.T) {
 // from the secure transport: they take the verified write, and cost
 // no allocation.
 func TestSecureInboundDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector")
-	}
+	testenv.SkipAllocsUnderRace(t)
 	macA, macB := packet.MAC{2, 0, 0, 0, 0, 1}, packet.MAC{2, 0, 0, 0, 0, 2}
 	vtepA := netip.MustParseAddrPort("[fd00::1]:4789")
 	tb := NewTable()

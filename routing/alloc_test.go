@@ -8,6 +8,7 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // countDev is a device whose frames the test writes into the port's own
@@ -104,6 +105,7 @@ func forwardPair(tb testing.TB, frameLen int) (*Port, *countDev) {
 }
 
 func TestForwardPathDoesNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	pa, devB := forwardPair(t, 1400)
 	allocs := testing.AllocsPerRun(100, func() { pa.forwardBatch() })
 	if allocs != 0 {
@@ -136,6 +138,7 @@ func BenchmarkForwardPath(b *testing.B) {
 // copied aside, sent to the member and delivered, with no allocation once
 // the copies' buffers have grown to the frames.
 func TestReplicationDoesNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	pa, devB := forwardPair(t, 1400)
 	bc := packet.BroadcastMAC()
 	for i := range pa.bufs {

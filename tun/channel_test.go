@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 const testOffset = 128
@@ -166,6 +167,7 @@ func TestChannelAccessors(t *testing.T) {
 }
 
 func TestChannelReadDoesNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	c := NewChannel("ch0", packet.MAC{}, 1400)
 	defer c.Close()
 	frame := make([]byte, 1000)

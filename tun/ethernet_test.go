@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // mapNeighbors is a Neighbors backed by a map; lookups do not allocate.
@@ -180,6 +181,7 @@ func TestDropReasonLabelsAreDistinct(t *testing.T) {
 }
 
 func TestFrameAndClassifyDoNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	f := testFramer()
 	pkts := [][]byte{
 		ipv4Packet(netip.MustParseAddr("10.1.0.2"), 100),

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 var (
@@ -231,6 +232,7 @@ func TestTAPRejectsBadConfig(t *testing.T) {
 }
 
 func TestTAPReadWriteDoNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	ns := newTestNS(t)
 	tap, conn := newTAPWithSender(t, ns)
 	dst := netip.MustParseAddrPort("10.99.0.255:9")

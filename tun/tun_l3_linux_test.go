@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 var (
@@ -277,6 +278,7 @@ func TestRandomMACIsLocalUnicast(t *testing.T) {
 }
 
 func TestTUNReadWriteDoNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	ns := newTestNS(t)
 	dev := newTestTUN(t, ns)
 	var out, in *net.UDPConn

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"meshnet.dev/meshnet/internal/packet"
+	"meshnet.dev/meshnet/internal/testenv"
 )
 
 // testFlow builds TCP or UDP packets of one flow, with or without an
@@ -414,6 +415,7 @@ func TestGRONeedsCapacity(t *testing.T) {
 }
 
 func TestOffloadPathsDoNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	const off = 128
 	f := testFlow{eth: true}
 	rd := f.superFrame(testPayload(40*1000), 1000, tcpFlagACK)

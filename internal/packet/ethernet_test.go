@@ -1,6 +1,10 @@
 package packet
 
-import "testing"
+import (
+	"testing"
+
+	"meshnet.dev/meshnet/internal/testenv"
+)
 
 func TestMACClasses(t *testing.T) {
 	for _, tc := range []struct {
@@ -35,6 +39,7 @@ func TestEthHeaderRoundTrip(t *testing.T) {
 }
 
 func TestPacketBasicsDoNotAllocate(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	frame := make([]byte, 1514)
 	var cs uint16
 	allocs := testing.AllocsPerRun(100, func() {

@@ -1,6 +1,8 @@
 // Package testenv lets tests that need privileges or host tools say so: they
 // skip with a reason on a developer machine and fail in CI (CI=true), where
-// the environment is required to provide them.
+// the environment is required to provide them. It also tells allocation
+// tests whether their counts mean anything (not under the race detector).
+// It imports no other meshnet package.
 package testenv
 
 import (
@@ -36,5 +38,16 @@ func RequireTools(t testing.TB, names ...string) {
 		if _, err := exec.LookPath(n); err != nil {
 			Unavailable(t, "needs "+n+" on PATH (make deps installs it)")
 		}
+	}
+}
+
+// SkipAllocsUnderRace skips an allocation test under the race detector,
+// where allocation counts mean nothing: it makes sync.Pool drop items at
+// random, and instrumentation allocates of its own. Every test that
+// counts allocations calls it first, so all of them run, or skip, alike.
+func SkipAllocsUnderRace(t testing.TB) {
+	t.Helper()
+	if RaceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
 	}
 }

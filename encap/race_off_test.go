@@ -1,5 +1,0 @@
-//go:build !race
-
-package encap
-
-const raceEnabled = false
