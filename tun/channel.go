@@ -28,8 +28,7 @@ type Channel struct {
 	mac  packet.MAC
 	mtu  int
 
-	mu   sync.Mutex // guards held
-	held [][]byte   // frames WaitReadable took from In, to be read first
+	q heldQueue[[]byte] // frames WaitReadable took from In
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -53,53 +52,24 @@ func NewChannel(name string, mac packet.MAC, mtu int) *Channel {
 // up to len(bufs) and BatchSize. A frame that does not fit its buffer is
 // lost and reported as an error after the frames before it.
 func (c *Channel) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	if min(len(bufs), len(sizes)) == 0 {
-		return 0, nil
-	}
-	for {
-		if err := c.WaitReadable(); err != nil {
-			return 0, err
-		}
-		if n, err := c.TryRead(bufs, sizes, offset); n > 0 || err != nil {
-			return n, err
-		}
-	}
+	return readBlocking(c, bufs, sizes, offset)
 }
 
 // WaitReadable blocks until a frame is on In (it takes it, to be read
 // next) or the device is closed.
-func (c *Channel) WaitReadable() error {
-	if c.isClosed() {
-		return ErrClosed
-	}
-	c.mu.Lock()
-	n := len(c.held)
-	c.mu.Unlock()
-	if n > 0 {
-		return nil
-	}
-	select {
-	case f := <-c.In:
-		c.mu.Lock()
-		c.held = append(c.held, f)
-		c.mu.Unlock()
-		return nil
-	case <-c.closed:
-		return ErrClosed
-	}
-}
+func (c *Channel) WaitReadable() error { return c.q.wait(c.In, c.closed) }
 
-// TryRead is Read without waiting: it takes the frames WaitReadable
-// holds, then what is queued on In, possibly nothing.
+// TryRead is Read without waiting: it takes the frame WaitReadable holds,
+// then what is queued on In, possibly nothing.
 func (c *Channel) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
-	if c.isClosed() {
+	if isClosed(c.closed) {
 		return 0, ErrClosed
 	}
 	limit := min(len(bufs), len(sizes), channelBatchSize)
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
 	for n := 0; n < limit; n++ {
-		frame, ok := c.nextLocked()
+		frame, ok := c.q.nextLocked(c.In)
 		if !ok {
 			return n, nil
 		}
@@ -110,35 +80,6 @@ func (c *Channel) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
 		sizes[n] = copy(dst, frame)
 	}
 	return limit, nil
-}
-
-// nextLocked takes the next frame, held or queued, without waiting. Must
-// hold mu.
-func (c *Channel) nextLocked() ([]byte, bool) {
-	if k := len(c.held); k > 0 {
-		f := c.held[0]
-		copy(c.held, c.held[1:])
-		c.held[k-1] = nil
-		c.held = c.held[:k-1]
-		return f, true
-	}
-	select {
-	case f := <-c.In:
-		return f, true
-	default:
-		return nil, false
-	}
-}
-
-// isClosed is checked first by reads, so that frames still queued after
-// Close are never handed out.
-func (c *Channel) isClosed() bool {
-	select {
-	case <-c.closed:
-		return true
-	default:
-		return false
-	}
 }
 
 // Write sends a copy of each bufs[i][offset:] on Out, blocking while Out is

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
 	"meshnet.dev/meshnet/internal/packet"
 )
 

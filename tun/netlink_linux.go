@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
 	"meshnet.dev/meshnet/internal/packet"
 )
 
@@ -66,22 +67,18 @@ func (n *Netlink) SetMTU(name string, mtu int) error {
 // AddAddress implements LinkManager. An address already present is not an
 // error, so configuring a device twice (a restart) works.
 func (n *Netlink) AddAddress(name string, prefix netip.Prefix) error {
-	l, err := n.link(name)
-	if err != nil {
-		return err
-	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{
-		IP:   prefix.Addr().AsSlice(),
-		Mask: net.CIDRMask(prefix.Bits(), prefix.Addr().BitLen()),
-	}}
-	if err := n.h.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("tun: add address %s to %q: %w", prefix, name, err)
-	}
-	return nil
+	return n.changeAddr(name, prefix, n.h.AddrAdd, unix.EEXIST, "add", "to")
 }
 
 // DelAddress implements LinkManager.
 func (n *Netlink) DelAddress(name string, prefix netip.Prefix) error {
+	return n.changeAddr(name, prefix, n.h.AddrDel, unix.EADDRNOTAVAIL, "remove", "from")
+}
+
+// changeAddr applies change (AddrAdd or AddrDel) to prefix on interface
+// name. The error already says the interface is as asked, so it is none.
+func (n *Netlink) changeAddr(name string, prefix netip.Prefix, change func(netlink.Link, *netlink.Addr) error,
+	already error, verb, prep string) error {
 	l, err := n.link(name)
 	if err != nil {
 		return err
@@ -90,8 +87,8 @@ func (n *Netlink) DelAddress(name string, prefix netip.Prefix) error {
 		IP:   prefix.Addr().AsSlice(),
 		Mask: net.CIDRMask(prefix.Bits(), prefix.Addr().BitLen()),
 	}}
-	if err := n.h.AddrDel(l, addr); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-		return fmt.Errorf("tun: remove address %s from %q: %w", prefix, name, err)
+	if err := change(l, addr); err != nil && !errors.Is(err, already) {
+		return fmt.Errorf("tun: %s address %s %s %q: %w", verb, prefix, prep, name, err)
 	}
 	return nil
 }

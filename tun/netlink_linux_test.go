@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+
 	"meshnet.dev/meshnet/internal/packet"
 )
 

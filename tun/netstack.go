@@ -32,6 +32,7 @@ import (
 
 	wgtun "golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/tun/netstack"
+
 	"meshnet.dev/meshnet/internal/packet"
 )
 
@@ -96,8 +97,7 @@ type Netstack struct {
 	ready   chan readyFrame // frames owned by Read
 	discard []byte          // the pump's buffer while closing
 
-	readMu sync.Mutex   // guards held
-	held   []readyFrame // frames WaitReadable took from ready, to be read first
+	q heldQueue[readyFrame] // frames WaitReadable took from ready
 
 	done      chan struct{} // closed by Close
 	pumpDone  chan struct{} // closed when the pump returns

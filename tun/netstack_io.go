@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"golang.zx2c4.com/wireguard/tun/netstack"
+
 	"meshnet.dev/meshnet/internal/packet"
 )
 
@@ -14,53 +15,24 @@ import (
 // for an unknown neighbour. bufs[i] needs room for offset+EthHeaderLen+MTU
 // bytes; a frame that does not fit is dropped and counted as truncated.
 func (d *Netstack) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	if min(len(bufs), len(sizes)) == 0 {
-		return 0, nil
-	}
-	for {
-		if err := d.WaitReadable(); err != nil {
-			return 0, err
-		}
-		if n, err := d.TryRead(bufs, sizes, offset); n > 0 || err != nil {
-			return n, err
-		}
-	}
+	return readBlocking(d, bufs, sizes, offset)
 }
 
 // WaitReadable implements Device: it blocks until the stack has sent a
 // frame (it takes it, to be read next) or the device is closed.
-func (d *Netstack) WaitReadable() error {
-	if d.isClosed() {
-		return ErrClosed
-	}
-	d.readMu.Lock()
-	n := len(d.held)
-	d.readMu.Unlock()
-	if n > 0 {
-		return nil
-	}
-	select {
-	case <-d.done:
-		return ErrClosed
-	case f := <-d.ready:
-		d.readMu.Lock()
-		d.held = append(d.held, f)
-		d.readMu.Unlock()
-		return nil
-	}
-}
+func (d *Netstack) WaitReadable() error { return d.q.wait(d.ready, d.done) }
 
 // TryRead implements Device: Read without waiting, possibly nothing.
 func (d *Netstack) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
-	if d.isClosed() {
+	if isClosed(d.done) {
 		return 0, ErrClosed
 	}
 	limit := min(len(bufs), len(sizes), netstackBatchSize)
-	d.readMu.Lock()
-	defer d.readMu.Unlock()
+	d.q.mu.Lock()
+	defer d.q.mu.Unlock()
 	n := 0
 	for n < limit {
-		f, ok := d.nextLocked()
+		f, ok := d.q.nextLocked(d.ready)
 		if !ok {
 			break
 		}
@@ -73,34 +45,6 @@ func (d *Netstack) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) 
 		d.free <- f.idx // never blocks: free holds every index
 	}
 	return n, nil
-}
-
-// nextLocked takes the next frame, held or queued, without waiting. Must
-// hold readMu.
-func (d *Netstack) nextLocked() (readyFrame, bool) {
-	if k := len(d.held); k > 0 {
-		f := d.held[0]
-		copy(d.held, d.held[1:])
-		d.held = d.held[:k-1]
-		return f, true
-	}
-	select {
-	case f := <-d.ready:
-		return f, true
-	default:
-		return readyFrame{}, false
-	}
-}
-
-// isClosed is checked first by reads, so that frames still queued after
-// Close are never handed out.
-func (d *Netstack) isClosed() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // Write implements Device. Frames carrying IPv4 or IPv6 (matching the

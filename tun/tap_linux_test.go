@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
 	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/internal/testenv"
 )

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
 	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/internal/testenv"
 )
