@@ -1,7 +1,6 @@
 package encap
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -51,18 +50,11 @@ func (t *ChannelTransport) Stats() Stats { return t.stats.snapshot() }
 
 // Start delivers queued and future packets to r.
 func (t *ChannelTransport) Start(r Receiver) error {
-	if r == nil {
-		return errors.New("channel transport: Start needs a Receiver, got nil")
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed.Load() {
-		return ErrClosed
+	if err := startOnce("channel", r, &t.closed, &t.started); err != nil {
+		return err
 	}
-	if t.started {
-		return errors.New("channel transport: already started; Start may be called once")
-	}
-	t.started = true
 	t.wg.Add(1)
 	go t.run(r)
 	return nil

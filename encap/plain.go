@@ -99,18 +99,11 @@ func NewPlain(cfg PlainConfig) (*Plain, error) {
 
 // Start begins delivering received packets to r, one goroutine per socket.
 func (p *Plain) Start(r Receiver) error {
-	if r == nil {
-		return errors.New("plain transport: Start needs a Receiver, got nil")
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed.Load() {
-		return ErrClosed
+	if err := startOnce("plain", r, &p.closed, &p.started); err != nil {
+		return err
 	}
-	if p.started {
-		return errors.New("plain transport: already started; Start may be called once")
-	}
-	p.started = true
 	for _, fn := range p.fns {
 		p.wg.Add(1)
 		go p.receive(fn, r)

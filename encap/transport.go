@@ -2,7 +2,9 @@ package encap
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"sync/atomic"
 )
 
 // ErrClosed is returned by Start and Send on a closed Transport.
@@ -53,4 +55,21 @@ type Transport interface {
 
 	// Close stops receiving and releases the socket.
 	Close() error
+}
+
+// startOnce is Start's bookkeeping, the same for every transport: a
+// Receiver is required, a closed transport refuses, and Start may be
+// called once. If it returns nil, the caller starts receiving. The caller
+// holds the lock that orders Start against Close.
+func startOnce(kind string, r Receiver, closed *atomic.Bool, started *bool) error {
+	switch {
+	case r == nil:
+		return fmt.Errorf("%s transport: Start needs a Receiver, got nil", kind)
+	case closed.Load():
+		return ErrClosed
+	case *started:
+		return fmt.Errorf("%s transport: already started; Start may be called once", kind)
+	}
+	*started = true
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/conn"
+
 	"meshnet.dev/meshnet/internal/testenv"
 )
 

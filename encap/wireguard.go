@@ -135,18 +135,11 @@ func (w *WireGuard) ipcState() (ipcDevice, error) {
 
 // Start begins delivering received packets to r.
 func (w *WireGuard) Start(r Receiver) error {
-	if r == nil {
-		return errors.New("wireguard transport: Start needs a Receiver, got nil")
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed.Load() {
-		return ErrClosed
+	if err := startOnce("wireguard", r, &w.closed, &w.started); err != nil {
+		return err
 	}
-	if w.started {
-		return errors.New("wireguard transport: already started; Start may be called once")
-	}
-	w.started = true
 	w.receiver.Store(&r)
 	return nil
 }
