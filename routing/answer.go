@@ -12,45 +12,46 @@ import (
 // asks about an endpoint behind this same device (the local segment answers
 // that itself). Questions about unknown addresses are left to replication.
 func (p *Port) answer(net *Network, frame []byte) bool {
+	var (
+		arp    ARP
+		ns     NS
+		target netip.Addr
+	)
 	switch packet.EtherType(frame) {
 	case packet.EtherTypeARP:
 		req, err := ParseARP(frame[packet.EthHeaderLen:])
 		if err != nil || req.Op != arpOpRequest || req.IsGratuitous() {
 			return false
 		}
-		mac, local, ok := p.resolve(net, req.TargetIP)
-		if !ok {
-			return false
-		}
-		if !local {
-			b := p.reply()
-			WriteARPReply(b[encap.Headroom:], req, mac)
-			p.replyOut = append(p.replyOut, b[:encap.Headroom+arpFrameLen])
-			p.Stats.ARPReplies.Add(1)
-		}
-		return true
+		arp, target = req, req.TargetIP
 	case packet.EtherTypeIPv6:
 		ip := frame[packet.EthHeaderLen:]
 		if len(ip) < packet.IPv6HeaderLen+nsMinLen || ip[6] != packet.ProtoICMPv6 || ip[packet.IPv6HeaderLen] != icmpNS {
 			return false
 		}
-		ns, err := ParseNS(packet.SrcMAC(frame), ip)
+		q, err := ParseNS(packet.SrcMAC(frame), ip)
 		if err != nil {
 			return false
 		}
-		mac, local, ok := p.resolve(net, ns.Target)
-		if !ok {
-			return false
-		}
-		if !local {
-			b := p.reply()
-			WriteNA(b[encap.Headroom:], ns, mac)
-			p.replyOut = append(p.replyOut, b[:encap.Headroom+naFrameLen])
-			p.Stats.NDReplies.Add(1)
-		}
-		return true
+		ns, target = q, q.Target
+	default:
+		return false
 	}
-	return false
+	mac, local, ok := p.resolve(net, target)
+	if !ok || local {
+		return ok
+	}
+	b := p.replies[len(p.replyOut)]
+	n := 0
+	if ns.Target.IsValid() {
+		n = WriteNA(b[encap.Headroom:], ns, mac)
+		p.Stats.NDReplies.Add(1)
+	} else {
+		n = WriteARPReply(b[encap.Headroom:], arp, mac)
+		p.Stats.ARPReplies.Add(1)
+	}
+	p.replyOut = append(p.replyOut, b[:encap.Headroom+n])
+	return true
 }
 
 // resolve finds the MAC that owns ip: a remote endpoint, a service VIP, or a
@@ -66,9 +67,6 @@ func (p *Port) resolve(net *Network, ip netip.Addr) (mac packet.MAC, local, ok b
 	}
 	return packet.MAC{}, false, false
 }
-
-// reply returns the next free reply buffer.
-func (p *Port) reply() []byte { return p.replies[len(p.replyOut)] }
 
 // flushReplies writes the locally built answers back to the device.
 func (p *Port) flushReplies() {
