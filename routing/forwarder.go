@@ -4,10 +4,12 @@ package routing
 //
 // Outbound (one goroutine per attached network, Port.Run):
 //
-//	device.Read ─▶ for each frame: learn source ─▶ ARP/NS for a known
-//	endpoint? answer locally ─▶ broadcast/multicast? replicate to members
-//	(rate-bounded) ─▶ unicast: hook, FDB lookup ─▶ VXLAN header written in the
-//	headroom ─▶ per-peer batches ─▶ transport.Send
+//	device.WaitReadable ─▶ transport.Borrow a batch ─▶ device.TryRead
+//	into it ─▶ for each frame: learn source ─▶ ARP/NS for a known
+//	endpoint? answer locally ─▶ broadcast/multicast? copy aside
+//	(rate-bounded) ─▶ unicast: hook, FDB lookup ─▶ VXLAN header written in
+//	the headroom ─▶ Put ─▶ Return sends the batch ─▶ the copies go to every
+//	member (port.go, replicate.go)
 //
 // Inbound (transport goroutines, concurrently, Receive):
 //
