@@ -83,7 +83,15 @@ func (b *Batch) Put(i, n int, dst netip.AddrPort) bool {
 	if b.wg.w != nil {
 		return b.putWG(i, n, dst.Addr())
 	}
-	return b.own.put(b.bufs, b.offset, i, n, dst)
+	o := &b.own
+	if o.to == nil || uint(i) >= uint(len(b.bufs)) || n <= 0 || b.offset+n > len(b.bufs[i]) {
+		return false
+	}
+	if o.cur >= len(o.dsts) || o.dsts[o.cur] != dst {
+		o.cur = o.index(dst) // the last Put's destination is the likely one
+	}
+	o.pkts[i], o.dst[i] = b.bufs[i][:b.offset+n], uint16(o.cur)
+	return true
 }
 
 // Return sends what was Put in the first used slots (the rest are
@@ -99,18 +107,6 @@ func (b *Batch) Return(used int) (failed int) {
 	}
 	b.bufs = nil
 	return failed
-}
-
-// put records the n-byte packet at off in bufs[i], for dst.
-func (o *ownLoan) put(bufs [][]byte, off, i, n int, dst netip.AddrPort) bool {
-	if o.to == nil || uint(i) >= uint(len(bufs)) || n <= 0 || off+n > len(bufs[i]) {
-		return false
-	}
-	if o.cur >= len(o.dsts) || o.dsts[o.cur] != dst {
-		o.cur = o.index(dst)
-	}
-	o.pkts[i], o.dst[i] = bufs[i][:off+n], uint16(o.cur)
-	return true
 }
 
 // index returns dst's index in dsts, adding it if it is new. There are
