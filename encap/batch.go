@@ -146,9 +146,17 @@ func (b *Batch) sendOwn(used int) (failed int) {
 			failed += o.send(q[:c], b.offset, o.dsts[0])
 			q = q[c:]
 		}
-		o.dsts, o.to = o.dsts[:0], nil
-		return failed
+	} else {
+		failed = o.sendEach(used, b.offset, limit)
 	}
+	clear(o.pkts) // packets Put beyond used are not sent, now or later
+	o.dsts, o.to = o.dsts[:0], nil
+	return failed
+}
+
+// sendEach sends the packets Put in the first used slots, one Send per
+// destination and limit.
+func (o *ownLoan) sendEach(used, offset, limit int) (failed int) {
 	for d, dst := range o.dsts {
 		out := o.out[:0]
 		for i, p := range o.pkts[:used] {
@@ -157,16 +165,14 @@ func (b *Batch) sendOwn(used int) (failed int) {
 			}
 			out = append(out, p)
 			if len(out) == limit {
-				failed += o.send(out, b.offset, dst)
+				failed += o.send(out, offset, dst)
 				out = out[:0]
 			}
 		}
 		if len(out) > 0 {
-			failed += o.send(out, b.offset, dst)
+			failed += o.send(out, offset, dst)
 		}
 	}
-	clear(o.pkts) // packets Put beyond used are not sent
-	o.dsts, o.to = o.dsts[:0], nil
 	return failed
 }
 

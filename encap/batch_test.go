@@ -94,6 +94,41 @@ func TestLendSendsByDestination(t *testing.T) {
 	}
 }
 
+// TestLendForgetsPacketsPastUsed: packets Put in slots past those
+// returned as used are never sent, not with this batch and not with the
+// next one of the same buffers (for one destination and for several).
+func TestLendForgetsPacketsPastUsed(t *testing.T) {
+	a, b := netip.MustParseAddrPort("192.0.2.1:4789"), netip.MustParseAddrPort("192.0.2.2:4789")
+	for _, second := range []netip.AddrPort{a, b} {
+		own := make([][]byte, 4)
+		for i := range own {
+			own[i] = make([]byte, 256)
+		}
+		s := &fakeSender{batch: 8}
+		var batch Batch
+		batch.Lend(own, s)
+		for i, dst := range []netip.AddrPort{a, second, a, a} {
+			Encode(own[i][batch.Offset():], uint32(i))
+			batch.Put(i, 20, dst)
+		}
+		batch.Return(2)
+		batch.Lend(own, s)
+		Encode(own[0][batch.Offset():], 99)
+		batch.Put(0, 20, a)
+		batch.Return(4)
+		var vnis []uint32
+		for _, c := range s.calls {
+			for _, p := range c.pkts {
+				h, _ := Parse(p)
+				vnis = append(vnis, h.VNI)
+			}
+		}
+		if len(vnis) != 3 || vnis[len(vnis)-1] != 99 {
+			t.Errorf("second destination %s: sent VNIs %v, want slots 0 and 1, then 99", second, vnis)
+		}
+	}
+}
+
 // TestLendWithoutSenderRefusesPuts: a batch with nowhere to send takes
 // frames but no packet.
 func TestLendWithoutSenderRefusesPuts(t *testing.T) {
