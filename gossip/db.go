@@ -29,7 +29,7 @@ type DB struct {
 	now     func() time.Time
 	ml      *memberlist.Memberlist
 	trans   *countingTransport // counted and guarded
-	mlLog   *logBridge                    // memberlist's (and its transport's) logger
+	mlLog   *logBridge         // memberlist's (and its transport's) logger
 	mlConf  *memberlist.Config
 	keyring *memberlist.Keyring
 	viv     *vivaldi
