@@ -121,7 +121,8 @@ func (n *Node) startServices(context.Context) (func(), error) {
 
 // startForwarder creates the Forwarder; networks attach to it later.
 func (n *Node) startForwarder(context.Context) (func(), error) {
-	fc := n.spec.Perf.ForwarderConfig(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: n.balancer})
+	fc := n.spec.Perf.ForwarderConfig(routing.Config{Table: n.table, Plain: n.plain, Learn: n.offerLearned, Logger: n.log, Hook: n.balancer,
+		BUMRate: float64(n.spec.Broadcast.Rate), BUMBurst: n.spec.Broadcast.Burst})
 	if n.secure != nil {
 		fc.Secure = n.secure
 	}

@@ -57,6 +57,8 @@ type Config struct {
 	DNS DNSConfig `yaml:"dns"`
 	// Health configures backend health checks.
 	Health HealthConfig `yaml:"health"`
+	// Broadcast bounds the broadcast and multicast this node sends.
+	Broadcast BroadcastConfig `yaml:"broadcast"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Networks are the overlay networks this node attaches to.
@@ -127,6 +129,18 @@ type MetricsConfig struct {
 type HealthConfig struct {
 	// Interval between probes of each backend. Default 2s.
 	Interval time.Duration `yaml:"interval"`
+}
+
+// BroadcastConfig bounds broadcast and multicast frames, which this node
+// sends to every member of a network: a host that floods its network
+// costs each member only this much.
+type BroadcastConfig struct {
+	// Rate is how many broadcast and multicast frames a second this node
+	// sends on each network; the rest are dropped and counted (bum_rate in
+	// meshnet status and the metrics). Default 2000.
+	Rate int `yaml:"rate"`
+	// Burst is how many may go at once above the rate. Default 400.
+	Burst int `yaml:"burst"`
 }
 
 // KeysConfig configures key rotation.
@@ -228,6 +242,7 @@ func DefaultConfig() Config {
 		Keys:      KeysConfig{RotationInterval: 12 * time.Hour},                  // twice a day bounds what a stolen key reads
 		DNS:       DNSConfig{Domain: "meshnet.internal.", Port: 53},
 		Health:    HealthConfig{Interval: 2 * time.Second}, // a dead backend is out within about three probes
+		Broadcast: BroadcastConfig{Rate: 2000, Burst: 400}, // ARP, ND, mDNS and DHCP of hundreds of hosts; a flood costs members little
 		Gossip: GossipConfig{
 			Port:             7946,                        // memberlist's well-known port
 			Interval:         200 * time.Millisecond,      // an endpoint is usable cluster-wide within a second

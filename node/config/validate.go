@@ -44,6 +44,7 @@ type Spec struct {
 	Rotation  time.Duration
 	DNS       DNSSpec
 	Health    time.Duration
+	Broadcast BroadcastConfig
 	Userspace bool
 	Proxies   userspace.Config // netstack mode's proxies, forwards and exposes
 	Metrics   string
@@ -183,6 +184,13 @@ func (c Config) Validate() (*Spec, error) {
 		bad("health.interval", c.Health.Interval.String(), "too short", "use 100ms or more (2s is the default)")
 	}
 	s.Health = c.Health.Interval
+	if c.Broadcast.Rate < 1 || c.Broadcast.Rate > 1_000_000 {
+		bad("broadcast.rate", strconv.Itoa(c.Broadcast.Rate), "out of range", "use 1-1000000 frames a second (2000 is the default)")
+	}
+	if c.Broadcast.Burst < 1 || c.Broadcast.Burst > 100_000 {
+		bad("broadcast.burst", strconv.Itoa(c.Broadcast.Burst), "out of range", "use 1-100000 frames (400 is the default)")
+	}
+	s.Broadcast = c.Broadcast
 	s.Userspace = c.Userspace
 	if c.Metrics.Address != "" {
 		if _, err := netip.ParseAddrPort(c.Metrics.Address); err != nil {
