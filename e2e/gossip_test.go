@@ -29,6 +29,7 @@ type clusterOpts struct {
 	debug     bool          // log at debug level
 	metrics   string        // metrics address on every node
 	leave     time.Duration // gossip.leave_timeout (default 3s)
+	broadcast config.BroadcastConfig
 }
 
 // startCluster is gossipCluster with options.
@@ -57,6 +58,9 @@ func startCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, o cluster
 		c.Metrics.Address = o.metrics
 		if o.leave > 0 {
 			c.Gossip.LeaveTimeout = o.leave
+		}
+		if o.broadcast.Rate > 0 {
+			c.Broadcast = o.broadcast
 		}
 		for _, n := range nets[i] {
 			nc := config.NetworkConfig{Name: n}

@@ -10,12 +10,17 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/blake2s"
 )
+
+// interrupted is set when a flood is asked to end early.
+var interrupted atomic.Bool
 
 // FloodResult is what `xfer flood` prints.
 type FloodResult struct {
@@ -52,12 +57,16 @@ func flood(args []string) error {
 	kind := fs.String("kind", "", "vxlan, gossip-udp, gossip-tcp, wg-junk, wg-init or broadcast")
 	to := fs.String("to", "", "target ip:port")
 	rate := fs.Int("rate", 1000, "packets per second (0: as fast as possible)")
-	duration := fs.Duration("duration", 5*time.Second, "how long to flood")
+	duration := fs.Duration("duration", 5*time.Second, "how long to flood (SIGINT ends it sooner)")
 	pubkey := fs.String("pubkey", "", "target's WireGuard public key (base64), for wg-init")
 	conns := fs.Int("conns", 8, "concurrent streams, for gossip-tcp")
 	claim := fs.Int("claim", 20<<20-1, "push/pull size each stream claims, for gossip-tcp")
 	fs.Parse(args)
 	res := FloodResult{Kind: *kind, Replies: map[string]int{}}
+	// SIGINT ends a flood early, still reporting what was sent.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() { <-sig; interrupted.Store(true) }()
 	start := time.Now()
 	var err error
 	switch *kind {
@@ -111,7 +120,7 @@ func floodDatagrams(kind, to string, rate int, duration time.Duration, pubkey st
 	}()
 	buf := make([]byte, 65000)
 	start := time.Now()
-	for i := 0; time.Since(start) < duration; i++ {
+	for i := 0; time.Since(start) < duration && !interrupted.Load(); i++ {
 		if rate > 0 {
 			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
 		}
