@@ -24,8 +24,9 @@ import (
 // fakeHost is one in-process node on channel devices, the channel VXLAN
 // transport and in-memory gossip.
 type fakeHost struct {
-	name   string
-	node   *Node
+	name     string
+	stateDir string
+	node     *Node
 	gossip *memnet.Transport
 	mu     sync.Mutex
 	devs   map[string]*tun.Channel
@@ -64,6 +65,7 @@ type fakeCluster struct {
 	hosts  []*fakeHost
 	// rotation, if set, is the admin node's key rotation interval.
 	rotation time.Duration
+	moves    int // restarts so far, each on new addresses
 }
 
 func newFakeCluster(t *testing.T, n int) *fakeCluster {
@@ -75,12 +77,30 @@ func newFakeCluster(t *testing.T, n int) *fakeCluster {
 }
 
 func (c *fakeCluster) start(name string) *fakeHost {
+	h := c.run(len(c.hosts), name, c.t.TempDir(), true)
+	c.hosts = append(c.hosts, h)
+	return h
+}
+
+// restart stops host i and starts it again from its state directory, on
+// a new gossip and VXLAN address, as a node that moved would come back.
+func (c *fakeCluster) restart(i int) *fakeHost {
+	old := c.hosts[i]
+	old.cancel()
+	<-old.done
+	c.moves++
+	c.hosts[i] = c.run(len(c.hosts)+c.moves, old.name, old.stateDir, false)
+	return c.hosts[i]
+}
+
+// run starts the node name with state in dir as the idx-th address; a
+// fresh node joins with a token, a restarted one with the keys it has.
+func (c *fakeCluster) run(idx int, name, dir string, fresh bool) *fakeHost {
 	t := c.t
-	idx := len(c.hosts)
-	h := &fakeHost{name: name, devs: map[string]*tun.Channel{}, gossip: c.gossip.NewTransport(name), done: make(chan struct{})}
+	h := &fakeHost{name: name, stateDir: dir, devs: map[string]*tun.Channel{}, gossip: c.gossip.NewTransport(name), done: make(chan struct{})}
 	cfg := config.DefaultConfig()
 	cfg.Name = name
-	cfg.StateDir = t.TempDir()
+	cfg.StateDir = dir
 	cfg.Gossip.Interval = 50 * time.Millisecond
 	cfg.Gossip.BulkSyncInterval = 2 * time.Second
 	if idx == 0 {
@@ -91,7 +111,9 @@ func (c *fakeCluster) start(name string) *fakeHost {
 	} else {
 		cfg.Networks = []config.NetworkConfig{{Name: "blue"}}
 		cfg.Join = []string{c.hosts[0].gossip.Addr().String()}
-		cfg.Token = c.token()
+		if fresh {
+			cfg.Token = c.token()
+		}
 	}
 	vx := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(idx + 1)}), encap.Port)
 	nd, err := New(cfg, Options{
@@ -123,7 +145,6 @@ func (c *fakeCluster) start(name string) *fakeHost {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-h.done })
-	c.hosts = append(c.hosts, h)
 	return h
 }
 
