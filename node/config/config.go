@@ -63,8 +63,10 @@ type Config struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Networks are the overlay networks this node attaches to.
 	Networks []NetworkConfig `yaml:"networks"`
-	// Peers are static VXLAN endpoints that do not run meshnet, such as a
-	// Linux kernel vxlan device, and the endpoints behind them.
+	// Peers are hosts that do not run meshnet, plain VXLAN (a kernel vxlan
+	// device) or encrypted (a kernel vxlan device inside a tunnel made
+	// with stock wg tools), and the endpoints behind them. They apply live
+	// on reload (SIGHUP).
 	Peers []PeerConfig `yaml:"peers"`
 	// Log controls logging.
 	Log LogConfig `yaml:"log"`
@@ -199,12 +201,37 @@ type NetworkConfig struct {
 	Encrypted *bool `yaml:"encrypted"`
 }
 
-// PeerConfig is a statically configured remote node.
+// PeerConfig is a statically configured host that does not run meshnet:
+// a plain VXLAN peer (address), such as a Linux kernel vxlan device, or an
+// encrypted one (public_key), a host with stock WireGuard and a kernel
+// vxlan device over it. The node publishes the entry to the cluster, so
+// every member on the peer's networks reaches it and answers ARP and ND
+// for the endpoints behind it; `meshnet peer config NAME` prints the
+// commands that set up the peer's side.
 type PeerConfig struct {
-	// Name of the peer node.
+	// Name of the peer; a DNS label, distinct from every cluster member.
 	Name string `yaml:"name"`
-	// Address is the peer's underlay IP, optionally with a port.
+	// Address is a plain VXLAN peer's underlay IP, optionally with a port
+	// (default underlay.vxlan_port). Leave it out for an encrypted peer.
 	Address string `yaml:"address"`
+	// PublicKey makes the peer an encrypted one: its WireGuard public key,
+	// as `wg pubkey` prints it. Its endpoints must be on encrypted networks.
+	PublicKey string `yaml:"public_key"`
+	// Endpoint is an encrypted peer's WireGuard address on the underlay,
+	// IP or IP:port (default port 51820). Empty: members wait for the
+	// peer to reach them first (its persistent keepalive does).
+	Endpoint string `yaml:"endpoint"`
+	// PresharedKeyFile names a file only its owner may read holding the
+	// WireGuard preshared key (`wg genpsk`) the peer uses with every
+	// member. Optional. It is fixed: key rotations do not change it
+	// (members use the rotating epoch keys among themselves). It reaches
+	// the members inside encrypted gossip and never appears in logs or
+	// status.
+	PresharedKeyFile string `yaml:"preshared_key_file"`
+	// VTEP is an encrypted peer's VXLAN address inside WireGuard, an IPv6
+	// address in fd00::/8. Default: derived from public_key the way every
+	// member's is.
+	VTEP string `yaml:"vtep"`
 	// Endpoints behind the peer; the peer is a member of every network it
 	// has an endpoint in.
 	Endpoints []EndpointConfig `yaml:"endpoints"`

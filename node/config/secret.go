@@ -7,14 +7,26 @@ import (
 	"strings"
 )
 
-// maxSecretFile bounds a secret file; a join token is a few hundred bytes.
+// maxSecretFile bounds a secret file; a join token is a few hundred bytes,
+// a preshared key 45.
 const maxSecretFile = 64 << 10
 
-// readSecretFile reads a file holding a secret (a join token). Like ssh
-// with its keys, it refuses a file other users may read: the token carries
-// the cluster's gossip keys. On failure it returns the problem and the fix
-// for a FieldError.
-func readSecretFile(path string) (secret, problem, fix string) {
+// secretKind names what a secret file should hold, for its errors.
+type secretKind struct {
+	what   string // "a join token"
+	source string // where people get one: "the token from `meshnet token`"
+}
+
+var (
+	tokenSecret = secretKind{"a join token", "the token from `meshnet token`"}
+	pskSecret   = secretKind{"a preshared key", "the output of `wg genpsk` (the key the peer uses)"}
+)
+
+// readSecretFile reads a file holding a secret (a join token, a preshared
+// key). Like ssh with its keys, it refuses a file other users may read:
+// the token carries the cluster's gossip keys. On failure it returns the
+// problem and the fix for a FieldError; neither quotes the file.
+func readSecretFile(path string, kind secretKind) (secret, problem, fix string) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", "cannot read it: " + err.Error(), "check the path and permissions"
@@ -32,11 +44,11 @@ func readSecretFile(path string) (secret, problem, fix string) {
 		return "", "cannot read it: " + err.Error(), "check the path and permissions"
 	}
 	if len(b) > maxSecretFile {
-		return "", "larger than a join token", "point it at the file `meshnet token` wrote"
+		return "", "larger than " + kind.what, "write " + kind.source + " into it"
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return "", "empty", "write the token from `meshnet token` into it"
+		return "", "empty", "write " + kind.source + " into it"
 	}
 	return tok, "", ""
 }

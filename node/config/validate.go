@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"meshnet.dev/meshnet/encap"
-	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/userspace"
 )
 
@@ -78,20 +77,6 @@ type NetworkSpec struct {
 // Defines reports whether the spec carries a network definition.
 func (ns NetworkSpec) Defines() bool { return ns.Subnet.IsValid() }
 
-// PeerSpec is a static VXLAN peer and the endpoints behind it.
-type PeerSpec struct {
-	Name      string
-	Underlay  netip.AddrPort
-	Endpoints []EndpointSpec
-}
-
-// EndpointSpec is one endpoint behind a static peer.
-type EndpointSpec struct {
-	Network string
-	IP      netip.Addr
-	MAC     packet.MAC
-}
-
 var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // maxDeviceName is IFNAMSIZ minus the terminating NUL.
@@ -148,7 +133,7 @@ func (c Config) Validate() (*Spec, error) {
 	if c.TokenFile != "" {
 		if c.Token != "" {
 			bad("token_file", c.TokenFile, "both token and token_file are set", "keep one of them")
-		} else if tok, problem, fix := readSecretFile(c.TokenFile); problem != "" {
+		} else if tok, problem, fix := readSecretFile(c.TokenFile, tokenSecret); problem != "" {
 			bad("token_file", c.TokenFile, problem, fix)
 		} else {
 			s.Token = tok
@@ -232,29 +217,7 @@ func (c Config) Validate() (*Spec, error) {
 		byName[ns.Name], vnis[ns.VNI], devices[ns.Device] = ns.VNI, ns.Name, ns.Name
 		s.Networks = append(s.Networks, ns)
 	}
-	encrypted := map[string]bool{}
-	for _, ns := range s.Networks {
-		encrypted[ns.Name] = ns.Encrypted
-	}
-	peerNames := map[string]bool{c.Name: true}
-	for i, p := range c.Peers {
-		ps, ok := validatePeer(fmt.Sprintf("peers[%d]", i), p, s.VXLANPort, byName, bad)
-		if !ok {
-			continue
-		}
-		if peerNames[ps.Name] {
-			bad(fmt.Sprintf("peers[%d].name", i), ps.Name, "name used twice (or is this node's own name)", "give every node a unique name")
-			continue
-		}
-		peerNames[ps.Name] = true
-		for j, e := range ps.Endpoints {
-			if encrypted[e.Network] {
-				bad(fmt.Sprintf("peers[%d].endpoints[%d].network", i, j), e.Network, "static peers speak plain VXLAN but this network is encrypted",
-					"set encrypted: false on network "+e.Network+" (only on a trusted underlay)")
-			}
-		}
-		s.Peers = append(s.Peers, ps)
-	}
+	s.Peers = validatePeers(c.Peers, c.Name, s.VXLANPort, s.Networks, bad)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -383,45 +346,6 @@ func exampleAddr(sub netip.Prefix) string {
 		return "10.20.0.1"
 	}
 	return sub.Addr().Next().String()
-}
-
-func validatePeer(key string, p PeerConfig, port uint16, nets map[string]uint32, bad func(key, val, problem, fix string)) (PeerSpec, bool) {
-	ok := true
-	fail := func(k, v, pr, f string) { ok = false; bad(key+"."+k, v, pr, f) }
-	ps := PeerSpec{Name: p.Name}
-	if !labelRE.MatchString(p.Name) {
-		fail("name", p.Name, "not a valid node name", "use lower-case letters, digits and '-'")
-	}
-	if ap, err := netip.ParseAddrPort(p.Address); err == nil {
-		ps.Underlay = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	} else if a, err := netip.ParseAddr(p.Address); err == nil {
-		ps.Underlay = netip.AddrPortFrom(a.Unmap(), port)
-	} else {
-		fail("address", p.Address, "not an IP address or IP:port", "for example 192.0.2.11 or 192.0.2.11:4789")
-	}
-	for j, e := range p.Endpoints {
-		ek := fmt.Sprintf("endpoints[%d]", j)
-		if _, known := nets[e.Network]; !known {
-			fail(ek+".network", e.Network, "no such network in this config", "add it under networks, or fix the name")
-			continue
-		}
-		ip, err := netip.ParseAddr(e.IP)
-		if err != nil {
-			fail(ek+".ip", e.IP, "not an IP address", "for example 10.20.0.2")
-			continue
-		}
-		ep := EndpointSpec{Network: e.Network, IP: ip}
-		if e.MAC == "" {
-			ep.MAC = InterfaceMAC(p.Name, e.Network)
-		} else if m, err := ParseMAC(e.MAC); err != nil {
-			fail(ek+".mac", e.MAC, "not a unicast MAC address", "for example 02:00:5e:10:00:01, or leave it out")
-			continue
-		} else {
-			ep.MAC = m
-		}
-		ps.Endpoints = append(ps.Endpoints, ep)
-	}
-	return ps, ok
 }
 
 // validateUserspace checks netstack mode's proxies, forwards and exposes.
