@@ -17,7 +17,7 @@ import (
 
 // EndpointKey is the key of endpoint (mac, ip) in its network's table.
 func EndpointKey(mac packet.MAC, ip netip.Addr) string {
-	k := net.HardwareAddr(mac[:]).String() + "/"
+	k := macString(mac) + "/"
 	if ip.IsValid() {
 		k += ip.String()
 	}
@@ -33,12 +33,8 @@ func DecodeEndpoint(e gossip.Entry, subnet netip.Prefix) (routing.Endpoint, erro
 	if !ok || len(e.Value) != 0 {
 		return routing.Endpoint{}, errBadEndpoint
 	}
-	hw, err := net.ParseMAC(macStr)
-	if err != nil || len(hw) != 6 {
-		return routing.Endpoint{}, errBadEndpoint
-	}
-	mac := packet.MAC(hw)
-	if packet.IsMulticast(mac) || packet.IsZero(mac) {
+	mac, err := parseMAC(macStr)
+	if err != nil {
 		return routing.Endpoint{}, errBadEndpoint
 	}
 	ep := routing.Endpoint{MAC: mac, Node: e.Owner}
@@ -50,4 +46,20 @@ func DecodeEndpoint(e gossip.Entry, subnet netip.Prefix) (routing.Endpoint, erro
 		ep.IP = ip
 	}
 	return ep, nil
+}
+
+// macString prints mac as aa:bb:cc:dd:ee:ff.
+func macString(mac packet.MAC) string { return net.HardwareAddr(mac[:]).String() }
+
+// parseMAC parses a unicast, non-zero Ethernet address.
+func parseMAC(s string) (packet.MAC, error) {
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return packet.MAC{}, errBadEndpoint
+	}
+	mac := packet.MAC(hw)
+	if packet.IsMulticast(mac) || packet.IsZero(mac) {
+		return packet.MAC{}, errBadEndpoint
+	}
+	return mac, nil
 }

@@ -84,3 +84,39 @@ func FuzzDecodeService(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeStatic(f *testing.F) {
+	key, _ := keydist.NewNodePrivate(rand.Reader)
+	pub := key.Public()
+	psk, _ := keydist.PresharedKeyFromBytes([]byte("0123456789abcdef0123456789abcdef"))
+	enc, _ := StaticPeer{Name: "router", Key: pub, VTEP: keydist.VTEP(pub), PSK: psk, WG: netip.MustParseAddrPort("192.0.2.20:51820"),
+		Endpoints: []StaticEndpoint{{Network: "red", IP: netip.MustParseAddr("10.0.0.200"), MAC: macA}}}.Encode()
+	plain, _ := StaticPeer{Name: "kernel", Underlay: netip.MustParseAddrPort("192.0.2.30:4789")}.Encode()
+	f.Add("router", enc)
+	f.Add("kernel", plain)
+	f.Add("kernel", []byte(`{"v":1,"vxlan":"[::ffff:192.0.2.1]:4789","endpoints":[{"net":"b","ip":"::ffff:10.0.0.1","mac":"02:00:00:00:00:01"}]}`))
+	f.Fuzz(func(t *testing.T, name string, value []byte) {
+		p, err := DecodeStatic(gossip.Entry{Key: name, Owner: "a", Value: value})
+		if err != nil {
+			return
+		}
+		if p.Name != name || len(p.Endpoints) > MaxStaticEndpoints {
+			t.Fatalf("accepted %+v", p)
+		}
+		if p.Encrypted() == p.Underlay.IsValid() || (p.Encrypted() && !isVTEP(p.VTEP)) || p.Underlay.Addr().Is4In6() {
+			t.Fatalf("accepted a peer of no usable kind %+v", p)
+		}
+		for _, e := range p.Endpoints {
+			if e.MAC[0]&1 == 1 || e.IP.Is4In6() {
+				t.Fatalf("accepted a bad endpoint %+v", e)
+			}
+		}
+		again, err := p.Encode()
+		if err != nil {
+			t.Fatalf("a decoded peer does not encode: %v", err)
+		}
+		if _, err := DecodeStatic(gossip.Entry{Key: name, Value: again}); err != nil {
+			t.Fatalf("a re-encoded peer does not decode: %v", err)
+		}
+	})
+}

@@ -6,8 +6,9 @@ import (
 	"meshnet.dev/meshnet/gossip"
 )
 
-// Gossip tables meshnet uses. Networks, grants, evictions, services and
-// removals are cluster-scope; the others live in each network's scope.
+// Gossip tables meshnet uses. Networks, grants, evictions, services,
+// removals and static peers are cluster-scope; the others live in each
+// network's scope.
 const (
 	Networks  = "networks"  // network definitions
 	Endpoints = "endpoints" // (IP, MAC) behind the owner
@@ -22,6 +23,9 @@ const (
 	Services = "services"
 	Removals = "service_removals"
 	Backends = "backends"
+	// StaticPeers are cluster-scope, keyed by peer name and owned by each
+	// node whose config lists the peer (static.go).
+	StaticPeers = "static_peers"
 )
 
 var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

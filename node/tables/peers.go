@@ -14,7 +14,8 @@ import (
 // Peers lists the forwarding table's peers, sorted by name: every live
 // member other than self whose metadata is readable and whose key is not
 // evicted, reached at its VXLAN address and, with a key and a WireGuard
-// endpoint, at its VTEP; then the static peers, which win a name.
+// endpoint, at its VTEP; then the static peers (StaticPeer.Route), unless
+// a member has their name: a static peer never stands for a member.
 func Peers(self string, members []gossip.Member, evicted func(keydist.NodePublic) bool, static []routing.PeerConfig) []routing.PeerConfig {
 	want := map[string]routing.PeerConfig{}
 	for _, m := range members {
@@ -32,7 +33,9 @@ func Peers(self string, members []gossip.Member, evicted func(keydist.NodePublic
 		want[m.Name] = pc
 	}
 	for _, p := range static {
-		want[p.Name] = p
+		if _, member := want[p.Name]; !member {
+			want[p.Name] = p
+		}
 	}
 	out := make([]routing.PeerConfig, 0, len(want))
 	for _, p := range want {

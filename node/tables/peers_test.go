@@ -38,11 +38,12 @@ func TestPeers(t *testing.T) {
 		{Name: "garbled", State: gossip.StateAlive, Meta: []byte("{")},
 		{Name: "kernel", State: gossip.StateAlive, Meta: meta(Meta{VXLAN: vx("192.0.2.6:4789")})},
 	}
-	static := []routing.PeerConfig{{Name: "kernel", Underlay: vx("192.0.2.66:4789")}}
+	static := []routing.PeerConfig{{Name: "kernel", Underlay: vx("192.0.2.66:4789")}, {Name: "router", Underlay: vx("192.0.2.67:4789")}}
 	got := Peers("self", members, func(k keydist.NodePublic) bool { return k == evicted }, static)
 	want := []routing.PeerConfig{
-		{Name: "kernel", Underlay: vx("192.0.2.66:4789")},
+		{Name: "kernel", Underlay: vx("192.0.2.6:4789")}, // the member wins the name
 		{Name: "plain", Underlay: vx("192.0.2.2:4789")},
+		{Name: "router", Underlay: vx("192.0.2.67:4789")},
 		{Name: "wg", Underlay: vx("192.0.2.3:4789"), VTEP: netip.AddrPortFrom(keydist.VTEP(good), encap.Port)},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -55,7 +56,7 @@ func TestPeers(t *testing.T) {
 	for _, p := range tbl.Snapshot().Peers() {
 		names = append(names, p.Name)
 	}
-	if !reflect.DeepEqual(names, []string{"kernel", "plain", "wg"}) {
+	if !reflect.DeepEqual(names, []string{"kernel", "plain", "router", "wg"}) {
 		t.Fatalf("table peers after SetPeers: %v", names)
 	}
 }
