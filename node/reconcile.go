@@ -171,7 +171,7 @@ func (n *Node) syncPeers() {
 		static = append(static, routing.PeerConfig{Name: p.Name, Underlay: p.Underlay})
 	}
 	want := tables.Peers(n.spec.Name, members, n.keys.IsEvicted, static)
-	n.rec.paired = n.keys.PairPeers(members)
+	n.rec.paired = n.keys.PairPeers(members, nil)
 	n.table.Update(func(tx *routing.Tx) { tables.SetPeers(tx, want) })
 }
 

@@ -20,7 +20,7 @@ func TestGrantsReachANewMember(t *testing.T) {
 	if member.k.HoldsKeys() {
 		t.Fatal("a member holds data keys before its grant")
 	}
-	if p := member.k.PairPeers(member.g.Members()); p["n1"] {
+	if p := member.k.PairPeers(member.g.Members(), nil); p["n1"] {
 		t.Fatal("paired before holding a common epoch")
 	}
 	admin.k.Sync() // seals the keys to n2
@@ -31,7 +31,7 @@ func TestGrantsReachANewMember(t *testing.T) {
 	if got, want := member.g.Keyring().GetPrimaryKey(), admin.g.Keyring().GetPrimaryKey(); string(got) != string(want) {
 		t.Fatal("the member's gossip keyring has another primary key than the admin's")
 	}
-	pa, pm := admin.k.PairPeers(admin.g.Members()), member.k.PairPeers(member.g.Members())
+	pa, pm := admin.k.PairPeers(admin.g.Members(), nil), member.k.PairPeers(member.g.Members(), nil)
 	if !pa["n2"] || !pm["n1"] {
 		t.Fatalf("paired: admin %v, member %v", pa, pm)
 	}
@@ -57,7 +57,7 @@ func TestEvictionDropsTheNodeEverywhere(t *testing.T) {
 		n.k.Sync()
 		n.publish()
 	}
-	if !m2.k.PairPeers(m2.g.Members())["n3"] {
+	if !m2.k.PairPeers(m2.g.Members(), nil)["n3"] {
 		t.Fatal("n2 and n3 not paired before the eviction")
 	}
 	if err := admin.k.Evict("n3"); err != nil {
@@ -68,7 +68,7 @@ func TestEvictionDropsTheNodeEverywhere(t *testing.T) {
 	if !m2.k.IsEvicted(evicted) || len(m2.wg.removed) != 1 || m2.wg.removed[0] != evicted.Raw32() || len(m2.dropped) != 1 {
 		t.Fatalf("n2 after the eviction: evicted %v, removed %d peers, dropped %d", m2.k.IsEvicted(evicted), len(m2.wg.removed), len(m2.dropped))
 	}
-	if m2.k.PairPeers(m2.g.Members())["n3"] {
+	if m2.k.PairPeers(m2.g.Members(), nil)["n3"] {
 		t.Fatal("n2 still pairs with the evicted node")
 	}
 	var meta []byte

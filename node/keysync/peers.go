@@ -15,10 +15,13 @@ const wgKeepalive = 25 * time.Second
 
 // PairPeers configures WireGuard with every live, non-evicted member: its
 // key, endpoint, VTEP and the pair's preshared key for the older key epoch
-// of the two. Unchanged peers keep their sessions. It returns the members
-// paired, or nil when there is no encrypted transport. Called by the
-// reconciler.
-func (k *Keys) PairPeers(members []gossip.Member) map[string]bool {
+// of the two; and with the encrypted static peers (resolved by
+// tables.ResolveStatic), each with its own fixed preshared key or none:
+// epochs are for members, which receive them sealed, and a host that does
+// not run meshnet never does. Unchanged peers keep their sessions. It
+// returns the members and static peers paired, or nil when there is no
+// encrypted transport. Called by the reconciler.
+func (k *Keys) PairPeers(members []gossip.Member, static []tables.StaticPeer) map[string]bool {
 	wg := k.links.Load().wg
 	if wg == nil {
 		return nil
@@ -50,6 +53,17 @@ func (k *Keys) PairPeers(members []gossip.Member) map[string]bool {
 		}
 		peers = append(peers, p)
 		paired[mem.Name] = true
+	}
+	for _, sp := range static {
+		if !sp.Encrypted() || m.IsEvicted(sp.Key) {
+			continue
+		}
+		p := encap.WGPeer{PublicKey: sp.Key.Raw32(), Endpoint: sp.WG, VTEP: sp.VTEP}
+		if !sp.PSK.IsZero() {
+			p.PSK = sp.PSK
+		}
+		peers = append(peers, p)
+		paired[sp.Name] = true
 	}
 	if err := wg.SetPeers(peers); err != nil {
 		k.log.Error("configuring encrypted peers", "err", err)
