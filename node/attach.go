@@ -248,11 +248,15 @@ func (n *Node) deriveMTU(def tables.NetDef) int {
 	return n.underlayMTU() - config.Overhead(def.Encrypted, n.underlay.Addr().Is6())
 }
 
-// underlayMTU is the smallest route MTU towards the seeds and static peers,
+// underlayMTU is the smallest route MTU towards the seeds and the config's
+// static peers,
 // or, with none, the MTU of the interface holding the underlay address.
 func (n *Node) underlayMTU() int {
 	m := 0
 	consider := func(dst netip.Addr) {
+		if !dst.IsValid() {
+			return // a static peer behind NAT
+		}
 		if v, err := n.links.RouteMTU(dst); err == nil && v > 0 && (m == 0 || v < m) {
 			m = v
 		}
@@ -262,8 +266,12 @@ func (n *Node) underlayMTU() int {
 			consider(ap.Addr())
 		}
 	}
-	for _, p := range n.spec.Peers {
-		consider(p.Underlay.Addr())
+	for _, p := range n.static.get() {
+		if p.Encrypted() {
+			consider(p.WG.Addr())
+		} else {
+			consider(p.Underlay.Addr())
+		}
 	}
 	if m == 0 {
 		m = interfaceMTU(n.underlay.Addr())

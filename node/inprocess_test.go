@@ -27,11 +27,12 @@ type fakeHost struct {
 	name     string
 	stateDir string
 	node     *Node
-	gossip *memnet.Transport
-	mu     sync.Mutex
-	devs   map[string]*tun.Channel
-	cancel context.CancelFunc
-	done   chan struct{}
+	cfg      config.Config // what it was started with
+	gossip   *memnet.Transport
+	mu       sync.Mutex
+	devs     map[string]*tun.Channel
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 func (h *fakeHost) dev(t *testing.T, name string) *tun.Channel {
@@ -66,6 +67,8 @@ type fakeCluster struct {
 	// rotation, if set, is the admin node's key rotation interval.
 	rotation time.Duration
 	moves    int // restarts so far, each on new addresses
+	// configure, if set, changes each node's config before it starts.
+	configure func(*config.Config)
 }
 
 func newFakeCluster(t *testing.T, n int) *fakeCluster {
@@ -115,6 +118,10 @@ func (c *fakeCluster) run(idx int, name, dir string, fresh bool) *fakeHost {
 			cfg.Token = c.token()
 		}
 	}
+	if c.configure != nil {
+		c.configure(&cfg)
+	}
+	h.cfg = cfg
 	vx := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(idx + 1)}), encap.Port)
 	nd, err := New(cfg, Options{
 		Logger:          testLogger(t),

@@ -77,7 +77,7 @@ type secureTransport interface {
 // steps the second, before any goroutine that reads them starts; neither
 // changes afterwards. The reconciler owns rec and publishes views of it
 // (view.go). want is changed by the control API and Reload under its own
-// lock; reloadMu serialises Reload with itself and with Run's stop steps.
+// lock, and so are the config's static peers; reloadMu serialises Reload with itself and with Run's stop steps.
 type Node struct {
 	// Set by New.
 	boot    uint64 // random per start; see tables.Meta.Boot
@@ -114,6 +114,7 @@ type Node struct {
 	dnsLive   atomic.Pointer[lb.DNSServer] // the DNS server, for metrics
 	joinedAt  atomic.Pointer[time.Time]    // set by the join loop
 	want      wanted
+	static    configPeers // the config's static peers; Reload replaces them
 
 	reloadMu    sync.Mutex
 	halted      bool            // Run is stopping: Reload refuses
@@ -159,6 +160,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 	for _, ns := range s.Networks {
 		n.want.nets[ns.Name] = wantedNet{NetworkSpec: ns}
 	}
+	n.static.set(s.Peers)
 	if n.links == nil {
 		n.links = tun.NewNetlink()
 	}

@@ -48,7 +48,10 @@ func (n *Node) State() control.State {
 		cm.Skew, cm.HasSkew = n.db.ClockSkew(m.Name)
 		s.Members = append(s.Members, cm)
 	}
-	s.Static = n.spec.Peers
+	s.Static = v.static
+	if n.secure != nil {
+		s.WGPort = n.secure.LocalPort()
+	}
 	s.Report = v.report
 	ks := n.keys.Status()
 	s.Keys = api.Keys{Cluster: ks.Cluster.String(), PublicKey: ks.PublicKey.String(), Admin: ks.Admin,

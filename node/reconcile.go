@@ -52,18 +52,27 @@ func (n *Node) reconcile() {
 	n.defineWanted(want, won)
 	rep.Waiting, rep.Keyless = n.syncAttachments(want, won)
 	n.publish()
-	n.syncPeers()
+	rep.Static = n.syncPeers()
 	atts := make([]*attachment, 0, len(n.rec.nets))
 	for _, a := range n.rec.nets {
 		atts = append(atts, a)
 	}
 	for _, a := range atts {
-		rep.Duplicates = append(rep.Duplicates, n.syncNetwork(a)...)
+		dups, static := n.syncNetwork(a)
+		rep.Duplicates = append(rep.Duplicates, dups...)
+		rep.Static = append(rep.Static, static...)
 	}
 	n.publish()
 	n.syncServices(won, atts)
 	if n.spec.Userspace {
 		n.syncUserspace(atts)
+	}
+	slices.Sort(rep.Static)
+	rep.Static = slices.Compact(rep.Static)
+	for _, p := range rep.Static {
+		if !slices.Contains(n.rec.report.Static, p) {
+			n.log.Warn("static peer left out", "problem", p)
+		}
 	}
 	n.rec.report = rep
 	n.rememberSeeds()
@@ -163,31 +172,25 @@ func (n *Node) adopt(d tables.NetDef) {
 }
 
 // syncPeers makes the table's peers the live members with valid metadata,
-// plus static peers.
-func (n *Node) syncPeers() {
+// plus the cluster's static peers, and pairs WireGuard with the members
+// and the encrypted static peers. It returns the static peers' problems.
+func (n *Node) syncPeers() []string {
 	members := n.db.Members()
-	var static []routing.PeerConfig
-	for _, p := range n.spec.Peers {
-		static = append(static, routing.PeerConfig{Name: p.Name, Underlay: p.Underlay})
-	}
-	want := tables.Peers(n.spec.Name, members, n.keys.IsEvicted, static)
-	n.rec.paired = n.keys.PairPeers(members, nil)
+	problems := n.syncStatic(members)
+	want := tables.Peers(n.spec.Name, members, n.keys.IsEvicted, staticRoutes(n.rec.static))
+	n.rec.paired = n.keys.PairPeers(members, n.rec.static)
 	n.table.Update(func(tx *routing.Tx) { tables.SetPeers(tx, want) })
+	return problems
 }
 
 // syncNetwork recomputes one network's members and endpoints from gossip and
 // static peers, settles this node's address, and reports duplicate
-// addresses.
-func (n *Node) syncNetwork(a *attachment) []tables.Duplicate {
+// addresses and static endpoints left out.
+func (n *Node) syncNetwork(a *attachment) ([]tables.Duplicate, []string) {
 	in := tables.NetworkInput{Self: n.spec.Name, Def: a.def, Members: n.db.NetworkMembers(a.def.Name),
 		Endpoints: n.catalog.Rows(a.def.Name, tables.Endpoints), Paired: n.rec.paired}
-	for _, p := range n.spec.Peers {
-		for _, e := range p.Endpoints {
-			if e.Network == a.def.Name {
-				in.Static = append(in.Static, routing.Endpoint{MAC: e.MAC, IP: e.IP, Node: p.Name})
-			}
-		}
-	}
+	var static []string
+	in.Static, static = tables.StaticEndpoints(n.rec.static, a.def, n.rec.paired)
 	st := tables.Network(in)
 	n.table.Update(func(tx *routing.Tx) { st.Apply(tx, a.def.VNI) })
 	used := st.Addrs()
@@ -197,5 +200,5 @@ func (n *Node) syncNetwork(a *attachment) []tables.Duplicate {
 		}
 	}
 	n.settleAddress(a, used, st.Duplicates)
-	return st.Duplicates
+	return st.Duplicates, static
 }

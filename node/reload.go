@@ -12,8 +12,10 @@ import (
 
 // Reload applies a new configuration to the running node, for what can
 // change live: the log level, the metrics endpoint, the key rotation
-// interval and the networks joined from the config. Everything else needs a
-// restart, and Reload says which keys changed that it did not apply.
+// interval, the networks joined from the config and the static peers.
+// Everything else needs a restart, and Reload says which keys changed that
+// it did not apply. A config that does not validate, or whose static peers
+// clash with the running cluster, changes nothing.
 func (n *Node) Reload(cfg config.Config) error {
 	s, err := cfg.Validate()
 	if err != nil {
@@ -23,6 +25,9 @@ func (n *Node) Reload(cfg config.Config) error {
 	defer n.reloadMu.Unlock()
 	if !n.isReady() || n.halted {
 		return errors.New("the node is not running; start it with the new configuration instead")
+	}
+	if err := config.CheckPeers(s.Peers, n.clusterFacts()); err != nil {
+		return err
 	}
 	var applied, needRestart []string
 	if n.level != nil && s.LogLevel != n.level.Level() {
@@ -45,6 +50,11 @@ func (n *Node) Reload(cfg config.Config) error {
 	if changed := n.want.reload(s.Networks); len(changed) > 0 {
 		n.poke()
 		applied = append(applied, "networks: "+strings.Join(changed, ", "))
+	}
+	if changed := peerChanges(n.static.get(), s.Peers); len(changed) > 0 {
+		n.static.set(s.Peers)
+		n.poke()
+		applied = append(applied, "peers: "+strings.Join(changed, ", "))
 	}
 	for key, same := range map[string]bool{
 		"name": s.Name == n.spec.Name, "mode": s.TUN == n.spec.TUN && s.Userspace == n.spec.Userspace,

@@ -7,6 +7,7 @@ import (
 
 	"meshnet.dev/meshnet/encap"
 	"meshnet.dev/meshnet/lb"
+	"meshnet.dev/meshnet/node/config"
 	"meshnet.dev/meshnet/node/control"
 	"meshnet.dev/meshnet/routing"
 )
@@ -73,8 +74,14 @@ func (n *Node) preflight(context.Context) (func(), error) {
 	return nil, n.preflightPorts()
 }
 
-// openKeys opens the node's keys.
-func (n *Node) openKeys(context.Context) (func(), error) { return nil, n.loadKeys() }
+// openKeys opens the node's keys and checks the static peers against this
+// node's own key and VTEP (Reload checks them against the whole cluster).
+func (n *Node) openKeys(context.Context) (func(), error) {
+	if err := n.loadKeys(); err != nil {
+		return nil, err
+	}
+	return nil, config.CheckPeers(n.static.get(), n.clusterFacts())
+}
 
 // openPlain opens the plain VXLAN socket and decides the underlay address
 // peers reach this node on.

@@ -26,6 +26,7 @@ import (
 type reconciled struct {
 	nets       map[string]*attachment
 	paired     map[string]bool         // nil without an encrypted transport
+	static     []tables.StaticPeer     // the cluster's static peers, resolved
 	prevBlocks map[string]netip.Prefix // blocks held before a restart, claimed first
 	report     control.Report
 	services   []lb.Service // live services, as last fed to the balancer
@@ -42,6 +43,7 @@ type view struct {
 	report   control.Report
 	services []lb.Service
 	backends []lb.Backend
+	static   []tables.StaticPeer
 	seeds    []string
 	blocks   map[string]netip.Prefix // settled IPAM blocks by network
 }
@@ -72,7 +74,7 @@ func (n *Node) current() *view {
 // reconciler (and Run's stop steps after it) calls it.
 func (n *Node) publish() {
 	r := &n.rec
-	v := &view{report: r.report, services: r.services, backends: r.backends, seeds: r.seeds, blocks: map[string]netip.Prefix{}}
+	v := &view{report: r.report, services: r.services, backends: r.backends, static: r.static, seeds: r.seeds, blocks: map[string]netip.Prefix{}}
 	for name, a := range r.nets {
 		nv := netView{def: a.def, device: a.device, mac: a.mac, mtu: a.mtu, addr: a.addr, stack: a.stack}
 		if a.port != nil {

@@ -77,6 +77,9 @@ func printStatus(w io.Writer, st *api.Status) {
 	for _, c := range st.Conflicts {
 		fmt.Fprintf(w, "\nCONFLICT: %s\n", c)
 	}
+	for _, p := range st.StaticPeers {
+		fmt.Fprintf(w, "\nSTATIC PEER: %s\n", p)
+	}
 	for _, d := range st.Duplicates {
 		fmt.Fprintf(w, "\nDUPLICATE ADDRESS %s on %s: used by %s, also claimed by %s\n", d.IP, d.Network, d.Winner, strings.Join(d.Losers, ","))
 	}

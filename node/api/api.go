@@ -18,6 +18,8 @@ type Status struct {
 	Conflicts []string `json:"conflicts,omitempty"`
 	// Duplicates are addresses claimed by more than one endpoint.
 	Duplicates []Duplicate `json:"duplicates,omitempty"`
+	// StaticPeers are static peers and endpoints left out, and why.
+	StaticPeers []string `json:"static_peer_problems,omitempty"`
 	// Waiting are networks this node wants that nobody has defined yet.
 	Waiting []string `json:"waiting,omitempty"`
 	// WaitingKeys are encrypted networks this node attaches once the
@@ -125,8 +127,8 @@ type Counters struct {
 type Peer struct {
 	Name     string `json:"name"`
 	Underlay string `json:"underlay"`
-	// State is alive, suspect, failed or left; "static" for configured
-	// VXLAN peers that do not run meshnet.
+	// State is alive, suspect, failed or left; "static" for hosts that do
+	// not run meshnet (the peers sections of nodes' configs).
 	State string `json:"state"`
 	// RTTMillis is the estimated round trip (network coordinates); 0 when
 	// not known yet.
@@ -134,8 +136,17 @@ type Peer struct {
 	Networks  []string `json:"networks"`
 	// PublicKey, Epoch and the WireGuard figures describe the encrypted
 	// path to the peer; LastHandshake is zero before the first handshake.
-	PublicKey     string    `json:"public_key,omitempty"`
-	Epoch         uint64    `json:"epoch,omitempty"`
+	PublicKey string `json:"public_key,omitempty"`
+	Epoch     uint64 `json:"epoch,omitempty"`
+	// PSKKind says where the pair's WireGuard preshared key comes from:
+	// "epoch" (derived from the cluster's rotating data key; members),
+	// "fixed" (a static peer's preshared_key_file, never rotated) or
+	// "none" (a static peer without one). Empty without WireGuard.
+	PSKKind string `json:"psk_kind,omitempty"`
+	// VTEP is the peer's VXLAN address inside WireGuard.
+	VTEP string `json:"vtep,omitempty"`
+	// Sponsors are the nodes whose configs list a static peer.
+	Sponsors      []string  `json:"sponsors,omitempty"`
 	LastHandshake time.Time `json:"last_handshake,omitzero"`
 	WGRxBytes     uint64    `json:"wg_rx_bytes"`
 	WGTxBytes     uint64    `json:"wg_tx_bytes"`

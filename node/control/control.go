@@ -9,7 +9,6 @@ import (
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/internal/packet"
 	"meshnet.dev/meshnet/node/api"
-	"meshnet.dev/meshnet/node/config"
 	"meshnet.dev/meshnet/node/tables"
 	"meshnet.dev/meshnet/routing"
 	"meshnet.dev/meshnet/tun"
@@ -76,9 +75,10 @@ type State struct {
 	Started    time.Time
 	Networks   []Network // attached networks, sorted by name
 	Table      *routing.Snapshot
-	Drops      map[string]uint64 // drops before a network, by reason
-	Members    []Member          // gossip members but this node
-	Static     []config.PeerSpec // static peers from the config
+	Drops      map[string]uint64   // drops before a network, by reason
+	Members    []Member            // gossip members but this node
+	Static     []tables.StaticPeer // the cluster's static peers, resolved
+	WGPort     uint16              // this node's WireGuard port; 0 without WireGuard
 	Report     Report
 	Keys       api.Keys
 	Gossip     gossip.Stats
@@ -115,6 +115,7 @@ type Report struct {
 	Duplicates []tables.Duplicate
 	Waiting    []string // wanted networks nobody has defined yet
 	Keyless    []string // wanted encrypted networks held back until keys arrive
+	Static     []string // static peers and endpoints left out, and why
 }
 
 // wireGuard returns the WireGuard counters of pub.

@@ -58,6 +58,10 @@ func Doctor(n Node) []api.Check {
 	for _, c := range rep.Conflicts {
 		add(api.Check{Name: "network definitions", Status: "warn", Detail: c, Fix: "remove or rename the losing definition"})
 	}
+	for _, p := range rep.Static {
+		add(api.Check{Name: "static peers", Status: "warn", Detail: p,
+			Fix: "fix the peers entry on the nodes named (docs/TROUBLESHOOTING.md, static peers), then reload them (SIGHUP)"})
+	}
 	for _, w := range rep.Waiting {
 		add(api.Check{Name: "network " + w, Status: "warn", Detail: "this node wants network " + w + " but nobody has defined it",
 			Fix: "meshnet network create " + w + " --subnet CIDR (on any node)"})

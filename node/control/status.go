@@ -9,6 +9,7 @@ import (
 
 	"meshnet.dev/meshnet/gossip"
 	"meshnet.dev/meshnet/internal/version"
+	"meshnet.dev/meshnet/keydist"
 	"meshnet.dev/meshnet/node/api"
 	"meshnet.dev/meshnet/node/config"
 	"meshnet.dev/meshnet/node/tables"
@@ -38,6 +39,7 @@ func Status(s State) api.Status {
 	}
 	st.Node.Members++ // this node
 	st.Conflicts, st.Waiting, st.WaitingKeys = s.Report.Conflicts, s.Report.Waiting, s.Report.Keyless
+	st.StaticPeers = s.Report.Static
 	st.Keys = s.Keys
 	st.Gossip = api.GossipStats{BytesSent: s.Gossip.Transport.BytesSent(), BytesReceived: s.Gossip.Transport.BytesReceived(),
 		Dropped: s.Gossip.Dropped, Entries: s.Gossip.Entries}
@@ -100,7 +102,8 @@ func Peers(s State) []api.Peer {
 		if m.MetaErr == nil {
 			p.Underlay = m.Meta.VXLAN.String()
 			if !m.Meta.Key.IsZero() {
-				p.PublicKey, p.Epoch = m.Meta.Key.String(), m.Meta.Epoch
+				p.PublicKey, p.Epoch, p.PSKKind = m.Meta.Key.String(), m.Meta.Epoch, "epoch"
+				p.VTEP = keydist.VTEP(m.Meta.Key).String()
 				if w, ok := s.wireGuard(m.Meta.Key.Raw32()); ok {
 					p.LastHandshake, p.WGRxBytes, p.WGTxBytes = w.LastHandshake, w.RxBytes, w.TxBytes
 				}
@@ -112,13 +115,39 @@ func Peers(s State) []api.Peer {
 		add(p)
 	}
 	for _, sp := range s.Static {
-		var nets []string
-		for _, e := range sp.Endpoints {
-			nets = append(nets, e.Network)
-		}
-		slices.Sort(nets)
-		add(api.Peer{Name: sp.Name, Underlay: sp.Underlay.String(), State: "static", Networks: slices.Compact(nets)})
+		add(staticPeer(s, sp))
 	}
 	slices.SortFunc(out, func(a, b api.Peer) int { return cmp.Compare(a.Name, b.Name) })
 	return out
+}
+
+// staticPeer is a static peer as the API shows it: a plain one by its
+// VXLAN address, an encrypted one by its WireGuard endpoint ("" when the
+// peer is behind NAT and has not been heard from), key, VTEP and the kind
+// of its preshared key, never the key itself.
+func staticPeer(s State, sp tables.StaticPeer) api.Peer {
+	var nets []string
+	for _, e := range sp.Endpoints {
+		nets = append(nets, e.Network)
+	}
+	slices.Sort(nets)
+	p := api.Peer{Name: sp.Name, State: "static", Networks: slices.Compact(nets), Sponsors: sp.Sponsors}
+	if !sp.Encrypted() {
+		p.Underlay = sp.Underlay.String()
+		return p
+	}
+	p.PublicKey, p.VTEP, p.PSKKind = sp.Key.String(), sp.VTEP.String(), "none"
+	if !sp.PSK.IsZero() {
+		p.PSKKind = "fixed"
+	}
+	if sp.WG.IsValid() {
+		p.Underlay = sp.WG.String()
+	}
+	if w, ok := s.wireGuard(sp.Key.Raw32()); ok {
+		p.LastHandshake, p.WGRxBytes, p.WGTxBytes = w.LastHandshake, w.RxBytes, w.TxBytes
+		if !sp.WG.IsValid() && w.Endpoint.IsValid() {
+			p.Underlay = w.Endpoint.String()
+		}
+	}
+	return p
 }
