@@ -29,6 +29,18 @@ func routes(mux *http.ServeMux, n Node) {
 	mux.HandleFunc("GET /v1/peers", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, Peers(n.State()))
 	})
+	mux.HandleFunc("GET /v1/peers/{name}/setup", func(w http.ResponseWriter, r *http.Request) {
+		setup, err := PeerSetup(n.State(), r.PathValue("name"))
+		if err != nil {
+			code := http.StatusBadRequest
+			if errors.Is(err, ErrNotFound) {
+				code = http.StatusNotFound
+			}
+			writeError(w, code, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, setup)
+	})
 	mux.HandleFunc("GET /v1/networks", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Networks())
 	})
