@@ -40,8 +40,9 @@ demo: deps-apt build
 
 # Every test: lint, unit, fuzz seed corpora, in-process clusters, and the
 # root-only end-to-end suites (which skip without root unless CI=true).
-test: deps lint
-	$(GO) test -count=1 $(GOTESTFLAGS) -timeout 30m ./...
+# The static-peer test runs wireguard-go as the foreign host's WireGuard.
+test: deps deps-wggo lint
+	MESHNET_WIREGUARD_GO=$(CURDIR)/$(BIN)/wireguard $(GO) test -count=1 $(GOTESTFLAGS) -timeout 30m ./...
 
 # Only what runs without root.
 test-unit:
@@ -53,6 +54,14 @@ lint: deps-go
 	$(BIN)/staticcheck ./...
 
 deps: deps-apt deps-go
+
+# wireguard-go, the version meshnet embeds: the benchmark's baseline and the
+# foreign host of the static-peer end-to-end test. Installed once.
+WIREGUARD_GO_VERSION := v0.0.0-20260522210424-ecfc5a8d5446
+.PHONY: deps-wggo
+deps-wggo:
+	@$(GO) version -m $(BIN)/wireguard 2>/dev/null | grep -q '$(WIREGUARD_GO_VERSION)' || \
+		GOBIN=$(CURDIR)/$(BIN) $(GO) install golang.zx2c4.com/wireguard@$(WIREGUARD_GO_VERSION)
 
 deps-go:
 	@test -x $(BIN)/staticcheck || GOBIN=$(CURDIR)/$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -118,12 +127,9 @@ uninstall:
 # Data path benchmark: meshnet against raw veth, kernel VXLAN and
 # wireguard-go on one pair of namespaces, in one run (docs/PERFORMANCE.md).
 # Needs root. BENCHFLAGS passes flags, e.g. BENCHFLAGS="--quick".
-WIREGUARD_GO_VERSION := v0.0.0-20260522210424-ecfc5a8d5446
 BENCHFLAGS ?=
 .PHONY: bench
-bench: deps-apt build
-	@$(GO) version -m $(BIN)/wireguard 2>/dev/null | grep -q '$(WIREGUARD_GO_VERSION)' || \
-		GOBIN=$(CURDIR)/$(BIN) $(GO) install golang.zx2c4.com/wireguard@$(WIREGUARD_GO_VERSION)
+bench: deps-apt deps-wggo build
 	$(GO) run ./bench --meshnet $(BIN)/meshnet --wireguard-go $(BIN)/wireguard $(BENCHFLAGS)
 
 # Gossip scale simulator: real gossip nodes on an in-memory network in
