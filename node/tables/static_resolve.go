@@ -20,7 +20,7 @@ import (
 // reported, when it would stand for a cluster member: its name is a
 // member's (in any state), or its key or VTEP is a member's or an earlier
 // static peer's; a plain peer's underlay address likewise. A peer whose key
-// is evicted is left out silently, as an evicted member is.
+// is evicted is left out and reported too.
 func ResolveStatic(rows []gossip.Entry, members []gossip.Member, evicted func(keydist.NodePublic) bool) ([]StaticPeer, []string) {
 	var problems []string
 	byName := map[string][]gossip.Entry{}
@@ -60,6 +60,7 @@ func ResolveStatic(rows []gossip.Entry, members []gossip.Member, evicted func(ke
 			continue
 		}
 		if p.Encrypted() && evicted(p.Key) {
+			problems = append(problems, fmt.Sprintf("static peer %q (from %v) is ignored: its key was evicted; remove the entry", name, p.Sponsors))
 			continue
 		}
 		if p.Encrypted() {

@@ -142,9 +142,9 @@ func TestResolveStatic(t *testing.T) {
 		})
 	}
 	t.Run("an evicted key", func(t *testing.T) {
-		got, _ := ResolveStatic([]gossip.Entry{staticEntry(t, r, "b", 2)}, members, func(k keydist.NodePublic) bool { return k == r.Key })
-		if len(got) != 0 {
-			t.Fatalf("an evicted static peer resolved: %+v", got)
+		got, problems := ResolveStatic([]gossip.Entry{staticEntry(t, r, "b", 2)}, members, func(k keydist.NodePublic) bool { return k == r.Key })
+		if len(got) != 0 || len(problems) != 1 || !strings.Contains(problems[0], "its key was evicted") {
+			t.Fatalf("an evicted static peer resolved: %+v %q", got, problems)
 		}
 	})
 }
