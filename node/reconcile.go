@@ -173,12 +173,14 @@ func (n *Node) adopt(d tables.NetDef) {
 
 // syncPeers makes the table's peers the live members with valid metadata,
 // plus the cluster's static peers, and pairs WireGuard with the members
-// and the encrypted static peers. It returns the static peers' problems.
+// and the encrypted static peers on this node's networks. It returns the
+// static peers' problems.
 func (n *Node) syncPeers() []string {
 	members := n.db.Members()
 	problems := n.syncStatic(members)
 	want := tables.Peers(n.spec.Name, members, n.keys.IsEvicted, staticRoutes(n.rec.static))
-	n.rec.paired = n.keys.PairPeers(members, n.rec.static)
+	attached := func(name string) bool { _, ok := n.rec.nets[name]; return ok }
+	n.rec.paired = n.keys.PairPeers(members, tables.OnNetworks(n.rec.static, attached))
 	n.table.Update(func(tx *routing.Tx) { tables.SetPeers(tx, want) })
 	return problems
 }

@@ -108,6 +108,19 @@ func resolveOne(entries []gossip.Entry) (StaticPeer, bool, []string) {
 	return win.p, true, problems
 }
 
+// OnNetworks lists the static peers with an endpoint on one of the
+// networks: the ones a node on those networks pairs with. A member that
+// shares no network with a peer has nothing to exchange with it.
+func OnNetworks(peers []StaticPeer, networks func(string) bool) []StaticPeer {
+	var out []StaticPeer
+	for _, p := range peers {
+		if slices.ContainsFunc(p.Endpoints, func(e StaticEndpoint) bool { return networks(e.Network) }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // StaticEndpoints lists the endpoints of static peers on network def for
 // the forwarding table, each with its peer as node. An endpoint whose peer
 // speaks the wrong transport for the network or whose address is outside

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -147,6 +148,20 @@ func TestResolveStatic(t *testing.T) {
 			t.Fatalf("an evicted static peer resolved: %+v %q", got, problems)
 		}
 	})
+}
+
+func TestOnNetworks(t *testing.T) {
+	r := router(t) // on red
+	k := StaticPeer{Name: "kernel", Endpoints: []StaticEndpoint{{Network: "blue"}}}
+	on := func(names ...string) func(string) bool {
+		return func(n string) bool { return slices.Contains(names, n) }
+	}
+	if got := OnNetworks([]StaticPeer{r, k}, on("red")); len(got) != 1 || got[0].Name != "router" {
+		t.Fatalf("on red: %+v", got)
+	}
+	if got := OnNetworks([]StaticPeer{r, k}, on("green")); len(got) != 0 {
+		t.Fatalf("on green: %+v", got)
+	}
 }
 
 func TestStaticEndpoints(t *testing.T) {
