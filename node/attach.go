@@ -249,8 +249,8 @@ func (n *Node) deriveMTU(def tables.NetDef) int {
 }
 
 // underlayMTU is the smallest route MTU towards the seeds and the config's
-// static peers,
-// or, with none, the MTU of the interface holding the underlay address.
+// static peers, or, with none, the MTU of the interface holding the
+// underlay address.
 func (n *Node) underlayMTU() int {
 	m := 0
 	consider := func(dst netip.Addr) {
