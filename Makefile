@@ -41,8 +41,13 @@ demo: deps-apt build
 # Every test: lint, unit, fuzz seed corpora, in-process clusters, and the
 # root-only end-to-end suites (which skip without root unless CI=true).
 # The static-peer test runs wireguard-go as the foreign host's WireGuard.
+# Then the race detector runs over every package but the suites that drive
+# the real binary (e2e, bench): the in-process clusters in node stand for
+# the daemon there, key rotation and a member moving included; -short
+# leaves out the twenty-node and simulator runs, too slow under it.
 test: deps deps-wggo lint
 	MESHNET_WIREGUARD_GO=$(CURDIR)/$(BIN)/wireguard $(GO) test -count=1 $(GOTESTFLAGS) -timeout 30m ./...
+	$(GO) test -race -short -count=1 $(GOTESTFLAGS) -timeout 20m $$($(GO) list ./... | grep -v -e /e2e -e /bench)
 
 # Only what runs without root.
 test-unit:
