@@ -16,4 +16,13 @@
 // through lent batches, receiving into a Receiver) and its transports. It
 // imports no other meshnet package except internal/packet (Ethernet and IP
 // constants, checksum); it knows nothing of routing or devices.
+//
+// Goroutines and locks: a transport's receive goroutines are started by
+// Start and stopped by Close, which waits for them; Receive runs on them,
+// concurrently. Send, Borrow and the lent Batch may be used from any
+// goroutine, but a Batch belongs to the goroutine that borrowed it until
+// Return. Configuration of the WireGuard transport (SetPeers, RemovePeer,
+// SetPrivateKey, Close) is serialised by WireGuard.mu; the send path reads
+// only what configuration publishes through atomic pointers (own VTEP,
+// peers' VTEPs, the receiver). Counters are atomics.
 package encap

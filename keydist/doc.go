@@ -47,4 +47,10 @@
 // applied the record are still heard), and two fresh keys become the primary
 // and the next key. A follow-up rotation after a short purge delay drops the
 // last key the evicted node knew.
+//
+// Goroutines and locks: Issuer and Member guard their ClusterState with
+// their own mu, and Tracker its sequence numbers, so each may be used from
+// several goroutines. A Rotator runs one goroutine, which owns its
+// Schedule; Rotate requests reach it under the Rotator's mu, and Close stops
+// it. Everything else is values and pure functions.
 package keydist

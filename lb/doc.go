@@ -22,4 +22,11 @@
 // It imports no other meshnet package except internal/packet (MAC,
 // Ethernet and IP constants, checksum update, the hook types); the
 // forwarding table reaches it only through the small MACResolver interface.
+//
+// Goroutines and locks: the Balancer's tables are an immutable snapshot
+// behind an atomic pointer, replaced whole by Update (serialised by
+// updateMu); the hook methods run on the data path's goroutines at once and
+// take only the lock of one connection-tracker shard. DNSServer and
+// HealthChecker start goroutines of their own and stop them on Close; the
+// health checker's state is guarded by its mu.
 package lb

@@ -14,4 +14,13 @@
 // defines the small Device interface it
 // needs of a tun device itself and never imports tun, lb or gossip (the
 // node translates gossip events into Table transactions).
+//
+// Goroutines and locks: Table.mu serialises writers (the node's reconciler);
+// readers load the published Snapshot without a lock. Each Port's Run is
+// one goroutine that owns the port's buffers, batch and scratch; inbound
+// delivery (the Receivers from PlainReceiver and SecureReceiver) runs on
+// the transports' receive goroutines, several at once, and shares only
+// snapshots and atomic counters.
+// Forwarder.mu serialises attaching and detaching ports; the data path
+// reads the port set through an atomic pointer.
 package routing

@@ -20,4 +20,11 @@
 // kernel queues, framing for L3 devices and the virtio-net offloads. It
 // imports no other meshnet package except internal/packet (MAC, Ethernet
 // layout, checksum); in particular it knows nothing of routing or encap.
+//
+// Goroutines and locks: a Device's reads (Read, TryRead, WaitReadable) are
+// serialised by the device (the kernel queue's readMu) and are meant for one
+// reading goroutine, the Forwarder's port; Write may be called from several
+// goroutines at once (the transports' receive goroutines). Close ends a
+// blocked read. The netstack device runs one pump goroutine, stopped by
+// Close.
 package tun

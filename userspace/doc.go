@@ -21,6 +21,11 @@
 // Server starts everything from a Config, owns every goroutine it starts,
 // and Close stops them all: listeners are closed and relays cut.
 //
+// Goroutines and locks: every listener and every relayed connection has a
+// goroutine of its own, tracked by the Server's group (its mu guards the
+// set) so Close can end them all; the UDP relay's sessions are guarded by
+// its mu.
+//
 // The package is named for the mode (unprivileged, userspace networking)
 // rather than for one of the relays, since it holds all of them.
 package userspace
