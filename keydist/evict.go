@@ -101,15 +101,12 @@ func (r *EvictRecord) Encode() []byte { return append(r.body(), r.Signature[:]..
 // DecodeEvictRecord parses the binary form. It checks structure only; the
 // caller verifies the signature (Member does).
 func DecodeEvictRecord(b []byte) (*EvictRecord, error) {
-	if len(b) > MaxEvictRecordLen {
-		return nil, fmt.Errorf("%w: eviction record of %d bytes exceeds the %d-byte limit", ErrMalformed, len(b), MaxEvictRecordLen)
+	r, err := recordReader(b, MaxEvictRecordLen, kindEvictRecord, "eviction record")
+	if err != nil {
+		return nil, err
 	}
-	r := reader{b: b}
 	rec := &EvictRecord{}
-	r.header(kindEvictRecord, "eviction record")
-	r.copyInto(rec.ClusterID[:], "cluster id")
-	rec.Seq = r.u64("sequence number")
-	rec.IssuedAt = r.time("issue time")
+	r.head(&rec.ClusterID, &rec.Seq, &rec.IssuedAt)
 	r.copyInto(rec.Node.k[:], "node key")
 	n := r.u8("name length")
 	rec.Name = string(r.take(int(n), "node name"))

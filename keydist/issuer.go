@@ -177,14 +177,7 @@ func (is *Issuer) Rotate(members []NodePublic, emergency bool) (*KeyRecord, erro
 	} else {
 		next.Ring = next.Ring.Rotate(fresh[1])
 	}
-	rec, err := is.sealLocked(next, now, members)
-	if err != nil {
-		return nil, fmt.Errorf("rotate keys: %w", err)
-	}
-	if err := is.commitLocked(next); err != nil {
-		return nil, fmt.Errorf("rotate keys: %w", err)
-	}
-	return rec, nil
+	return is.publishLocked(next, now, members, "rotate keys")
 }
 
 // Restage starts a new data epoch and replaces the staged next gossip key
@@ -210,14 +203,7 @@ func (is *Issuer) Restage(members []NodePublic) (*KeyRecord, error) {
 	st.KeysIssuedAt = now
 	st.Epochs = st.Epochs.Advance(Epoch{Number: seq, Key: epochKey})
 	st.Ring = st.Ring.Restage(next)
-	rec, err := is.sealLocked(st, now, members)
-	if err != nil {
-		return nil, fmt.Errorf("restage keys: %w", err)
-	}
-	if err := is.commitLocked(st); err != nil {
-		return nil, fmt.Errorf("restage keys: %w", err)
-	}
-	return rec, nil
+	return is.publishLocked(st, now, members, "restage keys")
 }
 
 // Reseal seals the current keys to members under a new sequence number, so
@@ -228,12 +214,18 @@ func (is *Issuer) Reseal(members []NodePublic) (*KeyRecord, error) {
 	now := is.cfg.Clock.Now()
 	next := is.st.clone()
 	next.Seq = is.nextSeqLocked(now)
-	rec, err := is.sealLocked(next, now, members)
+	return is.publishLocked(next, now, members, "reseal keys")
+}
+
+// publishLocked seals st's keys to members and, once sealed, makes st
+// current; what names the operation in errors.
+func (is *Issuer) publishLocked(st ClusterState, now time.Time, members []NodePublic, what string) (*KeyRecord, error) {
+	rec, err := is.sealLocked(st, now, members)
 	if err != nil {
-		return nil, fmt.Errorf("reseal keys: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := is.commitLocked(next); err != nil {
-		return nil, fmt.Errorf("reseal keys: %w", err)
+	if err := is.commitLocked(st); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return rec, nil
 }

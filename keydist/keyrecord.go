@@ -165,15 +165,12 @@ func (r *KeyRecord) Encode() []byte { return append(r.body(), r.Signature[:]...)
 // DecodeKeyRecord parses the binary form. It checks structure only; the
 // caller verifies the signature (Member does).
 func DecodeKeyRecord(b []byte) (*KeyRecord, error) {
-	if len(b) > MaxKeyRecordLen {
-		return nil, fmt.Errorf("%w: key record of %d bytes exceeds the %d-byte limit", ErrMalformed, len(b), MaxKeyRecordLen)
+	r, err := recordReader(b, MaxKeyRecordLen, kindKeyRecord, "key record")
+	if err != nil {
+		return nil, err
 	}
-	r := reader{b: b}
 	rec := &KeyRecord{}
-	r.header(kindKeyRecord, "key record")
-	r.copyInto(rec.ClusterID[:], "cluster id")
-	rec.Seq = r.u64("sequence number")
-	rec.IssuedAt = r.time("issue time")
+	r.head(&rec.ClusterID, &rec.Seq, &rec.IssuedAt)
 	rec.Epoch = r.u64("epoch number")
 	n := r.u32("recipient count")
 	if r.err == nil && n > MaxRecipients {

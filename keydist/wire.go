@@ -116,6 +116,24 @@ func (r *reader) copyInto(dst []byte, what string) {
 }
 
 // header checks the version and kind bytes.
+// recordReader reads a signed record of kind, at most max bytes long,
+// past its header.
+func recordReader(b []byte, max, kind int, what string) (*reader, error) {
+	if len(b) > max {
+		return nil, fmt.Errorf("%w: %s of %d bytes exceeds the %d-byte limit", ErrMalformed, what, len(b), max)
+	}
+	r := &reader{b: b}
+	r.header(kind, what)
+	return r, nil
+}
+
+// head reads what every signed record starts with after its header.
+func (r *reader) head(id *ClusterID, seq *uint64, at *time.Time) {
+	r.copyInto(id[:], "cluster id")
+	*seq = r.u64("sequence number")
+	*at = r.time("issue time")
+}
+
 func (r *reader) header(kind int, what string) {
 	v := r.take(wireHeaderLen, what+" header")
 	if v == nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -106,26 +105,15 @@ func networksCmd(g *globals) *cobra.Command {
 		Example: "  meshnet networks\n  meshnet networks --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
-			defer cancel()
-			nets, err := g.client().Networks(ctx)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(g.stdout, nets)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVNI\tSUBNET\tENCRYPTED\tMEMBERS\tENDPOINTS\tATTACHED\tCREATED BY")
-			for _, n := range nets {
-				eps := "-"
-				if n.Attached {
-					eps = fmt.Sprint(n.Endpoints)
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\n", n.Name, n.VNI, n.Subnet, yesNo(n.Encrypted),
-					len(n.Members), eps, yesNo(n.Attached), n.Origin)
-			}
-			return tw.Flush()
+			return list(cmd, g, (*api.Client).Networks, "NAME\tVNI\tSUBNET\tENCRYPTED\tMEMBERS\tENDPOINTS\tATTACHED\tCREATED BY",
+				func(n api.ClusterNetwork) string {
+					eps := "-"
+					if n.Attached {
+						eps = fmt.Sprint(n.Endpoints)
+					}
+					return fmt.Sprintf("%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s", n.Name, n.VNI, n.Subnet, yesNo(n.Encrypted),
+						len(n.Members), eps, yesNo(n.Attached), n.Origin)
+				})
 		},
 	}
 	addJSONFlag(c, g)

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
+	"meshnet.dev/meshnet/node/api"
 )
 
 func peersCmd(g *globals) *cobra.Command {
@@ -21,26 +19,15 @@ preshared_key_file, never rotated) or none (a static peer without one).`,
 		Example: "  meshnet peers\n  meshnet peers --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
-			defer cancel()
-			peers, err := g.client().Peers(ctx)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(g.stdout, peers)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tRTT\tNETWORKS\tPSK\tTX PKTS\tRX PKTS")
-			for _, p := range peers {
-				rtt := "-"
-				if p.RTTMillis > 0 {
-					rtt = fmt.Sprintf("%.2fms", p.RTTMillis)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", p.Name, orDash(p.Underlay), p.State, rtt,
-					orDash(strings.Join(p.Networks, ",")), orDash(p.PSKKind), p.TxPackets, p.RxPackets)
-			}
-			return tw.Flush()
+			return list(cmd, g, (*api.Client).Peers, "NAME\tADDRESS\tSTATE\tRTT\tNETWORKS\tPSK\tTX PKTS\tRX PKTS",
+				func(p api.Peer) string {
+					rtt := "-"
+					if p.RTTMillis > 0 {
+						rtt = fmt.Sprintf("%.2fms", p.RTTMillis)
+					}
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d", p.Name, orDash(p.Underlay), p.State, rtt,
+						orDash(strings.Join(p.Networks, ",")), orDash(p.PSKKind), p.TxPackets, p.RxPackets)
+				})
 		},
 	}
 	addJSONFlag(c, g)

@@ -67,36 +67,31 @@ func serviceCreateCmd(g *globals) *cobra.Command {
 }
 
 func serviceAddBackendCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:     "add-backend NAME IP[:PORT]",
-		Short:   "Register a backend hosted behind this node",
-		Example: "  meshnet service add-backend web 10.42.0.7:8080",
-		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := ctx10(cmd)
-			defer cancel()
-			if err := g.client().AddBackend(ctx, args[0], args[1]); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "backend %s added to %s (in service once its health check passes)\n", args[1], args[0])
-			return nil
-		},
-	}
+	return backendCmd(g, "add-backend", "Register a backend hosted behind this node", (*api.Client).AddBackend,
+		"backend %s added to %s (in service once its health check passes)\n")
 }
 
 func serviceRmBackendCmd(g *globals) *cobra.Command {
+	return backendCmd(g, "rm-backend", "Withdraw a backend this node registered", (*api.Client).RemoveBackend,
+		"backend %s removed from %s\n")
+}
+
+// backendCmd is `service add-backend` or `rm-backend`: call does the work
+// through the control API (the client is made when the command runs, after
+// --state-dir is parsed), done reports it (backend, then service).
+func backendCmd(g *globals, verb, short string, call func(c *api.Client, ctx context.Context, service, backend string) error, done string) *cobra.Command {
 	return &cobra.Command{
-		Use:     "rm-backend NAME IP[:PORT]",
-		Short:   "Withdraw a backend this node registered",
-		Example: "  meshnet service rm-backend web 10.42.0.7:8080",
+		Use:     verb + " NAME IP[:PORT]",
+		Short:   short,
+		Example: "  meshnet service " + verb + " web 10.42.0.7:8080",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := ctx10(cmd)
 			defer cancel()
-			if err := g.client().RemoveBackend(ctx, args[0], args[1]); err != nil {
+			if err := call(g.client(), ctx, args[0], args[1]); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "backend %s removed from %s\n", args[1], args[0])
+			fmt.Fprintf(g.stdout, done, args[1], args[0])
 			return nil
 		},
 	}
@@ -109,28 +104,17 @@ func serviceLsCmd(g *globals) *cobra.Command {
 		Example: "  meshnet service ls\n  meshnet service ls --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := ctx10(cmd)
-			defer cancel()
-			svcs, err := g.client().Services(ctx)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(g.stdout, svcs)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tNETWORK\tMODE\tVIP\tPORTS\tBACKENDS\tHEALTHY")
-			for _, s := range svcs {
-				healthy := 0
-				for _, b := range s.Backends {
-					if b.Healthy {
-						healthy++
+			return list(cmd, g, (*api.Client).Services, "NAME\tNETWORK\tMODE\tVIP\tPORTS\tBACKENDS\tHEALTHY",
+				func(s api.Service) string {
+					healthy := 0
+					for _, b := range s.Backends {
+						if b.Healthy {
+							healthy++
+						}
 					}
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", s.Name, s.Network, s.Mode, orDash(s.VIP),
-					strings.Join(s.Ports, ","), len(s.Backends), healthy)
-			}
-			return tw.Flush()
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%d", s.Name, s.Network, s.Mode, orDash(s.VIP),
+						strings.Join(s.Ports, ","), len(s.Backends), healthy)
+				})
 		},
 	}
 	addJSONFlag(c, g)

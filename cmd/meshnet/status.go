@@ -40,6 +40,27 @@ func statusCmd(g *globals) *cobra.Command {
 	return c
 }
 
+// list fetches what a listing command shows, through the control API, and
+// prints it as JSON with --json, otherwise as a table: header, then one
+// line a row.
+func list[T any](cmd *cobra.Command, g *globals, fetch func(*api.Client, context.Context) ([]T, error), header string, row func(T) string) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+	defer cancel()
+	items, err := fetch(g.client(), ctx)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return printJSON(g.stdout, items)
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -44,13 +44,20 @@ func (h *Host) StartMeshnet(binary string, cfg config.Config, extraArgs ...strin
 
 // Start (re)starts the daemon with its existing config.
 func (m *Meshnet) Start(extraArgs ...string) error {
-	argv := append(append(append([]string(nil), m.As...), m.Binary, "up", "-c", m.Config), extraArgs...)
+	return m.launch(m.As, 20*time.Second, extraArgs)
+}
+
+// launch runs `meshnet up -c` behind the words of prefix (none, or a
+// wrapper that ends by executing what follows) and waits up to timeout
+// until the control socket answers.
+func (m *Meshnet) launch(prefix []string, timeout time.Duration, extraArgs []string) error {
+	argv := append(append(append([]string(nil), prefix...), m.Binary, "up", "-c", m.Config), extraArgs...)
 	p, err := m.Host.Start("meshnet", argv[0], argv[1:]...)
 	if err != nil {
 		return err
 	}
 	m.Proc = p
-	err = Poll(20*time.Second, 20*time.Millisecond, func() error {
+	err = Poll(timeout, 20*time.Millisecond, func() error {
 		if p.Exited() {
 			return fmt.Errorf("meshnet on %s exited: %s", m.Host.Name, p.Output())
 		}

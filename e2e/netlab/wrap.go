@@ -1,7 +1,6 @@
 package netlab
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -13,21 +12,5 @@ func (m *Meshnet) StartWrapped(wrapper []string, extraArgs ...string) error {
 	if len(wrapper) == 0 {
 		return m.Start(extraArgs...)
 	}
-	args := append(append(append([]string(nil), wrapper[1:]...), m.Binary, "up", "-c", m.Config), extraArgs...)
-	p, err := m.Host.Start("meshnet", wrapper[0], args...)
-	if err != nil {
-		return err
-	}
-	m.Proc = p
-	err = Poll(60*time.Second, 20*time.Millisecond, func() error {
-		if p.Exited() {
-			return fmt.Errorf("meshnet on %s exited: %s", m.Host.Name, p.Output())
-		}
-		_, err := m.Status()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("meshnet on %s did not come up: %w\n%s", m.Host.Name, err, p.Output())
-	}
-	return nil
+	return m.launch(wrapper, 60*time.Second, extraArgs)
 }

@@ -41,35 +41,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: xfer recv -listen ADDR | xfer send -to ADDR -bytes N")
 		os.Exit(2)
 	}
+	modes := map[string]func([]string) error{
+		"recv": recv, "send": send, "inject": inject, "serve": serve, "get": get, "dig": dig,
+		"fetch": fetch1, "ping": pingMatrix, "loop": loop, "stream": stream, "recvlog": recvlog,
+		"flood": flood, "mdns": mdns,
+	}
 	var err error
-	switch os.Args[1] {
-	case "recv":
-		err = recv(os.Args[2:])
-	case "send":
-		err = send(os.Args[2:])
-	case "inject":
-		err = inject(os.Args[2:])
-	case "serve":
-		err = serve(os.Args[2:])
-	case "get":
-		err = get(os.Args[2:])
-	case "dig":
-		err = dig(os.Args[2:])
-	case "fetch":
-		err = fetch1(os.Args[2:])
-	case "ping":
-		err = pingMatrix(os.Args[2:])
-	case "loop":
-		err = loop(os.Args[2:])
-	case "stream":
-		err = stream(os.Args[2:])
-	case "recvlog":
-		err = recvlog(os.Args[2:])
-	case "flood":
-		err = flood(os.Args[2:])
-	case "mdns":
-		err = mdns(os.Args[2:])
-	default:
+	if run, ok := modes[os.Args[1]]; ok {
+		err = run(os.Args[2:])
+	} else {
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
 	if err != nil {
