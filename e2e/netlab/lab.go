@@ -11,12 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // Lab is a set of hosts on one underlay bridge.
@@ -31,7 +34,8 @@ type Lab struct {
 	procs    []*Proc
 	nextAddr netip.Addr
 	ownDir   bool
-	closed   bool // Close ran: the lab lock is released once
+	closed   bool      // Close ran: the lab lock is released once
+	opened   time.Time // sockets older than the lab are not its own
 }
 
 // Options tune a lab.
@@ -69,7 +73,7 @@ func New(o Options) (*Lab, error) {
 	var rnd [3]byte
 	rand.Read(rnd[:])
 	l := &Lab{Prefix: o.Prefix + hex.EncodeToString(rnd[:]), Dir: o.Dir, Subnet: o.Subnet, log: o.Log,
-		nextAddr: o.Subnet.Addr().Next()}
+		nextAddr: o.Subnet.Addr().Next(), opened: time.Now()}
 	if l.Dir == "" {
 		d, err := os.MkdirTemp("", l.Prefix+"-")
 		if err != nil {
@@ -155,6 +159,7 @@ func (l *Lab) Close() error {
 	for _, p := range procs {
 		p.Kill()
 	}
+	removeStaleSockets(wgSocketDir, l.opened)
 	var errs []error
 	for _, h := range hosts {
 		if err := l.run("ip", "netns", "del", h.NS); err != nil {
@@ -168,6 +173,34 @@ func (l *Lab) Close() error {
 		os.RemoveAll(l.Dir)
 	}
 	return errors.Join(errs...)
+}
+
+// wgSocketDir holds WireGuard's control sockets; namespaces share it.
+const wgSocketDir = "/run/wireguard"
+
+// removeStaleSockets deletes the WireGuard control sockets in dir that
+// daemons killed by the lab left behind (a killed process cannot remove
+// its own): those made since the lab opened that nothing listens on.
+func removeStaleSockets(dir string, since time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.ModTime().Before(since) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close() // a live daemon's
+			continue
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			os.Remove(path)
+		}
+	}
 }
 
 // run executes a command in the caller's namespace.
