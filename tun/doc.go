@@ -25,6 +25,6 @@
 // serialised by the device (the kernel queue's readMu) and are meant for one
 // reading goroutine, the Forwarder's port; Write may be called from several
 // goroutines at once (the transports' receive goroutines). Close ends a
-// blocked read. The netstack device runs one pump goroutine, stopped by
-// Close.
+// blocked read. The netstack device has no goroutine of its own: the
+// stack's goroutines frame what they send (writeNotify); Close stops them.
 package tun

@@ -4,34 +4,33 @@ package tun
 // TCP/IP stack inside this process, so it needs no privilege and no kernel
 // device at all.
 //
-// The stack speaks bare IP packets. Outbound, one pump goroutine takes each
-// packet the stack emits, frames it like the TUN device does (l3Framer) into
-// one of a fixed set of buffers and queues it; Read hands queued frames out
-// in batches. Inbound, Write filters frames like the TUN device does
-// (classifyFrame) and injects the IP packets into the stack, which copies
-// them.
+// The stack speaks bare IP packets through a channel link endpoint. Outbound,
+// the stack calls writeNotify on the goroutine that sent the packet; it
+// frames the packet like the TUN device does (l3Framer) into one of a fixed
+// set of buffers and queues it, and Read hands queued frames out in batches.
+// When every buffer is queued, the sender waits for a free one, so a TCP
+// sender in the stack feels the data path's pace. Inbound, Write filters
+// frames like the TUN device does (classifyFrame) and injects the IP packets
+// into the stack, which copies them.
 //
-// The pump exists for two reasons. The stack hands over each packet by
-// blocking its sending goroutine until someone reads it; the pump takes it at
-// once into the queue, so TCP senders do not wait for the data path's next
-// Read and Read can return batches. And the stack's Close must not race a
-// sender still blocked on that hand-over, so the pump keeps draining (and
-// discarding) until the stack has shut down.
+// The device owns the stack and its link endpoint rather than borrowing a
+// ready-made TUN adapter: the hand-over from the stack never touches a
+// channel that Close closes, so a packet the stack emits while it shuts down
+// (a retransmission, a reset, a sender that was waiting for a buffer) is
+// dropped, never sent on a closed channel.
 //
 // Locking: none of ours on the data path. The framer is immutable, buffers
 // move between the free and ready channels (one owner at a time), and the
 // drop counters are atomic.
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 
-	wgtun "golang.zx2c4.com/wireguard/tun"
-	"golang.zx2c4.com/wireguard/tun/netstack"
+	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"meshnet.dev/meshnet/internal/packet"
 )
@@ -47,9 +46,9 @@ const (
 	minNetstackMTU = 1280
 	// maxNetstackMTU is the largest IP packet.
 	maxNetstackMTU = 65535
-	// netstackQueueLen is how many frames the pump buffers for Read. When
-	// they are all taken the pump stops, the stack's own queue fills and its
-	// TCP backs off.
+	// netstackQueueLen is how many frames wait for Read. When they are all
+	// taken the stack's sender waits for a free buffer, the stack's own
+	// queue fills and its TCP backs off.
 	netstackQueueLen = 256
 	// netstackBatchSize is the most frames one Read returns.
 	netstackBatchSize = 128
@@ -72,9 +71,6 @@ type NetstackConfig struct {
 	// They cannot change after creation: create the device once they are
 	// known, and create a new one to change them.
 	Addresses []netip.Prefix
-	// DNS are the name servers Net's lookups ask, inside the overlay. May
-	// be empty.
-	DNS []netip.Addr
 }
 
 // readyFrame is a framed packet in bufs[idx][:n], waiting for Read.
@@ -85,24 +81,22 @@ type readyFrame struct {
 // Netstack is an Ethernet Device backed by a userspace TCP/IP stack. Programs
 // in this process reach the overlay through Net.
 type Netstack struct {
-	dev    wgtun.Device
-	net    *netstack.Net
+	stack  *stack.Stack
+	ep     *channel.Endpoint
+	net    *StackNet
 	name   string
 	mtu    int
 	framer l3Framer
 	drops  dropCounters
 
-	bufs    [][]byte        // netstackQueueLen buffers of EthHeaderLen+mtu+1 bytes
-	free    chan int        // indexes into bufs owned by the pump
-	ready   chan readyFrame // frames owned by Read
-	discard []byte          // the pump's buffer while closing
+	bufs  [][]byte        // netstackQueueLen buffers of EthHeaderLen+mtu bytes
+	free  chan int        // indexes into bufs not holding a frame
+	ready chan readyFrame // frames owned by Read
 
 	q heldQueue[readyFrame] // frames WaitReadable took from ready
 
 	done      chan struct{} // closed by Close
-	pumpDone  chan struct{} // closed when the pump returns
 	closeOnce sync.Once
-	closeErr  error
 }
 
 var _ Device = (*Netstack)(nil)
@@ -110,7 +104,7 @@ var _ Device = (*Netstack)(nil)
 // NewNetstack creates a userspace stack with cfg's addresses and presents it
 // as an Ethernet device. nb resolves unicast destinations to MACs for the
 // frames Read returns, as for CreateTUN; it must be safe for concurrent use
-// and fast. It starts one goroutine, which Close stops.
+// and fast. The stack runs its own goroutines, which Close stops.
 func NewNetstack(cfg NetstackConfig, nb Neighbors) (*Netstack, error) {
 	if cfg.Name == "" {
 		cfg.Name = "netstack"
@@ -121,33 +115,22 @@ func NewNetstack(cfg NetstackConfig, nb Neighbors) (*Netstack, error) {
 	if err := validateNetstack(cfg, nb); err != nil {
 		return nil, err
 	}
-	addrs := make([]netip.Addr, len(cfg.Addresses))
-	for i, p := range cfg.Addresses {
-		addrs[i] = p.Addr()
-	}
-	dev, tnet, err := netstack.CreateNetTUN(addrs, cfg.DNS, cfg.MTU)
-	if err != nil {
-		return nil, fmt.Errorf("tun: netstack %q: create the userspace stack: %w", cfg.Name, err)
-	}
 	d := &Netstack{
-		dev:      dev,
-		net:      tnet,
-		name:     cfg.Name,
-		mtu:      cfg.MTU,
-		framer:   newL3Framer(cfg.MAC, nb, cfg.Addresses),
-		bufs:     make([][]byte, netstackQueueLen),
-		free:     make(chan int, netstackQueueLen),
-		ready:    make(chan readyFrame, netstackQueueLen),
-		discard:  make([]byte, packet.EthHeaderLen+cfg.MTU+1),
-		done:     make(chan struct{}),
-		pumpDone: make(chan struct{}),
+		name:   cfg.Name,
+		mtu:    cfg.MTU,
+		framer: newL3Framer(cfg.MAC, nb, cfg.Addresses),
+		bufs:   make([][]byte, netstackQueueLen),
+		free:   make(chan int, netstackQueueLen),
+		ready:  make(chan readyFrame, netstackQueueLen),
+		done:   make(chan struct{}),
 	}
 	for i := range d.bufs {
-		// One spare byte tells an oversized packet from a full-sized one.
-		d.bufs[i] = make([]byte, packet.EthHeaderLen+cfg.MTU+1)
+		d.bufs[i] = make([]byte, packet.EthHeaderLen+cfg.MTU)
 		d.free <- i
 	}
-	go d.pump()
+	if err := d.startStack(cfg.Addresses); err != nil {
+		return nil, fmt.Errorf("tun: netstack %q: create the userspace stack: %w", cfg.Name, err)
+	}
 	return d, nil
 }
 
@@ -175,59 +158,5 @@ func validateNetstack(cfg NetstackConfig, nb Neighbors) error {
 		}
 		seen[a] = true
 	}
-	for _, a := range cfg.DNS {
-		if !a.IsValid() || a.Zone() != "" {
-			return fmt.Errorf("tun: netstack %q: DNS server %q is not a plain IP address", cfg.Name, a)
-		}
-	}
 	return nil
-}
-
-// pump moves packets from the stack into ready frames until the stack is
-// closed. After Close it keeps reading, into the discard buffer, so that no
-// sender inside the stack stays blocked while the stack shuts down.
-func (d *Netstack) pump() {
-	defer close(d.pumpDone)
-	one := make([][]byte, 1)
-	sizes := make([]int, 1)
-	for {
-		idx := -1
-		one[0] = d.discard
-		select {
-		case idx = <-d.free:
-			one[0] = d.bufs[idx]
-		case <-d.done:
-		}
-		_, err := d.dev.Read(one, sizes, packet.EthHeaderLen)
-		switch {
-		case errors.Is(err, os.ErrClosed):
-			return
-		case idx < 0:
-			continue
-		case err != nil:
-			// A malformed packet from the stack; the next one is fine.
-			d.drops.add(DropNotIP, 1)
-			d.free <- idx
-			continue
-		}
-		if r := d.frame(one[0], sizes[0]); r != DropNone {
-			d.drops.add(r, 1)
-			d.free <- idx
-			continue
-		}
-		select {
-		case d.ready <- readyFrame{idx: idx, n: packet.EthHeaderLen + sizes[0]}:
-		case <-d.done:
-			d.free <- idx
-		}
-	}
-}
-
-// frame puts the Ethernet header in front of the size-byte packet at
-// buf[EthHeaderLen:].
-func (d *Netstack) frame(buf []byte, size int) DropReason {
-	if size > d.mtu {
-		return DropTruncated
-	}
-	return d.framer.frame(buf[:packet.EthHeaderLen+size])
 }

@@ -3,8 +3,6 @@ package tun
 import (
 	"fmt"
 
-	"golang.zx2c4.com/wireguard/tun/netstack"
-
 	"meshnet.dev/meshnet/internal/packet"
 )
 
@@ -63,7 +61,7 @@ func (d *Netstack) Write(bufs [][]byte, offset int) (int, error) {
 			d.drops.add(r, 1)
 			continue
 		}
-		if _, err := d.dev.Write(bufs[i:i+1], offset+packet.EthHeaderLen); err != nil {
+		if err := d.inject(b[offset+packet.EthHeaderLen:]); err != nil {
 			return i, fmt.Errorf("tun: netstack %q: inject a packet: %w", d.name, err)
 		}
 	}
@@ -72,7 +70,7 @@ func (d *Netstack) Write(bufs [][]byte, offset int) (int, error) {
 
 // Net returns the stack's sockets API: dial, listen and ping inside the
 // overlay from this process. Its connections fail once the device is closed.
-func (d *Netstack) Net() *netstack.Net { return d.net }
+func (d *Netstack) Net() *StackNet { return d.net }
 
 // Drops returns how many frames and packets the device dropped, by reason,
 // as TUN.Drops. Write drops runt, arp, ethertype, dst_mac and ip_version;
@@ -93,24 +91,13 @@ func (d *Netstack) HardwareAddr() packet.MAC { return d.framer.mac }
 
 // Close implements Device. It shuts the stack down (every connection made
 // through Net fails from then on), makes pending and later Reads and Writes
-// return ErrClosed, and returns once the pump goroutine has stopped.
-//
-// Stop whatever sends through Net before closing the device (close a
-// userspace.Server first, while the data path still reads): the stack hands
-// packets over on a channel that its shutdown closes, so a goroutine still
-// writing through Net while Close runs can crash the process inside the
-// stack. The stack's own traffic (retransmissions, resets on shutdown) and a
-// sender already blocked handing over a packet are safe: the pump drains
-// them until the stack is down.
+// return ErrClosed, and returns once the stack's goroutines have stopped.
+// Packets the stack emits while it shuts down, and senders waiting for the
+// data path to take a frame, are dropped, so Close never waits for a reader.
 func (d *Netstack) Close() error {
 	d.closeOnce.Do(func() {
 		close(d.done)
-		// The pump drains the stack while it closes, so no sender inside
-		// stays blocked handing over a packet.
-		if err := d.dev.Close(); err != nil {
-			d.closeErr = fmt.Errorf("tun: close netstack %q: %w", d.name, err)
-		}
-		<-d.pumpDone
+		d.closeStack()
 	})
-	return d.closeErr
+	return nil
 }

@@ -329,7 +329,6 @@ func TestNetstackValidatesConfig(t *testing.T) {
 		"bad prefix":     {func(c *NetstackConfig) { c.Addresses = []netip.Prefix{{}} }, nsNeighbors(), "not valid"},
 		"multicast":      {func(c *NetstackConfig) { c.Addresses = []netip.Prefix{netip.MustParsePrefix("224.0.0.1/24")} }, nsNeighbors(), "cannot be a host"},
 		"twice":          {func(c *NetstackConfig) { c.Addresses = []netip.Prefix{nsAddr1, nsAddr1} }, nsNeighbors(), "given twice"},
-		"bad DNS":        {func(c *NetstackConfig) { c.DNS = []netip.Addr{{}} }, nsNeighbors(), "DNS server"},
 	} {
 		cfg := ok
 		tc.mod(&cfg)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.zx2c4.com/wireguard/tun/netstack"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 )
 
@@ -17,7 +16,16 @@ import (
 // Listener. It dials literal addresses only: names are the Resolver's job,
 // so the stack's own DNS client is never used.
 type Netstack struct {
-	net *netstack.Net
+	net StackSockets
+}
+
+// StackSockets is what Netstack needs of a userspace stack's sockets API
+// (tun.StackNet has it).
+type StackSockets interface {
+	DialContextTCPAddrPort(ctx context.Context, addr netip.AddrPort) (*gonet.TCPConn, error)
+	DialUDPAddrPort(laddr, raddr netip.AddrPort) (*gonet.UDPConn, error)
+	ListenTCPAddrPort(addr netip.AddrPort) (*gonet.TCPListener, error)
+	ListenUDPAddrPort(laddr netip.AddrPort) (*gonet.UDPConn, error)
 }
 
 var (
@@ -26,7 +34,7 @@ var (
 )
 
 // NewNetstack returns the adapter for n.
-func NewNetstack(n *netstack.Net) Netstack { return Netstack{net: n} }
+func NewNetstack(n StackSockets) Netstack { return Netstack{net: n} }
 
 // DialContext implements Dialer for "tcp" and "udp" (and their 4/6 forms).
 // Errors wrap the errno they mean (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH,
