@@ -91,6 +91,7 @@ func checkFiguresPositive(t *testing.T, s subjectResult) {
 	} else {
 		positive["CPU s/GB"] = s.Overlay.CPUSecondsPerGB
 		positive["peak RSS"] = float64(s.Overlay.PeakRSS)
+		positive["idle RSS"] = float64(s.Overlay.IdleRSS)
 	}
 	for name, v := range positive {
 		if !(v > 0) {

@@ -95,7 +95,33 @@ func (e *env) measure(ctx context.Context, s *subject, sess *session, res *subje
 		}
 	}
 	if sess.Verify != nil {
-		return sess.Verify(moved)
+		if err := sess.Verify(moved); err != nil {
+			return err
+		}
+	}
+	if res.Overlay != nil && e.opts.Idle > 0 {
+		e.progress("%s: idle for %s, then resident memory", s.Title, e.opts.Idle)
+		select {
+		case <-time.After(e.opts.Idle): // the figure is defined as the RSS this long after the load
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return idleUsage(res.Overlay, sess.Procs)
+	}
+	return nil
+}
+
+// idleUsage reads each overlay process's current resident memory into u.
+func idleUsage(u *usage, procs []*netlab.Proc) error {
+	for i, p := range procs {
+		rss, err := procRSS(p.Cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		u.IdleRSS = max(u.IdleRSS, rss)
+		if i < len(u.Processes) {
+			u.Processes[i].IdleRSS = rss
+		}
 	}
 	return nil
 }

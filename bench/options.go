@@ -36,6 +36,10 @@ type options struct {
 	WireguardGo string
 	// Verbose logs every command the harness runs to stderr.
 	Verbose bool
+	// Idle is how long the harness waits after a subject's load stops
+	// before it reads the overlay processes' resident memory again: what
+	// a node keeps while traffic is quiet. 0 skips the idle reading.
+	Idle time.Duration
 	// Profile, if set, is an absolute directory each meshnet node writes
 	// its CPU profile into (performance.cpu_profile), one file per node
 	// per subject and round.
@@ -45,6 +49,9 @@ type options struct {
 // quickDuration is the iperf3 run length under --quick: long enough for
 // TCP to leave slow start, short enough for CI.
 const quickDuration = 2 * time.Second
+
+// quickIdle is the idle wait under --quick: enough to see the reading work.
+const quickIdle = 2 * time.Second
 
 // defaultWireguardGo is where `make bench` installs wireguard-go
 // (`go install` names the binary after the module: "wireguard").
@@ -72,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Meshnet, "meshnet", "", "meshnet binary (default: go build ./cmd/meshnet into a temporary directory)")
 	fs.StringVar(&o.WireguardGo, "wireguard-go", defaultWireguardGo, "wireguard-go binary (make bench installs it)")
 	fs.BoolVar(&o.Verbose, "v", false, "log every command to stderr")
+	fs.DurationVar(&o.Idle, "idle", 30*time.Second, "after each meshnet or wireguard-go subject's load, wait this long and read its resident memory again (0: skip)")
 	fs.StringVar(&o.Profile, "profile", "", "write each meshnet node's CPU profile (pprof) into this directory")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -81,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Quick {
 		o.Duration = quickDuration
+		o.Idle = min(o.Idle, quickIdle)
 	}
 	if o.Profile != "" {
 		abs, err := filepath.Abs(o.Profile)

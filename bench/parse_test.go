@@ -25,13 +25,15 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
-func TestParseHWM(t *testing.T) {
-	got, err := parseHWM("Name:\tmeshnet\nVmPeak:\t  900 kB\nVmHWM:\t   38068 kB\nVmRSS:\t 30000 kB\n")
-	if err != nil || got != 38068*1024 {
-		t.Fatalf("parseHWM = %d, %v; want %d", got, err, 38068*1024)
+func TestParseStatusKB(t *testing.T) {
+	status := "Name:\tmeshnet\nVmPeak:\t  900 kB\nVmHWM:\t   38068 kB\nVmRSS:\t 30000 kB\n"
+	for field, want := range map[string]int64{"VmHWM": 38068 * 1024, "VmRSS": 30000 * 1024} {
+		if got, err := parseStatusKB(status, field); err != nil || got != want {
+			t.Errorf("parseStatusKB(%s) = %d, %v; want %d", field, got, err, want)
+		}
 	}
-	if _, err := parseHWM("Name:\tx\n"); err == nil {
-		t.Fatal("parseHWM accepted a status without VmHWM")
+	if _, err := parseStatusKB("Name:\tx\n", "VmHWM"); err == nil {
+		t.Fatal("parseStatusKB accepted a status without VmHWM")
 	}
 }
 

@@ -44,18 +44,23 @@ func parseStatCPU(stat string) (float64, error) {
 }
 
 // procPeakRSS returns a process's peak resident set (VmHWM) in bytes.
-func procPeakRSS(pid int) (int64, error) {
+func procPeakRSS(pid int) (int64, error) { return procStatusKB(pid, "VmHWM") }
+
+// procRSS returns a process's current resident set (VmRSS) in bytes.
+func procRSS(pid int) (int64, error) { return procStatusKB(pid, "VmRSS") }
+
+func procStatusKB(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("reading memory of process %d: %w", pid, err)
 	}
-	return parseHWM(string(b))
+	return parseStatusKB(string(b), field)
 }
 
-// parseHWM finds "VmHWM:   12345 kB" in a status file.
-func parseHWM(status string) (int64, error) {
+// parseStatusKB finds "FIELD:   12345 kB" in a status file.
+func parseStatusKB(status, field string) (int64, error) {
 	for _, line := range strings.Split(status, "\n") {
-		v, ok := strings.CutPrefix(line, "VmHWM:")
+		v, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
@@ -69,7 +74,7 @@ func parseHWM(status string) (int64, error) {
 		}
 		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("no VmHWM line in /proc status")
+	return 0, fmt.Errorf("no %s line in /proc status", field)
 }
 
 // procIs checks that pid runs binary and not, say, the `ip netns exec`

@@ -25,6 +25,7 @@ type settings struct {
 	PingCount      int      `json:"ping_count"`
 	PingIntervalMs float64  `json:"ping_interval_ms"`
 	Quick          bool     `json:"quick"`
+	IdleSecs       float64  `json:"idle_seconds"`
 	Topology       string   `json:"topology"`
 	// Namespaces are the two hosts' network namespaces (all removed).
 	Namespaces []string `json:"namespaces"`
@@ -87,7 +88,10 @@ type usage struct {
 	// CPUSecondsPerGB is CPUSeconds per 10^9 bytes moved.
 	CPUSecondsPerGB float64 `json:"cpu_seconds_per_gb"`
 	// PeakRSS is the larger VmHWM of the two processes, in bytes.
-	PeakRSS   int64       `json:"peak_rss_bytes"`
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// IdleRSS is the larger VmRSS of the two processes Settings.IdleSecs
+	// after the load stopped, in bytes; 0 if not measured.
+	IdleRSS   int64       `json:"idle_rss_bytes,omitempty"`
 	Processes []procUsage `json:"processes"`
 }
 
@@ -97,4 +101,5 @@ type procUsage struct {
 	Command    string  `json:"command"`
 	CPUSeconds float64 `json:"cpu_seconds"`
 	PeakRSS    int64   `json:"peak_rss_bytes"`
+	IdleRSS    int64   `json:"idle_rss_bytes,omitempty"`
 }

@@ -51,6 +51,7 @@ func combineRounds(rs []subjectResult) subjectResult {
 		for _, r := range ran {
 			if r.Overlay != nil {
 				c.PeakRSS = max(c.PeakRSS, r.Overlay.PeakRSS)
+				c.IdleRSS = max(c.IdleRSS, r.Overlay.IdleRSS)
 			}
 		}
 		out.Overlay = &c

@@ -38,6 +38,7 @@ func run(ctx context.Context, opts options, progress io.Writer) (*report, error)
 			Subjects: opts.Subjects, Rounds: opts.Rounds, DurationSecs: opts.Duration.Seconds(), Streams: opts.Streams,
 			UDPDatagram: udpDatagram, PingCount: opts.PingCount,
 			PingIntervalMs: float64(opts.PingInterval) / float64(time.Millisecond), Quick: opts.Quick,
+			IdleSecs: opts.Idle.Seconds(),
 			Topology: topology},
 	}
 	tmp, err := os.MkdirTemp("", "meshnet-bench-")

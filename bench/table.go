@@ -63,6 +63,14 @@ func metrics(streams int) []metric {
 				}
 				return float64(r.Overlay.PeakRSS), true
 			}},
+		{title: "overlay RSS once idle after the load, larger of the two (lower is better)", overlay: true,
+			format: func(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) },
+			value: func(r *subjectResult) (float64, bool) {
+				if r.Overlay == nil || r.Overlay.IdleRSS == 0 {
+					return 0, false
+				}
+				return float64(r.Overlay.IdleRSS), true
+			}},
 	}
 }
 
