@@ -26,6 +26,7 @@ func TestPackageGraph(t *testing.T) {
 		"internal/gossipfake":        nil,
 		"keysync":                    {"tables"},
 		"metrics":                    {"api"},
+		"memory":                     nil,
 		"control":                    {"api", "config", "tables"},
 		"catalog":                    {"api", "config", "control", "tables"},
 	}

@@ -32,6 +32,7 @@ func (n *Node) steps() []step {
 		n.openSecure,     // the embedded WireGuard
 		n.startServices,  // the load balancer and backend health checks
 		n.startForwarder, // the data path; every network is detached when it stops
+		n.startMemory,    // the memory limit and the idle release, watching the data path
 		n.startGossip,    // membership and tables; the node leaves the cluster when it stops
 		n.startReceiving, // both transports deliver to the forwarder
 		n.startKeySync,   // the key watch and, on the admin, rotations

@@ -161,6 +161,11 @@ func TestUnicastReachesOnlyItsPeer(t *testing.T) {
 		expectNothing(t, c.dev)
 		expectNothing(t, a.dev)
 		waitCounter(t, "b rx", b.port.Stats.RxPackets.Load, 1)
+		waitCounter(t, "a frames", a.fwd.Frames, 1)
+		waitCounter(t, "b frames", b.fwd.Frames, 1)
+		if got := c.fwd.Frames(); got != 0 {
+			t.Errorf("c moved %d frames, want 0", got)
+		}
 	}
 }
 

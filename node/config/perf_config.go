@@ -56,11 +56,29 @@ type PerformanceConfig struct {
 	// (the socket buffer holds what waits beyond). 0 means the default,
 	// 512 (32 MiB); -1 means no bound.
 	WireGuardReceiveQueue int `yaml:"wireguard_receive_queue"`
+	// MemoryLimit is the daemon's soft memory limit in MiB, as GOMEMLIMIT
+	// sets it: near the limit the garbage collector runs more often, so
+	// buffers the data path has finished with are reused instead of piling
+	// up. It is not a cap: a daemon that needs more gets more. 0 means the
+	// default, 48; -1 means none (GOMEMLIMIT from the environment, if set,
+	// applies then).
+	MemoryLimit int `yaml:"memory_limit_mib"`
+	// HeapProfile, if set, is a file the daemon writes a heap profile to
+	// (pprof format, `go tool pprof -sample_index=inuse_space meshnet
+	// FILE`) each time the heap reaches a new peak, for finding where
+	// memory goes. Default "" (off).
+	HeapProfile string `yaml:"heap_profile"`
 	// CPUProfile, if set, is a file the daemon writes a CPU profile to
 	// (pprof format, `go tool pprof meshnet FILE`) from start until it
 	// exits. Profiling costs a few percent of CPU. Default "" (off).
 	CPUProfile string `yaml:"cpu_profile"`
 }
+
+// DefaultMemoryLimitMiB is performance.memory_limit_mib's default.
+const DefaultMemoryLimitMiB = 48
+
+// maxMemoryLimitMiB keeps the limit's bytes well inside an int64.
+const maxMemoryLimitMiB = 1 << 30
 
 // PerfSpec is a validated PerformanceConfig.
 type PerfSpec struct {
@@ -68,7 +86,9 @@ type PerfSpec struct {
 	ChecksumOffload, TrustTransport        bool
 	DirectSend                             bool
 	WGReceiveQueue                         int
-	CPUProfile                             string
+	CPUProfile, HeapProfile                string
+	// MemoryLimit is the soft memory limit in bytes; 0: none.
+	MemoryLimit int64
 }
 
 // on reads an optional switch that defaults to on.
@@ -83,6 +103,19 @@ func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) Per
 	if p.CPUProfile != "" && !filepath.IsAbs(p.CPUProfile) {
 		bad("performance.cpu_profile", p.CPUProfile, "must be an absolute path", "for example /var/lib/meshnet/cpu.pprof")
 	}
+	if p.HeapProfile != "" && !filepath.IsAbs(p.HeapProfile) {
+		bad("performance.heap_profile", p.HeapProfile, "must be an absolute path", "for example /var/lib/meshnet/heap.pprof")
+	}
+	limit := int64(DefaultMemoryLimitMiB) << 20
+	switch {
+	case p.MemoryLimit == -1:
+		limit = 0
+	case p.MemoryLimit < -1 || p.MemoryLimit > maxMemoryLimitMiB:
+		bad("performance.memory_limit_mib", strconv.Itoa(p.MemoryLimit), "out of range",
+			"use a size in MiB (at most "+strconv.Itoa(maxMemoryLimitMiB)+"), 0 for the default or -1 for none")
+	case p.MemoryLimit > 0:
+		limit = int64(p.MemoryLimit) << 20
+	}
 	return PerfSpec{
 		DeviceOffload:   on(p.DeviceOffload),
 		CoalesceUDP:     p.CoalesceUDP,
@@ -92,6 +125,8 @@ func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) Per
 		DirectSend:      on(p.DirectSend),
 		WGReceiveQueue:  p.WireGuardReceiveQueue,
 		CPUProfile:      p.CPUProfile,
+		HeapProfile:     p.HeapProfile,
+		MemoryLimit:     limit,
 	}
 }
 

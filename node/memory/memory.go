@@ -1,0 +1,186 @@
+package memory
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
+	"time"
+)
+
+const (
+	// DefaultIdleAfter is how long traffic must have stopped before the
+	// pools' memory is given back.
+	DefaultIdleAfter = 5 * time.Second
+	// tick is how often the watcher looks at traffic and the heap.
+	tick = time.Second
+	// peakStep and peakMinStep are how much a heap must exceed the last
+	// profiled peak, as a ratio and in bytes, before the profile is
+	// written again, so a plateau is written once.
+	peakStep    = 1.1
+	peakMinStep = 4 << 20
+	// heapObjects is the runtime metric of live and unswept heap objects.
+	heapObjects = "/memory/classes/heap/objects:bytes"
+)
+
+// Config is what the watcher does.
+type Config struct {
+	// Limit is the Go runtime's soft memory limit in bytes
+	// (runtime/debug.SetMemoryLimit); 0 leaves the runtime's (GOMEMLIMIT
+	// or none).
+	Limit int64
+	// HeapProfile, if set, is a file the heap profile is written to each
+	// time the heap reaches a new peak.
+	HeapProfile string
+	// Traffic returns a count that grows while the data path moves packets;
+	// nil: memory is never given back early.
+	Traffic func() uint64
+	// IdleAfter is how long Traffic must stay still before memory is given
+	// back; 0 means DefaultIdleAfter.
+	IdleAfter time.Duration
+	Logger    *slog.Logger
+}
+
+// Watcher is a running memory watcher.
+type Watcher struct {
+	cfg       Config
+	prevLimit int64
+	ticks     <-chan time.Time
+	stopTick  func()
+	trim      func()
+	done      chan struct{}
+	stopped   chan struct{}
+
+	// Owned by the run goroutine.
+	lastTraffic uint64
+	lastMove    time.Time
+	trimmed     bool
+	peak        uint64
+	sample      []metrics.Sample
+}
+
+// Start applies the limit and starts watching.
+func Start(cfg Config) (*Watcher, error) {
+	if cfg.HeapProfile != "" && !filepath.IsAbs(cfg.HeapProfile) {
+		return nil, fmt.Errorf("memory: heap profile %q must be an absolute path", cfg.HeapProfile)
+	}
+	t := time.NewTicker(tick)
+	w := newWatcher(cfg, release)
+	w.ticks, w.stopTick = t.C, t.Stop
+	w.start(time.Now())
+	return w, nil
+}
+
+func newWatcher(cfg Config, trim func()) *Watcher {
+	if cfg.IdleAfter == 0 {
+		cfg.IdleAfter = DefaultIdleAfter
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Watcher{
+		cfg: cfg, stopTick: func() {}, trim: trim,
+		done: make(chan struct{}), stopped: make(chan struct{}),
+		sample: []metrics.Sample{{Name: heapObjects}},
+	}
+}
+
+func (w *Watcher) start(now time.Time) {
+	w.prevLimit = -1
+	if w.cfg.Limit > 0 {
+		w.prevLimit = debug.SetMemoryLimit(w.cfg.Limit)
+	}
+	w.lastMove = now
+	go w.run()
+}
+
+// Stop ends the watcher and restores the runtime's previous limit.
+func (w *Watcher) Stop() {
+	close(w.done)
+	<-w.stopped
+	w.stopTick()
+	if w.prevLimit >= 0 {
+		debug.SetMemoryLimit(w.prevLimit)
+	}
+}
+
+func (w *Watcher) run() {
+	defer close(w.stopped)
+	for {
+		select {
+		case <-w.done:
+			return
+		case now := <-w.ticks:
+			w.idleCheck(now)
+			w.peakCheck()
+		}
+	}
+}
+
+// idleCheck gives memory back once traffic has been still for IdleAfter,
+// once per quiet spell.
+func (w *Watcher) idleCheck(now time.Time) {
+	if w.cfg.Traffic == nil {
+		return
+	}
+	if t := w.cfg.Traffic(); t != w.lastTraffic {
+		w.lastTraffic, w.lastMove, w.trimmed = t, now, false
+		return
+	}
+	if w.trimmed || now.Sub(w.lastMove) < w.cfg.IdleAfter {
+		return
+	}
+	w.trimmed = true
+	w.trim()
+	w.cfg.Logger.Debug("traffic stopped; returned free memory to the system")
+}
+
+// release empties the buffer pools (sync.Pool keeps its contents through
+// one collection, so it takes two) and returns the freed pages.
+func release() {
+	runtime.GC()
+	debug.FreeOSMemory()
+}
+
+// peakCheck writes the heap profile when the heap is clearly above the
+// last peak written.
+func (w *Watcher) peakCheck() {
+	if w.cfg.HeapProfile == "" {
+		return
+	}
+	metrics.Read(w.sample)
+	if w.sample[0].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	heap := w.sample[0].Value.Uint64()
+	if w.peak > 0 && (heap < w.peak+peakMinStep || float64(heap) <= float64(w.peak)*peakStep) {
+		return
+	}
+	w.peak = heap
+	if err := writeHeapProfile(w.cfg.HeapProfile); err != nil {
+		w.cfg.Logger.Warn("writing the heap profile", "file", w.cfg.HeapProfile, "err", err)
+	}
+}
+
+// writeHeapProfile replaces path with the current heap profile, atomically,
+// so a reader never sees half a profile.
+func writeHeapProfile(path string) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,138 @@
+package memory
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock calls the watcher's checks tick by tick, as its loop would,
+// on the test's goroutine.
+type fakeClock struct {
+	w   *Watcher
+	now time.Time
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.now = c.now.Add(d)
+	c.w.idleCheck(c.now)
+	c.w.peakCheck()
+}
+
+func startFake(t *testing.T, cfg Config, trim func()) (*Watcher, *fakeClock) {
+	t.Helper()
+	w := newWatcher(cfg, trim)
+	c := &fakeClock{w: w, now: time.Unix(1000, 0)}
+	w.lastMove = c.now
+	return w, c
+}
+
+func TestMemoryIsReturnedOnceTrafficStops(t *testing.T) {
+	var traffic atomic.Uint64
+	var trims atomic.Int32
+	_, c := startFake(t, Config{Traffic: traffic.Load, IdleAfter: 5 * time.Second}, func() { trims.Add(1) })
+
+	for range 10 { // busy: never trimmed
+		traffic.Add(100)
+		c.advance(time.Second)
+	}
+	for range 4 { // quiet, but not long enough
+		c.advance(time.Second)
+	}
+	c.advance(time.Second)
+	if got := trims.Load(); got != 1 {
+		t.Fatalf("after 6 s without traffic: %d trims, want 1", got)
+	}
+	for range 20 { // still quiet: once per quiet spell
+		c.advance(time.Second)
+	}
+	if got := trims.Load(); got != 1 {
+		t.Fatalf("a long quiet spell trimmed %d times, want once", got)
+	}
+	traffic.Add(1) // traffic again, then quiet again: trimmed again
+	for range 8 {
+		c.advance(time.Second)
+	}
+	if got := trims.Load(); got != 2 {
+		t.Fatalf("second quiet spell: %d trims in all, want 2", got)
+	}
+}
+
+func TestNoTrafficCounterNeverTrims(t *testing.T) {
+	var trims atomic.Int32
+	_, c := startFake(t, Config{}, func() { trims.Add(1) })
+	for range 30 {
+		c.advance(time.Second)
+	}
+	if trims.Load() != 0 {
+		t.Fatal("trimmed without a traffic counter")
+	}
+}
+
+// sink keeps test allocations alive.
+var sink [][]byte
+
+func TestHeapProfileWrittenAtNewPeaks(t *testing.T) {
+	runtime.GC() // no garbage from earlier tests inflating the first peak
+	path := filepath.Join(t.TempDir(), "heap.pprof")
+	_, c := startFake(t, Config{HeapProfile: path}, func() {})
+	c.advance(time.Second)
+	c.advance(time.Second)
+	first, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no profile after the first ticks: %v", err)
+	}
+	if !bytes.HasPrefix(first, []byte{0x1f, 0x8b}) {
+		t.Fatal("the profile is not gzip-compressed pprof")
+	}
+	st, _ := os.Stat(path)
+	mtime := st.ModTime()
+
+	// No growth: not rewritten (the file stays the same inode and bytes).
+	c.advance(time.Second)
+	c.advance(time.Second)
+	if st, _ := os.Stat(path); !st.ModTime().Equal(mtime) {
+		t.Fatal("profile rewritten without a new peak")
+	}
+
+	sink = append(sink, make([]byte, 256<<20)) // a clear new peak
+	defer func() { sink = nil }()
+	c.advance(time.Second)
+	c.advance(time.Second)
+	second, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(first, second) {
+		t.Fatal("profile not rewritten at a new peak")
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temporary file left behind: %v", err)
+	}
+}
+
+func TestLimitAppliedAndRestored(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	w, err := Start(Config{Limit: 300 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("limit while running = %d, want %d", got, 300<<20)
+	}
+	w.Stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit after Stop = %d, want the previous %d", got, before)
+	}
+}
+
+func TestRelativeHeapProfileRefused(t *testing.T) {
+	if _, err := Start(Config{HeapProfile: "heap.pprof"}); err == nil {
+		t.Fatal("a relative heap profile path was accepted")
+	}
+}
