@@ -59,7 +59,8 @@ type ctShard struct {
 	mu         sync.Mutex
 	entries    []ctEntry
 	fwd, rev   ctIndex
-	free       int32 // free list through ctEntry.next; -1 when full
+	free       int32 // free list through ctEntry.next; -1 when empty
+	unused     int32 // entries from here on were never used: free too
 	head, tail int32 // LRU list; head is the least recently used
 	n          int
 	sweep      int
@@ -95,14 +96,24 @@ func newConntrack(size int, seed uint64) *conntrack {
 		s := &c.shards[i]
 		s.entries = make([]ctEntry, per)
 		s.fwd, s.rev = newCTIndex(per), newCTIndex(per)
-		s.head, s.tail = -1, -1
+		s.head, s.tail, s.free = -1, -1, -1
 		s.live = &c.live
-		for j := range s.entries {
-			s.entries[j].next = int32(j + 1)
-		}
-		s.entries[per-1].next = -1
 	}
 	return c
+}
+
+// allocLocked takes a free entry, -1 if none: a freed one first, else one
+// never used, so a table touches only the memory its flows have needed.
+func (s *ctShard) allocLocked() int32 {
+	if i := s.free; i >= 0 {
+		s.free = s.entries[i].next
+		return i
+	}
+	if int(s.unused) < len(s.entries) {
+		s.unused++
+		return s.unused - 1
+	}
+	return -1
 }
 
 func (c *conntrack) shard(vni uint32, proto Proto, client netip.AddrPort) *ctShard {
@@ -156,12 +167,12 @@ func (c *conntrack) insert(k *FlowKey, backend netip.AddrPort, flags uint8, now 
 		s.removeLocked(j)
 	}
 	s.sweepLocked(now, ctSweepPerInsert)
-	if s.free < 0 {
+	i := s.allocLocked()
+	if i < 0 {
 		s.makeRoomLocked(now, &c.evictions)
+		i = s.allocLocked()
 	}
-	i := s.free
 	e := &s.entries[i]
-	s.free = e.next
 	*e = ctEntry{fwd: *k, backend: backend, fwdHash: h, revHash: rh, used: true}
 	s.fwd.insert(h, i)
 	s.rev.insert(rh, i)
@@ -248,11 +259,11 @@ func (c *conntrack) len() int {
 func (s *ctShard) findFwdLocked(k *FlowKey, h uint64) int32 {
 	for i := h & s.fwd.mask; ; i = (i + 1) & s.fwd.mask {
 		sl := s.fwd.slots[i]
-		if sl.entry < 0 {
+		if sl.empty() {
 			return -1
 		}
-		if sl.hash == h && s.entries[sl.entry].fwd == *k {
-			return sl.entry
+		if sl.hash == h && s.entries[sl.entry()].fwd == *k {
+			return sl.entry()
 		}
 	}
 }
@@ -260,11 +271,11 @@ func (s *ctShard) findFwdLocked(k *FlowKey, h uint64) int32 {
 func (s *ctShard) findRevLocked(k *FlowKey, h uint64) int32 {
 	for i := h & s.rev.mask; ; i = (i + 1) & s.rev.mask {
 		sl := s.rev.slots[i]
-		if sl.entry < 0 {
+		if sl.empty() {
 			return -1
 		}
-		if sl.hash == h && s.entries[sl.entry].revKey() == *k {
-			return sl.entry
+		if sl.hash == h && s.entries[sl.entry()].revKey() == *k {
+			return sl.entry()
 		}
 	}
 }
@@ -298,9 +309,12 @@ func (s *ctShard) removeLocked(i int32) {
 
 // sweepLocked checks the next n entries (round robin) for expiry.
 func (s *ctShard) sweepLocked(now int64, n int) {
+	if s.unused == 0 {
+		return
+	}
 	for range n {
 		s.sweep++
-		if s.sweep >= len(s.entries) {
+		if s.sweep >= int(s.unused) { // entries beyond were never used
 			s.sweep = 0
 		}
 		if e := &s.entries[s.sweep]; e.used && e.expires <= now {

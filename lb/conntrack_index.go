@@ -10,9 +10,12 @@ type ctIndex struct {
 }
 
 type ctSlot struct {
-	hash  uint64
-	entry int32 // -1: empty
+	hash uint64
+	ref  int32 // the entry's index + 1; 0: empty, so a new index needs no filling
 }
+
+func (s ctSlot) empty() bool  { return s.ref == 0 }
+func (s ctSlot) entry() int32 { return s.ref - 1 }
 
 func newCTIndex(capacity int) ctIndex {
 	n := 1
@@ -20,9 +23,6 @@ func newCTIndex(capacity int) ctIndex {
 		n <<= 1
 	}
 	slots := make([]ctSlot, n)
-	for i := range slots {
-		slots[i].entry = -1
-	}
 	return ctIndex{slots: slots, mask: uint64(n - 1)}
 }
 
@@ -30,8 +30,8 @@ func newCTIndex(capacity int) ctIndex {
 // entry count at most half the slots).
 func (x *ctIndex) insert(hash uint64, entry int32) {
 	for i := hash & x.mask; ; i = (i + 1) & x.mask {
-		if x.slots[i].entry < 0 {
-			x.slots[i] = ctSlot{hash: hash, entry: entry}
+		if x.slots[i].empty() {
+			x.slots[i] = ctSlot{hash: hash, ref: entry + 1}
 			return
 		}
 	}
@@ -41,8 +41,8 @@ func (x *ctIndex) insert(hash uint64, entry int32) {
 // probe run back, so lookups never need tombstones.
 func (x *ctIndex) remove(hash uint64, entry int32) {
 	i := hash & x.mask
-	for x.slots[i].entry != entry {
-		if x.slots[i].entry < 0 {
+	for x.slots[i].ref != entry+1 {
+		if x.slots[i].empty() {
 			return // not present
 		}
 		i = (i + 1) & x.mask
@@ -50,7 +50,7 @@ func (x *ctIndex) remove(hash uint64, entry int32) {
 	for j := i; ; {
 		j = (j + 1) & x.mask
 		s := x.slots[j]
-		if s.entry < 0 {
+		if s.empty() {
 			break
 		}
 		home := s.hash & x.mask
@@ -66,5 +66,5 @@ func (x *ctIndex) remove(hash uint64, entry int32) {
 		x.slots[i] = s
 		i = j
 	}
-	x.slots[i] = ctSlot{entry: -1}
+	x.slots[i] = ctSlot{}
 }

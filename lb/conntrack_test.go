@@ -415,3 +415,30 @@ func BenchmarkConntrack(b *testing.B) {
 		}
 	})
 }
+
+// TestConntrackUsesEntriesAsNeeded: a table hands out entries it never
+// used only when no freed one is left, so an idle or lightly used table
+// has written to a small part of its memory.
+func TestConntrackUsesEntriesAsNeeded(t *testing.T) {
+	ct := newConntrack(8, 1)
+	s := &ct.shards[0]
+	b := netip.MustParseAddrPort("10.0.0.9:80")
+	k1 := ctKey(ProtoUDP, "10.0.0.1:1000", "10.0.0.100:53")
+	k2 := ctKey(ProtoUDP, "10.0.0.1:1001", "10.0.0.100:53")
+	if s.unused != 0 {
+		t.Fatalf("a new table used %d entries", s.unused)
+	}
+	if _, err := ct.insert(&k1, b, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	ct.sweep(int64(time.Hour)) // k1 expires and is freed
+	if ct.len() != 0 {
+		t.Fatal("the expired flow was not swept")
+	}
+	if _, err := ct.insert(&k2, b, 0, int64(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if s.unused != 1 {
+		t.Fatalf("%d entries used for one flow at a time, want 1 (the freed one reused)", s.unused)
+	}
+}
