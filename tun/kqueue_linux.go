@@ -35,7 +35,10 @@ import (
 )
 
 // kqBatchSize is the most frames one Read returns.
-const kqBatchSize = 128
+// With offloads each frame may be a 64 KiB super-frame, and the forwarder
+// keeps a buffer that size per slot: 64 slots are 4 MiB per network and
+// already move several MB per read (docs/PERFORMANCE.md).
+const kqBatchSize = 64
 
 // kqueue is an open TAP or TUN queue.
 type kqueue struct {
