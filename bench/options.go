@@ -41,8 +41,9 @@ type options struct {
 	// a node keeps while traffic is quiet. 0 skips the idle reading.
 	Idle time.Duration
 	// Profile, if set, is an absolute directory each meshnet node writes
-	// its CPU profile into (performance.cpu_profile), one file per node
-	// per subject and round.
+	// its CPU profile (performance.cpu_profile) and its peak heap profile
+	// (performance.heap_profile) into, one pair per node per subject and
+	// round.
 	Profile string
 }
 
@@ -80,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.WireguardGo, "wireguard-go", defaultWireguardGo, "wireguard-go binary (make bench installs it)")
 	fs.BoolVar(&o.Verbose, "v", false, "log every command to stderr")
 	fs.DurationVar(&o.Idle, "idle", 30*time.Second, "after each meshnet or wireguard-go subject's load, wait this long and read its resident memory again (0: skip)")
-	fs.StringVar(&o.Profile, "profile", "", "write each meshnet node's CPU profile (pprof) into this directory")
+	fs.StringVar(&o.Profile, "profile", "", "write each meshnet node's CPU profile and peak heap profile (pprof) into this directory")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

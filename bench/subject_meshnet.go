@@ -76,6 +76,9 @@ func startMeshnetPair(ctx context.Context, e *env, mode string, encrypted bool) 
 			return fail(err)
 		}
 		c.Performance.CPUProfile = profile
+		if profile != "" {
+			c.Performance.HeapProfile = strings.TrimSuffix(profile, ".pprof") + ".heap.pprof"
+		}
 		if i == 1 && !tokens {
 			c.Join = []string{e.a.Addr.String()}
 		}
@@ -172,7 +175,8 @@ func verifyTransport(a *netlab.Meshnet, peer string, encrypted bool, moved int64
 
 // profilePath names the CPU profile of host h's node for --profile (""
 // without it): <mode>[-enc]-<host>-<n>.pprof, n counting up through the
-// run, so every round keeps its own.
+// run, so every round keeps its own. The heap profile at the node's peak
+// goes beside it as <...>.heap.pprof.
 func (e *env) profilePath(mode string, encrypted bool, h *netlab.Host) (string, error) {
 	if e.opts.Profile == "" {
 		return "", nil

@@ -261,7 +261,7 @@ func TestBorrowAllocs(t *testing.T) {
 	t.Run("wireguard", func(t *testing.T) {
 		w := bareWireGuard(testSrcVTEP, 128)
 		w.vteps.Store(&map[netip.Addr]struct{}{testDstVTEP: {}})
-		w.tun = newWGTUN("", defaultTunnelMTU, 128, w.deliver)
+		w.tun = newWGTUN("", defaultTunnelMTU, 128, w.deliver, nil)
 		done := make(chan struct{})
 		go func() { // wireguard-go's TUN reader
 			defer close(done)

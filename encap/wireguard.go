@@ -37,8 +37,8 @@ type WireGuard struct {
 	vtep      atomic.Pointer[netip.Addr]              // own VTEP, the source of sent packets
 	vteps     atomic.Pointer[map[netip.Addr]struct{}] // peers' VTEPs, for Send; never mutated once stored
 	receiver  atomic.Pointer[Receiver]
-	rxScratch sync.Pool // *wgRxScratch
-	gate      *rxGate   // nil without a receive bound
+	rxScratch sync.Pool   // *wgRxScratch
+	rxGate    *flightGate // nil without a receive bound
 	stats     counters
 	drops     wgDropCounters
 	closed    atomic.Bool
@@ -79,11 +79,17 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 	bind := newBind(s.noGSO)
 	w.batch = bind.BatchSize()
 	w.rxScratch.New = func() any { return newWGRxScratch(w.batch) }
-	w.tun = newWGTUN(s.name, s.mtu, w.batch, w.deliver)
-	var dbind conn.Bind = bind
+	var txGate *flightGate
 	if s.rxInFlight > 0 {
-		w.gate = newRxGate(s.rxInFlight)
-		dbind = &gatedBind{Bind: bind, gate: w.gate}
+		w.rxGate = newFlightGate(s.rxInFlight)
+	}
+	if s.txInFlight > 0 {
+		txGate = newFlightGate(s.txInFlight)
+	}
+	w.tun = newWGTUN(s.name, s.mtu, w.batch, w.deliver, txGate)
+	var dbind conn.Bind = bind
+	if w.rxGate != nil || txGate != nil {
+		dbind = &gatedBind{Bind: bind, rx: w.rxGate, tx: txGate}
 	}
 	w.dev = device.NewDevice(w.tun, dbind, newDeviceLogger(w.log, time.Now))
 

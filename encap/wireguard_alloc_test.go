@@ -77,7 +77,7 @@ func TestWireGuardSendAllocs(t *testing.T) {
 	const batch = 128
 	w := bareWireGuard(testSrcVTEP, batch)
 	w.vteps.Store(&map[netip.Addr]struct{}{testDstVTEP: {}})
-	w.tun = newWGTUN("", defaultTunnelMTU, batch, w.deliver)
+	w.tun = newWGTUN("", defaultTunnelMTU, batch, w.deliver, nil)
 	var read atomic.Uint64
 	done := make(chan struct{})
 	go func() { // wireguard-go's TUN reader, minus the rest of wireguard-go

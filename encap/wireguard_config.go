@@ -102,6 +102,11 @@ type WireGuardConfig struct {
 	// buffer, and the socket's buffer holds what waits beyond. Zero means
 	// DefaultMaxReceiveInFlight; negative means no bound.
 	MaxReceiveInFlight int
+	// MaxSendInFlight bounds the data packets WireGuard holds between
+	// Send and its socket (wireguard_gate.go), as MaxReceiveInFlight does
+	// on the way in; Send waits beyond it. Zero means
+	// DefaultMaxSendInFlight; negative means no bound.
+	MaxSendInFlight int
 }
 
 // wgKey is a parsed 32-byte key. It prints redacted; uapiHex is the one
@@ -187,8 +192,9 @@ type wgSettings struct {
 	noGSO bool
 	// fullSum: no local checksum offload.
 	fullSum bool
-	// rxInFlight bounds received data packets in flight; 0: no bound.
-	rxInFlight int
+	// rxInFlight and txInFlight bound data packets in flight, received
+	// and sent; 0: no bound.
+	rxInFlight, txInFlight int
 }
 
 func (cfg WireGuardConfig) validate() (wgSettings, error) {
@@ -198,6 +204,12 @@ func (cfg WireGuardConfig) validate() (wgSettings, error) {
 		s.rxInFlight = DefaultMaxReceiveInFlight
 	case cfg.MaxReceiveInFlight > 0:
 		s.rxInFlight = cfg.MaxReceiveInFlight
+	}
+	switch {
+	case cfg.MaxSendInFlight == 0:
+		s.txInFlight = DefaultMaxSendInFlight
+	case cfg.MaxSendInFlight > 0:
+		s.txInFlight = cfg.MaxSendInFlight
 	}
 	if s.port == 0 {
 		s.port = DefaultWireGuardPort

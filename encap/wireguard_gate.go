@@ -1,28 +1,32 @@
 package encap
 
-// The receive gate bounds the memory wireguard-go spends on packets it has
-// received but not yet delivered.
+// The gates bound the memory wireguard-go spends on packets in flight.
 //
-// wireguard-go gives every packet it receives its own 64 KiB buffer and
-// queues up to 1024 batches per peer between its socket reader and the
-// goroutine that hands decrypted packets to us. Nothing in between drops:
-// when delivery (our device write, with the kernel's TCP receive work
-// behind it) is the slower side, the queue grows until the sender's TCP
-// window stops it, a few MB of data in thousands of 64 KiB buffers, which
-// put the receiving node at 300-450 MiB. Its pool sizes are compile-time
+// wireguard-go gives every packet its own 64 KiB buffer from pools that
+// grow without bound, and queues up to 1024 batches between each of its
+// stages. Nothing in between drops: when the next stage (the socket on the
+// way out; our device write, with the kernel's TCP work behind it, on the
+// way in) is the slower side, the queues grow until TCP's window stops
+// them, a few MB of data in thousands of 64 KiB buffers, each zeroed and so
+// resident when the allocator hands it out again. That put an encrypted
+// node at 150-450 MiB under load. Its pool sizes are compile-time
 // constants, so they cannot be capped from here.
 //
-// The gate caps it from the outside: before the socket reader reads, it
-// waits while more than limit data packets are in flight (read by the
-// socket but not yet delivered). The socket's own buffer, which holds
-// packets at their real size, absorbs the rest, and TCP sees a bounded
-// queue instead of a bottomless one.
+// Two gates cap it from the outside. The receive gate: before the socket
+// reader reads, it waits while more than the limit of data packets are in
+// flight (read by the socket but not yet delivered); the socket's own
+// buffer, which holds packets at their real size, absorbs the rest. The
+// send gate: before wireguard-go's device reader takes packets from Send,
+// it waits while more than the limit are in flight (taken but not yet
+// handed to the socket); the Send waits, and the forwarder behind it
+// leaves frames in the device's queue. TCP sees a bounded queue instead of
+// a bottomless one either way.
 //
-// wireguard-go drops some packets without delivering them (keys it no
-// longer holds, failed authentication, replays); those are never counted
-// back, so a wait that sees no delivery for gateValve assumes the rest
-// were dropped and starts counting afresh. Handshakes and keepalives are
-// not data and are never counted.
+// wireguard-go drops some packets without passing them on (keys it no
+// longer holds, failed authentication, replays, no session yet); those are
+// never counted back, so a wait that sees no progress for gateValve
+// assumes the rest were dropped and starts counting afresh. Handshakes and
+// keepalives are not data and are never counted.
 
 import (
 	"sync/atomic"
@@ -33,11 +37,13 @@ import (
 
 const (
 	// DefaultMaxReceiveInFlight bounds data packets between socket and
-	// delivery: 32 MiB of wireguard-go's 64 KiB buffers, and at 1400 bytes
-	// a packet 700 KB of data, milliseconds at the rates meshnet moves. In
-	// the benchmark lab the receiving node's peak RSS fell from 290-440 MiB
-	// to about 150 MiB, and throughput did not suffer (docs/PERFORMANCE.md).
-	DefaultMaxReceiveInFlight = 512
+	// delivery, and DefaultMaxSendInFlight between Send and the socket:
+	// 8 MiB of wireguard-go's 64 KiB buffers each, and at 1400 bytes a
+	// packet 180 KB of data, 0.5 ms at 3 Gbit/s: more than one batch
+	// through each stage, which is what keeps the pipeline busy
+	// (docs/PERFORMANCE.md has the measurements).
+	DefaultMaxReceiveInFlight = 128
+	DefaultMaxSendInFlight    = 128
 	// gateValve is how long a wait without any delivery lasts before the
 	// count is presumed stale.
 	gateValve = 10 * time.Millisecond
@@ -48,19 +54,19 @@ const (
 	wgKeepaliveLen  = 32
 )
 
-// rxGate counts data packets in flight between the socket and delivery.
-type rxGate struct {
+// flightGate counts data packets in flight through one stage.
+type flightGate struct {
 	limit    int64
 	inflight atomic.Int64
-	progress chan struct{} // one slot: a delivery happened
+	progress chan struct{} // one slot: packets left the stage
 }
 
-func newRxGate(limit int) *rxGate {
-	return &rxGate{limit: int64(limit), progress: make(chan struct{}, 1)}
+func newFlightGate(limit int) *flightGate {
+	return &flightGate{limit: int64(limit), progress: make(chan struct{}, 1)}
 }
 
-// delivered counts n packets handed out of wireguard-go.
-func (g *rxGate) delivered(n int) {
+// delivered counts n packets out of the stage.
+func (g *flightGate) delivered(n int) {
 	if g.inflight.Add(-int64(n)) < 0 {
 		g.inflight.Store(0)
 	}
@@ -70,22 +76,39 @@ func (g *rxGate) delivered(n int) {
 	}
 }
 
-// received counts the data messages among packets just read.
-func (g *rxGate) received(bufs [][]byte, sizes []int, n int) {
+// entered counts n packets into the stage.
+func (g *flightGate) entered(n int) {
+	if n > 0 {
+		g.inflight.Add(int64(n))
+	}
+}
+
+// dataMessages counts the WireGuard data messages (not keepalives,
+// handshakes or cookies) among the first n packets.
+func dataMessages(bufs [][]byte, sizes []int, n int) int {
 	k := 0
 	for i := range n {
 		if sizes[i] > wgKeepaliveLen && bufs[i][0] == wgTransportType {
 			k++
 		}
 	}
-	if k > 0 {
-		g.inflight.Add(int64(k))
+	return k
+}
+
+// dataMessagesOut is dataMessages for packets on their way out.
+func dataMessagesOut(bufs [][]byte) int {
+	k := 0
+	for _, b := range bufs {
+		if len(b) > wgKeepaliveLen && b[0] == wgTransportType {
+			k++
+		}
 	}
+	return k
 }
 
 // wait blocks while the limit is exceeded, until a delivery, the valve,
 // or closed.
-func (g *rxGate) wait(t *time.Timer, closed <-chan struct{}) {
+func (g *flightGate) wait(t *time.Timer, closed <-chan struct{}) {
 	for g.inflight.Load() > g.limit {
 		t.Reset(gateValve)
 		select {
@@ -103,10 +126,12 @@ func (g *rxGate) wait(t *time.Timer, closed <-chan struct{}) {
 	}
 }
 
-// gatedBind puts a gate in front of every receive function of its bind.
+// gatedBind puts the receive gate (if any) in front of every receive
+// function of its bind and counts sent data messages out of the send gate
+// (if any).
 type gatedBind struct {
 	conn.Bind
-	gate   *rxGate
+	rx, tx *flightGate
 	closed atomic.Pointer[chan struct{}] // closed by Close, made by Open
 }
 
@@ -117,18 +142,31 @@ func (b *gatedBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	}
 	closed := make(chan struct{})
 	b.closed.Store(&closed)
+	if b.rx == nil {
+		return fns, actual, nil
+	}
 	gated := make([]conn.ReceiveFunc, len(fns))
 	for i, fn := range fns {
 		t := time.NewTimer(time.Hour)
 		t.Stop()
 		gated[i] = func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
-			b.gate.wait(t, closed)
+			b.rx.wait(t, closed)
 			n, err := fn(bufs, sizes, eps)
-			b.gate.received(bufs, sizes, n)
+			b.rx.entered(dataMessages(bufs, sizes, n))
 			return n, err
 		}
 	}
 	return gated, actual, nil
+}
+
+// Send implements conn.Bind: the data messages leave the send stage
+// whether or not the socket took them.
+func (b *gatedBind) Send(bufs [][]byte, ep conn.Endpoint) error {
+	err := b.Bind.Send(bufs, ep)
+	if b.tx != nil {
+		b.tx.delivered(dataMessagesOut(bufs))
+	}
+	return err
 }
 
 func (b *gatedBind) Close() error {

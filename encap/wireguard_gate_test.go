@@ -11,11 +11,14 @@ func dataMsg(n int) []byte {
 	return b
 }
 
-func TestRxGateCountsDataOnly(t *testing.T) {
-	g := newRxGate(10)
+func TestGateCountsDataOnly(t *testing.T) {
+	g := newFlightGate(10)
 	bufs := [][]byte{dataMsg(100), dataMsg(wgKeepaliveLen), {1, 0, 0, 0}, dataMsg(1500)}
 	sizes := []int{100, wgKeepaliveLen, 148, 1500}
-	g.received(bufs, sizes, len(bufs))
+	if got := dataMessagesOut([][]byte{bufs[0], bufs[1], bufs[2][:4], bufs[3]}); got != 2 {
+		t.Fatalf("%d data messages on the way out, want 2", got)
+	}
+	g.entered(dataMessages(bufs, sizes, len(bufs)))
 	if got := g.inflight.Load(); got != 2 {
 		t.Fatalf("in flight %d after two data messages, a keepalive and a handshake; want 2", got)
 	}
@@ -25,11 +28,11 @@ func TestRxGateCountsDataOnly(t *testing.T) {
 	}
 }
 
-// TestRxGateWaits: a reader over the limit waits for a delivery; without
+// TestGateWaits: a reader over the limit waits for a delivery; without
 // one, the valve lets it go and the count starts afresh; closing releases
 // it at once.
-func TestRxGateWaits(t *testing.T) {
-	g := newRxGate(1)
+func TestGateWaits(t *testing.T) {
+	g := newFlightGate(1)
 	g.inflight.Store(5)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -60,16 +63,20 @@ func TestRxGateWaits(t *testing.T) {
 	g.wait(timer, closed) // returns at once
 }
 
-// TestWireGuardReceiveBoundDelivers: a receive bound far below a batch
-// still delivers everything.
-func TestWireGuardReceiveBoundDelivers(t *testing.T) {
-	small := func(c *WireGuardConfig) { c.MaxReceiveInFlight = 4 }
+// TestWireGuardBoundsDeliver: send and receive bounds far below a batch
+// still deliver everything, both ways.
+func TestWireGuardBoundsDeliver(t *testing.T) {
+	small := func(c *WireGuardConfig) { c.MaxReceiveInFlight, c.MaxSendInFlight = 4, 3 }
 	a, b := newWGNode(t, small), newWGNode(t, small)
 	connect(t, a, b)
 	for range 5 {
-		sendAndCheck(t, a, b, 7, 100)
+		sendAndCheck(t, a, b, 7, a.w.BatchSize())
+		sendAndCheck(t, b, a, 7, b.w.BatchSize())
 	}
-	if b.w.gate == nil || b.w.gate.limit != 4 {
-		t.Fatal("the bound was not applied")
+	if b.w.rxGate == nil || b.w.rxGate.limit != 4 || a.w.tun.tx == nil || a.w.tun.tx.limit != 3 {
+		t.Fatal("the bounds were not applied")
+	}
+	if got := a.w.tun.tx.inflight.Load(); got > 3 {
+		t.Errorf("%d packets still counted in the send stage after everything arrived", got)
 	}
 }

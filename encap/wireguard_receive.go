@@ -42,8 +42,8 @@ func newWGRxScratch(n int) *wgRxScratch {
 // bufs[i][offset:] and hands the VXLAN packets to the Receiver. Dropped
 // packets count as written.
 func (w *WireGuard) deliver(bufs [][]byte, offset int) (int, error) {
-	if w.gate != nil {
-		defer w.gate.delivered(len(bufs))
+	if w.rxGate != nil {
+		defer w.rxGate.delivered(len(bufs))
 	}
 	rp := w.receiver.Load()
 	if rp == nil {

@@ -34,6 +34,7 @@ package encap
 import (
 	"os"
 	"sync"
+	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -61,14 +62,20 @@ type wgTUN struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 
-	readMu sync.Mutex // serialises Read; guards offer
-	offer  wgReadOffer
+	readMu  sync.Mutex // serialises Read; guards offer and txTimer
+	offer   wgReadOffer
+	tx      *flightGate // the send gate (wireguard_gate.go); nil: no bound
+	txTimer *time.Timer
 }
 
 var _ tun.Device = (*wgTUN)(nil)
 
-func newWGTUN(name string, mtu, batch int, write func([][]byte, int) (int, error)) *wgTUN {
+func newWGTUN(name string, mtu, batch int, write func([][]byte, int) (int, error), tx *flightGate) *wgTUN {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	return &wgTUN{
+		tx:      tx,
+		txTimer: t,
 		name:    name,
 		mtu:     mtu,
 		batch:   batch,
@@ -90,6 +97,9 @@ func (t *wgTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	}
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
+	if t.tx != nil {
+		t.tx.wait(t.txTimer, t.closing)
+	}
 	o := &t.offer
 	*o = wgReadOffer{bufs: bufs[:n], sizes: sizes[:n], offset: offset}
 	select {
@@ -101,6 +111,9 @@ func (t *wgTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	<-t.filled // a Send owns o until it signals, closing or not
 	n = o.n
 	*o = wgReadOffer{} // do not keep wireguard-go's buffers
+	if t.tx != nil {
+		t.tx.entered(n)
+	}
 	return n, nil
 }
 

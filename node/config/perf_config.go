@@ -54,15 +54,13 @@ type PerformanceConfig struct {
 	// holds between its socket and delivery; each costs a 64 KiB buffer in
 	// the embedded WireGuard, whose own queues are unbounded in practice
 	// (the socket buffer holds what waits beyond). 0 means the default,
-	// 512 (32 MiB); -1 means no bound.
+	// 128 (8 MiB); -1 means no bound.
 	WireGuardReceiveQueue int `yaml:"wireguard_receive_queue"`
-	// MemoryLimit is the daemon's soft memory limit in MiB, as GOMEMLIMIT
-	// sets it: near the limit the garbage collector runs more often, so
-	// buffers the data path has finished with are reused instead of piling
-	// up. It is not a cap: a daemon that needs more gets more. 0 means the
-	// default, 48; -1 means none (GOMEMLIMIT from the environment, if set,
-	// applies then).
-	MemoryLimit int `yaml:"memory_limit_mib"`
+	// WireGuardSendQueue bounds the data packets the encrypted transport
+	// holds between taking them from the device and its socket, 64 KiB
+	// each as on the way in (the device's queue holds what waits beyond).
+	// 0 means the default, 128 (8 MiB); -1 means no bound.
+	WireGuardSendQueue int `yaml:"wireguard_send_queue"`
 	// HeapProfile, if set, is a file the daemon writes a heap profile to
 	// (pprof format, `go tool pprof -sample_index=inuse_space meshnet
 	// FILE`) each time the heap reaches a new peak, for finding where
@@ -74,21 +72,13 @@ type PerformanceConfig struct {
 	CPUProfile string `yaml:"cpu_profile"`
 }
 
-// DefaultMemoryLimitMiB is performance.memory_limit_mib's default.
-const DefaultMemoryLimitMiB = 48
-
-// maxMemoryLimitMiB keeps the limit's bytes well inside an int64.
-const maxMemoryLimitMiB = 1 << 30
-
 // PerfSpec is a validated PerformanceConfig.
 type PerfSpec struct {
 	DeviceOffload, CoalesceUDP, UDPOffload bool
 	ChecksumOffload, TrustTransport        bool
 	DirectSend                             bool
-	WGReceiveQueue                         int
+	WGReceiveQueue, WGSendQueue            int
 	CPUProfile, HeapProfile                string
-	// MemoryLimit is the soft memory limit in bytes; 0: none.
-	MemoryLimit int64
 }
 
 // on reads an optional switch that defaults to on.
@@ -100,22 +90,17 @@ func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) Per
 		bad("performance.wireguard_receive_queue", strconv.Itoa(p.WireGuardReceiveQueue), "out of range",
 			"use a packet count, 0 for the default or -1 for no bound")
 	}
+	if p.WireGuardSendQueue < -1 {
+		bad("performance.wireguard_send_queue", strconv.Itoa(p.WireGuardSendQueue), "out of range",
+			"use a packet count, 0 for the default or -1 for no bound")
+	}
 	if p.CPUProfile != "" && !filepath.IsAbs(p.CPUProfile) {
 		bad("performance.cpu_profile", p.CPUProfile, "must be an absolute path", "for example /var/lib/meshnet/cpu.pprof")
 	}
 	if p.HeapProfile != "" && !filepath.IsAbs(p.HeapProfile) {
 		bad("performance.heap_profile", p.HeapProfile, "must be an absolute path", "for example /var/lib/meshnet/heap.pprof")
 	}
-	limit := int64(DefaultMemoryLimitMiB) << 20
-	switch {
-	case p.MemoryLimit == -1:
-		limit = 0
-	case p.MemoryLimit < -1 || p.MemoryLimit > maxMemoryLimitMiB:
-		bad("performance.memory_limit_mib", strconv.Itoa(p.MemoryLimit), "out of range",
-			"use a size in MiB (at most "+strconv.Itoa(maxMemoryLimitMiB)+"), 0 for the default or -1 for none")
-	case p.MemoryLimit > 0:
-		limit = int64(p.MemoryLimit) << 20
-	}
+
 	return PerfSpec{
 		DeviceOffload:   on(p.DeviceOffload),
 		CoalesceUDP:     p.CoalesceUDP,
@@ -124,9 +109,9 @@ func (p PerformanceConfig) validate(bad func(key, val, problem, fix string)) Per
 		TrustTransport:  on(p.TrustTransport),
 		DirectSend:      on(p.DirectSend),
 		WGReceiveQueue:  p.WireGuardReceiveQueue,
+		WGSendQueue:     p.WireGuardSendQueue,
 		CPUProfile:      p.CPUProfile,
 		HeapProfile:     p.HeapProfile,
-		MemoryLimit:     limit,
 	}
 }
 
@@ -152,7 +137,7 @@ func (p PerfSpec) PlainConfig(c encap.PlainConfig) encap.PlainConfig {
 // encrypted transport's config.
 func (p PerfSpec) WireGuardConfig(c encap.WireGuardConfig) encap.WireGuardConfig {
 	c.DisableOffload, c.FullInnerChecksum = !p.UDPOffload, !p.ChecksumOffload
-	c.MaxReceiveInFlight = p.WGReceiveQueue
+	c.MaxReceiveInFlight, c.MaxSendInFlight = p.WGReceiveQueue, p.WGSendQueue
 	return c
 }
 

@@ -43,34 +43,15 @@ func TestPerformanceCPUProfilePath(t *testing.T) {
 	}
 }
 
-func TestPerformanceMemorySettings(t *testing.T) {
-	for _, tc := range []struct {
-		limit int
-		heap  string
-		want  int64
-		err   string
-	}{
-		{limit: 0, want: DefaultMemoryLimitMiB << 20},
-		{limit: -1, want: 0},
-		{limit: 200, want: 200 << 20},
-		{limit: -2, err: "performance.memory_limit_mib"},
-		{limit: 1 << 31, err: "performance.memory_limit_mib"},
-		{heap: "heap.pprof", err: "performance.heap_profile"},
-	} {
-		c := DefaultConfig()
-		c.Name, c.StateDir = "n1", "/var/lib/meshnet"
-		c.Performance.MemoryLimit, c.Performance.HeapProfile = tc.limit, tc.heap
-		s, err := c.Validate()
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("limit %d, heap %q: %v, want an error naming %s", tc.limit, tc.heap, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("limit %d: %v", tc.limit, err)
-		} else if s.Perf.MemoryLimit != tc.want {
-			t.Errorf("limit %d: %d bytes, want %d", tc.limit, s.Perf.MemoryLimit, tc.want)
-		}
+func TestPerformanceHeapProfilePath(t *testing.T) {
+	c := DefaultConfig()
+	c.Name, c.StateDir = "n1", "/var/lib/meshnet"
+	c.Performance.HeapProfile = "heap.pprof"
+	if _, err := c.Validate(); err == nil || !strings.Contains(err.Error(), "performance.heap_profile") {
+		t.Fatalf("relative heap_profile: %v, want an error naming performance.heap_profile", err)
+	}
+	c.Performance.HeapProfile = "/var/lib/meshnet/heap.pprof"
+	if s, err := c.Validate(); err != nil || s.Perf.HeapProfile != c.Performance.HeapProfile {
+		t.Fatalf("absolute heap_profile: %v", err)
 	}
 }

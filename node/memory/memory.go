@@ -29,10 +29,6 @@ const (
 
 // Config is what the watcher does.
 type Config struct {
-	// Limit is the Go runtime's soft memory limit in bytes
-	// (runtime/debug.SetMemoryLimit); 0 leaves the runtime's (GOMEMLIMIT
-	// or none).
-	Limit int64
 	// HeapProfile, if set, is a file the heap profile is written to each
 	// time the heap reaches a new peak.
 	HeapProfile string
@@ -47,13 +43,12 @@ type Config struct {
 
 // Watcher is a running memory watcher.
 type Watcher struct {
-	cfg       Config
-	prevLimit int64
-	ticks     <-chan time.Time
-	stopTick  func()
-	trim      func()
-	done      chan struct{}
-	stopped   chan struct{}
+	cfg      Config
+	ticks    <-chan time.Time
+	stopTick func()
+	trim     func()
+	done     chan struct{}
+	stopped  chan struct{}
 
 	// Owned by the run goroutine.
 	lastTraffic uint64
@@ -63,7 +58,7 @@ type Watcher struct {
 	sample      []metrics.Sample
 }
 
-// Start applies the limit and starts watching.
+// Start starts watching.
 func Start(cfg Config) (*Watcher, error) {
 	if cfg.HeapProfile != "" && !filepath.IsAbs(cfg.HeapProfile) {
 		return nil, fmt.Errorf("memory: heap profile %q must be an absolute path", cfg.HeapProfile)
@@ -90,22 +85,15 @@ func newWatcher(cfg Config, trim func()) *Watcher {
 }
 
 func (w *Watcher) start(now time.Time) {
-	w.prevLimit = -1
-	if w.cfg.Limit > 0 {
-		w.prevLimit = debug.SetMemoryLimit(w.cfg.Limit)
-	}
 	w.lastMove = now
 	go w.run()
 }
 
-// Stop ends the watcher and restores the runtime's previous limit.
+// Stop ends the watcher.
 func (w *Watcher) Stop() {
 	close(w.done)
 	<-w.stopped
 	w.stopTick()
-	if w.prevLimit >= 0 {
-		debug.SetMemoryLimit(w.prevLimit)
-	}
 }
 
 func (w *Watcher) run() {
