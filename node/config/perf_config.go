@@ -60,12 +60,12 @@ type PerformanceConfig struct {
 	// holds between taking them from the device and its socket, 64 KiB
 	// each as on the way in (the device's queue holds what waits beyond).
 	// 0 means the default, 128 (8 MiB); -1 means no bound.
-	WireGuardSendQueue int `yaml:"wireguard_send_queue"`
+	WireGuardSendQueue int `yaml:"wireguard_send_queue,omitempty"`
 	// HeapProfile, if set, is a file the daemon writes a heap profile to
 	// (pprof format, `go tool pprof -sample_index=inuse_space meshnet
 	// FILE`) each time the heap reaches a new peak, for finding where
 	// memory goes. Default "" (off).
-	HeapProfile string `yaml:"heap_profile"`
+	HeapProfile string `yaml:"heap_profile,omitempty"`
 	// CPUProfile, if set, is a file the daemon writes a CPU profile to
 	// (pprof format, `go tool pprof meshnet FILE`) from start until it
 	// exits. Profiling costs a few percent of CPU. Default "" (off).
