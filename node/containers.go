@@ -151,7 +151,7 @@ func (n *Node) Endpoints(network string) (api.NetworkEndpoints, error) {
 	}
 	out := api.NetworkEndpoints{Network: network, Endpoints: []api.NetworkEndpoint{}, Containers: []api.ContainerEndpoint{}}
 	nv, attached := n.current().network(network)
-	out.Attached = attached
+	out.Attached, out.Bridge = attached, nv.bridge
 	mine := map[string]endpoints.Endpoint{}
 	for _, ep := range n.endpoints.List(network) {
 		mine[tables.EndpointKey(ep.MAC, ep.IP)] = ep

@@ -298,6 +298,7 @@ type NetworkEndpoint struct {
 type NetworkEndpoints struct {
 	Network    string              `json:"network"`
 	Attached   bool                `json:"attached"`
+	Bridge     string              `json:"bridge,omitempty"` // this node's bridge on the network
 	Endpoints  []NetworkEndpoint   `json:"endpoints"`
 	Containers []ContainerEndpoint `json:"containers"` // this node's, attached or not
 }
