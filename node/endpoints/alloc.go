@@ -2,9 +2,10 @@ package endpoints
 
 import "net/netip"
 
-// Allocate returns the lowest free address of the blocks: inside subnet,
-// neither the subnet's network nor (IPv4) broadcast address, not the
-// node's own address of the block (its first host address), and not used.
+// Allocate returns the first free address of the blocks after the node's
+// own (the block's first host address), wrapping round to the block's
+// first address last: inside subnet, neither the subnet's network nor
+// (IPv4) broadcast address, and not used.
 func Allocate(subnet netip.Prefix, blocks []netip.Prefix, used func(netip.Addr) bool) (netip.Addr, error) {
 	last := lastAddress(subnet)
 	for _, b := range blocks {
@@ -13,11 +14,16 @@ func Allocate(subnet netip.Prefix, blocks []netip.Prefix, used func(netip.Addr) 
 			continue
 		}
 		self := b.Addr().Next()
-		for ip := b.Addr(); ip.IsValid() && b.Contains(ip); ip = ip.Next() {
-			if ip == subnet.Masked().Addr() || ip == self || (ip.Is4() && ip == last) || used(ip) {
-				continue
+		ok := func(ip netip.Addr) bool {
+			return ip != subnet.Masked().Addr() && !(ip.Is4() && ip == last) && !used(ip)
+		}
+		for ip := self.Next(); ip.IsValid() && b.Contains(ip); ip = ip.Next() {
+			if ok(ip) {
+				return ip, nil
 			}
-			return ip, nil
+		}
+		if ok(b.Addr()) {
+			return b.Addr(), nil
 		}
 	}
 	return netip.Addr{}, ErrFull

@@ -31,8 +31,12 @@ func TestAllocateSkipsNodeNetworkAndUsed(t *testing.T) {
 	}
 	last := netip.MustParsePrefix("10.0.0.252/30")
 	ip, err := Allocate(subnet, []netip.Prefix{last}, func(netip.Addr) bool { return false })
+	if err != nil || ip != netip.MustParseAddr("10.0.0.254") {
+		t.Fatalf("last block: %v %v, want 10.0.0.254 (never .253, the node's, nor .255)", ip, err)
+	}
+	ip, err = Allocate(subnet, []netip.Prefix{last}, func(a netip.Addr) bool { return a == netip.MustParseAddr("10.0.0.254") })
 	if err != nil || ip != netip.MustParseAddr("10.0.0.252") {
-		t.Fatalf("last block: %v %v, want 10.0.0.252 (never .253, the node's, nor .255)", ip, err)
+		t.Fatalf("last block, .254 used: %v %v, want the block's first address last", ip, err)
 	}
 }
 
