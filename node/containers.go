@@ -151,7 +151,13 @@ func (n *Node) Endpoints(network string) (api.NetworkEndpoints, error) {
 	}
 	out := api.NetworkEndpoints{Network: network, Endpoints: []api.NetworkEndpoint{}, Containers: []api.ContainerEndpoint{}}
 	nv, attached := n.current().network(network)
-	out.Attached, out.Bridge = attached, nv.bridge
+	out.Attached, out.Bridge, out.MTU = attached, nv.bridge, nv.mtu
+	if attached {
+		out.Subnet = nv.def.Subnet.String()
+	}
+	if nv.addr.IsValid() {
+		out.Gateway = nv.addr.String()
+	}
 	mine := map[string]endpoints.Endpoint{}
 	for _, ep := range n.endpoints.List(network) {
 		mine[tables.EndpointKey(ep.MAC, ep.IP)] = ep

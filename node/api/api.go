@@ -298,7 +298,10 @@ type NetworkEndpoint struct {
 type NetworkEndpoints struct {
 	Network    string              `json:"network"`
 	Attached   bool                `json:"attached"`
-	Bridge     string              `json:"bridge,omitempty"` // this node's bridge on the network
+	Bridge     string              `json:"bridge,omitempty"`  // this node's bridge on the network
+	Subnet     string              `json:"subnet,omitempty"`  // when attached
+	Gateway    string              `json:"gateway,omitempty"` // this node's address on the network, once settled
+	MTU        int                 `json:"mtu,omitempty"`
 	Endpoints  []NetworkEndpoint   `json:"endpoints"`
 	Containers []ContainerEndpoint `json:"containers"` // this node's, attached or not
 }
