@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 
+	"meshnet.dev/meshnet/cni"
 	"meshnet.dev/meshnet/e2e/netlab"
 	"meshnet.dev/meshnet/node/api"
 )
@@ -162,6 +165,23 @@ func TestCNIPodsAcrossHosts(t *testing.T) {
 	if err := ms[0].Proc.Wait(10 * time.Second); err != nil {
 		t.Fatalf("daemon exit: %v", err)
 	}
+	// With the daemon down, ADD fails with a CNI error and makes nothing.
+	pod3, err := lab.AddPod("pod3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cs[0].cni.AddNetworkList(t.Context(), cs[0].list, podRT(pod3))
+	var cerr *types.Error
+	if !errors.As(err, &cerr) || cerr.Code != types.ErrTryAgainLater || !strings.Contains(cerr.Msg, "not running") {
+		t.Fatalf("ADD with the daemon down: %v", err)
+	}
+	t.Logf("ADD with h1's daemon down: code %d: %s", cerr.Code, cerr.Error())
+	if out, _ := pod3.Run("ip", "-o", "link", "show"); strings.Contains(out, "eth0") {
+		t.Fatalf("a failed ADD left an interface in pod3:\n%s", out)
+	}
+	if out, _ := cs[0].h.Run("ip", "-o", "link", "show"); strings.Contains(out, cni.HostVethName(podRT(pod3).ContainerID, "eth0")) {
+		t.Fatalf("a failed ADD left its host veth on h1:\n%s", out)
+	}
 	if err := ms[0].Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +217,7 @@ func TestCNIPodsAcrossHosts(t *testing.T) {
 
 	// Nothing left: no interface in the pods, no host veth, the bridges
 	// hold only the TAP, and neither daemon lists a pod address.
-	err := netlab.Poll(10*time.Second, 50*time.Millisecond, func() error {
+	err = netlab.Poll(10*time.Second, 50*time.Millisecond, func() error {
 		for _, c := range cs {
 			for _, ip := range append(ips, ghost) {
 				if c.listed(t, ip) {
