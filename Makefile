@@ -26,6 +26,7 @@ all: build
 
 build:
 	$(GO) build -o $(BIN)/meshnet ./cmd/meshnet
+	$(GO) build -o $(BIN)/meshnet-cni ./cmd/meshnet-cni
 
 # The main job: a working mesh of three namespace hosts, pinged pair by
 # pair, with a service answering by name. Without root (no namespaces) it
@@ -100,10 +101,13 @@ clean:
 # are never overwritten; uninstall leaves both. DESTDIR stages a package.
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# CNI plugins live where runtimes look for them (containerd, CRI-O, cnitool).
+CNI_BIN_DIR ?= /opt/cni/bin
 COMPLETIONS := $(DESTDIR)$(PREFIX)/share
 .PHONY: install uninstall
 install: build
 	install -D -m 0755 $(BIN)/meshnet $(DESTDIR)$(PREFIX)/bin/meshnet
+	install -D -m 0755 $(BIN)/meshnet-cni $(DESTDIR)$(CNI_BIN_DIR)/meshnet-cni
 	install -d -m 0755 $(DESTDIR)/etc/meshnet
 	@if [ -e $(DESTDIR)/etc/meshnet/meshnet.yaml ]; then \
 		echo "keeping $(DESTDIR)/etc/meshnet/meshnet.yaml (the shipped one is configs/meshnet.yaml)"; \
@@ -124,7 +128,7 @@ install: build
 	@echo "installed; next: edit /etc/meshnet/meshnet.yaml, then \`systemctl enable --now meshnet\` (or \`meshnet up -d -c /etc/meshnet/meshnet.yaml\`)"
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/meshnet $(DESTDIR)/etc/systemd/system/meshnet.service $(DESTDIR)/etc/udev/rules.d/60-meshnet-tun.rules
+	rm -f $(DESTDIR)$(PREFIX)/bin/meshnet $(DESTDIR)$(CNI_BIN_DIR)/meshnet-cni $(DESTDIR)/etc/systemd/system/meshnet.service $(DESTDIR)/etc/udev/rules.d/60-meshnet-tun.rules
 	rm -f $(COMPLETIONS)/bash-completion/completions/meshnet $(COMPLETIONS)/zsh/site-functions/_meshnet $(COMPLETIONS)/fish/vendor_completions.d/meshnet.fish
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/meshnet
 	@echo "left in place: /etc/meshnet (configuration) and /var/lib/meshnet (keys and state)"

@@ -30,6 +30,8 @@ type clusterOpts struct {
 	metrics   string        // metrics address on every node
 	leave     time.Duration // gossip.leave_timeout (default 3s)
 	broadcast config.BroadcastConfig
+	bridge    string // networks[].bridge of red on every node
+	subnet    string // red's subnet (default 10.10.0.0/24)
 }
 
 // startCluster is gossipCluster with options.
@@ -66,7 +68,13 @@ func startCluster(t *testing.T, hosts []*netlab.Host, nets [][]string, o cluster
 			nc := config.NetworkConfig{Name: n}
 			if i == 0 && n == "red" {
 				nc.Subnet = "10.10.0.0/24"
+				if o.subnet != "" {
+					nc.Subnet = o.subnet
+				}
 				nc.Encrypted = &o.encrypted
+			}
+			if n == "red" {
+				nc.Bridge = o.bridge
 			}
 			c.Networks = append(c.Networks, nc)
 		}

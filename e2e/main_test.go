@@ -13,8 +13,8 @@ import (
 
 // bin holds the binaries built once for the whole run.
 var bin struct {
-	dir, meshnet, xfer string
-	err                error
+	dir, meshnet, xfer, cni string
+	err                     error
 }
 
 func TestMain(m *testing.M) {
@@ -28,9 +28,13 @@ func TestMain(m *testing.M) {
 				bin.dir = dir
 				bin.meshnet = filepath.Join(dir, "meshnet")
 				bin.xfer = filepath.Join(dir, "xfer")
+				bin.cni = filepath.Join(dir, "meshnet-cni")
 				bin.err = build(bin.meshnet, "../cmd/meshnet")
 				if bin.err == nil {
 					bin.err = build(bin.xfer, "./xfer")
+				}
+				if bin.err == nil {
+					bin.err = build(bin.cni, "../cmd/meshnet-cni")
 				}
 			}
 		}

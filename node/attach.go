@@ -20,6 +20,7 @@ import (
 type attachment struct {
 	def    tables.NetDef
 	device string
+	bridge string // the Linux bridge the device is in, holding the address; "" for none
 	mac    packet.MAC
 	mtu    int
 	dev    tun.Device
@@ -74,10 +75,16 @@ func (n *Node) attach(def tables.NetDef, want wantedNet) (*attachment, error) {
 	// MAC, MTU and address; the node adopts them.
 	mac, mtu = dev.HardwareAddr(), dev.MTU()
 	static := want.Address
-	if !static.IsValid() {
+	if !static.IsValid() && want.Bridge == "" {
 		static = deviceAddress(dev.Name(), def.Subnet)
 	}
-	a := &attachment{def: def, device: device, mac: mac, mtu: mtu, dev: dev, port: port,
+	if err := n.joinBridge(want.Bridge, dev.Name(), mac); err != nil {
+		n.fwd.Detach(def.VNI)
+		dev.Close()
+		n.table.Update(func(tx *routing.Tx) { tx.RemoveNetwork(def.VNI) })
+		return nil, fmt.Errorf("network %s: %w", def.Name, err)
+	}
+	a := &attachment{def: def, device: device, bridge: want.Bridge, mac: mac, mtu: mtu, dev: dev, port: port,
 		done: make(chan struct{}), static: static}
 	go func() {
 		defer close(a.done)
@@ -106,6 +113,7 @@ func (n *Node) detach(a *attachment) {
 			n.log.Warn("closing device", "device", a.device, "err", err)
 		}
 		<-a.done
+		n.leaveBridge(a)
 	}
 	n.table.Update(func(tx *routing.Tx) { tx.RemoveNetwork(a.def.VNI) })
 	n.log.Info("network detached", "network", a.def.Name)
@@ -117,7 +125,8 @@ func (n *Node) setAddress(a *attachment, addr netip.Addr) error {
 		return nil
 	}
 	p := netip.PrefixFrom(addr, a.def.Subnet.Bits())
-	if deviceAddress(a.device, a.def.Subnet) == addr {
+	n.dropStaleBridgeAddress(a, addr)
+	if deviceAddress(a.ifname(), a.def.Subnet) == addr {
 		// already there (a prepared device, or a restart)
 	} else if n.spec.Userspace {
 		if err := n.startStack(a, addr); err != nil {
@@ -125,12 +134,12 @@ func (n *Node) setAddress(a *attachment, addr netip.Addr) error {
 		}
 	} else if n.opts.NewDevice == nil {
 		if a.addr.IsValid() {
-			if err := n.links.DelAddress(a.device, netip.PrefixFrom(a.addr, a.def.Subnet.Bits())); err != nil {
-				n.log.Warn("removing old address", "device", a.device, "err", err)
+			if err := n.links.DelAddress(a.ifname(), netip.PrefixFrom(a.addr, a.def.Subnet.Bits())); err != nil {
+				n.log.Warn("removing old address", "device", a.ifname(), "err", err)
 			}
 		}
-		if err := n.links.AddAddress(a.device, p); err != nil {
-			return fmt.Errorf("adding %s to %s: %w", p, a.device, err)
+		if err := n.links.AddAddress(a.ifname(), p); err != nil {
+			return fmt.Errorf("adding %s to %s: %w", p, a.ifname(), err)
 		}
 	}
 	a.addr = addr

@@ -23,6 +23,7 @@ func TestPackageGraph(t *testing.T) {
 		"config/confdoc":             {"config"},
 		"config/confdoc/cmd/confdoc": {"config/confdoc"},
 		"tables":                     nil,
+		"endpoints":                  nil,
 		"internal/gossipfake":        nil,
 		"keysync":                    {"tables"},
 		"metrics":                    {"api"},

@@ -77,7 +77,14 @@ func (n *Node) settleAddress(a *attachment, used []netip.Addr, dups []tables.Dup
 func (n *Node) reclaimBlock(a *attachment, won map[netip.Prefix]routing.Claim, used []netip.Addr) (netip.Prefix, bool) {
 	b, ok := n.rec.prevBlocks[a.def.Name]
 	delete(n.rec.prevBlocks, a.def.Name)
-	return b, ok && tables.Reclaimable(b, a.def.Subnet, n.spec.Name, won, used)
+	mine := n.containerAddrs(a.def.Name)
+	others := make([]netip.Addr, 0, len(used))
+	for _, u := range used {
+		if !mine[u] {
+			others = append(others, u)
+		}
+	}
+	return b, ok && tables.Reclaimable(b, a.def.Subnet, n.spec.Name, won, others)
 }
 
 // useAddress assigns addr to the network's device and publishes it as this

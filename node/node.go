@@ -22,6 +22,7 @@ import (
 
 	"meshnet.dev/meshnet/node/catalog"
 	"meshnet.dev/meshnet/node/config"
+	"meshnet.dev/meshnet/node/endpoints"
 	"meshnet.dev/meshnet/node/keysync"
 	"meshnet.dev/meshnet/node/metrics"
 
@@ -114,7 +115,8 @@ type Node struct {
 	dnsLive   atomic.Pointer[lb.DNSServer] // the DNS server, for metrics
 	joinedAt  atomic.Pointer[time.Time]    // set by the join loop
 	want      wanted
-	static    configPeers // the config's static peers; Reload replaces them
+	endpoints *endpoints.Registry // container endpoints; in memory until restore opens the state dir's
+	static    configPeers         // the config's static peers; Reload replaces them
 
 	reloadMu    sync.Mutex
 	halted      bool            // Run is stopping: Reload refuses
@@ -154,6 +156,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		join:        slices.Clone(s.Join),
 		rec:         reconciled{nets: map[string]*attachment{}, prevBlocks: map[string]netip.Prefix{}},
 		want:        wanted{nets: map[string]wantedNet{}},
+		endpoints:   &endpoints.Registry{},
 		metricsAddr: s.Metrics,
 		rotation:    s.Rotation,
 	}

@@ -202,5 +202,6 @@ func (n *Node) syncNetwork(a *attachment) ([]tables.Duplicate, []string) {
 		}
 	}
 	n.settleAddress(a, used, st.Duplicates)
+	n.republishEndpoints(a)
 	return st.Duplicates, static
 }

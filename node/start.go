@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"meshnet.dev/meshnet/node/endpoints"
 	"net/netip"
 
 	"meshnet.dev/meshnet/encap"
@@ -64,6 +65,11 @@ func (n *Node) restore(context.Context) (func(), error) {
 		return nil, err
 	}
 	n.restoreState(p)
+	reg, err := endpoints.Open(n.spec.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	n.endpoints = reg
 	return nil, nil
 }
 

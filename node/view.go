@@ -52,6 +52,7 @@ type view struct {
 type netView struct {
 	def    tables.NetDef
 	device string
+	bridge string // "" for none
 	mac    packet.MAC
 	mtu    int
 	addr   netip.Addr         // invalid until assigned
@@ -76,7 +77,7 @@ func (n *Node) publish() {
 	r := &n.rec
 	v := &view{report: r.report, services: r.services, backends: r.backends, static: r.static, seeds: r.seeds, blocks: map[string]netip.Prefix{}}
 	for name, a := range r.nets {
-		nv := netView{def: a.def, device: a.device, mac: a.mac, mtu: a.mtu, addr: a.addr, stack: a.stack}
+		nv := netView{def: a.def, device: a.device, bridge: a.bridge, mac: a.mac, mtu: a.mtu, addr: a.addr, stack: a.stack}
 		if a.port != nil {
 			nv.stats = &a.port.Stats
 		}

@@ -79,4 +79,10 @@ type LinkManager interface {
 	// RouteMTU returns the MTU of the underlay path towards dst: the route's
 	// MTU if set, otherwise the outgoing interface's.
 	RouteMTU(dst netip.Addr) (int, error)
+	// EnsureBridge makes sure a Linux bridge of that name exists with the
+	// given MAC (so it keeps one MAC whatever ports join) and is up; an
+	// existing bridge is kept with its ports.
+	EnsureBridge(name string, mac packet.MAC) error
+	// SetMaster enslaves interface name to bridge.
+	SetMaster(name, bridge string) error
 }

@@ -23,6 +23,10 @@ type FakeLink struct {
 	MAC   packet.MAC
 	Up    bool
 	Addrs []netip.Prefix
+	// Bridge marks a link EnsureBridge made; Master is the bridge a link
+	// is enslaved to.
+	Bridge bool
+	Master string
 }
 
 type fakeRoute struct {
@@ -180,4 +184,38 @@ func (f *FakeLinks) RouteMTU(dst netip.Addr) (int, error) {
 		return l.MTU, nil
 	}
 	return 0, fmt.Errorf("route MTU towards %s: route %s has no MTU and link %q: %w", dst, r.dst, r.link, ErrNoLink)
+}
+
+// EnsureBridge implements LinkManager.
+func (f *FakeLinks) EnsureBridge(name string, mac packet.MAC) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.links == nil {
+		f.links = make(map[string]*FakeLink)
+	}
+	l, ok := f.links[name]
+	if !ok {
+		l = &FakeLink{MTU: 1500, Bridge: true}
+		f.links[name] = l
+	}
+	if !l.Bridge {
+		return fmt.Errorf("tun: %q exists and is not a bridge", name)
+	}
+	l.MAC, l.Up = mac, true
+	return nil
+}
+
+// SetMaster implements LinkManager.
+func (f *FakeLinks) SetMaster(name, bridge string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, ok := f.links[bridge]; !ok || !b.Bridge {
+		return fmt.Errorf("tun: no bridge %q: %w", bridge, ErrNoLink)
+	}
+	l, ok := f.links[name]
+	if !ok {
+		return fmt.Errorf("tun: no interface %q: %w", name, ErrNoLink)
+	}
+	l.Master = bridge
+	return nil
 }

@@ -162,3 +162,46 @@ func (n *Netlink) RouteMTU(dst netip.Addr) (int, error) {
 	}
 	return l.Attrs().MTU, nil
 }
+
+// EnsureBridge implements LinkManager.
+func (n *Netlink) EnsureBridge(name string, mac packet.MAC) error {
+	l, err := n.link(name)
+	if errors.Is(err, ErrNoLink) {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, HardwareAddr: net.HardwareAddr(mac[:])}}
+		if err := n.h.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("tun: create bridge %q: %w", name, err)
+		}
+		l, err = n.link(name)
+	}
+	if err != nil {
+		return err
+	}
+	if l.Type() != "bridge" {
+		return fmt.Errorf("tun: %q exists and is a %s, not a bridge: choose another bridge name", name, l.Type())
+	}
+	if string(l.Attrs().HardwareAddr) != string(mac[:]) {
+		if err := n.h.LinkSetHardwareAddr(l, net.HardwareAddr(mac[:])); err != nil {
+			return fmt.Errorf("tun: set MAC of bridge %q: %w", name, err)
+		}
+	}
+	if err := n.h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("tun: bring bridge %q up: %w", name, err)
+	}
+	return nil
+}
+
+// SetMaster implements LinkManager.
+func (n *Netlink) SetMaster(name, bridge string) error {
+	l, err := n.link(name)
+	if err != nil {
+		return err
+	}
+	br, err := n.link(bridge)
+	if err != nil {
+		return err
+	}
+	if err := n.h.LinkSetMasterByIndex(l, br.Attrs().Index); err != nil {
+		return fmt.Errorf("tun: add %q to bridge %q: %w", name, bridge, err)
+	}
+	return nil
+}

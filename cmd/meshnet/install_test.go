@@ -35,6 +35,10 @@ func TestMakeInstall(t *testing.T) {
 	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil {
 		t.Fatalf("installed binary: %v\n%s", err, out)
 	}
+	cniOut, err := exec.Command(filepath.Join(root, "opt/cni/bin/meshnet-cni")).CombinedOutput()
+	if !strings.Contains(string(cniOut), "meshnet-cni") {
+		t.Errorf("installed CNI plugin in /opt/cni/bin does not run: %v\n%s", err, cniOut)
+	}
 	mode := func(p string) os.FileMode {
 		t.Helper()
 		st, err := os.Stat(filepath.Join(root, p))
@@ -78,7 +82,7 @@ func TestMakeInstall(t *testing.T) {
 		t.Error("a second install overwrote the edited config")
 	}
 	make("uninstall")
-	for _, p := range []string{bin, filepath.Join(root, "etc/udev/rules.d/60-meshnet-tun.rules")} {
+	for _, p := range []string{bin, filepath.Join(root, "opt/cni/bin/meshnet-cni"), filepath.Join(root, "etc/udev/rules.d/60-meshnet-tun.rules")} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("uninstall left %s: %v", p, err)
 		}

@@ -16,7 +16,7 @@ func networkCmd(g *globals) *cobra.Command {
 		Short: "Create, join and leave networks",
 		Args:  cobra.NoArgs,
 	}
-	c.AddCommand(networkCreateCmd(g), networkJoinCmd(g), networkLeaveCmd(g))
+	c.AddCommand(networkCreateCmd(g), networkJoinCmd(g), networkLeaveCmd(g), networkEndpointsCmd(g))
 	return c
 }
 

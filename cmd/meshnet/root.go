@@ -78,7 +78,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", defaultState, "daemon state directory (env MESHNET_STATE_DIR)")
 	root.PersistentFlags().StringVar(&g.socket, "socket", "", "control socket (default <state-dir>/"+api.SocketName+")")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(upCmd(g), downCmd(g), initCmd(g), tokenCmd(g), statusCmd(g), peersCmd(g), peerCmd(g), networksCmd(g), networkCmd(g),
+	root.AddCommand(upCmd(g), downCmd(g), initCmd(g), dockerPluginCmd(g), tokenCmd(g), statusCmd(g), peersCmd(g), peerCmd(g), networksCmd(g), networkCmd(g),
 		serviceCmd(g), keysCmd(g), evictCmd(g), deviceCmd(g), doctorCmd(g), pingCmd(g), demoCmd(g), versionCmd(g))
 
 	return root

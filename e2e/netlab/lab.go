@@ -31,6 +31,7 @@ type Lab struct {
 	log      io.Writer
 	mu       sync.Mutex
 	hosts    []*Host
+	pods     []*Host // bare namespaces (AddPod), removed before the hosts
 	procs    []*Proc
 	nextAddr netip.Addr
 	ownDir   bool
@@ -138,6 +139,25 @@ func (l *Lab) AddHost(name string) (*Host, error) {
 	return h, nil
 }
 
+// AddPod creates a bare namespace, as a container runtime makes for a
+// pod: loopback up and nothing else, for a CNI plugin to attach. It runs
+// commands like a host but has no underlay address; Close removes it.
+func (l *Lab) AddPod(name string) (*Host, error) {
+	p := &Host{lab: l, Name: name, NS: l.Prefix + "-" + name, Dir: filepath.Join(l.Dir, name)}
+	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, s := range [][]string{{"ip", "netns", "add", p.NS}, {"ip", "-n", p.NS, "link", "set", "lo", "up"}} {
+		if err := l.run(s...); err != nil {
+			return nil, err
+		}
+	}
+	l.mu.Lock()
+	l.pods = append(l.pods, p)
+	l.mu.Unlock()
+	return p, nil
+}
+
 // Hosts lists the lab's hosts in creation order.
 func (l *Lab) Hosts() []*Host {
 	l.mu.Lock()
@@ -148,8 +168,8 @@ func (l *Lab) Hosts() []*Host {
 // Close stops every process and removes every namespace and scratch file.
 func (l *Lab) Close() error {
 	l.mu.Lock()
-	procs, hosts := l.procs, l.hosts
-	l.procs, l.hosts = nil, nil
+	procs, hosts := l.procs, append(l.pods, l.hosts...)
+	l.procs, l.hosts, l.pods = nil, nil, nil
 	closed := l.closed
 	l.closed = true
 	l.mu.Unlock()

@@ -258,3 +258,50 @@ type PingResult struct {
 	Received  int       `json:"received"`
 	RTTsMs    []float64 `json:"rtts_ms"`
 }
+
+// EndpointRequest asks the daemon for a container endpoint on a network
+// (POST /v1/networks/{name}/endpoints): CNI's container id and interface
+// name. Asking again for the same pair returns the same endpoint.
+type EndpointRequest struct {
+	ContainerID string `json:"container_id"`
+	IfName      string `json:"ifname"`
+}
+
+// ContainerEndpoint is a container endpoint this node hosts: the address
+// and MAC to give the container's interface, the bridge its host end
+// joins, the gateway (this node's address on the network) and the MTU.
+type ContainerEndpoint struct {
+	Network     string `json:"network"`
+	ContainerID string `json:"container_id"`
+	IfName      string `json:"ifname"`
+	MAC         string `json:"mac"`
+	Address     string `json:"address"` // CIDR: the address with the network's prefix length
+	Gateway     string `json:"gateway,omitempty"`
+	Bridge      string `json:"bridge"`
+	MTU         int    `json:"mtu"`
+	Published   bool   `json:"published"` // in the network's forwarding table
+}
+
+// NetworkEndpoint is one endpoint of a network's forwarding table as this
+// node sees it (GET /v1/networks/{name}/endpoints): a node's interface, an
+// endpoint learned behind it, or a container endpoint (with its container
+// id and interface name when this node hosts it).
+type NetworkEndpoint struct {
+	MAC         string `json:"mac"`
+	IP          string `json:"ip,omitempty"`
+	Node        string `json:"node"`
+	ContainerID string `json:"container_id,omitempty"`
+	IfName      string `json:"ifname,omitempty"`
+}
+
+// NetworkEndpoints is the answer of GET /v1/networks/{name}/endpoints.
+type NetworkEndpoints struct {
+	Network    string              `json:"network"`
+	Attached   bool                `json:"attached"`
+	Bridge     string              `json:"bridge,omitempty"`  // this node's bridge on the network
+	Subnet     string              `json:"subnet,omitempty"`  // when attached
+	Gateway    string              `json:"gateway,omitempty"` // this node's address on the network, once settled
+	MTU        int                 `json:"mtu,omitempty"`
+	Endpoints  []NetworkEndpoint   `json:"endpoints"`
+	Containers []ContainerEndpoint `json:"containers"` // this node's, attached or not
+}

@@ -73,6 +73,26 @@ func (c *Client) LeaveNetwork(ctx context.Context, name string) error {
 	return c.Do(ctx, http.MethodPost, "/v1/networks/"+url.PathEscape(name)+"/leave", nil, nil)
 }
 
+// AddEndpoint allocates (or returns the existing) container endpoint on a
+// network and publishes it.
+func (c *Client) AddEndpoint(ctx context.Context, network string, req EndpointRequest) (ContainerEndpoint, error) {
+	var out ContainerEndpoint
+	return out, c.Do(ctx, http.MethodPost, "/v1/networks/"+url.PathEscape(network)+"/endpoints", req, &out)
+}
+
+// RemoveEndpoint withdraws a container endpoint; one the daemon does not
+// know is no error.
+func (c *Client) RemoveEndpoint(ctx context.Context, network, containerID, ifname string) error {
+	return c.Do(ctx, http.MethodDelete, "/v1/networks/"+url.PathEscape(network)+"/endpoints/"+
+		url.PathEscape(containerID)+"/"+url.PathEscape(ifname), nil, nil)
+}
+
+// Endpoints lists a network's endpoints and this node's containers on it.
+func (c *Client) Endpoints(ctx context.Context, network string) (NetworkEndpoints, error) {
+	var out NetworkEndpoints
+	return out, c.Do(ctx, http.MethodGet, "/v1/networks/"+url.PathEscape(network)+"/endpoints", nil, &out)
+}
+
 // Token asks an admin node for a join token.
 func (c *Client) Token(ctx context.Context, ttl time.Duration) (Token, error) {
 	var out Token
@@ -166,11 +186,14 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	return json.Unmarshal(data, out)
 }
 
+// ErrNoDaemon says nothing listens on the control socket.
+var ErrNoDaemon = errors.New("no meshnet daemon is running")
+
 // explain turns a dial failure into advice.
 func (c *Client) explain(err error) error {
 	switch {
 	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("no meshnet daemon is running on %s (start one with `meshnet up`, or pass --state-dir)", c.socket)
+		return fmt.Errorf("%w on %s (start one with `meshnet up`, or pass --state-dir)", ErrNoDaemon, c.socket)
 	case errors.Is(err, os.ErrPermission):
 		return fmt.Errorf("not allowed to use %s: run as root or as a member of the daemon's control group", c.socket)
 	}

@@ -192,6 +192,11 @@ type NetworkConfig struct {
 	Address string `yaml:"address"`
 	// Device is the interface name. Default "mn-" + Name, cut to 15 bytes.
 	Device string `yaml:"device"`
+	// Bridge puts the device into a Linux bridge of this name, which the
+	// node creates if missing and gives the node's address on the network,
+	// so containers whose veth is on the bridge (the meshnet-cni plugin)
+	// are endpoints of the network. TAP mode only. Default: no bridge.
+	Bridge string `yaml:"bridge"`
 	// MTU overrides the device MTU. Default: underlay path MTU minus the
 	// encapsulation overhead.
 	MTU int `yaml:"mtu"`

@@ -62,9 +62,15 @@ func TestBadConfigNamesKeyValueAndFix(t *testing.T) {
 		{"address: 192.0.2.2", "address: nowhere", "peers[0].address", "nowhere", "for example"},
 		{"ip: 10.20.0.2}", "ip: 10.20.0.2, mac: ff:ff:ff:ff:ff:ff}", "peers[0].endpoints[0].mac", "ff:ff:ff:ff:ff:ff", "unicast"},
 		{"network: blue,", "network: red,", "peers[0].endpoints[0].network", "red", "add it under networks"},
+		{"  - name: blue", "  - name: blue\n    bridge: mn-blue", "networks[0].bridge", "mn-blue", "name of its own"},
+		{"  - name: blue", "  - name: blue\n    bridge: a-bridge-name-too-long", "networks[0].bridge", "a-bridge-name-too-long", "at most 15"},
+		{"mode: tap", "mode: tun", "networks[0].bridge", "mb-blue", `use mode "tap"`},
 	}
 	for _, c := range cases {
 		text := strings.Replace(goodConfig, c.old, c.new, 1)
+		if c.new == "mode: tun" {
+			text = strings.Replace(text, "  - name: blue", "  - name: blue\n    bridge: mb-blue", 1)
+		}
 		_, err := parse(t, text)
 		if err == nil {
 			t.Errorf("%s=%s accepted", c.key, c.value)

@@ -70,6 +70,7 @@ type NetworkSpec struct {
 	Subnet    netip.Prefix
 	Address   netip.Addr
 	Device    string
+	Bridge    string // Linux bridge the device joins; empty for none
 	MTU       int
 	Encrypted bool
 }
@@ -214,7 +215,18 @@ func (c Config) Validate() (*Spec, error) {
 			bad(fmt.Sprintf("networks[%d].device", i), ns.Device, "device already used by network "+other, "give each network its own device")
 			continue
 		}
+		if other, dup := devices[ns.Bridge]; dup && ns.Bridge != "" {
+			bad(fmt.Sprintf("networks[%d].bridge", i), ns.Bridge, "name already used by network "+other, "give each network its own bridge")
+			continue
+		}
+		if ns.Bridge != "" && (s.TUN || s.Userspace) {
+			bad(fmt.Sprintf("networks[%d].bridge", i), ns.Bridge, "a bridge needs Ethernet frames", `use mode "tap" (not tun or userspace), or leave out bridge`)
+			continue
+		}
 		byName[ns.Name], vnis[ns.VNI], devices[ns.Device] = ns.VNI, ns.Name, ns.Name
+		if ns.Bridge != "" {
+			devices[ns.Bridge] = ns.Name
+		}
 		s.Networks = append(s.Networks, ns)
 	}
 	s.Peers = validatePeers(c.Peers, c.Name, s.VXLANPort, s.Networks, bad)
@@ -242,7 +254,7 @@ func parseLog(l LogConfig, bad func(key, val, problem, fix string)) (slog.Level,
 func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fix string)) (NetworkSpec, bool) {
 	ok := true
 	fail := func(k, v, p, f string) { ok = false; bad(key+"."+k, v, p, f) }
-	ns := NetworkSpec{Name: n.Name, VNI: uint32(n.VNI), MTU: n.MTU, Encrypted: n.Encrypted == nil || *n.Encrypted, Device: n.Device}
+	ns := NetworkSpec{Name: n.Name, VNI: uint32(n.VNI), MTU: n.MTU, Encrypted: n.Encrypted == nil || *n.Encrypted, Device: n.Device, Bridge: n.Bridge}
 	if !labelRE.MatchString(n.Name) {
 		fail("name", n.Name, "not a valid network name", "use lower-case letters, digits and '-'")
 	}
@@ -276,6 +288,11 @@ func validateNetwork(key string, n NetworkConfig, bad func(key, val, problem, fi
 		ns.Device = DefaultDevice(n.Name)
 	} else if len(ns.Device) > maxDeviceName || strings.ContainsAny(ns.Device, "/ \t") {
 		fail("device", ns.Device, "not a valid interface name", "use at most 15 characters, no '/' or spaces")
+	}
+	if len(ns.Bridge) > maxDeviceName || strings.ContainsAny(ns.Bridge, "/ \t") {
+		fail("bridge", ns.Bridge, "not a valid interface name", "use at most 15 characters, no '/' or spaces")
+	} else if ns.Bridge != "" && ns.Bridge == ns.Device {
+		fail("bridge", ns.Bridge, "the bridge has the device's name", "give the bridge a name of its own, such as mb-"+n.Name)
 	}
 	if n.MTU != 0 && (n.MTU < 576 || n.MTU > 65000) {
 		fail("mtu", strconv.Itoa(n.MTU), "MTU out of range", "use 576-65000, or leave it out to derive it from the underlay")

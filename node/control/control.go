@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"time"
@@ -45,6 +46,15 @@ type Operations interface {
 	IssueToken(ttl time.Duration) (api.Token, error)
 	RotateKeys(nodeKey bool) error
 	Evict(name string) error
+	// AddEndpoint allocates and publishes a container endpoint, or
+	// returns the one the container already has; it waits (within ctx)
+	// for the node's address block to settle.
+	AddEndpoint(ctx context.Context, network string, req api.EndpointRequest) (api.ContainerEndpoint, error)
+	// RemoveEndpoint withdraws a container endpoint; an unknown one is
+	// no error.
+	RemoveEndpoint(network, containerID, ifname string) error
+	// Endpoints lists a network's endpoints and this node's containers.
+	Endpoints(network string) (api.NetworkEndpoints, error)
 }
 
 var (

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"sync"
@@ -100,3 +101,13 @@ func (f *fakeNode) RotateKeys(nodeKey bool) error {
 	return f.record("rotate keys")
 }
 func (f *fakeNode) Evict(name string) error { return f.record("evict " + name) }
+
+func (f *fakeNode) AddEndpoint(_ context.Context, network string, r api.EndpointRequest) (api.ContainerEndpoint, error) {
+	return api.ContainerEndpoint{Network: network, ContainerID: r.ContainerID, IfName: r.IfName}, f.record("add endpoint " + network + " " + r.ContainerID + " " + r.IfName)
+}
+func (f *fakeNode) RemoveEndpoint(network, id, ifname string) error {
+	return f.record("remove endpoint " + network + " " + id + " " + ifname)
+}
+func (f *fakeNode) Endpoints(network string) (api.NetworkEndpoints, error) {
+	return api.NetworkEndpoints{Network: network}, f.record("endpoints " + network)
+}

@@ -59,6 +59,20 @@ func routes(mux *http.ServeMux, n Node) {
 	mux.HandleFunc("POST /v1/networks/{name}/leave", call(http.StatusOK, badRequest, func(r *http.Request, _ struct{}) (struct{}, error) {
 		return done(n.LeaveNetwork(r.PathValue("name")))
 	}))
+	mux.HandleFunc("POST /v1/networks/{name}/endpoints", call(http.StatusOK, badRequest, func(r *http.Request, req api.EndpointRequest) (api.ContainerEndpoint, error) {
+		return n.AddEndpoint(r.Context(), r.PathValue("name"), req)
+	}))
+	mux.HandleFunc("DELETE /v1/networks/{name}/endpoints/{container}/{ifname}", call(http.StatusOK, badRequest, func(r *http.Request, _ struct{}) (struct{}, error) {
+		return done(n.RemoveEndpoint(r.PathValue("name"), r.PathValue("container"), r.PathValue("ifname")))
+	}))
+	mux.HandleFunc("GET /v1/networks/{name}/endpoints", func(w http.ResponseWriter, r *http.Request) {
+		eps, err := n.Endpoints(r.PathValue("name"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, eps)
+	})
 	mux.HandleFunc("POST /v1/token", call(http.StatusOK, adminCode, func(_ *http.Request, req api.TokenRequest) (api.Token, error) {
 		return n.IssueToken(time.Duration(req.TTLSeconds) * time.Second)
 	}))

@@ -70,6 +70,11 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/v1/keys/rotate", `{"node":true}`, nil, 200, "rotate node key"},
 		{"POST", "/v1/evict", `{"node":"n2"}`, NotAllowed(errors.New("no admin key")), 403, "evict n2"},
 		{"POST", "/v1/shutdown", ``, nil, 200, "shutdown"},
+		{"POST", "/v1/networks/red/endpoints", `{"container_id":"c1","ifname":"eth0"}`, nil, 200, "add endpoint red c1 eth0"},
+		{"POST", "/v1/networks/red/endpoints", `{"container_id":"c1","ifname":"eth0"}`, errors.New("no bridge"), 400, "add endpoint red c1 eth0"},
+		{"POST", "/v1/networks/red/endpoints", `{"container":"c1"}`, nil, 400, ""},
+		{"DELETE", "/v1/networks/red/endpoints/c1/eth0", ``, nil, 200, "remove endpoint red c1 eth0"},
+		{"GET", "/v1/networks/red/endpoints", ``, nil, 200, "endpoints red"},
 		{"POST", "/v1/networks", `{"name":`, nil, 400, ""},
 		{"POST", "/v1/networks", `{"nome":"red"}`, nil, 400, ""},
 		{"POST", "/v1/networks", `"` + strings.Repeat("x", maxRequestBody) + `"`, nil, 413, ""},
@@ -109,6 +114,29 @@ func TestReadsThroughTheClient(t *testing.T) {
 	nets, err := c.Networks(context.Background())
 	if err != nil || !reflect.DeepEqual(nets, []api.ClusterNetwork{{NetworkDef: api.NetworkDef{Name: "blue", VNI: 10}}}) {
 		t.Fatalf("networks %+v %v", nets, err)
+	}
+}
+
+// The endpoint routes carry container ids and interface names through the
+// real client, escaped in the path.
+func TestEndpointsThroughTheClient(t *testing.T) {
+	f := newFakeNode()
+	dir, _ := serve(t, f)
+	c := api.NewClient(filepath.Join(dir, api.SocketName))
+	ctx := context.Background()
+	ep, err := c.AddEndpoint(ctx, "red", api.EndpointRequest{ContainerID: "c 1", IfName: "eth0"})
+	if err != nil || ep.ContainerID != "c 1" || ep.Network != "red" {
+		t.Fatalf("add: %+v %v", ep, err)
+	}
+	if err := c.RemoveEndpoint(ctx, "red", "c 1", "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	if eps, err := c.Endpoints(ctx, "red"); err != nil || eps.Network != "red" {
+		t.Fatalf("list: %+v %v", eps, err)
+	}
+	want := []string{"add endpoint red c 1 eth0", "remove endpoint red c 1 eth0", "endpoints red"}
+	if got := f.called(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("calls %q, want %q", got, want)
 	}
 }
 
