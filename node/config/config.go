@@ -196,7 +196,7 @@ type NetworkConfig struct {
 	// node creates if missing and gives the node's address on the network,
 	// so containers whose veth is on the bridge (the meshnet-cni plugin)
 	// are endpoints of the network. TAP mode only. Default: no bridge.
-	Bridge string `yaml:"bridge"`
+	Bridge string `yaml:"bridge,omitempty"`
 	// MTU overrides the device MTU. Default: underlay path MTU minus the
 	// encapsulation overhead.
 	MTU int `yaml:"mtu"`
