@@ -29,8 +29,8 @@ import (
 // socket or file outside the test's directory.
 func TestDockerContainersAcrossHosts(t *testing.T) {
 	testenvTools(t, "dockerd", "docker", "containerd", "runc", "nsenter", "unshare", "busybox", "tcpdump")
-	start := time.Now()
 	lab, hosts := newLab(t, 2)
+	start := time.Now() // after the wait for other processes' labs
 	_, ms, _ := encryptedOn(t, hosts, clusterOpts{bridge: "mb-red", subnet: "10.31.0.0/16"})
 	sharedBefore := sharedDirs()
 	ds := []*dockerHost{startDocker(t, ms[0]), startDocker(t, ms[1])}
@@ -39,7 +39,7 @@ func TestDockerContainersAcrossHosts(t *testing.T) {
 	for _, d := range ds {
 		d.wait(t)
 	}
-	t.Logf("dockerd and plugin up on both hosts after %.1fs; %s", time.Since(start).Seconds(),
+	t.Logf("dockerd and plugin up on both hosts %.1fs after the lab; %s", time.Since(start).Seconds(),
 		strings.ReplaceAll(ds[0].docker(t, "version", "--format", "client {{.Client.Version}}, server {{.Server.Version}}"), "\n", " "))
 
 	ips := make([]netip.Addr, 2)
@@ -171,7 +171,7 @@ func TestDockerContainersAcrossHosts(t *testing.T) {
 			t.Fatalf("%s appeared outside the test's directory", p)
 		}
 	}
-	t.Logf("whole test: %.1fs", time.Since(start).Seconds())
+	t.Logf("whole test from the lab on: %.1fs", time.Since(start).Seconds())
 }
 
 // endpointsOf is m's view of network red.
