@@ -16,8 +16,12 @@
 GO        ?= go
 BIN       := bin
 STATICCHECK_VERSION := v0.8.2
-# Host tools the end-to-end tests, demo and benchmarks use.
-DEB_PACKAGES := iproute2 iputils-ping nftables ethtool tshark tcpdump iperf3 wireguard-tools kmod procps socat avahi-daemon
+# Host tools the end-to-end tests, demo and benchmarks use. docker.io is
+# the dockerd the Docker plugin's test runs (its own, under the test's
+# directory; on a systemd machine the package also enables Docker's own
+# service), busybox-static the binary its container image holds.
+DEB_PACKAGES := iproute2 iputils-ping nftables ethtool tshark tcpdump iperf3 wireguard-tools kmod procps socat avahi-daemon \
+	docker.io busybox-static
 GOTESTFLAGS ?=
 
 .PHONY: all build demo test test-unit lint deps deps-go deps-apt fuzz clean

@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 				bin.cni = filepath.Join(dir, "meshnet-cni")
 				bin.err = build(bin.meshnet, "../cmd/meshnet")
 				if bin.err == nil {
-					bin.err = build(bin.xfer, "./xfer")
+					// Static, so the Docker test's image can hold it.
+					bin.err = build(bin.xfer, "./xfer", "CGO_ENABLED=0")
 				}
 				if bin.err == nil {
 					bin.err = build(bin.cni, "../cmd/meshnet-cni")
@@ -43,8 +44,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func build(out, pkg string) error {
+func build(out, pkg string, env ...string) error {
 	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s: %v\n%s", pkg, err, b)
 	}
