@@ -16,12 +16,13 @@
 GO        ?= go
 BIN       := bin
 STATICCHECK_VERSION := v0.8.2
-# Host tools the end-to-end tests, demo and benchmarks use. docker.io is
-# the dockerd the Docker plugin's test runs (its own, under the test's
-# directory; on a systemd machine the package also enables Docker's own
-# service), busybox-static the binary its container image holds.
-DEB_PACKAGES := iproute2 iputils-ping nftables ethtool tshark tcpdump iperf3 wireguard-tools kmod procps socat avahi-daemon \
-	docker.io busybox-static
+# Host tools the demo, benchmarks and end-to-end tests use.
+DEB_PACKAGES := iproute2 iputils-ping nftables ethtool tshark tcpdump iperf3 wireguard-tools kmod procps socat avahi-daemon
+# Only the tests need these: docker.io is the dockerd the Docker plugin's
+# test runs (its own, under the test's directory; on a systemd machine the
+# package also enables Docker's own service, so the demo does not install
+# it), busybox-static the binary its container image holds.
+DEB_TEST_PACKAGES := $(DEB_PACKAGES) docker.io busybox-static
 GOTESTFLAGS ?=
 
 .PHONY: all build demo test test-unit lint deps deps-go deps-apt fuzz clean
@@ -63,7 +64,7 @@ lint: deps-go
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
-deps: deps-apt deps-go
+deps: deps-apt-test deps-go
 
 # wireguard-go, the version meshnet embeds: the benchmark's baseline and the
 # foreign host of the static-peer end-to-end test. Installed once.
@@ -78,8 +79,8 @@ deps-go:
 
 # Install missing Debian packages when running as root; otherwise say what
 # is missing and carry on (root-only tests then skip with a reason).
-deps-apt:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		echo "installing:$$missing"; \
@@ -87,6 +88,14 @@ deps-apt:
 	else \
 		echo "missing Debian packages (install as root):$$missing"; \
 	fi
+endef
+
+.PHONY: deps-apt-test
+deps-apt:
+	$(call apt_install,$(DEB_PACKAGES))
+
+deps-apt-test:
+	$(call apt_install,$(DEB_TEST_PACKAGES))
 
 # Run every fuzz target for FUZZTIME each (default 30s).
 FUZZTIME ?= 30s
