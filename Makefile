@@ -128,7 +128,8 @@ install: build
 	install -D -m 0644 configs/60-meshnet-tun.rules $(DESTDIR)/etc/udev/rules.d/60-meshnet-tun.rules
 	install -d -m 0755 $(DESTDIR)/etc/systemd/system
 	sed 's|/usr/local/|$(PREFIX)/|g' configs/meshnet.service > $(DESTDIR)/etc/systemd/system/meshnet.service
-	chmod 0644 $(DESTDIR)/etc/systemd/system/meshnet.service
+	sed 's|/usr/local/|$(PREFIX)/|g' configs/meshnet-docker-plugin.service > $(DESTDIR)/etc/systemd/system/meshnet-docker-plugin.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/meshnet.service $(DESTDIR)/etc/systemd/system/meshnet-docker-plugin.service
 	install -d -m 0700 $(DESTDIR)/var/lib/meshnet
 	install -d -m 0755 $(COMPLETIONS)/bash-completion/completions $(COMPLETIONS)/zsh/site-functions $(COMPLETIONS)/fish/vendor_completions.d
 	$(BIN)/meshnet completion bash > $(COMPLETIONS)/bash-completion/completions/meshnet
@@ -141,7 +142,8 @@ install: build
 	@echo "installed; next: edit /etc/meshnet/meshnet.yaml, then \`systemctl enable --now meshnet\` (or \`meshnet up -d -c /etc/meshnet/meshnet.yaml\`)"
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/meshnet $(DESTDIR)$(CNI_BIN_DIR)/meshnet-cni $(DESTDIR)/etc/systemd/system/meshnet.service $(DESTDIR)/etc/udev/rules.d/60-meshnet-tun.rules
+	rm -f $(DESTDIR)$(PREFIX)/bin/meshnet $(DESTDIR)$(CNI_BIN_DIR)/meshnet-cni $(DESTDIR)/etc/systemd/system/meshnet.service \
+		$(DESTDIR)/etc/systemd/system/meshnet-docker-plugin.service $(DESTDIR)/etc/udev/rules.d/60-meshnet-tun.rules
 	rm -f $(COMPLETIONS)/bash-completion/completions/meshnet $(COMPLETIONS)/zsh/site-functions/_meshnet $(COMPLETIONS)/fish/vendor_completions.d/meshnet.fish
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/meshnet
 	@echo "left in place: /etc/meshnet (configuration) and /var/lib/meshnet (keys and state)"

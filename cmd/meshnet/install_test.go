@@ -63,6 +63,11 @@ func TestMakeInstall(t *testing.T) {
 			t.Errorf("installed unit lacks %q", want)
 		}
 	}
+	plugin, err := os.ReadFile(filepath.Join(root, "etc/systemd/system/meshnet-docker-plugin.service"))
+	if err != nil || !strings.Contains(string(plugin), "ExecStart=/opt/mn/bin/meshnet docker-plugin") ||
+		!strings.Contains(string(plugin), "Requires=meshnet.service") {
+		t.Errorf("the Docker plugin's unit is missing or wrong: %v\n%s", err, plugin)
+	}
 	for _, p := range []string{"opt/mn/share/bash-completion/completions/meshnet", "opt/mn/share/zsh/site-functions/_meshnet",
 		"opt/mn/share/fish/vendor_completions.d/meshnet.fish", "opt/mn/share/doc/meshnet/OPERATIONS.md"} {
 		if st, err := os.Stat(filepath.Join(root, p)); err != nil || st.Size() == 0 {
@@ -82,7 +87,8 @@ func TestMakeInstall(t *testing.T) {
 		t.Error("a second install overwrote the edited config")
 	}
 	make("uninstall")
-	for _, p := range []string{bin, filepath.Join(root, "opt/cni/bin/meshnet-cni"), filepath.Join(root, "etc/udev/rules.d/60-meshnet-tun.rules")} {
+	for _, p := range []string{bin, filepath.Join(root, "opt/cni/bin/meshnet-cni"), filepath.Join(root, "etc/udev/rules.d/60-meshnet-tun.rules"),
+		filepath.Join(root, "etc/systemd/system/meshnet-docker-plugin.service")} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("uninstall left %s: %v", p, err)
 		}
