@@ -235,7 +235,7 @@ func TestChannelLifecycle(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := goroutinesStartedBy(loop) - before; got != 1 {
+	if got := goroutinesStartedByAfterStop(loop, before+1) - before; got != 1 {
 		t.Errorf("%d delivery goroutines after closing one of two, want 1", got)
 	}
 	if err := b.Close(); err != nil {

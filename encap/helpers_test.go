@@ -97,3 +97,19 @@ func goroutinesStartedBy(fn string) int {
 	}
 	return n
 }
+
+// goroutinesStartedByAfterStop polls goroutinesStartedBy(fn) until it is
+// want, for up to 5 s, and returns the last count. A Close that waited for
+// its goroutines returns once they have signalled; each one still runs its
+// last instructions (deferred calls, the exit) after that, visibly so under
+// the race detector.
+func goroutinesStartedByAfterStop(fn string, want int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := goroutinesStartedBy(fn)
+		if n == want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(time.Millisecond) // polling
+	}
+}

@@ -225,8 +225,7 @@ func TestPlainLifecycle(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	// Close waits for the goroutines, so they are gone right now.
-	if got := goroutinesStartedBy(receiveLoop) - before; got != 0 {
+	if got := goroutinesStartedByAfterStop(receiveLoop, before) - before; got != 0 {
 		t.Errorf("%d receive goroutines still running after Close", got)
 	}
 	if err := p.Close(); err != nil {

@@ -107,7 +107,7 @@ func TestWireGuardUAPI(t *testing.T) {
 	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket %s after Close: %v, want it removed", sock, err)
 	}
-	if n := goroutinesStartedBy(uapiLoop+"serve") + goroutinesStartedBy(uapiLoop+"accept"); n != 0 {
+	if n := goroutinesStartedByAfterStop(uapiLoop+"serve", 0) + goroutinesStartedByAfterStop(uapiLoop+"accept", 0); n != 0 {
 		t.Errorf("%d configuration socket goroutines left after Close", n)
 	}
 	// The name is free again.
