@@ -85,3 +85,14 @@ func nthBlock(subnet netip.Prefix, bits int, n uint64) netip.Prefix {
 // BlockAddress is the address a node takes for itself from its block: the
 // first host address (never the subnet's network address).
 func BlockAddress(b netip.Prefix) netip.Addr { return b.Masked().Addr().Next() }
+
+// LastAddress is the highest address of p (for IPv4 the broadcast
+// address), which is never handed out.
+func LastAddress(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}

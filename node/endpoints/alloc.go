@@ -1,13 +1,17 @@
 package endpoints
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"meshnet.dev/meshnet/routing"
+)
 
 // Allocate returns the first free address of the blocks after the node's
 // own (the block's first host address), wrapping round to the block's
 // first address last: inside subnet, neither the subnet's network nor
 // (IPv4) broadcast address, and not used.
 func Allocate(subnet netip.Prefix, blocks []netip.Prefix, used func(netip.Addr) bool) (netip.Addr, error) {
-	last := lastAddress(subnet)
+	last := routing.LastAddress(subnet)
 	for _, b := range blocks {
 		b = b.Masked()
 		if !subnet.Contains(b.Addr()) {
@@ -27,14 +31,4 @@ func Allocate(subnet netip.Prefix, blocks []netip.Prefix, used func(netip.Addr) 
 		}
 	}
 	return netip.Addr{}, ErrFull
-}
-
-// lastAddress is the highest address of p.
-func lastAddress(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }

@@ -51,7 +51,7 @@ func FreeVIP(subnet netip.Prefix, ipam []gossip.Entry, inUse func(netip.Addr) bo
 		}
 	}
 	bits := routing.BlockBits(subnet)
-	for ip := lastAddress(subnet).Prev(); subnet.Contains(ip) && ip != subnet.Addr(); ip = ip.Prev() {
+	for ip := routing.LastAddress(subnet).Prev(); subnet.Contains(ip) && ip != subnet.Addr(); ip = ip.Prev() {
 		if inUse(ip) {
 			continue
 		}
@@ -61,14 +61,4 @@ func FreeVIP(subnet netip.Prefix, ipam []gossip.Entry, inUse func(netip.Addr) bo
 		return ip, true
 	}
 	return netip.Addr{}, false
-}
-
-// lastAddress is the highest address of p (the IPv4 broadcast address).
-func lastAddress(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
