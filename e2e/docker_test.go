@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -208,25 +206,7 @@ func listed(t *testing.T, m *netlab.Meshnet, ip netip.Addr) bool {
 func dockerTransfer(t *testing.T, sd *dockerHost, src string, dd *dockerHost, dst string, ip netip.Addr, n int64) (sent, got xferResult) {
 	t.Helper()
 	recv := dd.dockerCmd(t, "exec", dst, "/xfer", "recv", "-listen", ":5001")
-	stdout, err := recv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := recv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer recv.Wait()
-	defer recv.Process.Kill()
-	rd := bufio.NewReader(stdout)
-	if line, err := rd.ReadString('\n'); err != nil || line != "listening\n" {
-		t.Fatalf("receiver: %q %v", line, err)
-	}
-	out := sd.docker(t, "exec", src, "/xfer", "send", "-to", ip.String()+":5001", "-bytes", fmt.Sprint(n))
-	if err := json.Unmarshal([]byte(out), &sent); err != nil {
-		t.Fatalf("sender said %q: %v", out, err)
-	}
-	if err := json.NewDecoder(rd).Decode(&got); err != nil {
-		t.Fatalf("receiver: %v", err)
-	}
-	return sent, got
+	return xferPair(t, recv, func() (string, error) {
+		return sd.docker(t, "exec", src, "/xfer", "send", "-to", ip.String()+":5001", "-bytes", fmt.Sprint(n)), nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"testing"
 
 	"meshnet.dev/meshnet/e2e/netlab"
@@ -22,6 +23,16 @@ type xferResult struct {
 func transfer(t *testing.T, from, to *netlab.Host, toAddr string, n int64, extra ...string) (sent, got xferResult) {
 	t.Helper()
 	recv := to.Command(t.Context(), bin.xfer, "recv", "-listen", ":5001")
+	return xferPair(t, recv, func() (string, error) {
+		return from.Run(bin.xfer, append([]string{"send", "-to", toAddr + ":5001", "-bytes", fmt.Sprint(n)}, extra...)...)
+	})
+}
+
+// xferPair starts recv (an `xfer recv -listen :5001`), waits until it
+// listens, runs send (the matching `xfer send`) and returns what each side
+// reported.
+func xferPair(t *testing.T, recv *exec.Cmd, send func() (string, error)) (sent, got xferResult) {
+	t.Helper()
 	stdout, err := recv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +48,7 @@ func transfer(t *testing.T, from, to *netlab.Host, toAddr string, n int64, extra
 	if line, err := rd.ReadString('\n'); err != nil || line != "listening\n" {
 		t.Fatalf("receiver: %q %v", line, err)
 	}
-	sendOut, err := from.Run(bin.xfer, append([]string{"send", "-to", toAddr + ":5001", "-bytes", fmt.Sprint(n)}, extra...)...)
+	sendOut, err := send()
 	if err != nil {
 		t.Fatal(err)
 	}
