@@ -84,13 +84,22 @@ func TestCaptureShowsNoPlaintext(t *testing.T) {
 	if err := capture.WaitFrames(10*time.Second, 2*pings, netlab.UDPPort(encap.DefaultWireGuardPort)); err != nil {
 		t.Fatalf("WireGuard traffic in the capture: %v", err)
 	}
-	data, err := capture.Stop()
+	raw, _ := hex.DecodeString(pattern)
+	frames := stopNoPlaintext(t, capture, raw)
+	t.Logf("%d frames captured, none in plaintext", len(frames))
+}
+
+// stopNoPlaintext stops the underlay capture c and fails the test if
+// payload appears anywhere in it or any frame is plaintext VXLAN; it
+// returns the captured frames.
+func stopNoPlaintext(t *testing.T, c *netlab.Capture, payload []byte) [][]byte {
+	t.Helper()
+	data, err := c.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := hex.DecodeString(pattern)
-	if bytes.Contains(data, raw) {
-		t.Fatal("the ping payload pattern appears in the underlay capture")
+	if bytes.Contains(data, payload) {
+		t.Fatal("the ping payload appears in the underlay capture")
 	}
 	frames, err := netlab.ReadPcap(data)
 	if err != nil {
@@ -102,7 +111,7 @@ func TestCaptureShowsNoPlaintext(t *testing.T) {
 			t.Fatalf("plaintext VXLAN on the underlay: % x", f)
 		}
 	}
-	t.Logf("%d frames captured, none in plaintext", len(frames))
+	return frames
 }
 
 func TestWGShowListsPeersWithHandshakes(t *testing.T) {
