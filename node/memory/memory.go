@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"time"
 )
 
@@ -125,6 +126,19 @@ func (w *Watcher) idleCheck(now time.Time) {
 	w.trimmed = true
 	w.trim()
 	w.cfg.Logger.Debug("traffic stopped; returned free memory to the system")
+	if w.cfg.HeapProfile == "" {
+		return
+	}
+	if err := writeHeapProfile(IdleProfile(w.cfg.HeapProfile)); err != nil {
+		w.cfg.Logger.Warn("writing the idle heap profile", "file", IdleProfile(w.cfg.HeapProfile), "err", err)
+	}
+}
+
+// IdleProfile is the file the heap profile is written to once traffic has
+// stopped and memory was given back: what a quiet node keeps.
+func IdleProfile(heapProfile string) string {
+	ext := filepath.Ext(heapProfile)
+	return strings.TrimSuffix(heapProfile, ext) + ".idle" + ext
 }
 
 // release empties the buffer pools (sync.Pool keeps its contents through

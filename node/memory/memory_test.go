@@ -136,3 +136,27 @@ func TestRelativeHeapProfileRefused(t *testing.T) {
 		t.Fatal("a relative heap profile path was accepted")
 	}
 }
+
+func TestIdleHeapProfileWrittenWhenMemoryIsReturned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "heap.pprof")
+	var traffic atomic.Uint64
+	_, c := startFake(t, Config{Traffic: traffic.Load, IdleAfter: 2 * time.Second, HeapProfile: path}, func() {})
+	idle := IdleProfile(path)
+	if want := filepath.Join(filepath.Dir(path), "heap.idle.pprof"); idle != want {
+		t.Fatalf("IdleProfile(%q) = %q, want %q", path, idle, want)
+	}
+	traffic.Add(1)
+	c.advance(time.Second)
+	if _, err := os.Stat(idle); !os.IsNotExist(err) {
+		t.Fatalf("idle profile exists while traffic moves (stat: %v)", err)
+	}
+	c.advance(time.Second)
+	c.advance(time.Second)
+	data, err := os.ReadFile(idle)
+	if err != nil {
+		t.Fatalf("no idle profile after traffic stopped: %v", err)
+	}
+	if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		t.Fatal("the idle profile is not a gzipped pprof profile")
+	}
+}
