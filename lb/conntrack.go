@@ -32,6 +32,8 @@ const (
 
 	maxCTShards    = 64
 	minCTShardSize = 64
+	// ctFirstEntries is how many entries a shard makes for its first flow.
+	ctFirstEntries = 64
 	// ctSweepPerInsert is how many entries each insert checks for expiry,
 	// so idle expired flows are reclaimed without a goroutine.
 	ctSweepPerInsert = 2
@@ -57,7 +59,8 @@ type conntrack struct {
 
 type ctShard struct {
 	mu         sync.Mutex
-	entries    []ctEntry
+	entries    []ctEntry // grown as flows need them, up to limit
+	limit      int32
 	fwd, rev   ctIndex
 	free       int32 // free list through ctEntry.next; -1 when empty
 	unused     int32 // entries from here on were never used: free too
@@ -94,7 +97,7 @@ func newConntrack(size int, seed uint64) *conntrack {
 	c := &conntrack{seed: seed, shift: 64 - bits, shards: make([]ctShard, nshards)}
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.entries = make([]ctEntry, per)
+		s.limit = int32(per)
 		s.fwd, s.rev = newCTIndex(per), newCTIndex(per)
 		s.head, s.tail, s.free = -1, -1, -1
 		s.live = &c.live
@@ -103,11 +106,18 @@ func newConntrack(size int, seed uint64) *conntrack {
 }
 
 // allocLocked takes a free entry, -1 if none: a freed one first, else one
-// never used, so a table touches only the memory its flows have needed.
+// never used, growing the entries up to the limit, so a table holds only
+// the memory its flows have needed: a default table made at its full size
+// kept 9 MiB resident on every node, with or without a service.
 func (s *ctShard) allocLocked() int32 {
 	if i := s.free; i >= 0 {
 		s.free = s.entries[i].next
 		return i
+	}
+	if int(s.unused) == len(s.entries) && s.unused < s.limit {
+		grown := make([]ctEntry, min(max(2*len(s.entries), ctFirstEntries), int(s.limit)))
+		copy(grown, s.entries)
+		s.entries = grown
 	}
 	if int(s.unused) < len(s.entries) {
 		s.unused++

@@ -442,3 +442,44 @@ func TestConntrackUsesEntriesAsNeeded(t *testing.T) {
 		t.Fatalf("%d entries used for one flow at a time, want 1 (the freed one reused)", s.unused)
 	}
 }
+
+// TestConntrackGrowsEntriesWithFlows: a default-size table holds no entries
+// until flows arrive, grows with them, and still holds its full size.
+func TestConntrackGrowsEntriesWithFlows(t *testing.T) {
+	held := func(ct *conntrack) (n int) {
+		for i := range ct.shards {
+			n += len(ct.shards[i].entries)
+		}
+		return n
+	}
+	ct := newConntrack(DefaultConntrackSize, 1)
+	if n := held(ct); n != 0 {
+		t.Fatalf("a new table holds %d entries, want 0", n)
+	}
+	b := netip.MustParseAddrPort("10.0.0.9:80")
+	insert := func(ct *conntrack, i int) {
+		t.Helper()
+		k := ctKey(ProtoUDP, fmt.Sprintf("10.0.%d.%d:1000", i/250, i%250+1), "10.0.0.100:53")
+		if _, err := ct.insert(&k, b, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 1000 {
+		insert(ct, i)
+	}
+	if n := held(ct); n < 1000 || n > 4*1000+len(ct.shards)*ctFirstEntries {
+		t.Fatalf("1000 flows: the table holds %d entries", n)
+	}
+
+	small := newConntrack(100, 1) // one shard
+	for i := range 100 {
+		insert(small, i)
+	}
+	if small.len() != 100 || held(small) != 100 {
+		t.Fatalf("a full 100-flow table: %d flows in %d entries", small.len(), held(small))
+	}
+	insert(small, 100) // full: evicts rather than grows
+	if held(small) != 100 || small.evictions.Load() != 1 {
+		t.Fatalf("past its size the table holds %d entries after %d evictions", held(small), small.evictions.Load())
+	}
+}
