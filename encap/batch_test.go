@@ -156,6 +156,7 @@ func borrowAndSend(t *testing.T, tr Transport, pkts [][]byte, dst netip.AddrPort
 		t.Fatal("Borrow refused")
 	}
 	if len(b.Bufs()) < len(pkts) {
+		b.Return(0) // WireGuard's reader waits until the batch comes back
 		t.Fatalf("lent %d buffers, want at least %d", len(b.Bufs()), len(pkts))
 	}
 	for i, p := range pkts {
@@ -209,8 +210,9 @@ func TestBorrowDelivers(t *testing.T) {
 	t.Run("wireguard", func(t *testing.T) {
 		a, b := newWGNode(t, nil), newWGNode(t, nil)
 		connect(t, a, b)
-		borrowAndSend(t, a.w, pkts(9), b.from())
-		checkBatch(t, b.rec.waitFor(n, testWait), 9, n, a.from())
+		k := min(n, a.w.BatchSize()) // WireGuard lends one read's worth
+		borrowAndSend(t, a.w, pkts(9)[:k], b.from())
+		checkBatch(t, b.rec.waitFor(k, testWait), 9, k, a.from())
 		var lent Batch
 		if !a.w.Borrow(&lent, nil) {
 			t.Fatal("Borrow refused")

@@ -7,8 +7,11 @@ import (
 )
 
 // newBind returns the UDP bind both transports use: meshnet's own on
-// Linux (udpBind: gathered GSO sends, no allocation per datagram).
-func newBind(noOffload bool) conn.Bind { return newUDPBind(udpBindConfig{noOffload: noOffload}) }
+// Linux (udpBind: gathered GSO sends, no allocation per datagram), with
+// BatchSize batch (0: the most it can).
+func newBind(noOffload bool, batch int) conn.Bind {
+	return newUDPBind(udpBindConfig{noOffload: noOffload, batch: batch})
+}
 
 // newBindEndpoint returns an endpoint of newBind's kind for dst.
 func newBindEndpoint(dst netip.AddrPort) conn.Endpoint { return newUDPEndpoint(dst) }

@@ -72,7 +72,7 @@ func NewPlain(cfg PlainConfig) (*Plain, error) {
 	if cfg.EphemeralPort {
 		port = 0
 	}
-	bind := newBind(cfg.DisableOffload)
+	bind := newBind(cfg.DisableOffload, 0)
 	fns, actual, err := bind.Open(port)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("plain transport: UDP port %d is already in use; another meshnet or a kernel vxlan device may hold it (find it with `ss -ulpn sport = :%d`), stop it or configure another port: %w", port, port, err)

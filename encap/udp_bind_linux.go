@@ -72,6 +72,8 @@ const (
 type udpBindConfig struct {
 	// noOffload turns UDP GSO and GRO off.
 	noOffload bool
+	// batch is BatchSize, 1 to udpBatch; 0 means udpBatch.
+	batch int
 }
 
 // udpBind is a conn.Bind over an IPv4 and an IPv6 UDP socket.
@@ -86,6 +88,9 @@ type udpBind struct {
 var _ conn.Bind = (*udpBind)(nil)
 
 func newUDPBind(cfg udpBindConfig) *udpBind {
+	if cfg.batch <= 0 || cfg.batch > udpBatch {
+		cfg.batch = udpBatch
+	}
 	b := &udpBind{cfg: cfg}
 	b.send.New = func() any { return newUDPSendScratch() }
 	return b
@@ -111,6 +116,7 @@ type udpRecvState struct {
 	names []unix.RawSockaddrInet6
 	oob   [][udpOOBLen]byte
 	eps   udpEndpointCache
+	carry udpCarry
 	fn    func(fd uintptr) bool // read, bound once
 	start int                   // first message of the read in progress
 	end   int                   // end of its messages
@@ -262,7 +268,7 @@ func (b *udpBind) ParseEndpoint(s string) (conn.Endpoint, error) {
 }
 
 // BatchSize is the most packets one Send takes and one receive returns.
-func (b *udpBind) BatchSize() int { return udpBatch }
+func (b *udpBind) BatchSize() int { return b.cfg.batch }
 
 // socketFor returns the socket that reaches dst.
 func (b *udpBind) socketFor(dst netip.Addr) *udpSocket {
@@ -312,3 +318,10 @@ func (s *udpSocket) errClosed(err error) error {
 	}
 	return err
 }
+
+// MaxWireGuardBatch is the bind's batch: both arrays fail to compile if
+// the two ever differ.
+var (
+	_ [udpBatch - MaxWireGuardBatch]struct{}
+	_ [MaxWireGuardBatch - udpBatch]struct{}
+)

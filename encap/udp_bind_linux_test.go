@@ -71,11 +71,18 @@ func openTestBind(t *testing.T, cfg udpBindConfig) (*udpBind, []conn.ReceiveFunc
 // recvAll reads from fn until it has want datagrams.
 func recvAll(t *testing.T, fn conn.ReceiveFunc, want int) ([][]byte, []conn.Endpoint) {
 	t.Helper()
-	bufs := make([][]byte, udpBatch)
+	return recvBatches(t, fn, want, udpBatch)
+}
+
+// recvBatches reads from fn, batch datagrams at most at a time, until it
+// has want datagrams.
+func recvBatches(t *testing.T, fn conn.ReceiveFunc, want, batch int) ([][]byte, []conn.Endpoint) {
+	t.Helper()
+	bufs := make([][]byte, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, 65536)
 	}
-	sizes, eps := make([]int, udpBatch), make([]conn.Endpoint, udpBatch)
+	sizes, eps := make([]int, batch), make([]conn.Endpoint, batch)
 	var got [][]byte
 	var from []conn.Endpoint
 	for len(got) < want {
@@ -227,5 +234,41 @@ func TestUDPBindDoesNotAllocate(t *testing.T) {
 	roundTrip()
 	if allocs := testing.AllocsPerRun(50, roundTrip); allocs != 0 {
 		t.Fatalf("a send and receive of %d datagrams allocated %.1f times", len(out), allocs)
+	}
+}
+
+// TestUDPBindSmallBatchKeepsGROMessage: a bind whose batch is smaller than
+// a GRO message returns the message's datagrams over several receives,
+// all of them, in order.
+func TestUDPBindSmallBatchKeepsGROMessage(t *testing.T) {
+	for _, batch := range []int{1, 4, 16} {
+		a, _, _ := openTestBind(t, udpBindConfig{})
+		b, bfns, bport := openTestBind(t, udpBindConfig{batch: batch})
+		if b.BatchSize() != batch {
+			t.Fatalf("BatchSize %d, want %d", b.BatchSize(), batch)
+		}
+		var want [][]byte
+		for i := range 40 {
+			n := 1200
+			if i == 39 {
+				n = 300 // a short last datagram ends a GSO run
+			}
+			want = append(want, bytes.Repeat([]byte{byte(i)}, n))
+		}
+		if err := a.Send(want, newUDPEndpoint(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), bport))); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := recvBatches(t, bfns[0], len(want), batch)
+		if len(got) != len(want) {
+			t.Fatalf("batch %d: %d datagrams, want %d", batch, len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("batch %d: datagram %d: %d bytes of %d, want %d of %d", batch, i, len(got[i]), got[i][0], len(want[i]), i)
+			}
+		}
+		if b.v4.rxGRO && b.v4.rx.carry.buf == nil {
+			t.Fatalf("batch %d: GRO is on but no message was carried over: the test did not test the carry", batch)
+		}
 	}
 }

@@ -39,8 +39,12 @@ func (s *udpSocket) receive(bufs [][]byte, sizes []int, eps []conn.Endpoint) (in
 	if n == 0 {
 		return 0, nil
 	}
+	if r.carry.left() {
+		return r.carry.drain(bufs[:n], sizes, eps), nil
+	}
 	// With GRO a message may hold up to udpMaxSegs datagrams: read into the
-	// last buffers only, so splitting has room in front.
+	// last buffers only, so splitting has room in front. A batch smaller
+	// than that keeps what does not fit for the next call (udpCarry).
 	start := 0
 	if s.rxGRO {
 		start = n - max(1, n/udpMaxSegs)
@@ -110,12 +114,17 @@ func (r *udpRecvState) split(bufs [][]byte, sizes []int, eps []conn.Endpoint, st
 				break // cannot happen with the spacing above; never clobber unread data
 			}
 			end := min(off+gso, size)
+			if k == m && end < size && m == start+got-1 {
+				// The last slot, and datagrams behind it: keep them
+				// before this one's copy to the front can overwrite.
+				r.carry.keep(bufs[m][end:size], gso, ep)
+			}
 			if k != m || off != 0 {
 				copy(bufs[k], bufs[m][off:end])
 			}
 			sizes[k], eps[k] = end-off, ep
 			k++
-			if size == 0 {
+			if size == 0 || r.carry.left() {
 				break
 			}
 		}

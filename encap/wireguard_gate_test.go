@@ -1,6 +1,7 @@
 package encap
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,5 +79,13 @@ func TestWireGuardBoundsDeliver(t *testing.T) {
 	}
 	if got := a.w.tun.tx.inflight.Load(); got > 3 {
 		t.Errorf("%d packets still counted in the send stage after everything arrived", got)
+	}
+}
+
+func TestWireGuardBatchOutOfRange(t *testing.T) {
+	for _, b := range []int{-1, MaxWireGuardBatch + 1} {
+		if _, err := (WireGuardConfig{Batch: b}).validate(); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("Batch %d: %v, want out of range", b, err)
+		}
 	}
 }

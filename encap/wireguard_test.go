@@ -26,7 +26,8 @@ func TestWireGuardExchange(t *testing.T) {
 		{"ipv4-psk", netip.MustParseAddr("127.0.0.1"), false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			noGSO := func(c *WireGuardConfig) { c.DisableOffload = tc.noOffload }
+			// The largest batch, so the sizes below cross every boundary.
+			noGSO := func(c *WireGuardConfig) { c.DisableOffload, c.Batch = tc.noOffload, MaxWireGuardBatch }
 			a, b := newWGNode(t, noGSO), newWGNode(t, noGSO)
 			if a.w.LocalPort() == b.w.LocalPort() || a.w.LocalPort() == 0 {
 				t.Fatalf("ephemeral ports %d and %d: want distinct and non-zero", a.w.LocalPort(), b.w.LocalPort())

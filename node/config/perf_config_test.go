@@ -55,3 +55,22 @@ func TestPerformanceHeapProfilePath(t *testing.T) {
 		t.Fatalf("absolute heap_profile: %v", err)
 	}
 }
+
+func TestPerformanceWireGuardBatch(t *testing.T) {
+	c := DefaultConfig()
+	c.Name, c.StateDir = "n1", "/var/lib/meshnet"
+	for _, bad := range []int{-1, encap.MaxWireGuardBatch + 1} {
+		c.Performance.WireGuardBatch = bad
+		if _, err := c.Validate(); err == nil || !strings.Contains(err.Error(), "performance.wireguard_batch") || !strings.Contains(err.Error(), "1-64") {
+			t.Fatalf("wireguard_batch %d: %v, want an error naming the key and the range", bad, err)
+		}
+	}
+	c.Performance.WireGuardBatch = 8
+	s, err := c.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wg := s.Perf.WireGuardConfig(encap.WireGuardConfig{}); wg.Batch != 8 {
+		t.Fatalf("wireguard_batch 8 reached the transport as %d", wg.Batch)
+	}
+}
