@@ -30,8 +30,8 @@ GOTESTFLAGS ?=
 all: build
 
 build:
-	$(GO) build -o $(BIN)/meshnet ./cmd/meshnet
-	$(GO) build -o $(BIN)/meshnet-cni ./cmd/meshnet-cni
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/meshnet ./cmd/meshnet
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/meshnet-cni ./cmd/meshnet-cni
 
 # The main job: a working mesh of three namespace hosts, pinged pair by
 # pair, with a service answering by name. Without root (no namespaces) it

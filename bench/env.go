@@ -72,6 +72,7 @@ func (e *env) meshnetBinary(ctx context.Context) (string, error) {
 	out := filepath.Join(e.tmp, "meshnet")
 	e.progress("building meshnet (go build ./cmd/meshnet)")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "meshnet.dev/meshnet/cmd/meshnet")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as make build makes it
 	if b, err := cmd.CombinedOutput(); err != nil {
 		e.meshnetErr = fmt.Errorf("building meshnet: %w\n%s", err, b)
 		return "", e.meshnetErr

@@ -46,7 +46,8 @@ func TestMain(m *testing.M) {
 
 func build(out, pkg string, env ...string) error {
 	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), env...)
+	// Static, as make build makes them; env may override.
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s: %v\n%s", pkg, err, b)
 	}

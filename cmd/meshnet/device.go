@@ -117,12 +117,17 @@ func deviceRmCmd(g *globals) *cobra.Command {
 }
 
 // lookupUser resolves a user name or numeric id to its uid, primary gid
-// and every group it is in.
+// and every group it is in. The binary is static, so users are looked up
+// in /etc/passwd only; a numeric id found nowhere (a directory user) is
+// taken as it is, with no group (gid -1: the device gets no group).
 func lookupUser(s string) (uid, gid int, groups []int, err error) {
 	u, err := user.Lookup(s)
 	if err != nil {
 		if u, err = user.LookupId(s); err != nil {
-			return 0, 0, nil, fmt.Errorf("no user %q", s)
+			if n, nerr := strconv.Atoi(s); nerr == nil && n >= 0 {
+				return n, -1, nil, nil
+			}
+			return 0, 0, nil, fmt.Errorf("no user %q in /etc/passwd; for a user from a directory (LDAP and the like), give the numeric uid", s)
 		}
 	}
 	uid, _ = strconv.Atoi(u.Uid)
