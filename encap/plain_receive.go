@@ -4,10 +4,13 @@ package encap
 //
 // One goroutine per socket (IPv4 and IPv6), owned by the Plain and stopped by
 // Close (closing the bind makes the blocked read return net.ErrClosed). Each
-// goroutine owns BatchSize buffers of MaxPacket bytes and reads into them at
-// offset Headroom, so a GRO-coalesced 64 KiB read fits and the receiver can
-// prepend headers in place. Empty datagrams are skipped; the rest are handed
-// to the Receiver in one batch and the buffers reused once it returns.
+// goroutine owns buffers of MaxPacket bytes and reads into them at offset
+// Headroom, so a GRO-coalesced 64 KiB read fits and the receiver can prepend
+// headers in place: one buffer until the first datagram arrives, then
+// BatchSize of them, so a node whose networks are all encrypted never holds
+// a plain batch (2 MiB resident per socket otherwise). Empty datagrams are
+// skipped; the rest are handed to the Receiver in one batch and the buffers
+// reused once it returns.
 
 import (
 	"errors"
@@ -27,21 +30,13 @@ const (
 
 func (p *Plain) receive(fn conn.ReceiveFunc, r Receiver) {
 	defer p.wg.Done()
-	n := p.batch
-	bufs := make([][]byte, n) // whole buffers, headroom included
-	pkts := make([][]byte, n) // the same buffers from Headroom on
-	for i := range bufs {
-		bufs[i] = make([]byte, MaxPacket)
-		pkts[i] = bufs[i][Headroom:]
-	}
-	sizes := make([]int, n)
-	eps := make([]conn.Endpoint, n)
-	out := make([][]byte, n)
-	outSizes := make([]int, n)
-	from := make([]netip.AddrPort, n)
+	var rb recvBatch
+	rb.grow(1)
 	backoff := time.Duration(0)
 
 	for {
+		bufs, pkts, sizes, eps := rb.bufs, rb.pkts, rb.sizes, rb.eps
+		out, outSizes, from := rb.out, rb.outSizes, rb.from
 		got, err := fn(pkts, sizes, eps)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || p.closed.Load() {
@@ -74,7 +69,34 @@ func (p *Plain) receive(fn conn.ReceiveFunc, r Receiver) {
 		p.stats.bytesReceived.Add(uint64(bytes))
 		r.Receive(out[:k], outSizes[:k], Headroom, from[:k])
 		clear(out[:k])
+		if len(bufs) < p.batch {
+			rb.grow(p.batch) // traffic: read whole batches from now on
+		}
 	}
+}
+
+// recvBatch is a receive goroutine's buffers and scratch, all of one length.
+type recvBatch struct {
+	bufs     [][]byte // whole buffers, headroom included
+	pkts     [][]byte // the same buffers from Headroom on
+	sizes    []int
+	eps      []conn.Endpoint
+	out      [][]byte
+	outSizes []int
+	from     []netip.AddrPort
+}
+
+// grow makes the batch n long, keeping the buffers it has.
+func (b *recvBatch) grow(n int) {
+	have := len(b.bufs)
+	b.bufs = append(b.bufs, make([][]byte, n-have)...)
+	b.pkts = append(b.pkts, make([][]byte, n-have)...)
+	for i := have; i < n; i++ {
+		b.bufs[i] = make([]byte, MaxPacket)
+		b.pkts[i] = b.bufs[i][Headroom:]
+	}
+	b.sizes, b.eps = make([]int, n), make([]conn.Endpoint, n)
+	b.out, b.outSizes, b.from = make([][]byte, n), make([]int, n), make([]netip.AddrPort, n)
 }
 
 // receiveFailed counts and logs a failed read, then pauses for backoff. It
