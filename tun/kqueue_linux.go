@@ -36,9 +36,10 @@ import (
 
 // kqBatchSize is the most frames one Read returns.
 // With offloads each frame may be a 64 KiB super-frame, and the forwarder
-// keeps a buffer that size per slot: 64 slots are 4 MiB per network and
-// already move several MB per read (docs/PERFORMANCE.md).
-const kqBatchSize = 64
+// keeps a buffer that size per slot, resident for good once used: 32
+// slots are 2 MiB per network and move 2 MB per read, which kept the plain
+// path's throughput where 64 had it (docs/PERFORMANCE.md, "Memory").
+const kqBatchSize = 32
 
 // kqueue is an open TAP or TUN queue.
 type kqueue struct {
