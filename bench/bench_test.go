@@ -82,6 +82,11 @@ func checkFiguresPositive(t *testing.T, s subjectResult) {
 		"TCP bytes":        float64(s.TCP1.Bytes + s.TCPN.Bytes),
 		"UDP packets sent": float64(s.UDP.Sent),
 	}
+	if s.System == nil {
+		t.Errorf("%s: no whole-machine CPU figure", s.Name)
+	} else {
+		positive["machine CPU s/GB"] = s.System.CPUSecondsPerGB
+	}
 	if s.Kernel {
 		if s.Overlay != nil {
 			t.Errorf("%s: a kernel subject has overlay figures", s.Name)

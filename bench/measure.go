@@ -10,12 +10,21 @@ import (
 	"meshnet.dev/meshnet/e2e/netlab"
 )
 
-// reachTimeout bounds the wait for a subject's first ping to come back.
-const reachTimeout = 20 * time.Second
+const (
+	// reachTimeout bounds the wait for a subject's first ping to come back.
+	reachTimeout = 20 * time.Second
+	// busyLoad is the 1-minute load average above which a subject's round
+	// is flagged: on two cores, more than one runnable task besides the
+	// benchmark skews its figures.
+	busyLoad = 1.0
+)
 
 // runSubject checks, sets up, measures and removes one subject.
 func (e *env) runSubject(ctx context.Context, s *subject) (res subjectResult) {
 	res = subjectResult{Name: s.Name, Title: s.Title, Kernel: s.Kernel, LoadAvg: loadAvg1()}
+	if res.LoadAvg > busyLoad {
+		res.BusyRounds = 1
+	}
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start).Seconds() }()
 	if err := s.Check(ctx, e); err != nil {
@@ -72,6 +81,10 @@ func (e *env) measure(ctx context.Context, s *subject, sess *session, res *subje
 	if err != nil {
 		return err
 	}
+	sys0, err := systemCPU()
+	if err != nil {
+		return err
+	}
 	e.progress("%s: TCP, 1 stream, %s", s.Title, e.opts.Duration)
 	if res.TCP1, err = e.measureTCP(ctx, sess.Dst, 1); err != nil {
 		return err
@@ -84,11 +97,19 @@ func (e *env) measure(ctx context.Context, s *subject, sess *session, res *subje
 	if err != nil {
 		return err
 	}
+	sys1, err := systemCPU()
+	if err != nil {
+		return err
+	}
 	e.progress("%s: UDP, %d-byte datagrams, %s", s.Title, udpDatagram, e.opts.Duration)
 	if res.UDP, err = e.measureUDP(ctx, sess.Dst); err != nil {
 		return err
 	}
 	moved := res.TCP1.Bytes + res.TCPN.Bytes
+	res.System = &systemUsage{CPUSeconds: sys1 - sys0, BytesMoved: moved}
+	if moved > 0 {
+		res.System.CPUSecondsPerGB = res.System.CPUSeconds / (float64(moved) / 1e9)
+	}
 	if !s.Kernel {
 		if res.Overlay, err = overlayUsage(sess.Procs, cpu0, cpu1, moved); err != nil {
 			return err

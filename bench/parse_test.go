@@ -25,6 +25,23 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestParseSystemCPU(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	stat := "cpu  1000 20 300 99999 500 7 60 3 100 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
+	got, err := parseSystemCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 13.9; got < want-1e-9 || got > want+1e-9 {
+		t.Fatalf("busy = %v s, want %v (user+nice+system+irq+softirq+steal)", got, want)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3", "cpu 1 2 x 4 5 6 7 8"} {
+		if _, err := parseSystemCPU(bad); err == nil {
+			t.Errorf("parseSystemCPU(%q) accepted a malformed line", bad)
+		}
+	}
+}
+
 func TestParseStatusKB(t *testing.T) {
 	status := "Name:\tmeshnet\nVmPeak:\t  900 kB\nVmHWM:\t   38068 kB\nVmRSS:\t 30000 kB\n"
 	for field, want := range map[string]int64{"VmHWM": 38068 * 1024, "VmRSS": 30000 * 1024} {

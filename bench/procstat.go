@@ -93,3 +93,33 @@ func procIs(pid int, binary string) error {
 	}
 	return nil
 }
+
+// systemCPU returns the machine's busy CPU time in seconds, every CPU and
+// every process and the kernel's interrupt work included, from /proc/stat.
+func systemCPU() (float64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("reading the machine's CPU time: %w", err)
+	}
+	return parseSystemCPU(string(b))
+}
+
+// parseSystemCPU sums the busy fields of /proc/stat's "cpu" line: user,
+// nice, system, irq, softirq and steal (guest time is already in user).
+// Idle and iowait are not busy.
+func parseSystemCPU(stat string) (float64, error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("malformed /proc/stat cpu line %.60q", line)
+	}
+	var busy uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system (idle iowait) irq softirq steal
+		v, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("malformed /proc/stat cpu line %.60q", line)
+		}
+		busy += v
+	}
+	return float64(busy) / clockTicks, nil
+}

@@ -42,13 +42,27 @@ type subjectResult struct {
 	MTU     int    `json:"mtu,omitempty"`
 	// LoadAvg is the machine's 1-minute load average when the subject
 	// started: a hint of how much else was running.
-	LoadAvg  float64     `json:"load_avg_1m"`
-	Ping     *pingResult `json:"ping,omitempty"`
-	TCP1     *tcpResult  `json:"tcp_1_stream,omitempty"`
-	TCPN     *tcpResult  `json:"tcp_n_streams,omitempty"`
-	UDP      *udpResult  `json:"udp_small,omitempty"`
-	Overlay  *usage      `json:"overlay,omitempty"` // nil for kernel subjects
-	Duration float64     `json:"wall_seconds"`
+	LoadAvg float64 `json:"load_avg_1m"`
+	// BusyRounds counts the rounds that started with LoadAvg above
+	// busyLoad: their figures are suspect.
+	BusyRounds int         `json:"busy_rounds,omitempty"`
+	Ping       *pingResult `json:"ping,omitempty"`
+	TCP1       *tcpResult  `json:"tcp_1_stream,omitempty"`
+	TCPN       *tcpResult  `json:"tcp_n_streams,omitempty"`
+	UDP        *udpResult  `json:"udp_small,omitempty"`
+	Overlay    *usage      `json:"overlay,omitempty"` // nil for kernel subjects
+	// System is the whole machine's CPU over the TCP runs, for every
+	// subject, kernel ones included.
+	System   *systemUsage `json:"system,omitempty"`
+	Duration float64      `json:"wall_seconds"`
+}
+
+// systemUsage is the machine's busy CPU time (/proc/stat: every process,
+// both ends, iperf3 and the kernel) over the TCP runs.
+type systemUsage struct {
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	BytesMoved      int64   `json:"bytes_moved"`
+	CPUSecondsPerGB float64 `json:"cpu_seconds_per_gb"`
 }
 
 // tcpResult is one iperf3 TCP run, as the receiver counted it.

@@ -20,8 +20,10 @@ func combineRounds(rs []subjectResult) subjectResult {
 	var errs []string
 	var ran []subjectResult
 	var loads []float64
+	out.BusyRounds = 0
 	for _, r := range rs {
 		out.Duration += r.Duration
+		out.BusyRounds += r.BusyRounds
 		switch {
 		case r.Skipped != "":
 			out.Skipped = r.Skipped
@@ -56,6 +58,7 @@ func combineRounds(rs []subjectResult) subjectResult {
 		}
 		out.Overlay = &c
 	}
+	out.System = pickMedian(ran, func(r subjectResult) *systemUsage { return r.System }, func(u *systemUsage) float64 { return u.CPUSecondsPerGB })
 	return out
 }
 

@@ -12,7 +12,8 @@ func TestCombineRoundsTakesTheMedianRound(t *testing.T) {
 			TCPN:    &tcpResult{BitsPerSecond: gbps * 1e9},
 			UDP:     &udpResult{PacketsPerSecond: gbps * 1e4},
 			Ping:    &pingResult{MedianMs: rttMs},
-			Overlay: &usage{CPUSecondsPerGB: cpuPerGB, PeakRSS: rss}}
+			Overlay: &usage{CPUSecondsPerGB: cpuPerGB, PeakRSS: rss},
+			System:  &systemUsage{CPUSecondsPerGB: 2 * cpuPerGB}}
 	}
 	// The second round was disturbed: slow and late.
 	got := combineRounds([]subjectResult{round(3, 0.3, 2, 40<<20, 1), round(1, 2.0, 9, 90<<20, 8), round(2, 0.4, 3, 50<<20, 2)})
@@ -21,6 +22,9 @@ func TestCombineRoundsTakesTheMedianRound(t *testing.T) {
 	}
 	if got.Ping.MedianMs != 0.4 || got.Overlay.CPUSecondsPerGB != 3 || got.LoadAvg != 2 {
 		t.Errorf("ping %v ms, cpu %v s/GB, load %v; want 0.4, 3, 2", got.Ping.MedianMs, got.Overlay.CPUSecondsPerGB, got.LoadAvg)
+	}
+	if got.System.CPUSecondsPerGB != 6 {
+		t.Errorf("machine CPU %v s/GB, want the median round's 6", got.System.CPUSecondsPerGB)
 	}
 	if got.Overlay.PeakRSS != 90<<20 {
 		t.Errorf("peak RSS %d, want the largest of all rounds", got.Overlay.PeakRSS)
@@ -44,5 +48,19 @@ func TestCombineRoundsKeepsFailuresAndSkips(t *testing.T) {
 	skip := subjectResult{Name: "x", Skipped: "not available in this build: no"}
 	if got := combineRounds([]subjectResult{skip, skip}); got.Skipped == "" {
 		t.Error("a subject skipped in every round is not reported as skipped")
+	}
+}
+
+func TestCombineRoundsCountsBusyRounds(t *testing.T) {
+	calm := subjectResult{Name: "x", LoadAvg: 0.3}
+	busy := subjectResult{Name: "x", LoadAvg: 2.5, BusyRounds: 1}
+	if got := combineRounds([]subjectResult{calm, busy, busy}); got.BusyRounds != 2 {
+		t.Fatalf("busy rounds %d, want 2", got.BusyRounds)
+	}
+	var out strings.Builder
+	rep := &report{Settings: settings{Rounds: 3}, Subjects: []subjectResult{combineRounds([]subjectResult{calm, busy, busy})}}
+	printTable(&out, rep)
+	if !strings.Contains(out.String(), "BUSY: 2 of 3 rounds") {
+		t.Fatalf("the table does not flag the busy rounds:\n%s", out.String())
 	}
 }

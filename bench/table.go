@@ -55,6 +55,14 @@ func metrics(streams int) []metric {
 				}
 				return r.Overlay.CPUSecondsPerGB, true
 			}},
+		{title: "whole machine CPU per GB moved over TCP: both ends, iperf3 and the kernel (lower is better)",
+			format: func(v float64) string { return fmt.Sprintf("%.2f s/GB", v) },
+			value: func(r *subjectResult) (float64, bool) {
+				if r.System == nil || r.System.CPUSecondsPerGB == 0 {
+					return 0, false
+				}
+				return r.System.CPUSecondsPerGB, true
+			}},
 		{title: "overlay peak RSS, larger of the two processes (lower is better)", overlay: true,
 			format: func(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) },
 			value: func(r *subjectResult) (float64, bool) {
@@ -170,10 +178,19 @@ func printTable(w io.Writer, rep *report) {
 		}
 	}
 	fmt.Fprintf(w, "\nsubjects: MTU, and the machine's 1-minute load average when each started (median over rounds)\n")
+	busy := 0
 	for _, r := range rep.Subjects {
 		if r.Skipped == "" {
-			fmt.Fprintf(w, "  %s  MTU %d  load %.2f\n", pad(r.Title, widths[0], false), r.MTU, r.LoadAvg)
+			flag := ""
+			if r.BusyRounds > 0 {
+				flag = fmt.Sprintf("  BUSY: %d of %d rounds started above load %.0f", r.BusyRounds, max(1, rep.Settings.Rounds), busyLoad)
+				busy++
+			}
+			fmt.Fprintf(w, "  %s  MTU %d  load %.2f%s\n", pad(r.Title, widths[0], false), r.MTU, r.LoadAvg, flag)
 		}
+	}
+	if busy > 0 {
+		fmt.Fprintf(w, "%d subjects ran while something else kept the machine busy: compare their figures with care, or run again on an idle machine\n", busy)
 	}
 	first := true
 	for _, r := range rep.Subjects {
