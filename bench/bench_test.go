@@ -97,6 +97,7 @@ func checkFiguresPositive(t *testing.T, s subjectResult) {
 		positive["CPU s/GB"] = s.Overlay.CPUSecondsPerGB
 		positive["peak RSS"] = float64(s.Overlay.PeakRSS)
 		positive["idle RSS"] = float64(s.Overlay.IdleRSS)
+		positive["idle private RSS"] = float64(s.Overlay.IdleAnon)
 	}
 	for name, v := range positive {
 		if !(v > 0) {

@@ -13,16 +13,40 @@ import (
 const (
 	// reachTimeout bounds the wait for a subject's first ping to come back.
 	reachTimeout = 20 * time.Second
-	// busyLoad is the 1-minute load average above which a subject's round
-	// is flagged: on two cores, more than one runnable task besides the
-	// benchmark skews its figures.
-	busyLoad = 1.0
+	// busyCores is how much CPU other work may use in the second before a
+	// subject starts, in cores, before its round is flagged: on two cores,
+	// half a core taken by something else skews every figure. (The load
+	// average cannot tell: the subject before leaves it near 2 for a
+	// minute.)
+	busyCores = 0.5
+	// busyWindow is that second.
+	busyWindow = time.Second
 )
+
+// otherCPU is the machine's busy CPU, in cores, over busyWindow while the
+// benchmark runs nothing; -1 if it cannot be read.
+func otherCPU(ctx context.Context) float64 {
+	before, err := systemCPU()
+	if err != nil {
+		return -1
+	}
+	start := time.Now()
+	select {
+	case <-time.After(busyWindow):
+	case <-ctx.Done():
+		return -1
+	}
+	after, err := systemCPU()
+	if err != nil {
+		return -1
+	}
+	return (after - before) / time.Since(start).Seconds()
+}
 
 // runSubject checks, sets up, measures and removes one subject.
 func (e *env) runSubject(ctx context.Context, s *subject) (res subjectResult) {
 	res = subjectResult{Name: s.Name, Title: s.Title, Kernel: s.Kernel, LoadAvg: loadAvg1()}
-	if res.LoadAvg > busyLoad {
+	if res.OtherCPU = otherCPU(ctx); res.OtherCPU > busyCores {
 		res.BusyRounds = 1
 	}
 	start := time.Now()
@@ -139,9 +163,13 @@ func idleUsage(u *usage, procs []*netlab.Proc) error {
 		if err != nil {
 			return err
 		}
-		u.IdleRSS = max(u.IdleRSS, rss)
+		anon, err := procStatusKB(p.Cmd.Process.Pid, "RssAnon")
+		if err != nil {
+			return err
+		}
+		u.IdleRSS, u.IdleAnon = max(u.IdleRSS, rss), max(u.IdleAnon, anon)
 		if i < len(u.Processes) {
-			u.Processes[i].IdleRSS = rss
+			u.Processes[i].IdleRSS, u.Processes[i].IdleAnon = rss, anon
 		}
 	}
 	return nil

@@ -43,8 +43,11 @@ type subjectResult struct {
 	// LoadAvg is the machine's 1-minute load average when the subject
 	// started: a hint of how much else was running.
 	LoadAvg float64 `json:"load_avg_1m"`
-	// BusyRounds counts the rounds that started with LoadAvg above
-	// busyLoad: their figures are suspect.
+	// OtherCPU is the CPU, in cores, the machine used in the second before
+	// the subject started, while the benchmark ran nothing.
+	OtherCPU float64 `json:"other_cpu_cores"`
+	// BusyRounds counts the rounds that started with OtherCPU above
+	// busyCores: their figures are suspect.
 	BusyRounds int         `json:"busy_rounds,omitempty"`
 	Ping       *pingResult `json:"ping,omitempty"`
 	TCP1       *tcpResult  `json:"tcp_1_stream,omitempty"`
@@ -105,7 +108,11 @@ type usage struct {
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	// IdleRSS is the larger VmRSS of the two processes Settings.IdleSecs
 	// after the load stopped, in bytes; 0 if not measured.
-	IdleRSS   int64       `json:"idle_rss_bytes,omitempty"`
+	IdleRSS int64 `json:"idle_rss_bytes,omitempty"`
+	// IdleAnon is the larger RssAnon at the same moment: IdleRSS without
+	// the pages of the binary and libraries, which every process running
+	// them shares and the kernel can drop.
+	IdleAnon  int64       `json:"idle_anon_bytes,omitempty"`
 	Processes []procUsage `json:"processes"`
 }
 
@@ -116,4 +123,5 @@ type procUsage struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	PeakRSS    int64   `json:"peak_rss_bytes"`
 	IdleRSS    int64   `json:"idle_rss_bytes,omitempty"`
+	IdleAnon   int64   `json:"idle_anon_bytes,omitempty"`
 }

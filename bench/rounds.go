@@ -19,7 +19,7 @@ func combineRounds(rs []subjectResult) subjectResult {
 	out.Skipped, out.Error, out.Duration = "", "", 0
 	var errs []string
 	var ran []subjectResult
-	var loads []float64
+	var loads, others []float64
 	out.BusyRounds = 0
 	for _, r := range rs {
 		out.Duration += r.Duration
@@ -33,6 +33,7 @@ func combineRounds(rs []subjectResult) subjectResult {
 		}
 		ran = append(ran, r)
 		loads = append(loads, r.LoadAvg)
+		others = append(others, r.OtherCPU)
 	}
 	if len(ran) == 0 {
 		return out
@@ -43,7 +44,7 @@ func combineRounds(rs []subjectResult) subjectResult {
 	if len(errs) > 0 {
 		out.Error = strings.Join(slices.Compact(errs), "; ")
 	}
-	out.LoadAvg = medianOf(loads)
+	out.LoadAvg, out.OtherCPU = medianOf(loads), medianOf(others)
 	out.Ping = pickMedian(ran, func(r subjectResult) *pingResult { return r.Ping }, func(p *pingResult) float64 { return p.MedianMs })
 	out.TCP1 = pickMedian(ran, func(r subjectResult) *tcpResult { return r.TCP1 }, func(t *tcpResult) float64 { return t.BitsPerSecond })
 	out.TCPN = pickMedian(ran, func(r subjectResult) *tcpResult { return r.TCPN }, func(t *tcpResult) float64 { return t.BitsPerSecond })
@@ -54,6 +55,7 @@ func combineRounds(rs []subjectResult) subjectResult {
 			if r.Overlay != nil {
 				c.PeakRSS = max(c.PeakRSS, r.Overlay.PeakRSS)
 				c.IdleRSS = max(c.IdleRSS, r.Overlay.IdleRSS)
+				c.IdleAnon = max(c.IdleAnon, r.Overlay.IdleAnon)
 			}
 		}
 		out.Overlay = &c

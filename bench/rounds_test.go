@@ -52,15 +52,15 @@ func TestCombineRoundsKeepsFailuresAndSkips(t *testing.T) {
 }
 
 func TestCombineRoundsCountsBusyRounds(t *testing.T) {
-	calm := subjectResult{Name: "x", LoadAvg: 0.3}
-	busy := subjectResult{Name: "x", LoadAvg: 2.5, BusyRounds: 1}
+	calm := subjectResult{Name: "x", OtherCPU: 0.1}
+	busy := subjectResult{Name: "x", OtherCPU: 1.5, BusyRounds: 1}
 	if got := combineRounds([]subjectResult{calm, busy, busy}); got.BusyRounds != 2 {
 		t.Fatalf("busy rounds %d, want 2", got.BusyRounds)
 	}
 	var out strings.Builder
 	rep := &report{Settings: settings{Rounds: 3}, Subjects: []subjectResult{combineRounds([]subjectResult{calm, busy, busy})}}
 	printTable(&out, rep)
-	if !strings.Contains(out.String(), "BUSY: 2 of 3 rounds") {
+	if !strings.Contains(out.String(), "BUSY: in 2 of 3 rounds") {
 		t.Fatalf("the table does not flag the busy rounds:\n%s", out.String())
 	}
 }

@@ -79,6 +79,14 @@ func metrics(streams int) []metric {
 				}
 				return float64(r.Overlay.IdleRSS), true
 			}},
+		{title: "overlay private memory once idle (RssAnon: RSS without the binary's shared pages), larger of the two (lower is better)", overlay: true,
+			format: func(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) },
+			value: func(r *subjectResult) (float64, bool) {
+				if r.Overlay == nil || r.Overlay.IdleAnon == 0 {
+					return 0, false
+				}
+				return float64(r.Overlay.IdleAnon), true
+			}},
 	}
 }
 
@@ -177,16 +185,16 @@ func printTable(w io.Writer, rep *report) {
 			fmt.Fprintln(w, line)
 		}
 	}
-	fmt.Fprintf(w, "\nsubjects: MTU, and the machine's 1-minute load average when each started (median over rounds)\n")
+	fmt.Fprintf(w, "\nsubjects: MTU, the machine's 1-minute load average when each started and the CPU other work used in the second before (medians over rounds)\n")
 	busy := 0
 	for _, r := range rep.Subjects {
 		if r.Skipped == "" {
 			flag := ""
 			if r.BusyRounds > 0 {
-				flag = fmt.Sprintf("  BUSY: %d of %d rounds started above load %.0f", r.BusyRounds, max(1, rep.Settings.Rounds), busyLoad)
+				flag = fmt.Sprintf("  BUSY: in %d of %d rounds other work used over %.1f cores just before", r.BusyRounds, max(1, rep.Settings.Rounds), busyCores)
 				busy++
 			}
-			fmt.Fprintf(w, "  %s  MTU %d  load %.2f%s\n", pad(r.Title, widths[0], false), r.MTU, r.LoadAvg, flag)
+			fmt.Fprintf(w, "  %s  MTU %d  load %.2f  other %.2f cores%s\n", pad(r.Title, widths[0], false), r.MTU, r.LoadAvg, r.OtherCPU, flag)
 		}
 	}
 	if busy > 0 {
