@@ -27,17 +27,21 @@ type soakParams struct {
 	rssSlack  int64   // … plus this many KiB
 	threads   int
 	fds       int
+	// streamMbps paces a TCP stream between two sampled nodes for the
+	// whole run, so their memory is measured under load.
+	streamMbps int
 }
 
 func soakParamsFromEnv(t *testing.T) soakParams {
 	p := soakParams{duration: time.Minute, hosts: 4, sample: time.Second, churn: 2 * time.Second, restart: 15 * time.Second,
-		rssFactor: 1.25, rssSlack: 8 << 10, threads: 4, fds: 8}
+		rssFactor: 1.25, rssSlack: 8 << 10, threads: 4, fds: 8, streamMbps: 100}
 	if s := os.Getenv("SOAK_DURATION"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			t.Fatalf("SOAK_DURATION=%q: %v", s, err)
 		}
 		p.duration, p.hosts, p.sample, p.churn, p.restart = d, 8, 5*time.Second, 3*time.Second, time.Minute
+		p.streamMbps = 300
 	}
 	return p
 }
@@ -71,6 +75,7 @@ func TestSoak(t *testing.T) {
 	tr := &traffic{c: c}
 	tr.startPings()
 	tr.startHTTP(0, "http://web.meshnet.internal/")
+	tr.startStream(0, 1, p.streamMbps)
 	warmUpPings(t, tr)
 
 	samples := map[int][]procSample{}
@@ -137,7 +142,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no convergence after the soak: %v", err)
 	}
-	pings, _ := tr.stop()
+	pings, sr := tr.stop()
 	var sent, lost int
 	for _, s := range pings {
 		if s.flow == "ping" {
@@ -152,8 +157,12 @@ func TestSoak(t *testing.T) {
 	for _, a := range actions {
 		tally[a]++
 	}
-	fmt.Fprintf(&rep, "soak: %s on %d hosts; churn every %s %v; reconverged %s after the last action; pings %d sent, %d lost (restarts included)\n",
-		p.duration, n, p.churn, tally, d.Round(10*time.Millisecond), sent, lost)
+	fmt.Fprintf(&rep, "soak: %s on %d hosts; churn every %s %v; reconverged %s after the last action; pings %d sent, %d lost (restarts included); TCP stream %s→%s %.0f MB at %.0f Mbit/s\n",
+		p.duration, n, p.churn, tally, d.Round(10*time.Millisecond), sent, lost,
+		c.hosts[0].Name, c.hosts[1].Name, float64(sr.got.Bytes)/1e6, sr.got.Mbps)
+	if sr.sent.SHA256 == "" || sr.sent.SHA256 != sr.got.SHA256 || sr.sent.Bytes != sr.got.Bytes {
+		t.Errorf("the TCP stream did not arrive intact: sent %+v, received %+v", sr.sent, sr.got)
+	}
 	fmt.Fprintf(&rep, "%-5s %-26s %-26s %-14s %-14s %s\n", "node", "RSS first→last quarter", "peak RSS (VmHWM)", "threads", "fds", "gossip records")
 	for _, i := range slices.Sorted(maps.Keys(samples)) {
 		ss := samples[i]
