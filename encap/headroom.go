@@ -10,4 +10,9 @@ const (
 	// MaxPacket bounds one buffer on the data path: a 64 KiB segment plus
 	// headroom, the largest a device or socket hands us with offloads on.
 	MaxPacket = 65535 + Headroom
+
+	// maxUDPSegments is the kernel's limit of datagrams per UDP GSO send
+	// and per GRO message (UDP_MAX_SEGMENTS on older kernels): the most a
+	// batch of the UDP bind needs.
+	maxUDPSegments = 64
 )

@@ -104,12 +104,7 @@ func goroutinesStartedBy(fn string) int {
 // last instructions (deferred calls, the exit) after that, visibly so under
 // the race detector.
 func goroutinesStartedByAfterStop(fn string, want int) int {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := goroutinesStartedBy(fn)
-		if n == want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(time.Millisecond) // polling
-	}
+	var n int
+	pollUntil(5*time.Second, func() bool { n = goroutinesStartedBy(fn); return n == want })
+	return n
 }

@@ -46,17 +46,15 @@ import (
 )
 
 const (
-	// udpBatch is the most packets one Send takes and one receive returns.
-	// Each receive buffer is a 64 KiB one, here and in the embedded
-	// WireGuard (which also reads this many from the device at a time),
-	// so the batch is what a node holds per socket: 64 keeps one GRO
-	// message of up to 64 datagrams per read, where the kernel's UDP
-	// segment limit ends anyway, at half the memory of 128 and no loss of
-	// throughput (docs/PERFORMANCE.md).
+	// udpBatch is the most packets one Send takes and one receive returns
+	// (a bind made with a smaller batch takes fewer). Each receive buffer
+	// is a 64 KiB one, so the batch is what a reader holds per socket: 64
+	// reads a whole GRO message, where the kernel's segment limit ends
+	// anyway (docs/PERFORMANCE.md).
 	udpBatch = udpMaxSegs
 	// udpMaxSegs is the kernel's limit of datagrams per GSO send and per
-	// GRO message (UDP_MAX_SEGMENTS on older kernels).
-	udpMaxSegs = 64
+	// GRO message.
+	udpMaxSegs = maxUDPSegments
 	// udpSocketBuffer is the socket buffer size asked for, as wireguard-go
 	// does; beyond net.core.[rw]mem_max only with CAP_NET_ADMIN.
 	udpSocketBuffer = 7 << 20
@@ -318,10 +316,3 @@ func (s *udpSocket) errClosed(err error) error {
 	}
 	return err
 }
-
-// MaxWireGuardBatch is the bind's batch: both arrays fail to compile if
-// the two ever differ.
-var (
-	_ [udpBatch - MaxWireGuardBatch]struct{}
-	_ [MaxWireGuardBatch - udpBatch]struct{}
-)

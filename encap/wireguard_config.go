@@ -47,8 +47,8 @@ const (
 	// CPU per GB (docs/PERFORMANCE.md, "Memory").
 	DefaultWireGuardBatch = 32
 	// MaxWireGuardBatch is the largest batch: the kernel's limit of
-	// datagrams per GSO send and GRO message (the bind's own batch).
-	MaxWireGuardBatch = 64
+	// datagrams per GSO send and GRO message, the UDP bind's own batch.
+	MaxWireGuardBatch = maxUDPSegments
 
 	// maxInterfaceName is the longest Linux interface name, which
 	// wireguard-tools also applies to userspace devices.

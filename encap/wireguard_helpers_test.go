@@ -162,13 +162,22 @@ func connect(t *testing.T, a, b *wgNode) {
 // waitUntil polls cond until it holds or the deadline passes.
 func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !pollUntil(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+// pollUntil polls cond, backing off from 1 ms to 100 ms, until it holds
+// (true) or timeout passes (false).
+func pollUntil(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for delay := time.Millisecond; !cond(); delay = min(2*delay, 100*time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			return false
 		}
 		time.Sleep(delay)
 	}
+	return true
 }
 
 // wgRecorder records what a wireguard transport delivers, checking the
