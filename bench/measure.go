@@ -130,10 +130,7 @@ func (e *env) measure(ctx context.Context, s *subject, sess *session, res *subje
 		return err
 	}
 	moved := res.TCP1.Bytes + res.TCPN.Bytes
-	res.System = &systemUsage{CPUSeconds: sys1 - sys0, BytesMoved: moved}
-	if moved > 0 {
-		res.System.CPUSecondsPerGB = res.System.CPUSeconds / (float64(moved) / 1e9)
-	}
+	res.System = &systemUsage{CPUSeconds: sys1 - sys0, BytesMoved: moved, CPUSecondsPerGB: perGB(sys1-sys0, moved)}
 	if !s.Kernel {
 		if res.Overlay, err = overlayUsage(sess.Procs, cpu0, cpu1, moved); err != nil {
 			return err
@@ -205,9 +202,7 @@ func overlayUsage(procs []*netlab.Proc, before, after []float64, moved int64) (*
 		u.PeakRSS = max(u.PeakRSS, rss)
 		u.Processes = append(u.Processes, procUsage{Host: procNamespace(p), Command: filepath.Base(procBinary(p)), CPUSeconds: cpu, PeakRSS: rss})
 	}
-	if moved > 0 {
-		u.CPUSecondsPerGB = u.CPUSeconds / (float64(moved) / 1e9)
-	}
+	u.CPUSecondsPerGB = perGB(u.CPUSeconds, moved)
 	return u, nil
 }
 
@@ -226,4 +221,12 @@ func procNamespace(p *netlab.Proc) string {
 		return p.Cmd.Args[3]
 	}
 	return ""
+}
+
+// perGB is CPU seconds per 10^9 bytes moved; 0 when nothing moved.
+func perGB(cpu float64, moved int64) float64 {
+	if moved <= 0 {
+		return 0
+	}
+	return cpu / (float64(moved) / 1e9)
 }

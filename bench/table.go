@@ -71,23 +71,24 @@ func metrics(streams int) []metric {
 				}
 				return float64(r.Overlay.PeakRSS), true
 			}},
-		{title: "overlay RSS once idle after the load, larger of the two (lower is better)", overlay: true,
-			format: func(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) },
-			value: func(r *subjectResult) (float64, bool) {
-				if r.Overlay == nil || r.Overlay.IdleRSS == 0 {
-					return 0, false
-				}
-				return float64(r.Overlay.IdleRSS), true
-			}},
-		{title: "overlay private memory once idle (RssAnon: RSS without the binary's shared pages), larger of the two (lower is better)", overlay: true,
-			format: func(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) },
-			value: func(r *subjectResult) (float64, bool) {
-				if r.Overlay == nil || r.Overlay.IdleAnon == 0 {
-					return 0, false
-				}
-				return float64(r.Overlay.IdleAnon), true
-			}},
+		idleMemory("overlay RSS once idle after the load, larger of the two (lower is better)",
+			func(u *usage) int64 { return u.IdleRSS }),
+		idleMemory("overlay private memory once idle (RssAnon: RSS without the binary's shared pages), larger of the two (lower is better)",
+			func(u *usage) int64 { return u.IdleAnon }),
 	}
+}
+
+// idleMemory is an overlay memory figure taken once idle, absent (0) when
+// the run did not wait for idle.
+func idleMemory(title string, get func(*usage) int64) metric {
+	return metric{title: title, overlay: true,
+		format: func(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) },
+		value: func(r *subjectResult) (float64, bool) {
+			if r.Overlay == nil || get(r.Overlay) == 0 {
+				return 0, false
+			}
+			return float64(get(r.Overlay)), true
+		}}
 }
 
 func tcpBits(t *tcpResult) (float64, bool) {
