@@ -126,11 +126,8 @@ func (w *Watcher) idleCheck(now time.Time) {
 	w.trimmed = true
 	w.trim()
 	w.cfg.Logger.Debug("traffic stopped; returned free memory to the system")
-	if w.cfg.HeapProfile == "" {
-		return
-	}
-	if err := writeHeapProfile(IdleProfile(w.cfg.HeapProfile)); err != nil {
-		w.cfg.Logger.Warn("writing the idle heap profile", "file", IdleProfile(w.cfg.HeapProfile), "err", err)
+	if w.cfg.HeapProfile != "" {
+		w.writeProfile(IdleProfile(w.cfg.HeapProfile))
 	}
 }
 
@@ -163,8 +160,14 @@ func (w *Watcher) peakCheck() {
 		return
 	}
 	w.peak = heap
-	if err := writeHeapProfile(w.cfg.HeapProfile); err != nil {
-		w.cfg.Logger.Warn("writing the heap profile", "file", w.cfg.HeapProfile, "err", err)
+	w.writeProfile(w.cfg.HeapProfile)
+}
+
+// writeProfile writes the heap profile to path; a failure is logged, not
+// fatal: profiling is a diagnostic.
+func (w *Watcher) writeProfile(path string) {
+	if err := writeHeapProfile(path); err != nil {
+		w.cfg.Logger.Warn("writing the heap profile", "file", path, "err", err)
 	}
 }
 

@@ -82,13 +82,7 @@ func TestHeapProfileWrittenAtNewPeaks(t *testing.T) {
 	_, c := startFake(t, Config{HeapProfile: path}, func() {})
 	c.advance(time.Second)
 	c.advance(time.Second)
-	first, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("no profile after the first ticks: %v", err)
-	}
-	if !bytes.HasPrefix(first, []byte{0x1f, 0x8b}) {
-		t.Fatal("the profile is not gzip-compressed pprof")
-	}
+	first := readProfile(t, path, "after the first ticks")
 	st, _ := os.Stat(path)
 	mtime := st.ModTime()
 
@@ -152,11 +146,19 @@ func TestIdleHeapProfileWrittenWhenMemoryIsReturned(t *testing.T) {
 	}
 	c.advance(time.Second)
 	c.advance(time.Second)
-	data, err := os.ReadFile(idle)
+	readProfile(t, idle, "once traffic stopped")
+}
+
+// readProfile reads a profile that must have been written by when, and
+// checks it is a pprof profile (gzip-compressed).
+func readProfile(t *testing.T, path, when string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("no idle profile after traffic stopped: %v", err)
+		t.Fatalf("no profile %s: %v", when, err)
 	}
 	if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
-		t.Fatal("the idle profile is not a gzipped pprof profile")
+		t.Fatalf("the profile written %s is not gzip-compressed pprof", when)
 	}
+	return data
 }
