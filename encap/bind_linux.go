@@ -7,10 +7,9 @@ import (
 )
 
 // newBind returns the UDP bind both transports use: meshnet's own on
-// Linux (udpBind: gathered GSO sends, no allocation per datagram), with
-// BatchSize batch (0: the most it can).
-func newBind(noOffload bool, batch int) conn.Bind {
-	return newUDPBind(udpBindConfig{noOffload: noOffload, batch: batch})
+// Linux (udpBind: gathered GSO sends, no allocation per datagram).
+func newBind(o bindOptions) conn.Bind {
+	return newUDPBind(udpBindConfig{noOffload: o.noOffload, batch: o.batch, ipv4Only: o.ipv4Only})
 }
 
 // newBindEndpoint returns an endpoint of newBind's kind for dst.

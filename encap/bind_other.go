@@ -9,9 +9,9 @@ import (
 )
 
 // newBind returns wireguard-go's standard bind where meshnet has no bind
-// of its own. noOffload and batch have no effect there: it uses no
-// offloads and its own batch size.
-func newBind(noOffload bool, batch int) conn.Bind { return conn.NewStdNetBind() }
+// of its own. The options have no effect there: it uses no offloads, its
+// own batch size and both IP families.
+func newBind(bindOptions) conn.Bind { return conn.NewStdNetBind() }
 
 // newBindEndpoint returns an endpoint of newBind's kind for dst.
 func newBindEndpoint(dst netip.AddrPort) conn.Endpoint {

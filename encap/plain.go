@@ -31,6 +31,10 @@ type PlainConfig struct {
 	// broken. It costs throughput: each datagram becomes its own send and
 	// the socket reads at most two datagrams per system call.
 	DisableOffload bool
+
+	// IPv4Only listens over IPv4 alone, for a node whose underlay is
+	// IPv4 (Linux; elsewhere both families).
+	IPv4Only bool
 }
 
 // Plain is the plain transport: standard VXLAN over UDP with batched I/O
@@ -72,7 +76,7 @@ func NewPlain(cfg PlainConfig) (*Plain, error) {
 	if cfg.EphemeralPort {
 		port = 0
 	}
-	bind := newBind(cfg.DisableOffload, 0)
+	bind := newBind(bindOptions{noOffload: cfg.DisableOffload, ipv4Only: cfg.IPv4Only})
 	fns, actual, err := bind.Open(port)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("plain transport: UDP port %d is already in use; another meshnet or a kernel vxlan device may hold it (find it with `ss -ulpn sport = :%d`), stop it or configure another port: %w", port, port, err)

@@ -72,6 +72,10 @@ type udpBindConfig struct {
 	noOffload bool
 	// batch is BatchSize, 1 to udpBatch; 0 means udpBatch.
 	batch int
+	// ipv4Only opens no IPv6 socket: a node whose underlay is IPv4
+	// listens there alone, as its gossip does, and a reader it never
+	// needs would hold its batch of buffers for good.
+	ipv4Only bool
 }
 
 // udpBind is a conn.Bind over an IPv4 and an IPv6 UDP socket.
@@ -122,8 +126,8 @@ type udpRecvState struct {
 	err   error
 }
 
-// Open listens on port over IPv4 and IPv6 (any free port for 0, the same
-// for both) and returns one receive function per socket.
+// Open listens on port over IPv4 and IPv6, or IPv4 alone (any free port
+// for 0, the same for both), and returns one receive function per socket.
 func (b *udpBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -135,7 +139,11 @@ func (b *udpBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 		if err != nil && !errors.Is(err, syscall.EAFNOSUPPORT) {
 			return nil, 0, err
 		}
-		v6, p6, err := b.listen("udp6", p)
+		var v6 *udpSocket
+		p6 := p
+		if !b.cfg.ipv4Only {
+			v6, p6, err = b.listen("udp6", p)
+		}
 		if port == 0 && errors.Is(err, syscall.EADDRINUSE) && tries < 100 {
 			if v4 != nil {
 				v4.conn.Close()

@@ -272,3 +272,33 @@ func TestUDPBindSmallBatchKeepsGROMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestUDPBindIPv4Only: an IPv4-only bind has one socket and one receive
+// function, nothing listens on its port over IPv6, IPv4 still works and a
+// send to an IPv6 address fails instead of going nowhere.
+func TestUDPBindIPv4Only(t *testing.T) {
+	a, afns, aport := openTestBind(t, udpBindConfig{ipv4Only: true})
+	if len(afns) != 1 || a.v6 != nil {
+		t.Fatalf("%d receive functions, IPv6 socket %v; want one, none", len(afns), a.v6 != nil)
+	}
+	// The port is free over IPv6: this node holds no socket there.
+	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback, Port: int(aport)})
+	if err != nil {
+		t.Fatalf("IPv6 port %d not free: %v", aport, err)
+	}
+	c.Close()
+
+	b, _, _ := openTestBind(t, udpBindConfig{ipv4Only: true})
+	ep, _ := b.ParseEndpoint(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), aport).String())
+	if err := b.Send([][]byte{[]byte("hello")}, ep); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := recvAll(t, afns[0], 1)
+	if string(got[0]) != "hello" {
+		t.Fatalf("got %q", got[0])
+	}
+	ep6, _ := b.ParseEndpoint(netip.AddrPortFrom(netip.IPv6Loopback(), aport).String())
+	if err := b.Send([][]byte{[]byte("x")}, ep6); !errors.Is(err, unix.EAFNOSUPPORT) {
+		t.Fatalf("send over IPv6: %v, want EAFNOSUPPORT", err)
+	}
+}

@@ -76,7 +76,7 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 			return nil, fmt.Errorf("wireguard transport: %w", err)
 		}
 	}
-	bind := newBind(s.noGSO, s.batch)
+	bind := newBind(bindOptions{noOffload: s.noGSO, batch: s.batch, ipv4Only: s.ipv4Only})
 	w.batch = bind.BatchSize()
 	w.rxScratch.New = func() any { return newWGRxScratch(w.batch) }
 	var txGate *flightGate

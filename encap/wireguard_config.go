@@ -121,6 +121,11 @@ type WireGuardConfig struct {
 	// as long as it runs, so this is most of what an idle node keeps.
 	// Zero means DefaultWireGuardBatch.
 	Batch int
+
+	// IPv4Only listens over IPv4 alone, for a node whose underlay is
+	// IPv4: an IPv6 socket's reader would hold a batch of buffers for
+	// datagrams that never come (Linux; elsewhere both families).
+	IPv4Only bool
 }
 
 // wgKey is a parsed 32-byte key. It prints redacted; uapiHex is the one
@@ -210,10 +215,11 @@ type wgSettings struct {
 	// and sent; 0: no bound.
 	rxInFlight, txInFlight int
 	batch                  int
+	ipv4Only               bool
 }
 
 func (cfg WireGuardConfig) validate() (wgSettings, error) {
-	s := wgSettings{port: cfg.Port, vtep: cfg.VTEP, name: cfg.InterfaceName, mtu: cfg.MTU, log: cfg.Logger, noGSO: cfg.DisableOffload, fullSum: cfg.FullInnerChecksum}
+	s := wgSettings{port: cfg.Port, vtep: cfg.VTEP, name: cfg.InterfaceName, mtu: cfg.MTU, log: cfg.Logger, noGSO: cfg.DisableOffload, fullSum: cfg.FullInnerChecksum, ipv4Only: cfg.IPv4Only}
 	switch {
 	case cfg.MaxReceiveInFlight == 0:
 		s.rxInFlight = DefaultMaxReceiveInFlight

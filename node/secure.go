@@ -36,6 +36,8 @@ func (n *Node) openSecure(context.Context) (func(), error) {
 		InterfaceName: n.spec.WGIface,
 		MTU:           mtu,
 		Logger:        n.log,
+		// Gossip listens on the underlay's family alone too (startGossip).
+		IPv4Only: n.underlay.Addr().Is4(),
 	})
 	wg, err := encap.NewWireGuard(cfg)
 	if err != nil && os.Geteuid() != 0 {

@@ -99,7 +99,7 @@ func (n *Node) openPlain(context.Context) (func(), error) {
 	}
 	n.plain = n.opts.Plain
 	if n.plain == nil {
-		p, err := encap.NewPlain(n.spec.Perf.PlainConfig(encap.PlainConfig{Port: n.spec.VXLANPort, Logger: n.log}))
+		p, err := encap.NewPlain(n.spec.Perf.PlainConfig(encap.PlainConfig{Port: n.spec.VXLANPort, Logger: n.log, IPv4Only: addr.Is4()}))
 		if err != nil {
 			return nil, err
 		}
