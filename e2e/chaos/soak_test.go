@@ -163,14 +163,15 @@ func TestSoak(t *testing.T) {
 	if sr.sent.SHA256 == "" || sr.sent.SHA256 != sr.got.SHA256 || sr.sent.Bytes != sr.got.Bytes {
 		t.Errorf("the TCP stream did not arrive intact: sent %+v, received %+v", sr.sent, sr.got)
 	}
-	fmt.Fprintf(&rep, "%-5s %-26s %-26s %-14s %-14s %s\n", "node", "RSS first→last quarter", "peak RSS (VmHWM)", "threads", "fds", "gossip records")
+	fmt.Fprintf(&rep, "%-5s %-26s %-26s %-20s %-14s %-14s %s\n", "node", "RSS first→last quarter", "private (RssAnon)", "peak RSS (VmHWM)", "threads", "fds", "gossip records")
 	for _, i := range slices.Sorted(maps.Keys(samples)) {
 		ss := samples[i]
 		verdict := flat(ss, p)
 		q := len(ss) / 4
 		first, last := peak(ss[q:2*q]), peak(ss[len(ss)-q:])
-		fmt.Fprintf(&rep, "%-5s %-26s %-26s %-14s %-14s %d→%d %s\n", c.hosts[i].Name,
+		fmt.Fprintf(&rep, "%-5s %-26s %-26s %-20s %-14s %-14s %d→%d %s\n", c.hosts[i].Name,
 			fmt.Sprintf("%.1f→%.1f MiB", float64(first.RSSKiB)/1024, float64(last.RSSKiB)/1024),
+			fmt.Sprintf("%.1f→%.1f MiB", float64(first.AnonKiB)/1024, float64(last.AnonKiB)/1024),
 			fmt.Sprintf("%.1f MiB", float64(ss[len(ss)-1].HWMKiB)/1024),
 			fmt.Sprintf("%d→%d", first.Threads, last.Threads), fmt.Sprintf("%d→%d", first.FDs, last.FDs),
 			ss[q].entries, ss[len(ss)-1].entries, verdict)
@@ -255,6 +256,7 @@ func peak(ss []procSample) netlab.ProcStats {
 	var m netlab.ProcStats
 	for _, s := range ss {
 		m.RSSKiB = max(m.RSSKiB, s.RSSKiB)
+		m.AnonKiB = max(m.AnonKiB, s.AnonKiB)
 		m.Threads = max(m.Threads, s.Threads)
 		m.FDs = max(m.FDs, s.FDs)
 	}

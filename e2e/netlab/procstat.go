@@ -13,6 +13,8 @@ import (
 type ProcStats struct {
 	RSSKiB  int64 // VmRSS
 	HWMKiB  int64 // VmHWM, the peak RSS
+	AnonKiB int64 // RssAnon: private memory (heap, stacks, buffers)
+	FileKiB int64 // RssFile: the binary's pages, shared and droppable
 	Threads int   // OS threads
 	FDs     int   // open file descriptors
 }
@@ -41,6 +43,10 @@ func ReadProcStats(pid int) (ProcStats, error) {
 			s.RSSKiB = n
 		case "VmHWM":
 			s.HWMKiB = n
+		case "RssAnon":
+			s.AnonKiB = n
+		case "RssFile":
+			s.FileKiB = n
 		case "Threads":
 			s.Threads = int(n)
 		}
