@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"net/netip"
 	"reflect"
 	"testing"
 )
@@ -90,6 +91,21 @@ func FuzzSideAnswer(f *testing.F) {
 		again, err := AppendSideAnswer(nil, ans)
 		if err != nil || !bytes.HasPrefix(b, again) {
 			t.Fatalf("round trip: %x, %v; want a prefix of %x", again, err, b)
+		}
+	})
+}
+
+func FuzzPathBody(f *testing.F) {
+	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveRequest, ID: 7}))
+	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveReply, ID: 9, Observed: netip.MustParseAddrPort("198.51.100.7:7946")}))
+	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveReply, ID: 9, Observed: netip.MustParseAddrPort("[2001:db8::1]:1")}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodePathBody(b)
+		if err != nil {
+			return
+		}
+		if again := AppendPathBody(nil, p); !bytes.Equal(again, b) {
+			t.Fatalf("round trip: %x, want %x", again, b)
 		}
 	})
 }

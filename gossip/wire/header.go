@@ -47,6 +47,7 @@ var (
 	ErrTruncated   = errors.New("message truncated")
 	ErrTooLong     = errors.New("field exceeds its limit")
 	ErrTrailing    = errors.New("trailing bytes after message")
+	ErrBadAddr     = errors.New("address is not a usable unicast address")
 	ErrReserved    = errors.New("reserved flag bits set")
 )
 
