@@ -27,6 +27,11 @@ type Config struct {
 	// node, when it differs from the bind address (NAT). Optional.
 	AdvertiseAddr string
 	AdvertisePort int
+	// LocalAddr is this host's own address on the underlay, where it
+	// differs from AdvertiseAddr because a NAT stands between (Discover
+	// found the public one). Members that see this node at its local
+	// address reach it without the NAT. Optional: AdvertiseAddr.
+	LocalAddr string
 
 	// Meta is opaque node metadata spread with membership (for example the
 	// data-path endpoint and public key), at most memberlist.MetaMaxSize

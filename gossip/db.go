@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -36,6 +37,9 @@ type DB struct {
 	stats   counters
 	disp    *dispatcher
 	syncs   chan syncTask
+	// obs asks members where this node's packets come from; nil without
+	// real sockets or gossip keys.
+	obs atomic.Pointer[observer]
 
 	clock    lamportClock // table events
 	netClock lamportClock // network membership records
@@ -147,6 +151,10 @@ func (d *DB) start() {
 	for range syncWorkers {
 		go d.syncWorker()
 	}
+	if d.obs.Load() != nil {
+		d.wg.Add(1)
+		go d.every(observeFirst, observeInterval, d.observeRound)
+	}
 }
 
 // every calls fn after first and then every interval until Shutdown. The
@@ -176,6 +184,7 @@ func (d *DB) Join(seeds []string) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("gossip: joining the cluster via %v: %w (check the addresses, ports and gossip keys)", seeds, err)
 	}
+	d.observeRound() // members known now; learn the NAT before the first round
 	d.mu.Lock()
 	answered := d.seedNamesLocked(seeds)
 	for id, nw := range d.networks {

@@ -96,6 +96,7 @@ func (d *DB) netTransport() (*netTransport, error) {
 	if d.keyring != nil {
 		hooks.auth = newPacketAuth(d.keyring)
 		hooks.rejected = func() { d.stats.drop(dropUndecryptable, 1) }
+		hooks.path = d.handlePath
 	}
 	nt, err := listenNet(d.cfg.BindAddr, d.cfg.BindPort, hooks)
 	if err != nil {
@@ -103,6 +104,10 @@ func (d *DB) netTransport() (*netTransport, error) {
 	}
 	if d.cfg.BindPort == 0 {
 		d.cfg.BindPort = nt.port()
+	}
+	if d.keyring != nil {
+		d.obs.Store(newObserver(newPathSealer(d.keyring), nt.writePath, d.localGossipAddr(), d.now,
+			func(r dropReason) { d.stats.drop(r, 1) }))
 	}
 	return nt, nil
 }

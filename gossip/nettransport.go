@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // netTransport is memberlist's transport over real sockets: UDP for
@@ -50,7 +52,10 @@ type netHooks struct {
 	// rejected counts them.
 	auth     *packetAuth
 	rejected func()
-	log      func(format string, args ...any)
+	// path, if set, takes meshnet's own path messages (wire.PathMsg),
+	// which memberlist never sees.
+	path func(b []byte, from netip.AddrPort)
+	log  func(format string, args ...any)
 }
 
 // listenNet binds UDP and TCP on addr:port. With port 0 the kernel picks a
@@ -120,6 +125,14 @@ func (t *netTransport) readPackets() {
 			t.log("[ERR] memberlist: UDP packet too short (%d bytes) from=%s", n, ap)
 			continue
 		}
+		if buf[0] == wire.PathMsg {
+			if t.path != nil {
+				t.path(buf[:n], netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+			} else if t.rejected != nil {
+				t.rejected()
+			}
+			continue
+		}
 		if t.auth != nil && !t.auth.ok(buf[:n]) {
 			t.rejected()
 			continue
@@ -183,6 +196,13 @@ func (t *netTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	}
 	_, err = t.udp.WriteTo(b, ua)
 	return time.Now(), err
+}
+
+// writePath sends a path message from the gossip socket, so that the
+// answer tells what a member sees of it.
+func (t *netTransport) writePath(b []byte, to netip.AddrPort) error {
+	_, err := t.udp.WriteToUDPAddrPort(b, to)
+	return err
 }
 
 func (t *netTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {

@@ -15,10 +15,16 @@ import (
 // are decrypted twice, which gossip's few packets a second can afford.
 // Used by the one goroutine that reads the UDP socket.
 type packetAuth struct {
-	ring    *memberlist.Keyring
-	keys    [][]byte // the keyring slice the ciphers were built from
-	aeads   []cipher.AEAD
+	ringCiphers
 	scratch []byte
+}
+
+// ringCiphers holds an AES-GCM cipher per gossip key, primary first,
+// rebuilt only when the keyring changes. Not safe for concurrent use.
+type ringCiphers struct {
+	ring  *memberlist.Keyring
+	keys  [][]byte // the keyring slice the ciphers were built from
+	aeads []cipher.AEAD
 }
 
 // memberlist's encrypted packet framing: a version byte (0: PKCS#7
@@ -31,7 +37,7 @@ const (
 )
 
 func newPacketAuth(ring *memberlist.Keyring) *packetAuth {
-	return &packetAuth{ring: ring, scratch: make([]byte, 0, maxGossipPacket)}
+	return &packetAuth{ringCiphers: ringCiphers{ring: ring}, scratch: make([]byte, 0, maxGossipPacket)}
 }
 
 // ok reports whether b is a packet sealed with one of the gossip keys.
@@ -51,7 +57,8 @@ func (a *packetAuth) ok(b []byte) bool {
 
 // refresh rebuilds the ciphers when the keyring changed: memberlist
 // replaces its key slice, or shortens it in place, on every change.
-func (a *packetAuth) refresh() {
+// memberlist keeps the primary key first.
+func (a *ringCiphers) refresh() {
 	keys := a.ring.GetKeys()
 	if sameKeys(keys, a.keys) {
 		return

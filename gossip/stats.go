@@ -28,6 +28,8 @@ const (
 	dropRefused                           // a node the Admit hook refused
 	dropStreamRefused                     // an inbound stream over the stream guard's limits
 	dropUndecryptable                     // memberlist could not decrypt (or read) a packet or stream
+	dropUnsolicited                       // an answer to a question this node did not ask
+	dropRateLimited                       // over a rate limit on answers
 	dropReasonCount
 )
 
@@ -35,7 +37,7 @@ var dropReasonNames = [dropReasonCount]string{
 	"malformed", "oversized", "version", "unknown-type", "not-member",
 	"unknown-owner", "unknown-sender", "foreign-owner", "stale", "table-full",
 	"too-many-networks", "queue-full", "ltime-jump", "sync-backlog", "bad-coordinate", "refused",
-	"stream-refused", "undecryptable",
+	"stream-refused", "undecryptable", "unsolicited", "rate-limited",
 }
 
 func (r dropReason) String() string { return dropReasonNames[r] }
