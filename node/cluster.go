@@ -29,6 +29,9 @@ func (n *Node) startGossip(context.Context) (func(), error) {
 	g.BindPort = n.spec.Gossip.Port
 	g.AdvertiseAddr = n.underlay.Addr().String()
 	g.AdvertisePort = n.spec.Gossip.Port
+	if n.localUnderlay.IsValid() {
+		g.LocalAddr = n.localUnderlay.String()
+	}
 	g.Meta = meta
 	g.Keys, g.PrimaryKey = n.keys.GossipKeys()
 	g.GossipInterval = n.spec.Gossip.Interval
@@ -170,6 +173,45 @@ func (n *Node) markJoined(alone bool) {
 	n.poke()
 }
 
+// discoverTimeout bounds how long a start waits for seeds to say where
+// this node's packets come from.
+const discoverTimeout = 1500 * time.Millisecond
+
+// publicUnderlay asks the seeds, from the gossip port, where this node's
+// packets come from. When they see another address than local, a NAT
+// stands between, and theirs is the one members can send to: memberlist
+// fixes the advertised address when it starts, so this is the moment.
+// Without an answer the node keeps local.
+func (n *Node) publicUnderlay(local netip.Addr) netip.Addr {
+	var seeds []netip.AddrPort
+	for _, s := range n.join {
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			seeds = append(seeds, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+		}
+	}
+	keys, primary := n.keys.GossipKeys()
+	if len(seeds) == 0 || len(keys) == 0 {
+		return local
+	}
+	bind := netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(n.spec.Gossip.Port))
+	if local.Is6() {
+		bind = netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(n.spec.Gossip.Port))
+	}
+	obs, err := gossip.Discover(bind, keys, primary, seeds, 1, discoverTimeout)
+	if err != nil {
+		n.log.Warn("could not ask the seeds for this node's public address", "err", err)
+		return local
+	}
+	for _, o := range obs {
+		if a := o.Mapped.Addr(); a != local {
+			n.log.Info("behind a NAT: advertising the address the seeds see", "local", local, "public", a, "seed", o.Observer)
+			n.localUnderlay = local
+			return a
+		}
+	}
+	return local
+}
+
 // pickUnderlay decides the address peers send VXLAN and gossip to.
 func (n *Node) pickUnderlay() (netip.Addr, error) {
 	if n.opts.Underlay.IsValid() {
@@ -182,7 +224,7 @@ func (n *Node) pickUnderlay() (netip.Addr, error) {
 		if c, err := net.Dial("udp", seed); err == nil {
 			a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 			c.Close()
-			return a, nil
+			return n.publicUnderlay(a), nil
 		}
 	}
 	ifs, err := net.Interfaces()

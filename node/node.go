@@ -96,19 +96,22 @@ type Node struct {
 	stopped sync.Once
 
 	// Set by Run's start steps.
-	started     time.Time
-	join        []string // gossip seeds: the config's, the token's and those remembered
-	underlay    netip.AddrPort
-	keys        *keysync.Keys
-	plain       encap.Transport
-	secure      secureTransport
-	balancer    *lb.Balancer
-	health      *lb.HealthChecker
-	fwd         *routing.Forwarder
-	db          *gossip.DB
-	catalog     *catalog.Catalog
-	cancelWatch func()
-	loops       sync.WaitGroup
+	started  time.Time
+	join     []string // gossip seeds: the config's, the token's and those remembered
+	underlay netip.AddrPort
+	// localUnderlay is this host's own address when a NAT stands between
+	// it and the seeds, which see underlay instead; invalid otherwise.
+	localUnderlay netip.Addr
+	keys          *keysync.Keys
+	plain         encap.Transport
+	secure        secureTransport
+	balancer      *lb.Balancer
+	health        *lb.HealthChecker
+	fwd           *routing.Forwarder
+	db            *gossip.DB
+	catalog       *catalog.Catalog
+	cancelWatch   func()
+	loops         sync.WaitGroup
 
 	rec       reconciled                   // owned by the reconciler
 	published atomic.Pointer[view]         // written by the reconciler only

@@ -57,6 +57,7 @@ func (n *Node) State() control.State {
 	s.Keys = api.Keys{Cluster: ks.Cluster.String(), PublicKey: ks.PublicKey.String(), Admin: ks.Admin,
 		Epoch: ks.Epoch, Evicted: ks.Evicted, Rejected: ks.Rejected}
 	s.Gossip = n.db.Stats()
+	s.NAT = n.db.NAT()
 	if n.secure != nil {
 		s.WireGuard = []encap.WGPeerStats{} // there is WireGuard, even if its counters fail
 		if st, err := n.secure.PeerStats(); err == nil {

@@ -71,7 +71,11 @@ func printStatus(w io.Writer, st *api.Status) {
 	n := st.Node
 	fmt.Fprintf(w, "Node %s  (meshnet %s, pid %d, %s mode, up %s)\n", n.Name, n.Version, n.PID, n.Mode,
 		time.Duration(n.UptimeSeconds)*time.Second)
-	fmt.Fprintf(w, "Underlay %s, gossip port %d, %d cluster members\n\n", orDash(n.Underlay), n.GossipPort, n.Members)
+	fmt.Fprintf(w, "Underlay %s, gossip port %d, %d cluster members\n", orDash(n.Underlay), n.GossipPort, n.Members)
+	if r := n.Reachability; r != nil {
+		fmt.Fprintf(w, "Reachability: %s\n", r.Summary)
+	}
+	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NETWORK\tVNI\tSUBNET\tADDRESS\tDEVICE\tMTU\tMEMBERS\tENDPOINTS\tTX PKTS\tRX PKTS\tDROPS")

@@ -91,6 +91,34 @@ type NodeInfo struct {
 	GossipPort    int    `json:"gossip_port"`
 	Members       int    `json:"members"` // live cluster members, this node included
 	UptimeSeconds int64  `json:"uptime_seconds"`
+	// Reachability is what members see of this node's gossip address.
+	Reachability *Reachability `json:"reachability,omitempty"`
+}
+
+// Reachability says whether a NAT stands between this node and the other
+// members, learnt from what they see of its packets.
+type Reachability struct {
+	// NAT is "none", "endpoint-independent" (a cone NAT: one public
+	// address for every peer), "endpoint-dependent" (a symmetric NAT: a
+	// new public port per peer) or "unknown".
+	NAT       string `json:"nat"`
+	BehindNAT bool   `json:"behind_nat"`
+	// Advertised is the gossip address this node tells members to use.
+	Advertised string `json:"advertised"`
+	// Public is where members see it, when they agree.
+	Public string `json:"public,omitempty"`
+	// Observers are the members' latest answers.
+	Observers []Observer `json:"observers,omitempty"`
+	// Summary says it in words.
+	Summary string `json:"summary"`
+}
+
+// Observer is one member's answer: the address it saw this node's packet
+// come from.
+type Observer struct {
+	Member     string `json:"member"` // the member's gossip address
+	Saw        string `json:"saw"`
+	AgeSeconds int64  `json:"age_seconds"`
 }
 
 // Network is one attached network and its counters.

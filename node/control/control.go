@@ -92,6 +92,7 @@ type State struct {
 	Report     Report
 	Keys       api.Keys
 	Gossip     gossip.Stats
+	NAT        gossip.NATReport
 	// WireGuard holds the encrypted transport's peer counters; nil
 	// without one.
 	WireGuard []encap.WGPeerStats

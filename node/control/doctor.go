@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -46,6 +47,9 @@ func Doctor(n Node) []api.Check {
 		}()
 	}
 	wg.Wait()
+	if len(s.Members) > 0 {
+		add(checkReachability(s.NAT, netip.AddrPortFrom(s.Underlay.Addr(), uint16(s.GossipPort))))
+	}
 	rep := s.Report
 	if len(rep.Duplicates) == 0 {
 		add(api.Check{Name: "duplicate addresses", Status: "ok", Detail: "every address is held by one endpoint"})

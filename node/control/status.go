@@ -25,6 +25,7 @@ func Status(s State) api.Status {
 	}
 	info.Underlay, info.GossipPort = s.Underlay.String(), s.GossipPort
 	info.UptimeSeconds = int64(time.Since(s.Started).Seconds())
+	info.Reachability = Reachability(s.NAT, time.Now())
 	st := api.Status{Node: info, Drops: s.Drops}
 	for _, a := range s.Networks {
 		if net := s.Table.Network(a.Def.VNI); net != nil {
