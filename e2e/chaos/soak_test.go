@@ -182,8 +182,22 @@ func TestSoak(t *testing.T) {
 	t.Log("\n" + rep.String())
 	if path := os.Getenv("SOAK_REPORT"); path != "" {
 		os.WriteFile(path, []byte(rep.String()), 0o644)
+		writeSeries(path+".csv", c, samples, start)
 	}
 	checkNoCrash(t, c)
+}
+
+// writeSeries writes every sample as CSV, to see how a node's memory
+// moved, not just where it ended.
+func writeSeries(path string, c *cluster, samples map[int][]procSample, start time.Time) {
+	var b strings.Builder
+	b.WriteString("seconds,node,rss_kib,anon_kib,file_kib,threads,fds\n")
+	for _, i := range slices.Sorted(maps.Keys(samples)) {
+		for _, s := range samples[i] {
+			fmt.Fprintf(&b, "%.0f,%s,%d,%d,%d,%d,%d\n", s.at.Sub(start).Seconds(), c.hosts[i].Name, s.RSSKiB, s.AnonKiB, s.FileKiB, s.Threads, s.FDs)
+		}
+	}
+	os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // churn performs the step-th churn action and names it.

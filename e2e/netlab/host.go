@@ -17,13 +17,13 @@ type Host struct {
 	lab    *Lab
 	Name   string
 	NS     string     // namespace name
-	Addr   netip.Addr // underlay address on eth0
+	Addr   netip.Addr // eth0's address: on the underlay, or private behind a NAT
 	Dir    string     // scratch directory for this host
-	uplink string     // the bridge-side veth in the underlay namespace
+	uplink string     // the bridge-side veth, in the underlay or a NAT router
 }
 
-// Uplink is the bridge-side interface of the host's eth0, in the underlay
-// namespace.
+// Uplink is the bridge-side interface of the host's eth0: in the underlay
+// namespace, or for a host behind a NAT in the NAT's router (NAT.Router).
 func (h *Host) Uplink() string { return h.uplink }
 
 // Command returns a command that runs inside the host's namespace.

@@ -32,6 +32,8 @@ type Lab struct {
 	mu       sync.Mutex
 	hosts    []*Host
 	pods     []*Host // bare namespaces (AddPod), removed before the hosts
+	nats     []*NAT  // NAT routers (nat.go), removed after the hosts
+	natLinks int     // veths made for NATs, numbered to name them uniquely
 	procs    []*Proc
 	nextAddr netip.Addr
 	ownDir   bool
@@ -169,7 +171,10 @@ func (l *Lab) Hosts() []*Host {
 func (l *Lab) Close() error {
 	l.mu.Lock()
 	procs, hosts := l.procs, append(l.pods, l.hosts...)
-	l.procs, l.hosts, l.pods = nil, nil, nil
+	for _, n := range l.nats {
+		hosts = append(hosts, n.Router)
+	}
+	l.procs, l.hosts, l.pods, l.nats = nil, nil, nil, nil
 	closed := l.closed
 	l.closed = true
 	l.mu.Unlock()
