@@ -9,7 +9,7 @@ import (
 // newBind returns the UDP bind both transports use: meshnet's own on
 // Linux (udpBind: gathered GSO sends, no allocation per datagram).
 func newBind(o bindOptions) conn.Bind {
-	return newUDPBind(udpBindConfig{noOffload: o.noOffload, batch: o.batch, ipv4Only: o.ipv4Only})
+	return newUDPBind(udpBindConfig(o))
 }
 
 // newBindEndpoint returns an endpoint of newBind's kind for dst.

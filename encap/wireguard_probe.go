@@ -54,3 +54,16 @@ func (w *WireGuard) lastHandshake(pub [32]byte) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("wireguard transport: %s is not a peer", peerName(pub))
 }
+
+// Roamed reopens the sockets after this host's address changed (a laptop
+// on another network), which forgets the source addresses WireGuard had
+// cached per peer, and sends every peer with a session a keepalive from
+// the new address: WireGuard peers follow an authenticated packet's
+// source, so they know where this node went one packet later.
+func (w *WireGuard) Roamed() error {
+	if err := w.dev.BindUpdate(); err != nil {
+		return fmt.Errorf("wireguard transport: reopening the sockets: %w", err)
+	}
+	w.dev.SendKeepalivesToPeersWithCurrentKeypair()
+	return nil
+}

@@ -13,11 +13,12 @@ import (
 // Discover asks seeds where this node's packets come from, before it
 // joins, from a socket on the gossip port bind (so a NAT maps it as it
 // will map gossip): a node behind a NAT learns the public address to
-// advertise, which memberlist fixes when it starts. It returns the
+// advertise, which memberlist fixes when it starts. self is this host's
+// own address and the gossip port, which the requests carry. It returns the
 // answers that arrived within timeout, or as soon as enough have (at most
 // one per seed). keys and primary are the gossip keyring; seeds answer
 // only members.
-func Discover(bind netip.AddrPort, keys [][]byte, primary int, seeds []netip.AddrPort, enough int, timeout time.Duration) ([]Observation, error) {
+func Discover(bind, self netip.AddrPort, keys [][]byte, primary int, seeds []netip.AddrPort, enough int, timeout time.Duration) ([]Observation, error) {
 	if len(keys) == 0 || primary < 0 || primary >= len(keys) {
 		return nil, errors.New("gossip: discovering the public address needs the gossip keys")
 	}
@@ -30,11 +31,15 @@ func Discover(bind netip.AddrPort, keys [][]byte, primary int, seeds []netip.Add
 		return nil, fmt.Errorf("gossip: discovering the public address from %s: %w", bind, err)
 	}
 	defer c.Close()
+	if self.Port() == 0 {
+		self = netip.AddrPortFrom(self.Addr(), c.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	}
 	send := func(b []byte, to netip.AddrPort) error {
 		_, err := c.WriteToUDPAddrPort(b, to)
 		return err
 	}
-	o := newObserver(newPathSealer(ring), send, bind, time.Now, func(dropReason) {})
+	o := newObserver(observerConfig{seal: newPathSealer(ring), send: send, local: self, advertised: self,
+		now: time.Now, drop: func(dropReason) {}})
 	o.ask(seeds)
 	deadline := time.Now().Add(timeout)
 	buf := make([]byte, maxPathPacket+1)

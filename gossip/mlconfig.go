@@ -3,6 +3,7 @@ package gossip
 import (
 	"fmt"
 	"log"
+	"net/netip"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -84,6 +85,9 @@ func (d *DB) transport() (*countingTransport, error) {
 	if d.cfg.Side != nil {
 		g.side = d.serveSide
 	}
+	if nt, ok := inner.(*netTransport); ok {
+		g.back = nt.acceptBack
+	}
 	return newCountingTransport(inner, &d.stats.transport, g), nil
 }
 
@@ -106,8 +110,14 @@ func (d *DB) netTransport() (*netTransport, error) {
 		d.cfg.BindPort = nt.port()
 	}
 	if d.keyring != nil {
-		d.obs.Store(newObserver(newPathSealer(d.keyring), nt.writePath, d.localGossipAddr(), d.now,
-			func(r dropReason) { d.stats.drop(r, 1) }))
+		seal := newPathSealer(d.keyring)
+		nt.enableConnectBack(seal, d.advertisedGossipAddr())
+		d.obs.Store(newObserver(observerConfig{
+			seal: seal, send: nt.writePath, back: nt.answerBack,
+			local: d.localGossipAddr(), advertised: d.advertisedGossipAddr(),
+			now: d.now, drop: func(r dropReason) { d.stats.drop(r, 1) },
+			seen: func(adv, from netip.AddrPort, nat bool) { d.memberSeen(nt, adv, from, nat) },
+		}))
 	}
 	return nt, nil
 }

@@ -33,7 +33,23 @@ type netTransport struct {
 	ctx      context.Context // cancelled by Shutdown, ending dials
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	routesMu sync.Mutex
+	routes   map[netip.AddrPort]memberRoute // advertised address -> where it sends from
+	back     *connectBack                   // nil until enableConnectBack
 }
+
+// memberRoute is where a member behind a NAT sends from, and when that
+// was last seen.
+type memberRoute struct {
+	to   netip.AddrPort
+	seen time.Time
+	nat  bool // the member is behind a NAT: no stream gets in
+}
+
+// routeTTL forgets a route not refreshed: members behind NAT refresh it
+// with every observe round (observeInterval).
+const routeTTL = 3 * observeInterval
 
 const (
 	// maxGossipPacket bounds the datagrams accepted: memberlist never
@@ -190,12 +206,47 @@ func (t *netTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, err
 }
 
 func (t *netTransport) WriteTo(b []byte, addr string) (time.Time, error) {
-	ua, err := net.ResolveUDPAddr("udp", addr)
+	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
-		return time.Time{}, err
+		ua, err := net.ResolveUDPAddr("udp", addr)
+		if err != nil {
+			return time.Time{}, err
+		}
+		ap = ua.AddrPort()
 	}
-	_, err = t.udp.WriteTo(b, ua)
+	if r, ok := t.routeTo(ap); ok {
+		ap = r.to
+	}
+	_, err = t.udp.WriteToUDPAddrPort(b, ap)
 	return time.Now(), err
+}
+
+// route records that the member advertising adv sends from from, and
+// whether it is behind a NAT; a member seen at its own address and not
+// behind one needs no route.
+func (t *netTransport) route(adv, from netip.AddrPort, nat bool) {
+	t.routesMu.Lock()
+	defer t.routesMu.Unlock()
+	if adv == from && !nat {
+		delete(t.routes, adv)
+		return
+	}
+	if t.routes == nil {
+		t.routes = make(map[netip.AddrPort]memberRoute)
+	}
+	t.routes[adv] = memberRoute{to: from, seen: time.Now(), nat: nat}
+}
+
+// routeTo returns the route to what memberlist addresses to adv.
+func (t *netTransport) routeTo(adv netip.AddrPort) (memberRoute, bool) {
+	t.routesMu.Lock()
+	defer t.routesMu.Unlock()
+	r, ok := t.routes[adv]
+	if ok && time.Since(r.seen) > routeTTL {
+		delete(t.routes, adv)
+		return memberRoute{}, false
+	}
+	return r, ok
 }
 
 // writePath sends a path message from the gossip socket, so that the
@@ -214,6 +265,12 @@ func (t *netTransport) PacketCh() <-chan *memberlist.Packet { return t.packetCh 
 // DialTimeout opens a stream; Shutdown abandons a dial still under way (a
 // peer that has gone from the network would hold it for the timeout).
 func (t *netTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		if r, ok := t.routeTo(ap); ok && r.nat {
+			// A NAT lets no stream in: the member opens it.
+			return t.dialBack(r, timeout)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	stop := context.AfterFunc(t.ctx, cancel)

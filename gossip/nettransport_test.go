@@ -2,13 +2,18 @@ package gossip
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"meshnet.dev/meshnet/gossip/wire"
 )
 
 // Datagrams no member sends (over maxGossipPacket) are dropped and
@@ -106,5 +111,130 @@ func TestPacketAuthAllocatesNothing(t *testing.T) {
 	junk[0] = 1
 	if n := testing.AllocsPerRun(100, func() { a.ok(junk) }); n != 0 {
 		t.Fatalf("%.1f allocations per junk datagram", n)
+	}
+}
+
+// What memberlist sends to a member behind a NAT goes where the member's
+// packets come from, and no stream is tried where the NAT lets none in.
+func TestTransportRoutesToWhereAMemberSendsFrom(t *testing.T) {
+	tr, err := listenNet("127.0.0.1", 0, netHooks{oversized: func() {}, log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown()
+	r, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	adv := netip.MustParseAddrPort("127.0.0.1:9") // nothing listens there
+	from := r.LocalAddr().(*net.UDPAddr).AddrPort()
+	tr.route(adv, from, true)
+	if _, err := tr.WriteTo([]byte("probe"), adv.String()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	r.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, _, err := r.ReadFromUDPAddrPort(buf); err != nil || string(buf[:n]) != "probe" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	start := time.Now()
+	if _, err := tr.DialTimeout(adv.String(), 5*time.Second); !errors.Is(err, errNoConnectBack) || time.Since(start) > time.Second {
+		t.Fatalf("dial to a member behind a NAT, without path messages: %v after %s", err, time.Since(start))
+	}
+	tr.route(adv, adv, false) // seen at its own address again
+	if _, ok := tr.routeTo(adv); ok {
+		t.Fatal("route kept")
+	}
+}
+
+// A dial to a member behind a NAT becomes a stream the member opens: the
+// dialler gets a working connection, the member's memberlist an inbound
+// stream, and a hello under another key is refused.
+func TestConnectBack(t *testing.T) {
+	ring, err := memberlist.NewKeyring(nil, bytes.Repeat([]byte{5}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := newPathSealer(ring)
+	var laptop *netTransport
+	hooks := netHooks{oversized: func() {}, log: t.Logf}
+	dialler, err := listenNet("127.0.0.1", 0, hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dialler.Shutdown()
+	lh := hooks
+	lh.path = func(b []byte, from netip.AddrPort) {
+		body, err := seal.open(nil, b)
+		if err != nil {
+			t.Errorf("laptop: %v", err)
+			return
+		}
+		p, err := wire.DecodePathBody(body)
+		if err != nil || p.Kind != wire.ConnectBack || !laptop.answerBack(p.ID, from) {
+			t.Errorf("laptop: %+v %v", p, err)
+		}
+	}
+	laptop, err = listenNet("127.0.0.1", 0, lh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer laptop.Shutdown()
+	self := func(tr *netTransport) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(tr.port()))
+	}
+	dialler.enableConnectBack(seal, self(dialler))
+	laptop.enableConnectBack(seal, self(laptop))
+	adv := netip.MustParseAddrPort("127.0.0.1:9")
+	dialler.route(adv, self(laptop), true)
+
+	// The dialler's accept loop hands inbound streams on; here the test
+	// plays the stream guard.
+	go func() {
+		for c := range dialler.StreamCh() {
+			if !dialler.acceptBack(c) {
+				c.Close()
+			}
+		}
+	}()
+	type dialed struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan dialed, 1)
+	go func() {
+		c, err := dialler.DialTimeout(adv.String(), 5*time.Second)
+		done <- dialed{c, err}
+	}()
+	var inbound net.Conn
+	select {
+	case inbound = <-laptop.StreamCh():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the laptop opened no stream")
+	}
+	defer inbound.Close()
+	d := <-done
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	defer d.c.Close()
+	if _, err := d.c.Write([]byte("push/pull")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 9)
+	inbound.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(inbound, buf); err != nil || string(buf) != "push/pull" {
+		t.Fatalf("laptop read %q, %v", buf, err)
+	}
+
+	// A hello sealed under another key answers nothing.
+	other, _ := memberlist.NewKeyring(nil, bytes.Repeat([]byte{6}, 32))
+	hello, _ := newPathSealer(other).sealAs(nil, wire.ConnectBackMsg, make([]byte, 8), helloAAD)
+	a, b := net.Pipe()
+	defer a.Close()
+	go b.Write(hello)
+	if dialler.acceptBack(a) {
+		t.Fatal("a stranger's hello was taken")
 	}
 }

@@ -40,12 +40,8 @@ const (
 // an answer counts only for a question this node asked, from the address
 // it asked.
 type observer struct {
-	seal    *pathSealer
-	send    func(b []byte, to netip.AddrPort) error
-	now     func() time.Time
-	local   netip.AddrPort
+	observerConfig
 	replies *rate.Limiter
-	drop    func(dropReason)
 
 	mu      sync.Mutex
 	pending map[uint64]pendingObserve
@@ -53,19 +49,37 @@ type observer struct {
 	report  NATReport
 }
 
+// observerConfig is what an observer needs.
+type observerConfig struct {
+	seal *pathSealer
+	send func(b []byte, to netip.AddrPort) error
+	// local is this host's own gossip address, advertised the gossip
+	// address members use (its public one behind a NAT); requests carry
+	// it.
+	local, advertised netip.AddrPort
+	now               func() time.Time
+	drop              func(dropReason)
+	// seen, if set, learns that the member advertising adv sends from
+	// from, and whether it says it is behind a NAT.
+	seen func(adv, from netip.AddrPort, behindNAT bool)
+	// back, if set, opens the stream a member asked for (ConnectBack)
+	// and reports whether it started.
+	back func(id uint64, from netip.AddrPort) bool
+}
+
 type pendingObserve struct {
 	to   netip.AddrPort
 	sent time.Time
 }
 
-func newObserver(seal *pathSealer, send func([]byte, netip.AddrPort) error, local netip.AddrPort, now func() time.Time, drop func(dropReason)) *observer {
+func newObserver(cfg observerConfig) *observer {
 	o := &observer{
-		seal: seal, send: send, now: now, local: local, drop: drop,
-		replies: rate.NewLimiter(observeReplyRate, observeReplyRate),
-		pending: make(map[uint64]pendingObserve),
-		answers: make(map[netip.AddrPort]Observation),
+		observerConfig: cfg,
+		replies:        rate.NewLimiter(observeReplyRate, observeReplyRate),
+		pending:        make(map[uint64]pendingObserve),
+		answers:        make(map[netip.AddrPort]Observation),
 	}
-	o.report = classifyNAT(local, nil)
+	o.report = classifyNAT(cfg.local, nil)
 	return o
 }
 
@@ -83,9 +97,13 @@ func (o *observer) ask(targets []netip.AddrPort) {
 		o.pending[id] = pendingObserve{to: to, sent: now}
 		ids = append(ids, id)
 	}
+	var flags uint8
+	if o.report.BehindNAT {
+		flags |= wire.PathBehindNAT
+	}
 	o.mu.Unlock()
 	for i, id := range ids {
-		msg, err := o.seal.seal(nil, wire.AppendPathBody(nil, wire.PathBody{Kind: wire.ObserveRequest, ID: id}))
+		msg, err := o.seal.seal(nil, wire.AppendPathBody(nil, wire.PathBody{Kind: wire.ObserveRequest, ID: id, Addr: o.advertised, Flags: flags}))
 		if err == nil {
 			_ = o.send(msg, targets[i]) // a lost request is retried next round
 		}
@@ -112,13 +130,20 @@ func (o *observer) handle(b []byte, from netip.AddrPort) {
 			o.drop(dropRateLimited)
 			return
 		}
-		reply := wire.AppendPathBody(scratch[:0], wire.PathBody{Kind: wire.ObserveReply, ID: p.ID, Observed: from})
+		if o.seen != nil {
+			o.seen(p.Addr, from, p.Flags&wire.PathBehindNAT != 0)
+		}
+		reply := wire.AppendPathBody(scratch[:0], wire.PathBody{Kind: wire.ObserveReply, ID: p.ID, Addr: from})
 		if msg, err := o.seal.seal(nil, reply); err == nil {
 			_ = o.send(msg, from)
 		}
 	case wire.ObserveReply:
 		if !o.answer(p, from) {
 			o.drop(dropUnsolicited)
+		}
+	case wire.ConnectBack:
+		if o.back == nil || !o.back(p.ID, from) {
+			o.drop(dropRateLimited)
 		}
 	}
 }
@@ -133,7 +158,7 @@ func (o *observer) answer(p wire.PathBody, from netip.AddrPort) bool {
 		return false
 	}
 	delete(o.pending, p.ID)
-	o.answers[from] = Observation{Observer: from, Mapped: p.Observed, At: now}
+	o.answers[from] = Observation{Observer: from, Mapped: p.Addr, At: now}
 	o.expireLocked(now)
 	return true
 }
@@ -202,8 +227,18 @@ func (d *DB) handlePath(b []byte, from netip.AddrPort) {
 }
 
 // observeRound asks a few live members where this node's packets come
-// from.
+// from; behind a NAT it asks them all. Every member probes this node at
+// the address the NAT gives it, which a NAT that filters lets in only
+// while this node keeps sending to that member.
 func (d *DB) observeRound() {
+	if o := d.obs.Load(); o != nil {
+		d.askMembers(o.current().BehindNAT)
+	}
+}
+
+// askMembers asks a few live members, or all of them, where this node's
+// packets come from.
+func (d *DB) askMembers(all bool) {
 	o := d.obs.Load()
 	if o == nil {
 		return
@@ -217,10 +252,7 @@ func (d *DB) observeRound() {
 	}
 	d.mu.Unlock()
 	n := observersPerRound
-	if o.current().BehindNAT {
-		// Every member probes this node at the address the NAT gives
-		// it, which a NAT that filters lets in only while this node
-		// keeps sending to that member: ask them all, every round.
+	if all {
 		n = len(addrs)
 	}
 	o.ask(pickObservers(addrs, n))
@@ -239,13 +271,22 @@ func (d *DB) NAT() NATReport {
 // localGossipAddr is this host's own gossip address: the one it
 // advertises unless a NAT stands between.
 func (d *DB) localGossipAddr() netip.AddrPort {
-	s := d.cfg.LocalAddr
-	if s == "" {
-		s = d.cfg.AdvertiseAddr
+	if d.cfg.LocalAddr != "" {
+		return d.gossipAddr(d.cfg.LocalAddr)
 	}
+	return d.advertisedGossipAddr()
+}
+
+// advertisedGossipAddr is the gossip address members are told to use.
+func (d *DB) advertisedGossipAddr() netip.AddrPort {
+	s := d.cfg.AdvertiseAddr
 	if s == "" {
 		s = d.cfg.BindAddr // memberlist advertises a specific bound address
 	}
+	return d.gossipAddr(s)
+}
+
+func (d *DB) gossipAddr(s string) netip.AddrPort {
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.IsUnspecified() {
 		return netip.AddrPort{}
@@ -255,4 +296,41 @@ func (d *DB) localGossipAddr() netip.AddrPort {
 		port = d.cfg.BindPort
 	}
 	return netip.AddrPortFrom(a.Unmap(), uint16(port))
+}
+
+// memberSeen learns, from a member's observe request, where its packets
+// come from. A member behind a NAT advertises its public address with
+// its own port, but the NAT may have given it another, and a roaming
+// laptop moves while memberlist keeps the address it started with: the
+// transport sends to where the member's packets come from, which its
+// NAT lets back in.
+func (d *DB) memberSeen(t *netTransport, adv, from netip.AddrPort, behindNAT bool) {
+	d.mu.Lock()
+	known := false
+	for name, m := range d.members {
+		if name != d.name && m.addr == adv {
+			known = true
+			break
+		}
+	}
+	d.mu.Unlock()
+	if known {
+		t.route(adv, from, behindNAT)
+	}
+}
+
+// Roamed tells gossip this host now sends from local (a laptop on
+// another network): what members saw before says nothing now, so it asks
+// every member at once, which also shows them where it went.
+func (d *DB) Roamed(local netip.Addr) {
+	o := d.obs.Load()
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	o.local = netip.AddrPortFrom(local, o.local.Port())
+	clear(o.answers)
+	o.report = classifyNAT(o.local, nil)
+	o.mu.Unlock()
+	d.askMembers(true)
 }

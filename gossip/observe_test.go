@@ -58,7 +58,9 @@ func (n *pathNet) add(t *testing.T, addr string, keys [][]byte, drops map[dropRe
 		t.Fatal(err)
 	}
 	self := netip.MustParseAddrPort(addr)
-	o := newObserver(newPathSealer(ring), func(b []byte, to netip.AddrPort) error {
+	o := newObserver(observerConfig{seal: newPathSealer(ring), local: self, advertised: self, now: time.Now,
+		drop: func(r dropReason) { drops[r]++ }})
+	o.send = func(b []byte, to netip.AddrPort) error {
 		n.mu.Lock()
 		dst := n.nodes[to]
 		from := self
@@ -72,7 +74,7 @@ func (n *pathNet) add(t *testing.T, addr string, keys [][]byte, drops map[dropRe
 		}
 		dst.handle(b, from)
 		return nil
-	}, self, time.Now, func(r dropReason) { drops[r]++ })
+	}
 	n.mu.Lock()
 	n.nodes[self] = o
 	n.mu.Unlock()
@@ -126,7 +128,7 @@ func TestObserverRefusesWhatItDidNotAsk(t *testing.T) {
 		}
 		return b
 	}
-	forged := wire.PathBody{Kind: wire.ObserveReply, ID: 42, Observed: netip.MustParseAddrPort("192.0.2.66:1")}
+	forged := wire.PathBody{Kind: wire.ObserveReply, ID: 42, Addr: netip.MustParseAddrPort("192.0.2.66:1")}
 
 	o.handle(sealWith(ring, forged), peer) // never asked
 	o.handle(sealWith(other, forged), peer)
@@ -134,7 +136,7 @@ func TestObserverRefusesWhatItDidNotAsk(t *testing.T) {
 	b := sealWith(ring, forged)
 	b[len(b)-1] ^= 1 // tampered
 	o.handle(b, peer)
-	o.handle(sealWith(ring, wire.PathBody{Kind: 9, ID: 1}), peer)
+	o.handle(sealWith(ring, wire.PathBody{Kind: 9, ID: 1, Addr: peer}), peer)
 
 	// An answer to a real question, but from another address.
 	o.ask([]netip.AddrPort{peer}) // nobody there: the request goes nowhere
@@ -165,9 +167,10 @@ func TestObserverAnswersAtBoundedRate(t *testing.T) {
 	drops := map[dropReason]int{}
 	ring, _ := memberlist.NewKeyring(keys, keys[0])
 	sent := 0
-	o := newObserver(newPathSealer(ring), func([]byte, netip.AddrPort) error { sent++; return nil },
-		netip.MustParseAddrPort("10.0.0.2:7946"), time.Now, func(r dropReason) { drops[r]++ })
-	req, _ := newPathSealer(ring).seal(nil, wire.AppendPathBody(nil, wire.PathBody{Kind: wire.ObserveRequest, ID: 1}))
+	self := netip.MustParseAddrPort("10.0.0.2:7946")
+	o := newObserver(observerConfig{seal: newPathSealer(ring), send: func([]byte, netip.AddrPort) error { sent++; return nil },
+		local: self, advertised: self, now: time.Now, drop: func(r dropReason) { drops[r]++ }})
+	req, _ := newPathSealer(ring).seal(nil, wire.AppendPathBody(nil, wire.PathBody{Kind: wire.ObserveRequest, ID: 1, Addr: netip.MustParseAddrPort("198.51.100.1:7946")}))
 	for range 3 * observeReplyRate {
 		o.handle(req, netip.MustParseAddrPort("198.51.100.1:7946"))
 	}
@@ -235,7 +238,7 @@ func TestDiscoverAsksSeeds(t *testing.T) {
 	good, stranger := seed(keys), seed([][]byte{bytes.Repeat([]byte{2}, 32)})
 	bind := netip.MustParseAddrPort("127.0.0.1:0")
 	start := time.Now()
-	obs, err := Discover(bind, keys, 0, []netip.AddrPort{good.NAT().Local, stranger.NAT().Local}, 2, 2*time.Second)
+	obs, err := Discover(bind, bind, keys, 0, []netip.AddrPort{good.NAT().Local, stranger.NAT().Local}, 2, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +248,7 @@ func TestDiscoverAsksSeeds(t *testing.T) {
 	if d := time.Since(start); d < 2*time.Second {
 		t.Fatalf("returned after %s, before the silent seed's time was up", d)
 	}
-	if _, err := Discover(bind, nil, 0, nil, 1, time.Second); err == nil {
+	if _, err := Discover(bind, bind, nil, 0, nil, 1, time.Second); err == nil {
 		t.Fatal("no keys, no error")
 	}
 }

@@ -49,6 +49,9 @@ type streamGuard struct {
 	claimed atomic.Int64
 	refused func() // counts a refused stream
 	side    func(net.Conn, *bufio.Reader)
+	// back, if set, takes a stream a member behind a NAT opened for a
+	// dial of this node's (connectback.go) and reports whether it did.
+	back func(net.Conn) bool
 }
 
 // admit decides about conn: it returns the connection to hand to
@@ -80,6 +83,15 @@ func (g *streamGuard) admit(conn net.Conn) net.Conn {
 		}
 		g.side(conn, br)
 		g.release(0)
+		return nil
+	case wire.ConnectBackMsg:
+		if off != 0 || g.back == nil {
+			return g.refuse(conn)
+		}
+		gc := &guardedConn{Conn: conn, r: br, release: func() { g.release(0) }}
+		if !g.back(gc) {
+			return g.refuse(conn)
+		}
 		return nil
 	case mlEncryptMsg:
 		if b, err = br.Peek(off + 5); err != nil {

@@ -197,7 +197,7 @@ func (n *Node) publicUnderlay(local netip.Addr) netip.Addr {
 	if local.Is6() {
 		bind = netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(n.spec.Gossip.Port))
 	}
-	obs, err := gossip.Discover(bind, keys, primary, seeds, 1, discoverTimeout)
+	obs, err := gossip.Discover(bind, netip.AddrPortFrom(local, uint16(n.spec.Gossip.Port)), keys, primary, seeds, 1, discoverTimeout)
 	if err != nil {
 		n.log.Warn("could not ask the seeds for this node's public address", "err", err)
 		return local

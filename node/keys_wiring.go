@@ -13,7 +13,7 @@ import (
 func (n *Node) loadKeys() error {
 	k, boot, err := keysync.Load(keysync.Config{StateDir: n.spec.StateDir, Name: n.spec.Name, Token: n.spec.Token,
 		Rotation: n.spec.Rotation, Logger: n.log, PublishMeta: n.publishMeta, Poke: n.poke, DropPeer: n.dropPeer,
-		Joined: n.hasJoined}, n.join)
+		Joined: n.hasJoined, BehindNAT: n.behindNAT}, n.join)
 	if err != nil {
 		return err
 	}
@@ -22,6 +22,11 @@ func (n *Node) loadKeys() error {
 	}
 	n.keys = k
 	return nil
+}
+
+// behindNAT reports whether members see this node through a NAT.
+func (n *Node) behindNAT() bool {
+	return n.localUnderlay.IsValid() || (n.db != nil && n.db.NAT().BehindNAT)
 }
 
 // hasJoined reports whether the node has joined its cluster (or started

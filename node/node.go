@@ -70,6 +70,9 @@ type secureTransport interface {
 	RemovePeer(pub [32]byte) error
 	SetPrivateKey(k encap.UAPIKey, vtep netip.Addr) error
 	PeerStats() ([]encap.WGPeerStats, error)
+	// Roamed reopens the sockets after this host's address changed and
+	// tells peers at once where it went.
+	Roamed() error
 }
 
 // Node is one running meshnet daemon.

@@ -166,14 +166,15 @@ func (n *Node) startKeySync(context.Context) (func(), error) {
 }
 
 // startLoops starts the node's own goroutines: the reconciler, the learn
-// loop and the join loop. Stopping them waits for them, then stops what
+// loop, the join loop and the roaming watch. Stopping them waits for them, then stops what
 // only the reconciler touched and saves the state file a last time.
 func (n *Node) startLoops(ctx context.Context) (func(), error) {
 	loops, stop := context.WithCancel(ctx)
-	n.loops.Add(3)
+	n.loops.Add(4)
 	go n.learnLoop(loops)
 	go n.reconcileLoop(loops)
 	go n.joinLoop(loops)
+	go n.roamLoop(loops)
 	return func() {
 		stop()
 		n.loops.Wait()

@@ -96,9 +96,10 @@ func FuzzSideAnswer(f *testing.F) {
 }
 
 func FuzzPathBody(f *testing.F) {
-	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveRequest, ID: 7}))
-	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveReply, ID: 9, Observed: netip.MustParseAddrPort("198.51.100.7:7946")}))
-	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveReply, ID: 9, Observed: netip.MustParseAddrPort("[2001:db8::1]:1")}))
+	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveRequest, ID: 7, Addr: netip.MustParseAddrPort("192.0.2.1:7946")}))
+	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveReply, ID: 9, Addr: netip.MustParseAddrPort("198.51.100.7:7946")}))
+	f.Add(AppendPathBody(nil, PathBody{Kind: ObserveReply, ID: 9, Addr: netip.MustParseAddrPort("[2001:db8::1]:1")}))
+	f.Add(AppendPathBody(nil, PathBody{Kind: ConnectBack, ID: 3, Addr: netip.MustParseAddrPort("192.0.2.1:7946"), Flags: 1}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodePathBody(b)
 		if err != nil {

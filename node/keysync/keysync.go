@@ -55,6 +55,9 @@ type Config struct {
 	// Joined reports whether the node has joined its cluster since it
 	// started; an admin that has not postpones scheduled rotations.
 	Joined func() bool
+	// BehindNAT reports whether members see this node through a NAT,
+	// which forgets an idle mapping; nil means never.
+	BehindNAT func() bool
 }
 
 // Keys is this node's identity and its view of the cluster's keys.

@@ -27,6 +27,7 @@ func (k *Keys) PairPeers(members []gossip.Member, static []tables.StaticPeer) ma
 		return nil
 	}
 	_, self, m := k.identity()
+	natted := k.cfg.BehindNAT != nil && k.cfg.BehindNAT()
 	var peers []encap.WGPeer
 	paired := map[string]bool{}
 	for _, mem := range members {
@@ -47,8 +48,11 @@ func (k *Keys) PairPeers(members []gossip.Member, static []tables.StaticPeer) ma
 		p := encap.WGPeer{PublicKey: meta.Key.Raw32(), PSK: psk, Endpoint: meta.WG, VTEP: keydist.VTEP(meta.Key), Generation: meta.Boot}
 		// One end of each pair keeps it alive: two ends that start
 		// keepalives at the same moment send crossing handshakes, which
-		// WireGuard only sorts out on its five-second retry.
-		if self.Compare(meta.Key) < 0 {
+		// WireGuard only sorts out on its five-second retry. An end
+		// behind a NAT always does: only its own packets keep the NAT's
+		// mapping open, and only they tell its peers where it went when
+		// it moves.
+		if self.Compare(meta.Key) < 0 || natted {
 			p.Keepalive = wgKeepalive
 		}
 		peers = append(peers, p)
