@@ -152,3 +152,125 @@ func firstLine(out, prefix string) string {
 	}
 	return ""
 }
+
+// joinBehind joins a node on h to the admin's cluster with token and
+// waits until it has its address on red.
+func joinBehind(t *testing.T, h *netlab.Host, token string) (*netlab.Meshnet, netip.Addr) {
+	t.Helper()
+	c := config.DefaultConfig()
+	c.Name, c.Token = h.Name, token
+	c.Networks = []config.NetworkConfig{{Name: "red"}}
+	m, err := h.StartMeshnet(bin.meshnet, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, netip.MustParseAddr(ownIP(t, m))
+}
+
+// wgEndpoint is the endpoint h's WireGuard device holds for the peer
+// whose public key is pub.
+func wgEndpoint(t *testing.T, h *netlab.Host, pub string) string {
+	t.Helper()
+	out, err := h.Run("wg", "show", "wg-"+h.Name, "endpoints")
+	if err != nil {
+		t.Fatalf("wg show: %v", err)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == pub {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// TestLaptopsBehindTwoConeNATs: two laptops behind two different
+// filtering cone NATs reach each other directly. Each keeps sending to
+// every member, the other included, so each NAT soon holds a mapping
+// that lets the other's packets in: the punch is the nodes' own traffic,
+// coordinated by what the public member tells each of the other.
+func TestLaptopsBehindTwoConeNATs(t *testing.T) {
+	lab, hosts := newLab(t, 1)
+	testenvTools(t, "nft", "sysctl", "wg")
+	var laptops []*netlab.Host
+	var nats []*netlab.NAT
+	for i := range 2 {
+		n, err := lab.AddNAT(fmt.Sprintf("home%d", i), netlab.ConeNAT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := lab.AddHostBehind(n, fmt.Sprintf("laptop%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nats, laptops = append(nats, n), append(laptops, h)
+	}
+	_, token, _ := adminWithRed(t, hosts[0])
+	m0, _ := joinBehind(t, laptops[0], token)
+	m1, ip1 := joinBehind(t, laptops[1], token)
+	start := time.Now()
+	if err := netlab.Poll(60*time.Second, 200*time.Millisecond, func() error {
+		_, err := laptops[0].Run("ping", "-c", "1", "-W", "1", ip1.String())
+		return err
+	}); err != nil {
+		t.Fatalf("laptop0 never reached laptop1: %v", err)
+	}
+	t.Logf("both laptops attached to first ping answered: %s", time.Since(start).Round(10*time.Millisecond))
+	sent, got := transfer(t, laptops[0], laptops[1], ip1.String(), 20<<20)
+	if got.Bytes != sent.Bytes || got.SHA256 != sent.SHA256 {
+		t.Fatalf("sent %+v, received %+v", sent, got)
+	}
+	// Direct: each holds the other's NAT's public address as the
+	// WireGuard endpoint.
+	for i, m := range []*netlab.Meshnet{m0, m1} {
+		other := []*netlab.Meshnet{m1, m0}[i]
+		st, err := other.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep := wgEndpoint(t, m.Host, st.Keys.PublicKey)
+		if !strings.HasPrefix(ep, nats[1-i].Public.String()+":") {
+			t.Fatalf("%s sends to %s at %q, want %s's public address", m.Host.Name, other.Host.Name, ep, nats[1-i].Name)
+		}
+	}
+	t.Logf("%d MB at %.0f Mbit/s, laptop to laptop through two NATs", got.Bytes>>20, got.Mbps)
+}
+
+// TestLaptopRoams moves a laptop from one NAT to another while a public
+// member pings it: the node notices its new address, tells members where
+// it went, and the pings come back without a restart.
+func TestLaptopRoams(t *testing.T) {
+	lab, hosts := newLab(t, 1)
+	testenvTools(t, "nft", "sysctl")
+	home, err := lab.AddNAT("home", netlab.ConeNAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cafe, err := lab.AddNAT("cafe", netlab.ConeNAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop, err := lab.AddHostBehind(home, "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, token, _ := adminWithRed(t, hosts[0])
+	_, ip := joinBehind(t, laptop, token)
+	p := startPinger(t, hosts[0], ip.String())
+
+	moved := time.Now()
+	if err := lab.Move(laptop, cafe); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlab.Poll(60*time.Second, 50*time.Millisecond, func() error {
+		if !p.lastAnswer().After(moved) {
+			return fmt.Errorf("no answer since the move")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the laptop never answered again after moving: %v", err)
+	}
+	t.Logf("moved from %s to %s: pings answered again after %s", home.Public, cafe.Public, p.lastAnswer().Sub(moved).Round(10*time.Millisecond))
+	if st, err := admin.Status(); err != nil || peerNamed(st, laptop.Name) == nil || peerNamed(st, laptop.Name).State != "alive" {
+		t.Fatalf("the admin sees the laptop as %+v (%v)", peerNamed(st, laptop.Name), err)
+	}
+}
