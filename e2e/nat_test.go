@@ -233,6 +233,20 @@ func TestLaptopsBehindTwoConeNATs(t *testing.T) {
 		}
 	}
 	t.Logf("%d MB at %.0f Mbit/s, laptop to laptop through two NATs", got.Bytes>>20, got.Mbps)
+	if err := netlab.Poll(30*time.Second, 200*time.Millisecond, func() error {
+		st, err := m0.Status()
+		if err != nil {
+			return err
+		}
+		if p := peerNamed(st, laptops[1].Name); p == nil || p.Path != "direct, through both NATs" {
+			return fmt.Errorf("laptop0's path to laptop1: %+v", p)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := m0.CLI("peers")
+	t.Logf("meshnet peers on laptop0:\n%s", out)
 }
 
 // TestLaptopRoams moves a laptop from one NAT to another while a public

@@ -40,6 +40,7 @@ type DB struct {
 	// obs asks members where this node's packets come from; nil without
 	// real sockets or gossip keys.
 	obs atomic.Pointer[observer]
+	nt  *netTransport // the real sockets, nil on another transport
 
 	clock    lamportClock // table events
 	netClock lamportClock // network membership records

@@ -109,6 +109,7 @@ func (d *DB) netTransport() (*netTransport, error) {
 	if d.cfg.BindPort == 0 {
 		d.cfg.BindPort = nt.port()
 	}
+	d.nt = nt
 	if d.keyring != nil {
 		seal := newPathSealer(d.keyring)
 		nt.enableConnectBack(seal, d.advertisedGossipAddr())

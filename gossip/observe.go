@@ -334,3 +334,20 @@ func (d *DB) Roamed(local netip.Addr) {
 	o.mu.Unlock()
 	d.askMembers(true)
 }
+
+// PeerBehindNAT reports whether the member told this node it is behind
+// a NAT (in its latest observe requests).
+func (d *DB) PeerBehindNAT(name string) bool {
+	d.mu.Lock()
+	m := d.members[name]
+	var addr netip.AddrPort
+	if m != nil {
+		addr = m.addr
+	}
+	d.mu.Unlock()
+	if d.nt == nil || !addr.IsValid() {
+		return false
+	}
+	r, ok := d.nt.routeTo(addr)
+	return ok && r.nat
+}

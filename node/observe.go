@@ -46,6 +46,7 @@ func (n *Node) State() control.State {
 		cm.Meta, cm.MetaErr = tables.DecodeMeta(m.Meta)
 		cm.RTT, _ = n.db.RTT(m.Name)
 		cm.Skew, cm.HasSkew = n.db.ClockSkew(m.Name)
+		cm.BehindNAT = n.db.PeerBehindNAT(m.Name)
 		s.Members = append(s.Members, cm)
 	}
 	s.Static = v.static

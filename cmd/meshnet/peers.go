@@ -19,13 +19,13 @@ preshared_key_file, never rotated) or none (a static peer without one).`,
 		Example: "  meshnet peers\n  meshnet peers --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return list(cmd, g, (*api.Client).Peers, "NAME\tADDRESS\tSTATE\tRTT\tNETWORKS\tPSK\tTX PKTS\tRX PKTS",
+			return list(cmd, g, (*api.Client).Peers, "NAME\tADDRESS\tSTATE\tPATH\tRTT\tNETWORKS\tPSK\tTX PKTS\tRX PKTS",
 				func(p api.Peer) string {
 					rtt := "-"
 					if p.RTTMillis > 0 {
 						rtt = fmt.Sprintf("%.2fms", p.RTTMillis)
 					}
-					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d", p.Name, orDash(p.Underlay), p.State, rtt,
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d", p.Name, orDash(p.Underlay), p.State, orDash(p.Path), rtt,
 						orDash(strings.Join(p.Networks, ",")), orDash(p.PSKKind), p.TxPackets, p.RxPackets)
 				})
 		},

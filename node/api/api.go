@@ -158,6 +158,10 @@ type Peer struct {
 	// State is alive, suspect, failed or left; "static" for hosts that do
 	// not run meshnet (the peers sections of nodes' configs).
 	State string `json:"state"`
+	// Path is how this node reaches the member: "direct", or direct
+	// through the NAT in front of "it", "this node" or "both"
+	// (docs/NAT.md). Empty for static peers.
+	Path string `json:"path,omitempty"`
 	// RTTMillis is the estimated round trip (network coordinates); 0 when
 	// not known yet.
 	RTTMillis float64  `json:"rtt_ms"`

@@ -117,6 +117,8 @@ type Member struct {
 	RTT     time.Duration // network coordinates estimate; 0 if unknown
 	Skew    time.Duration // clock difference, when HasSkew
 	HasSkew bool
+	// BehindNAT: the member says a NAT stands between it and the rest.
+	BehindNAT bool
 }
 
 // Report is what the reconciler's last pass found that people should know

@@ -45,3 +45,15 @@ func TestReachabilityInWords(t *testing.T) {
 		}
 	}
 }
+
+func TestPathNamesTheNATs(t *testing.T) {
+	for _, c := range []struct {
+		self, peer bool
+		want       string
+	}{{false, false, "direct"}, {true, false, "direct, through this node's NAT"},
+		{false, true, "direct, through its NAT"}, {true, true, "direct, through both NATs"}} {
+		if got := path(c.self, c.peer); got != c.want {
+			t.Errorf("self %t peer %t: %q, want %q", c.self, c.peer, got, c.want)
+		}
+	}
+}

@@ -99,7 +99,7 @@ func Peers(s State) []api.Peer {
 		out = append(out, p)
 	}
 	for _, m := range s.Members {
-		p := api.Peer{Name: m.Name, State: m.State.String(), Networks: m.Networks}
+		p := api.Peer{Name: m.Name, State: m.State.String(), Networks: m.Networks, Path: path(s.NAT.BehindNAT, m.BehindNAT)}
 		if m.MetaErr == nil {
 			p.Underlay = m.Meta.VXLAN.String()
 			if !m.Meta.Key.IsZero() {
@@ -120,6 +120,19 @@ func Peers(s State) []api.Peer {
 	}
 	slices.SortFunc(out, func(a, b api.Peer) int { return cmp.Compare(a.Name, b.Name) })
 	return out
+}
+
+// path says how this node reaches a member: whose NAT stands between.
+func path(self, peer bool) string {
+	switch {
+	case self && peer:
+		return "direct, through both NATs"
+	case self:
+		return "direct, through this node's NAT"
+	case peer:
+		return "direct, through its NAT"
+	}
+	return "direct"
 }
 
 // staticPeer is a static peer as the API shows it: a plain one by its
