@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 )
 
@@ -87,11 +86,7 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 		txGate = newFlightGate(s.txInFlight)
 	}
 	w.tun = newWGTUN(s.name, s.mtu, w.batch, w.deliver, txGate)
-	var dbind conn.Bind = bind
-	if w.rxGate != nil || txGate != nil {
-		dbind = &gatedBind{Bind: bind, rx: w.rxGate, tx: txGate}
-	}
-	w.dev = device.NewDevice(w.tun, dbind, newDeviceLogger(w.log, time.Now))
+	w.dev = device.NewDevice(w.tun, &wgBind{Bind: bind, rx: w.rxGate, tx: txGate}, newDeviceLogger(w.log, time.Now))
 
 	if err := w.start(s); err != nil {
 		w.dev.Close()

@@ -31,8 +31,6 @@ package encap
 import (
 	"sync/atomic"
 	"time"
-
-	"golang.zx2c4.com/wireguard/conn"
 )
 
 const (
@@ -124,54 +122,4 @@ func (g *flightGate) wait(t *time.Timer, closed <-chan struct{}) {
 		default:
 		}
 	}
-}
-
-// gatedBind puts the receive gate (if any) in front of every receive
-// function of its bind and counts sent data messages out of the send gate
-// (if any).
-type gatedBind struct {
-	conn.Bind
-	rx, tx *flightGate
-	closed atomic.Pointer[chan struct{}] // closed by Close, made by Open
-}
-
-func (b *gatedBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
-	fns, actual, err := b.Bind.Open(port)
-	if err != nil {
-		return nil, 0, err
-	}
-	closed := make(chan struct{})
-	b.closed.Store(&closed)
-	if b.rx == nil {
-		return fns, actual, nil
-	}
-	gated := make([]conn.ReceiveFunc, len(fns))
-	for i, fn := range fns {
-		t := time.NewTimer(time.Hour)
-		t.Stop()
-		gated[i] = func(bufs [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
-			b.rx.wait(t, closed)
-			n, err := fn(bufs, sizes, eps)
-			b.rx.entered(dataMessages(bufs, sizes, n))
-			return n, err
-		}
-	}
-	return gated, actual, nil
-}
-
-// Send implements conn.Bind: the data messages leave the send stage
-// whether or not the socket took them.
-func (b *gatedBind) Send(bufs [][]byte, ep conn.Endpoint) error {
-	err := b.Bind.Send(bufs, ep)
-	if b.tx != nil {
-		b.tx.delivered(dataMessagesOut(bufs))
-	}
-	return err
-}
-
-func (b *gatedBind) Close() error {
-	if c := b.closed.Swap(nil); c != nil {
-		close(*c)
-	}
-	return b.Bind.Close()
 }

@@ -146,14 +146,18 @@ func (t *wgTUN) release(o *wgReadOffer) {
 }
 
 // Write hands packets wireguard-go decrypted to the transport's receive
-// path.
+// path, then clears bufs: wireguard-go's receiver passes the same slice
+// batch after batch, and its slots would otherwise keep message buffers
+// it has put back in its pool from ever being freed (see wgBind).
 func (t *wgTUN) Write(bufs [][]byte, offset int) (int, error) {
 	select {
 	case <-t.closing:
 		return 0, os.ErrClosed
 	default:
 	}
-	return t.write(bufs, offset)
+	n, err := t.write(bufs, offset)
+	clear(bufs)
+	return n, err
 }
 
 // File reports no file: this device is not a kernel interface.
