@@ -1,7 +1,9 @@
 // Package memory keeps the daemon's memory in check while it runs: the
 // memory the data path's buffer pools held is given back to the system
-// once traffic has stopped for a while, and, for investigations, a heap
-// profile is written each time the heap reaches a new peak.
+// once traffic has stopped for a while, and again each time the quiet
+// node's garbage has grown by a little (quietGrowth), rather than letting
+// it fill the collector's goal; and, for investigations, a heap profile is
+// written each time the heap reaches a new peak.
 //
 // A soft memory limit (GOMEMLIMIT) is deliberately not set by default: the
 // embedded WireGuard allocates 64 KiB buffers of which a packet touches

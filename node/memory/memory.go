@@ -24,6 +24,14 @@ const (
 	// written again, so a plateau is written once.
 	peakStep    = 1.1
 	peakMinStep = 4 << 20
+	// quietGrowth is how much the heap of a quiet node may grow after
+	// memory was given back before it is given back again. A quiet node
+	// still allocates (gossip, reconciliation: about 0.2 MiB/s), and the
+	// collector would let that garbage grow to its goal, twice the live
+	// heap, all of it resident: the live heap counts every 64 KiB buffer
+	// in full, most of whose pages are never touched, so that goal is
+	// several times what the garbage needs.
+	quietGrowth = 2 << 20
 	// heapObjects is the runtime metric of live and unswept heap objects.
 	heapObjects = "/memory/classes/heap/objects:bytes"
 )
@@ -48,6 +56,7 @@ type Watcher struct {
 	ticks    <-chan time.Time
 	stopTick func()
 	trim     func()
+	heap     func() uint64 // live and unswept heap objects, bytes
 	done     chan struct{}
 	stopped  chan struct{}
 
@@ -55,6 +64,7 @@ type Watcher struct {
 	lastTraffic uint64
 	lastMove    time.Time
 	trimmed     bool
+	trimmedHeap uint64 // the heap just after memory was last given back
 	peak        uint64
 	sample      []metrics.Sample
 }
@@ -78,11 +88,13 @@ func newWatcher(cfg Config, trim func()) *Watcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{
+	w := &Watcher{
 		cfg: cfg, stopTick: func() {}, trim: trim,
 		done: make(chan struct{}), stopped: make(chan struct{}),
 		sample: []metrics.Sample{{Name: heapObjects}},
 	}
+	w.heap = w.readHeap
+	return w
 }
 
 func (w *Watcher) start(now time.Time) {
@@ -111,7 +123,7 @@ func (w *Watcher) run() {
 }
 
 // idleCheck gives memory back once traffic has been still for IdleAfter,
-// once per quiet spell.
+// and again whenever the quiet node's heap has grown by quietGrowth since.
 func (w *Watcher) idleCheck(now time.Time) {
 	if w.cfg.Traffic == nil {
 		return
@@ -120,11 +132,19 @@ func (w *Watcher) idleCheck(now time.Time) {
 		w.lastTraffic, w.lastMove, w.trimmed = t, now, false
 		return
 	}
-	if w.trimmed || now.Sub(w.lastMove) < w.cfg.IdleAfter {
+	if now.Sub(w.lastMove) < w.cfg.IdleAfter {
 		return
 	}
+	if w.trimmed && w.heap() < w.trimmedHeap+quietGrowth {
+		return
+	}
+	first := !w.trimmed
 	w.trimmed = true
 	w.trim()
+	w.trimmedHeap = w.heap()
+	if !first {
+		return
+	}
 	w.cfg.Logger.Debug("traffic stopped; returned free memory to the system")
 	if w.cfg.HeapProfile != "" {
 		w.writeProfile(IdleProfile(w.cfg.HeapProfile))
@@ -151,16 +171,25 @@ func (w *Watcher) peakCheck() {
 	if w.cfg.HeapProfile == "" {
 		return
 	}
-	metrics.Read(w.sample)
-	if w.sample[0].Value.Kind() != metrics.KindUint64 {
+	heap := w.heap()
+	if heap == 0 {
 		return
 	}
-	heap := w.sample[0].Value.Uint64()
 	if w.peak > 0 && (heap < w.peak+peakMinStep || float64(heap) <= float64(w.peak)*peakStep) {
 		return
 	}
 	w.peak = heap
 	w.writeProfile(w.cfg.HeapProfile)
+}
+
+// readHeap reads the bytes of live and unswept heap objects: what the
+// collector's goal is measured against.
+func (w *Watcher) readHeap() uint64 {
+	metrics.Read(w.sample)
+	if w.sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return w.sample[0].Value.Uint64()
 }
 
 // writeProfile writes the heap profile to path; a failure is logged, not

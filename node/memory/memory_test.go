@@ -34,7 +34,8 @@ func startFake(t *testing.T, cfg Config, trim func()) (*Watcher, *fakeClock) {
 func TestMemoryIsReturnedOnceTrafficStops(t *testing.T) {
 	var traffic atomic.Uint64
 	var trims atomic.Int32
-	_, c := startFake(t, Config{Traffic: traffic.Load, IdleAfter: 5 * time.Second}, func() { trims.Add(1) })
+	w, c := startFake(t, Config{Traffic: traffic.Load, IdleAfter: 5 * time.Second}, func() { trims.Add(1) })
+	w.heap = func() uint64 { return 10 << 20 }
 
 	for range 10 { // busy: never trimmed
 		traffic.Add(100)
@@ -47,11 +48,11 @@ func TestMemoryIsReturnedOnceTrafficStops(t *testing.T) {
 	if got := trims.Load(); got != 1 {
 		t.Fatalf("after 6 s without traffic: %d trims, want 1", got)
 	}
-	for range 20 { // still quiet: once per quiet spell
+	for range 20 { // still quiet, the heap no larger: not again
 		c.advance(time.Second)
 	}
 	if got := trims.Load(); got != 1 {
-		t.Fatalf("a long quiet spell trimmed %d times, want once", got)
+		t.Fatalf("a long quiet spell whose heap did not grow trimmed %d times, want once", got)
 	}
 	traffic.Add(1) // traffic again, then quiet again: trimmed again
 	for range 8 {
@@ -59,6 +60,53 @@ func TestMemoryIsReturnedOnceTrafficStops(t *testing.T) {
 	}
 	if got := trims.Load(); got != 2 {
 		t.Fatalf("second quiet spell: %d trims in all, want 2", got)
+	}
+}
+
+// TestQuietNodeGivesBackAsItsHeapGrows: while traffic stays still, memory
+// is given back again each time the heap has grown by quietGrowth since it
+// was last given back, and not for less.
+func TestQuietNodeGivesBackAsItsHeapGrows(t *testing.T) {
+	var traffic atomic.Uint64
+	heap := uint64(10 << 20)
+	var trims []uint64 // the heap at each trim
+	w, c := startFake(t, Config{Traffic: traffic.Load, IdleAfter: 5 * time.Second}, func() {
+		trims = append(trims, heap)
+		heap = 10 << 20 // the garbage collected
+	})
+	w.heap = func() uint64 { return heap }
+
+	traffic.Add(1)
+	for range 6 {
+		c.advance(time.Second)
+	}
+	if len(trims) != 1 {
+		t.Fatalf("quiet for 5 s: %d trims, want 1", len(trims))
+	}
+	for range 20 { // garbage, but less than quietGrowth
+		heap += (quietGrowth - 1) / 20
+		c.advance(time.Second)
+	}
+	if len(trims) != 1 {
+		t.Fatalf("the heap grew by less than %d bytes: %d trims, want 1", quietGrowth, len(trims))
+	}
+	heap += quietGrowth / 20
+	c.advance(time.Second)
+	if len(trims) != 2 || trims[1] < 10<<20+quietGrowth {
+		t.Fatalf("the heap grew by %d bytes: trims at %v, want a second one", quietGrowth, trims)
+	}
+	heap += quietGrowth - 1 // measured from the heap after the last trim
+	c.advance(time.Second)
+	if len(trims) != 2 {
+		t.Fatalf("trimmed again before the heap grew by %d bytes since the last time", quietGrowth)
+	}
+
+	traffic.Add(1) // traffic: nothing given back however the heap grows
+	heap += 100 << 20
+	c.advance(time.Second)
+	c.advance(time.Second)
+	if len(trims) != 2 {
+		t.Fatalf("trimmed while traffic moved: %d trims, want 2", len(trims))
 	}
 }
 
