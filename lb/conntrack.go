@@ -8,9 +8,11 @@ package lb
 // shard because the shard is chosen by hashing only the client's end (the
 // forward key's source, the reply key's destination).
 //
-// Each shard is preallocated: an entry array, two open-addressing indexes
-// (forward and reply keys) and an LRU list threaded through the entries, so
-// lookup, insert, refresh and eviction never allocate. Expiry is lazy: an
+// Each shard has an entry array, two open-addressing indexes (forward and
+// reply keys) and an LRU list threaded through the entries. The entries and
+// the indexes grow together as flows need them, doubling up to the shard's
+// limit, so lookup, refresh and eviction never allocate, and an insert
+// only when the shard first holds more flows than ever. Expiry is lazy: an
 // expired entry is dropped when a packet finds it, when inserts sweep past
 // it, when a full shard needs room, or when the owner calls sweep.
 
@@ -25,7 +27,8 @@ import (
 
 const (
 	// DefaultConntrackSize is how many flows the balancer tracks by default.
-	// Each flow slot takes about 210 bytes, preallocated: 14 MB by default.
+	// Each flow slot takes about 210 bytes, made as flows need them: up to
+	// 14 MB by default.
 	DefaultConntrackSize = 65536
 	// MaxConntrackSize bounds the configurable size (about 880 MB).
 	MaxConntrackSize = 1 << 22
@@ -61,10 +64,10 @@ type ctShard struct {
 	mu         sync.Mutex
 	entries    []ctEntry // grown as flows need them, up to limit
 	limit      int32
-	fwd, rev   ctIndex
-	free       int32 // free list through ctEntry.next; -1 when empty
-	unused     int32 // entries from here on were never used: free too
-	head, tail int32 // LRU list; head is the least recently used
+	fwd, rev   ctIndex // sized for len(entries)
+	free       int32   // free list through ctEntry.next; -1 when empty
+	unused     int32   // entries from here on were never used: free too
+	head, tail int32   // LRU list; head is the least recently used
 	n          int
 	sweep      int
 	live       *atomic.Int64 // the table's count, shared by all shards
@@ -98,7 +101,7 @@ func newConntrack(size int, seed uint64) *conntrack {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.limit = int32(per)
-		s.fwd, s.rev = newCTIndex(per), newCTIndex(per)
+		s.reindexLocked()
 		s.head, s.tail, s.free = -1, -1, -1
 		s.live = &c.live
 	}
@@ -106,9 +109,12 @@ func newConntrack(size int, seed uint64) *conntrack {
 }
 
 // allocLocked takes a free entry, -1 if none: a freed one first, else one
-// never used, growing the entries up to the limit, so a table holds only
-// the memory its flows have needed: a default table made at its full size
-// kept 9 MiB resident on every node, with or without a service.
+// never used, growing the entries and the indexes up to the limit, so a
+// table holds only the memory its flows have needed: a default table's
+// entries made at their full size kept 9 MiB resident on every node, with
+// or without a service, and its indexes, though never touched, were 4 MiB
+// of live heap, and the collector lets as much garbage pile up as there is
+// live heap before it collects.
 func (s *ctShard) allocLocked() int32 {
 	if i := s.free; i >= 0 {
 		s.free = s.entries[i].next
@@ -118,12 +124,26 @@ func (s *ctShard) allocLocked() int32 {
 		grown := make([]ctEntry, min(max(2*len(s.entries), ctFirstEntries), int(s.limit)))
 		copy(grown, s.entries)
 		s.entries = grown
+		s.reindexLocked()
 	}
 	if int(s.unused) < len(s.entries) {
 		s.unused++
 		return s.unused - 1
 	}
 	return -1
+}
+
+// reindexLocked makes the indexes for as many entries as the shard has
+// (at most half full, as they must be) and fills them with the entries in
+// use.
+func (s *ctShard) reindexLocked() {
+	s.fwd, s.rev = newCTIndex(len(s.entries)), newCTIndex(len(s.entries))
+	for i := range s.unused {
+		if e := &s.entries[i]; e.used {
+			s.fwd.insert(e.fwdHash, i)
+			s.rev.insert(e.revHash, i)
+		}
+	}
 }
 
 func (c *conntrack) shard(vni uint32, proto Proto, client netip.AddrPort) *ctShard {

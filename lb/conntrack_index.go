@@ -17,6 +17,8 @@ type ctSlot struct {
 func (s ctSlot) empty() bool  { return s.ref == 0 }
 func (s ctSlot) entry() int32 { return s.ref - 1 }
 
+// newCTIndex makes an index for capacity entries; for none, one empty
+// slot, in which every lookup misses.
 func newCTIndex(capacity int) ctIndex {
 	n := 1
 	for n < 2*capacity {

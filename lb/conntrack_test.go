@@ -483,3 +483,54 @@ func TestConntrackGrowsEntriesWithFlows(t *testing.T) {
 		t.Fatalf("past its size the table holds %d entries after %d evictions", held(small), small.evictions.Load())
 	}
 }
+
+// TestConntrackGrowsIndexesWithFlows: the indexes grow with the entries,
+// stay at most half full, and find every flow in both directions after
+// each growth.
+func TestConntrackGrowsIndexesWithFlows(t *testing.T) {
+	slots := func(ct *conntrack) (n int) {
+		for i := range ct.shards {
+			n += len(ct.shards[i].fwd.slots) + len(ct.shards[i].rev.slots)
+		}
+		return n
+	}
+	ct := newConntrack(DefaultConntrackSize, 1)
+	if n := slots(ct); n != 2*len(ct.shards) {
+		t.Fatalf("a new table's indexes hold %d slots, want one per index", n)
+	}
+	b := netip.MustParseAddrPort("10.0.0.9:80")
+	var keys []FlowKey
+	for i := range 3000 {
+		k := ctKey(ProtoTCP, fmt.Sprintf("10.1.%d.%d:2000", i/250, i%250+1), "10.0.0.100:80")
+		if _, err := ct.insert(&k, b, tcpSYN, 0); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+		if i%3 == 0 { // some freed entries among the used ones when it grows
+			ct.remove(&keys[i/2])
+		}
+	}
+	removed := map[int]bool{}
+	for i := 0; i < 3000; i += 3 {
+		removed[i/2] = true
+	}
+	for i, k := range keys {
+		got, ok := ct.outbound(&k, tcpACK, 0)
+		if ok != !removed[i] || (ok && got != b) {
+			t.Fatalf("flow %d (removed %t): outbound = %v, %t", i, removed[i], got, ok)
+		}
+		rk := replyKey(k, b)
+		if vip, ok := ct.inbound(&rk, tcpACK, 0); ok != !removed[i] || (ok && vip != k.Dst) {
+			t.Fatalf("flow %d (removed %t): inbound = %v, %t", i, removed[i], vip, ok)
+		}
+	}
+	for i := range ct.shards {
+		s := &ct.shards[i]
+		if len(s.fwd.slots) < 2*len(s.entries) || len(s.rev.slots) < 2*len(s.entries) {
+			t.Fatalf("shard %d: %d entries in indexes of %d and %d slots, want at least twice as many", i, len(s.entries), len(s.fwd.slots), len(s.rev.slots))
+		}
+	}
+	if n, full := slots(ct), 2*len(ct.shards)*len(newCTIndex(int(ct.shards[0].limit)).slots); n >= full/4 {
+		t.Fatalf("3000 flows: indexes of %d slots, a quarter or more of the full size %d", n, full)
+	}
+}
