@@ -40,16 +40,7 @@ func TestLaptopBehindConeNAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin, token, adminIP := adminWithRed(t, hosts[0])
-	join := func(h *netlab.Host) *netlab.Meshnet {
-		c := config.DefaultConfig()
-		c.Name, c.Token = h.Name, token
-		c.Networks = []config.NetworkConfig{{Name: "red"}}
-		m, err := h.StartMeshnet(bin.meshnet, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	join := func(h *netlab.Host) *netlab.Meshnet { return startJoiner(t, h, token) }
 	public := join(hosts[1])
 	lm := join(laptop)
 	start := time.Now()
@@ -157,6 +148,13 @@ func firstLine(out, prefix string) string {
 // waits until it has its address on red.
 func joinBehind(t *testing.T, h *netlab.Host, token string) (*netlab.Meshnet, netip.Addr) {
 	t.Helper()
+	m := startJoiner(t, h, token)
+	return m, netip.MustParseAddr(ownIP(t, m))
+}
+
+// startJoiner starts a node on h that joins with token and wants red.
+func startJoiner(t *testing.T, h *netlab.Host, token string) *netlab.Meshnet {
+	t.Helper()
 	c := config.DefaultConfig()
 	c.Name, c.Token = h.Name, token
 	c.Networks = []config.NetworkConfig{{Name: "red"}}
@@ -164,7 +162,7 @@ func joinBehind(t *testing.T, h *netlab.Host, token string) (*netlab.Meshnet, ne
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, netip.MustParseAddr(ownIP(t, m))
+	return m
 }
 
 // wgEndpoint is the endpoint h's WireGuard device holds for the peer

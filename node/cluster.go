@@ -221,9 +221,7 @@ func (n *Node) pickUnderlay() (netip.Addr, error) {
 		return n.spec.Underlay, nil
 	}
 	for _, seed := range n.join {
-		if c, err := net.Dial("udp", seed); err == nil {
-			a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-			c.Close()
+		if a, ok := sourceTowards(seed); ok {
 			return n.publicUnderlay(a), nil
 		}
 	}

@@ -50,15 +50,23 @@ func (n *Node) roamLoop(ctx context.Context) {
 // from; invalid when there is no route.
 func (n *Node) sourceAddr() netip.Addr {
 	for _, dst := range n.roamTargets() {
-		c, err := net.Dial("udp", dst)
-		if err != nil {
-			continue
+		if a, ok := sourceTowards(dst); ok {
+			return a
 		}
-		a := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-		c.Close()
-		return a
 	}
 	return netip.Addr{}
+}
+
+// sourceTowards is the local address the kernel would send from to dst
+// ("ip:port"): connecting a UDP socket looks up the route and sends
+// nothing.
+func sourceTowards(dst string) (netip.Addr, bool) {
+	c, err := net.Dial("udp", dst)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), true
 }
 
 // roamTargets are addresses to look up the route to: live members first.
